@@ -1,0 +1,99 @@
+"""MASH Hub: the multi-agency safeguarding hub's shared system.
+
+`create_app(settings)` builds the app; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, Response
+from flask_wtf.csrf import CSRFProtect
+from govuk_frontend_wtf.main import WTFormsHelpers
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+
+from mash_hub.clock import Clock
+from mash_hub.config import Settings, load_settings
+from mash_hub.db import REPO_ROOT, Database, close_request, commit_request, rollback_request
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
+    from mash_hub import logs
+    from mash_hub.api import views as api_views
+    from mash_hub.authz import check_every_endpoint_declared, public
+    from mash_hub.home import views as home_views
+    from mash_hub.identity import views as identity_views
+    from mash_hub.web import errors, gate, security
+    from mash_hub.web.sessions import DatabaseSessionInterface
+
+    settings = settings or load_settings()
+    logs.configure(settings)
+    app = Flask(
+        __name__,
+        template_folder=None,
+        static_folder="static",
+        instance_path=str(Path(settings.app.instance_path).resolve()),
+    )
+    app.config.update(
+        SECRET_KEY=settings.app.secret_key,
+        MAX_CONTENT_LENGTH=settings.api.max_body_bytes,
+        TESTING=settings.app.mode == "test",
+        # The server-side session bounds a form's life; a fixed CSRF expiry would only
+        # lose someone's half-typed contact.
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=settings.app.production,
+        JSON_SORT_KEYS=False,
+    )
+    database = Database(settings.database.url, settings.database.echo)
+    app.extensions["mash.settings"] = settings
+    app.extensions["mash.clock"] = clock or Clock()
+    app.extensions["mash.db"] = database
+    app.extensions["mash.master_key"] = settings.master_key_bytes()
+
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(REPO_ROOT / "templates")),
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    WTFormsHelpers(app)
+    app.session_interface = DatabaseSessionInterface(database, settings)
+
+    # Order matters: ids and CSRF first, then the gate; after_request runs in reverse.
+    security.init_app(app)
+    csrf = CSRFProtect(app)
+    errors.init_app(app)
+    identity_views.init_app(app)
+    home_views.init_app(app)
+    api_views.init_app(app, csrf)
+    gate.init_app(app)
+    logs.init_app(app)
+
+    @app.after_request
+    def _end_unit_of_work(response: Response) -> Response:
+        # One unit of work per request: all of it commits, or none of it.
+        if response.status_code < 400:
+            commit_request()
+        else:
+            rollback_request()
+        return response
+
+    @app.teardown_appcontext
+    def _discard_unit_of_work(_exc: BaseException | None) -> None:
+        close_request()
+
+    @public
+    def static(filename: str) -> Response:
+        return app.send_static_file(filename)
+
+    app.view_functions["static"] = static
+    check_every_endpoint_declared(app)
+    return app
+
+
+__all__ = ["create_app"]

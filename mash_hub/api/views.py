@@ -1,0 +1,65 @@
+"""The token endpoint and the JSON API v1 views."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, jsonify
+from flask_wtf.csrf import CSRFProtect
+
+from mash_hub import db
+from mash_hub.api import oauth
+from mash_hub.api.openapi import document
+from mash_hub.authz import Permission, current_principal, public, requires
+from mash_hub.identity import services as identity
+
+oauth_bp = Blueprint("oauth", __name__, url_prefix="/oauth")
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def init_app(app: Flask, csrf: CSRFProtect) -> None:
+    oauth.init_app(app)
+    # Token and API calls carry credentials in headers, never cookies: no CSRF exposure.
+    csrf.exempt(oauth_bp)
+    csrf.exempt(api_bp)
+    app.register_blueprint(oauth_bp)
+    app.register_blueprint(api_bp)
+
+
+@oauth_bp.route("/token", methods=["POST"])
+@public  # the client authenticates here, with HTTP Basic, inside Authlib's grant
+def issue_token() -> Response:
+    response: Response = oauth.token_server().create_token_response()
+    return response
+
+
+@api_bp.route("/openapi.json")
+@public
+def openapi() -> Response:
+    return jsonify(document())
+
+
+@api_bp.route("/whoami")
+@requires(Permission.API_TOKEN_READ)
+def whoami() -> Response:
+    principal = current_principal()
+    assert principal is not None  # noqa: S101 - the gate has set it
+    return jsonify(
+        {
+            "client_id": principal.id,
+            "agency": principal.agency,
+            "scopes": sorted(s.value for s in principal.scopes),
+        }
+    )
+
+
+@api_bp.route("/agencies")
+@requires(Permission.API_AGENCIES_READ)
+def agencies() -> Response:
+    return jsonify(
+        {
+            "agencies": [
+                {"code": a.code, "name": a.name, "mash_core": a.mash_core}
+                for a in identity.list_agencies(db.session())
+            ],
+            "next_cursor": None,
+        }
+    )

@@ -1,0 +1,23 @@
+"""The gate: every endpoint declares a permission or that it is public."""
+
+from mash_hub.authz.gate import (
+    Principal,
+    UndeclaredEndpointError,
+    check_every_endpoint_declared,
+    current_principal,
+    public,
+    requires,
+)
+from mash_hub.authz.permissions import Permission, Role, Scope
+
+__all__ = [
+    "Permission",
+    "Principal",
+    "Role",
+    "Scope",
+    "UndeclaredEndpointError",
+    "check_every_endpoint_declared",
+    "current_principal",
+    "public",
+    "requires",
+]

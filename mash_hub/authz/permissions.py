@@ -1,0 +1,87 @@
+"""What each role and each API scope may do, as `scope:resource:action` permissions.
+
+The enum is the vocabulary of the gate: an endpoint names one permission, a principal
+holds a set. Unknown names fail loudly (Permission("x") raises ValueError).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    # Pages for people signed in with MFA.
+    HOME_VIEW = "web:home:view"
+    ACCOUNT_VIEW = "web:account:view"
+    USERS_READ = "admin:users:read"
+    # JSON API for agency systems.
+    API_TOKEN_READ = "api:token:read"  # noqa: S105 - a permission name, not a secret
+    API_AGENCIES_READ = "api:agencies:read"
+
+
+class Role(StrEnum):
+    SCREENER = "screener"
+    MASH_MANAGER = "mash_manager"
+    AGENCY_RESEARCHER = "agency_researcher"
+    GOVERNANCE_LEAD = "governance_lead"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.SCREENER: "Screener",
+    Role.MASH_MANAGER: "MASH manager",
+    Role.AGENCY_RESEARCHER: "Agency researcher",
+    Role.GOVERNANCE_LEAD: "Governance lead",
+    Role.ADMIN: "Administrator",
+}
+
+
+class Scope(StrEnum):
+    """OAuth2 scopes of the API contract (shared/docs/api.md)."""
+
+    CONTACTS_WRITE = "contacts:write"
+    SCREENING_WRITE = "screening:write"
+    SCREENING_READ = "screening:read"
+    REQUESTS_READ = "requests:read"
+    CONTRIBUTIONS_WRITE = "contributions:write"
+    AUDIT_READ = "audit:read"
+
+
+_EVERY_SIGNED_IN_USER = frozenset({Permission.HOME_VIEW, Permission.ACCOUNT_VIEW})
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.SCREENER: _EVERY_SIGNED_IN_USER,
+    Role.MASH_MANAGER: _EVERY_SIGNED_IN_USER,
+    Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER,
+    Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER,
+    Role.ADMIN: _EVERY_SIGNED_IN_USER | {Permission.USERS_READ},
+}
+
+_EVERY_CLIENT = frozenset({Permission.API_TOKEN_READ})
+
+SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
+    Scope.CONTACTS_WRITE: _EVERY_CLIENT | {Permission.API_AGENCIES_READ},
+    Scope.SCREENING_WRITE: _EVERY_CLIENT | {Permission.API_AGENCIES_READ},
+    Scope.SCREENING_READ: _EVERY_CLIENT | {Permission.API_AGENCIES_READ},
+    Scope.REQUESTS_READ: _EVERY_CLIENT,
+    Scope.CONTRIBUTIONS_WRITE: _EVERY_CLIENT,
+    Scope.AUDIT_READ: _EVERY_CLIENT,
+}
+
+
+def permissions_for_roles(roles: frozenset[Role]) -> frozenset[Permission]:
+    granted: frozenset[Permission] = frozenset()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS[role]
+    return granted
+
+
+def permissions_for_scopes(scopes: frozenset[Scope]) -> frozenset[Permission]:
+    granted: frozenset[Permission] = frozenset()
+    for scope in scopes:
+        granted |= SCOPE_PERMISSIONS[scope]
+    return granted

@@ -1,0 +1,348 @@
+"""The `mash-hub` command: database, demo data, users, API clients, and the web server."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mash_hub.authz.permissions import Role, Scope
+from mash_hub.config import ConfigError, Settings, load_settings
+
+DEMO_PASSWORD_BYTES = 12
+DEMO_CLIENT_PREFIX = "Demo "
+
+
+class HubContext:
+    """Loads settings once per command and builds the app only when a command needs it."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+        self._app: Flask | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    @property
+    def app(self) -> Flask:
+        if self._app is None:
+            from mash_hub import create_app
+
+            self._app = create_app(self.settings)
+        return self._app
+
+
+pass_hub = click.make_pass_decorator(HubContext)
+
+
+@contextmanager
+def unit_of_work(hub: HubContext) -> Iterator[Session]:
+    """A command is one unit of work: it commits at the end, or not at all."""
+    from mash_hub.db import Database
+
+    with hub.app.app_context():
+        database: Database = hub.app.extensions["mash.db"]
+        with database.transaction() as session:
+            yield session
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    envvar="MASH_CONFIG",
+    default=None,
+    help="TOML settings file (default: $MASH_CONFIG, else built-in defaults).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """MASH Hub: the multi-agency safeguarding hub."""
+    ctx.obj = HubContext(config_path)
+
+
+@cli.command("init-db")
+@pass_hub
+def init_db(hub: HubContext) -> None:
+    """Create or upgrade the database schema by running the migrations."""
+    from mash_hub.db import Database, head_revision, upgrade
+
+    database = Database(hub.settings.database.url)
+    try:
+        upgrade(database.engine)
+    finally:
+        database.dispose()
+    click.echo(f"database at migration {head_revision()}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@pass_hub
+def serve(hub: HubContext, host: str, port: int, workers: int) -> None:
+    """Serve the hub with gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = hub.settings  # fail fast, with one line, before any worker starts
+
+    class HubServer(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("forwarded_allow_ips", "127.0.0.1")
+
+        def load(self) -> Flask:
+            from mash_hub import create_app
+
+            return create_app(settings)
+
+    click.echo(f"MASH Hub on http://{host}:{port} ({settings.app.mode} mode)")
+    HubServer().run()
+
+
+# ------------------------------------------------------------------------------- demo
+
+
+@cli.command()
+@click.option(
+    "--credentials",
+    "credentials_path",
+    default=None,
+    help="Where to write the demo credentials (default: <instance>/demo-credentials.json).",
+)
+@pass_hub
+def demo(hub: HubContext, credentials_path: str | None) -> None:
+    """Seed the agencies, one user per role, and the demo API clients. Never in production."""
+    if hub.settings.app.production:
+        raise click.ClickException("refusing to load demo data in production mode")
+    from mash_hub.identity import services as identity
+    from mash_hub.identity.models import AGENCIES, ApiClient, User
+
+    users_out: list[dict[str, Any]] = []
+    clients_out: list[dict[str, Any]] = []
+    with unit_of_work(hub) as db:
+        identity.ensure_agencies(db)
+        for agency_code, role in _demo_accounts():
+            email = f"{role.value.replace('_', '.')}.{agency_code}@demo.mash.test"
+            password = secrets.token_urlsafe(DEMO_PASSWORD_BYTES)
+            seed = os.urandom(20)
+            existing = db.scalar(select(User).where(User.email == email))
+            if existing is not None:
+                db.delete(existing)
+                db.flush()
+            agency_name = next(a.name for a in AGENCIES if a.code == agency_code)
+            identity.create_user(
+                db,
+                email=email,
+                display_name=f"Demo {role.label.lower()}, {agency_name}",
+                agency_code=agency_code,
+                roles=frozenset({role}),
+                password=password,
+                totp_seed=seed,
+            )
+            users_out.append(
+                {
+                    "email": email,
+                    "password": password,
+                    "totp_secret": identity.secret_as_text(seed),
+                    "agency": agency_code,
+                    "role": role.value,
+                }
+            )
+        db.execute(delete(ApiClient).where(ApiClient.name.startswith(DEMO_CLIENT_PREFIX)))
+        for agency_code, scopes in _demo_clients():
+            client, secret = identity.create_client(
+                db,
+                agency_code=agency_code,
+                scopes=scopes,
+                name=f"{DEMO_CLIENT_PREFIX}{agency_code} system",
+            )
+            clients_out.append(
+                {
+                    "client_id": client.client_id,
+                    "client_secret": secret,
+                    "agency": agency_code,
+                    "scopes": sorted(s.value for s in scopes),
+                }
+            )
+    path = Path(credentials_path or Path(hub.app.instance_path) / "demo-credentials.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"users": users_out, "clients": clients_out}, out, indent=2)
+        out.write("\n")
+    click.echo(f"demo data loaded: {len(users_out)} users, {len(clients_out)} API clients")
+    click.echo(f"credentials written to {path}")
+
+
+def _demo_accounts() -> list[tuple[str, Role]]:
+    """One user per role, for each agency that holds that role in a MASH."""
+    accounts = [("police", Role.SCREENER), ("csc", Role.SCREENER), ("csc", Role.MASH_MANAGER)]
+    accounts += [
+        (code, Role.AGENCY_RESEARCHER)
+        for code in ("health", "education", "probation", "housing", "yos")
+    ]
+    accounts += [
+        (code, Role.GOVERNANCE_LEAD)
+        for code in ("csc", "police", "health", "education", "probation", "housing", "yos")
+    ]
+    accounts.append(("csc", Role.ADMIN))
+    return accounts
+
+
+def _demo_clients() -> list[tuple[str, frozenset[Scope]]]:
+    screening = frozenset({Scope.CONTACTS_WRITE, Scope.SCREENING_READ, Scope.SCREENING_WRITE})
+    partner = frozenset({Scope.REQUESTS_READ, Scope.CONTRIBUTIONS_WRITE})
+    clients = [("police", screening), ("csc", screening)]
+    clients += [(code, partner) for code in ("health", "education", "probation", "housing", "yos")]
+    clients.append(("csc", frozenset({Scope.AUDIT_READ})))
+    return clients
+
+
+# ------------------------------------------------------------------------------ users
+
+
+@cli.group()
+def users() -> None:
+    """Create, disable and list user accounts."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True, help="The person's name, as shown.")
+@click.option("--agency", "agency_code", required=True, help="Agency code, e.g. csc or health.")
+@click.option(
+    "--role",
+    "roles",
+    required=True,
+    multiple=True,
+    type=click.Choice([r.value for r in Role]),
+    help="Repeat for more than one role.",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the initial password from standard input instead of generating one.",
+)
+@pass_hub
+def users_create(
+    hub: HubContext,
+    email: str,
+    display_name: str,
+    agency_code: str,
+    roles: tuple[str, ...],
+    password_stdin: bool,
+) -> None:
+    """Create a user. They set up their authenticator app at first sign-in."""
+    from mash_hub.identity import services as identity
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    try:
+        with unit_of_work(hub) as db:
+            user = identity.create_user(
+                db,
+                email=email,
+                display_name=display_name,
+                agency_code=agency_code,
+                roles=frozenset(Role(r) for r in roles),
+                password=password,
+            )
+            user_id = user.id
+    except identity.IdentityError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"created user {user_id}")
+    if not password_stdin:
+        click.echo(f"initial password (shown once): {password}")
+
+
+@users.command("disable")
+@click.argument("email")
+@pass_hub
+def users_disable(hub: HubContext, email: str) -> None:
+    """Disable a user and end their sessions."""
+    from mash_hub.identity import services as identity
+
+    try:
+        with unit_of_work(hub) as db:
+            user_id = identity.disable_user(db, email).id
+    except identity.IdentityError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"disabled user {user_id}; their sessions end on their next request")
+
+
+@users.command("list")
+@pass_hub
+def users_list(hub: HubContext) -> None:
+    """List every user: email, agency, roles, status."""
+    from mash_hub.identity import services as identity
+
+    with unit_of_work(hub) as db:
+        for user in identity.list_users(db):
+            status = "active" if user.is_active else "disabled"
+            mfa = "mfa" if user.totp_enrolled_at else "mfa-pending"
+            roles = ",".join(sorted(user.roles))
+            click.echo(f"{user.email}\t{user.agency.code}\t{roles}\t{status}\t{mfa}")
+
+
+# ---------------------------------------------------------------------------- clients
+
+
+@cli.group()
+def clients() -> None:
+    """Register agency systems that use the JSON API."""
+
+
+@clients.command("create")
+@click.option("--agency", "agency_code", required=True)
+@click.option(
+    "--scopes",
+    required=True,
+    multiple=True,
+    help="Scopes, space- or comma-separated, or repeated: " + ", ".join(s.value for s in Scope),
+)
+@click.option("--name", default="", help="What the system is, e.g. 'Police case system'.")
+@pass_hub
+def clients_create(hub: HubContext, agency_code: str, scopes: tuple[str, ...], name: str) -> None:
+    """Register a client. Its secret is shown once and stored only as a hash."""
+    from mash_hub.identity import services as identity
+
+    wanted = {part for value in scopes for part in value.replace(",", " ").split()}
+    unknown = sorted(wanted - {s.value for s in Scope})
+    if unknown:
+        raise click.ClickException(f"unknown scopes: {', '.join(unknown)}")
+    try:
+        with unit_of_work(hub) as db:
+            client, secret = identity.create_client(
+                db,
+                agency_code=agency_code,
+                scopes=frozenset(Scope(s) for s in wanted),
+                name=name,
+            )
+            client_id = client.client_id
+    except identity.IdentityError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"client_id: {client_id}")
+    click.echo(f"client_secret (shown once): {secret}")
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="mash-hub", standalone_mode=True)
+    except ConfigError as err:
+        click.echo(f"mash-hub: configuration error: {err}", err=True)
+        sys.exit(2)

@@ -1,0 +1,383 @@
+"""Settings: one TOML file (named by MASH_CONFIG) plus MASH_* environment overrides.
+
+Parsed once into frozen dataclasses. Anything wrong stops the start with one line that
+names the file, the line and the key, so an operator can fix it without reading a trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "MASH_"
+CONFIG_ENV = "MASH_CONFIG"
+
+# Published in the repository on purpose: good enough for a laptop, refused in production.
+DEVELOPMENT_SECRET_KEY = "development-only-not-secret"  # noqa: S105 - refused in production
+DEVELOPMENT_MASTER_KEY = base64.b64encode(b"development-only-master-key-0000").decode()
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or unsafe. str(err) is the one line to show."""
+
+
+_DURATION_RE = re.compile(
+    r"^\s*(?P<n>\d+)\s+(?P<working>working\s+)?(?P<unit>second|minute|hour|day)s?\s*$"
+)
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Duration:
+    """ "72 hours" is elapsed time; "4 working hours" counts only the working calendar."""
+
+    seconds: int
+    working: bool = False
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        match = _DURATION_RE.match(text)
+        if not match:
+            raise ValueError(
+                f'expected a duration like "30 minutes", "72 hours" or "4 working hours", '
+                f"got {text!r}"
+            )
+        unit = match["unit"]
+        working = bool(match["working"])
+        if working and unit not in ("hour", "minute"):
+            raise ValueError(f"working time is counted in hours or minutes, got {text!r}")
+        return cls(int(match["n"]) * _UNIT_SECONDS[unit], working, text.strip())
+
+    @property
+    def timedelta(self) -> timedelta:
+        return timedelta(seconds=self.seconds)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _d(text: str) -> Duration:
+    return Duration.parse(text)
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    mode: str = "development"
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    instance_path: str = "instance"
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///instance/mash.db"
+    echo: bool = False
+
+
+@dataclass(frozen=True)
+class KeysSettings:
+    master_key: str = ""
+    master_key_file: str = ""
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    idle_timeout: Duration = field(default_factory=lambda: _d("15 minutes"))
+    absolute_timeout: Duration = field(default_factory=lambda: _d("12 hours"))
+    cookie_secure: bool = False
+
+
+@dataclass(frozen=True)
+class LoginSettings:
+    max_failures: int = 10
+    failure_window: Duration = field(default_factory=lambda: _d("5 minutes"))
+    mfa_step_timeout: Duration = field(default_factory=lambda: _d("5 minutes"))
+    totp_issuer: str = "MASH Hub"
+
+
+@dataclass(frozen=True)
+class PasswordSettings:
+    min_length: int = 8
+    max_length: int = 128
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    argon2_parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    token_lifetime: Duration = field(default_factory=lambda: _d("5 minutes"))
+    max_body_bytes: int = 1048576
+    page_limit_default: int = 100
+    page_limit_max: int = 1000
+
+
+@dataclass(frozen=True)
+class DecisionTimescales:
+    red: Duration = field(default_factory=lambda: _d("4 working hours"))
+    amber: Duration = field(default_factory=lambda: _d("24 working hours"))
+    green: Duration = field(default_factory=lambda: _d("72 hours"))
+
+
+@dataclass(frozen=True)
+class ResponseTimescales:
+    red: Duration = field(default_factory=lambda: _d("2 hours"))
+    amber: Duration = field(default_factory=lambda: _d("6 working hours"))
+
+
+@dataclass(frozen=True)
+class TimescalesSettings:
+    decision: DecisionTimescales = field(default_factory=DecisionTimescales)
+    response: ResponseTimescales = field(default_factory=ResponseTimescales)
+
+
+@dataclass(frozen=True)
+class CalendarSettings:
+    timezone: str = "Europe/London"
+    working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    day_starts: str = "09:00"
+    day_ends: str = "17:00"
+    red_counts_outside_working_hours: bool = True
+    bank_holidays: tuple[str, ...] = (
+        "2026-01-01", "2026-04-03", "2026-04-06", "2026-05-04", "2026-05-25",
+        "2026-08-31", "2026-12-25", "2026-12-28",
+        "2027-01-01", "2027-03-26", "2027-03-29", "2027-05-03", "2027-05-31",
+        "2027-08-30", "2027-12-27", "2027-12-28",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"
+    json: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    app: AppSettings = field(default_factory=AppSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    keys: KeysSettings = field(default_factory=KeysSettings)
+    session: SessionSettings = field(default_factory=SessionSettings)
+    login: LoginSettings = field(default_factory=LoginSettings)
+    passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    timescales: TimescalesSettings = field(default_factory=TimescalesSettings)
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    source: str = "(defaults)"
+
+    def master_key_bytes(self) -> bytes:
+        """The 32-byte master key, from the environment/config or a key file."""
+        text = self.keys.master_key
+        if not text and self.keys.master_key_file:
+            text = Path(self.keys.master_key_file).read_text().strip()
+        if not text:
+            if self.app.production:
+                raise ConfigError("[keys] master_key: no master key configured")
+            text = DEVELOPMENT_MASTER_KEY
+        key = base64.b64decode(text)
+        if len(key) != 32:
+            raise ConfigError("[keys] master_key: must be 32 bytes, base64-encoded")
+        return key
+
+
+_MODES = ("development", "test", "production")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the TOML file (argument, else $MASH_CONFIG, else defaults) and the overrides."""
+    environ = os.environ if environ is None else environ
+    path = path or environ.get(CONFIG_ENV) or None
+    raw: dict[str, Any] = {}
+    lines: list[str] = []
+    source = "(defaults)"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(f"{source}: cannot read the config file ({err.strerror})") from err
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{source}: {err}") from err
+        lines = text.splitlines()
+    where = _Locator(source, lines)
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        _set_path(raw, keys, _EnvValue(name, value))
+    settings: Settings = _build(Settings, raw, (), where)
+    settings = dataclasses.replace(settings, source=source)
+    _check(settings, where)
+    return settings
+
+
+@dataclass(frozen=True)
+class _EnvValue:
+    name: str
+    text: str
+
+
+class _Locator:
+    """Finds the line of a key in the TOML text, for error messages."""
+
+    def __init__(self, source: str, lines: list[str]) -> None:
+        self.source = source
+        self.lines = lines
+
+    def describe(self, keys: tuple[str, ...], value: object = None) -> str:
+        dotted = ".".join(keys)
+        if isinstance(value, _EnvValue):
+            return f"{value.name} (environment) [{dotted}]"
+        line = self._line_of(keys)
+        place = f"{self.source}:{line}" if line else self.source
+        return f"{place}: [{'.'.join(keys[:-1])}] {keys[-1]}" if len(keys) > 1 else place
+
+    def _line_of(self, keys: tuple[str, ...]) -> int | None:
+        section: tuple[str, ...] = ()
+        key_re = re.compile(rf"^\s*{re.escape(keys[-1])}\s*=")
+        for number, line in enumerate(self.lines, start=1):
+            stripped = line.strip()
+            if stripped.startswith("[") and not stripped.startswith("[["):
+                section = tuple(p.strip() for p in stripped.strip("[]").split("."))
+            elif section == keys[:-1] and key_re.match(line):
+                return number
+        return None
+
+
+def _set_path(raw: dict[str, Any], keys: list[str], value: object) -> None:
+    node = raw
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[keys[-1]] = value
+
+
+def _build(cls: type[Any], raw: object, prefix: tuple[str, ...], where: _Locator) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where.describe(prefix, raw)}: expected a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{where.describe((*prefix, key), raw[key])}: unknown setting")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        keys = (*prefix, f.name)
+        target = hints[f.name]
+        if target is not Duration and dataclasses.is_dataclass(target):
+            values[f.name] = _build(typing.cast(type[Any], target), raw[f.name], keys, where)
+        else:
+            values[f.name] = _convert(target, raw[f.name], keys, where)
+    return cls(**values)
+
+
+def _convert(target: Any, value: object, keys: tuple[str, ...], where: _Locator) -> Any:
+    from_env = isinstance(value, _EnvValue)
+    text = value.text if isinstance(value, _EnvValue) else None
+    try:
+        if target is Duration:
+            if not isinstance(text if from_env else value, str):
+                raise ValueError('expected a duration in quotes, like "30 minutes"')
+            return Duration.parse(typing.cast(str, text if from_env else value))
+        if target is bool:
+            if from_env:
+                lowered = typing.cast(str, text).strip().lower()
+                if lowered in ("1", "true", "yes", "on"):
+                    return True
+                if lowered in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(f"expected true or false, got {text!r}")
+            if not isinstance(value, bool):
+                raise ValueError(f"expected true or false, got {value!r}")
+            return value
+        if target is int:
+            if from_env:
+                return int(typing.cast(str, text))
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"expected a whole number, got {value!r}")
+            return value
+        if target is str:
+            if from_env:
+                return text
+            if not isinstance(value, str):
+                raise ValueError(f"expected text in quotes, got {value!r}")
+            return value
+        if typing.get_origin(target) is tuple:
+            items: object
+            if from_env:
+                items = [p.strip() for p in typing.cast(str, text).split(",") if p.strip()]
+            else:
+                items = value
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ValueError("expected a list of text values")
+            return tuple(items)
+    except ValueError as err:
+        raise ConfigError(f"{where.describe(keys, value)}: {err}") from err
+    raise ConfigError(
+        f"{where.describe(keys, value)}: unsupported setting type"
+    )  # pragma: no cover
+
+
+def _check(settings: Settings, where: _Locator) -> None:
+    """Cross-field checks, and the refusal of unsafe production settings."""
+    app = settings.app
+    if app.mode not in _MODES:
+        raise ConfigError(
+            f"{where.describe(('app', 'mode'))}: expected one of {', '.join(_MODES)}, "
+            f"got {app.mode!r}"
+        )
+    if settings.logging.level.upper() not in _LEVELS:
+        raise ConfigError(f"{where.describe(('logging', 'level'))}: expected one of {_LEVELS}")
+    if settings.passwords.min_length < 8 or settings.passwords.max_length < 64:
+        raise ConfigError(
+            f"{where.describe(('passwords', 'min_length'))}: passwords must allow 8 to at least "
+            "64 characters"
+        )
+    if app.production:
+        if (
+            not app.secret_key
+            or app.secret_key == DEVELOPMENT_SECRET_KEY
+            or len(app.secret_key) < 32
+        ):
+            raise ConfigError(
+                f"{where.describe(('app', 'secret_key'))}: production mode needs a secret key of "
+                "at least 32 characters that is not the development default"
+            )
+        try:
+            key = settings.master_key_bytes()
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"[keys] master_key: cannot be read ({err})") from err
+        if key == base64.b64decode(DEVELOPMENT_MASTER_KEY):
+            raise ConfigError(
+                "[keys] master_key: production mode refuses the development master key"
+            )
+    else:
+        try:
+            settings.master_key_bytes()
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"[keys] master_key: cannot be read ({err})") from err

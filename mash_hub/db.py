@@ -1,0 +1,174 @@
+"""Engine, the per-request unit of work, and migrations.
+
+Services add and flush; they never commit. The request (or job, or CLI command) that
+owns the unit of work commits once at the end, or rolls everything back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from flask import current_app, g
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = REPO_ROOT / "migrations"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    def __repr__(self) -> str:
+        # Ids only: a repr can end up in a log, and logs never carry personal data.
+        ident = getattr(self, "id", None)
+        return f"<{type(self).__name__} id={ident}>"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python; timestamptz on PostgreSQL, naive UTC text on SQLite."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are refused: the hub stores UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def make_engine(url: str, echo: bool = False) -> Engine:
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
+class Database:
+    """One engine and session factory per app."""
+
+    def __init__(self, url: str, echo: bool = False) -> None:
+        self.url = url
+        self.engine = make_engine(url, echo)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A unit of work of its own: commits on success, rolls back on error.
+
+        For work that must persist whatever the request does, such as counting a failed
+        sign-in or recording a refused access, whose request will answer with an error.
+        """
+        session = self.sessionmaker()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def database() -> Database:
+    db: Database = current_app.extensions["mash.db"]
+    return db
+
+
+def session() -> Session:
+    """The current request's unit of work, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = database().sessionmaker()
+    db_session: Session = g.db_session
+    return db_session
+
+
+def commit_request() -> None:
+    """Commit the request's unit of work, if one was opened."""
+    db_session: Session | None = g.get("db_session")
+    if db_session is not None:
+        db_session.commit()
+
+
+def rollback_request() -> None:
+    """Discard everything the request has written so far; reads may go on afterwards."""
+    db_session: Session | None = g.get("db_session")
+    if db_session is not None:
+        db_session.rollback()
+
+
+def close_request() -> None:
+    """End of request: whatever was not committed is rolled back."""
+    db_session: Session | None = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()
+
+
+def alembic_config(url: str) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the migrations: the only way a schema is made, in tests too."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return script.get_current_head()

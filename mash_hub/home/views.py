@@ -1,0 +1,71 @@
+"""Home page per role. Each section is the user's work list for that role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Flask, render_template, url_for
+from flask_login import current_user
+
+from mash_hub import db
+from mash_hub.authz import Permission, Role, requires
+from mash_hub.identity import services as identity
+
+bp = Blueprint("home", __name__)
+
+
+@dataclass
+class Section:
+    role: str
+    heading: str
+    empty: str
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    link: dict[str, str] | None = None
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+def _section(role: Role, agency_name: str) -> Section:
+    if role is Role.SCREENER:
+        return Section(role, "Screening queue", "There are no contacts waiting to be screened.")
+    if role is Role.MASH_MANAGER:
+        return Section(
+            role, "Decisions to sign off", "There are no decisions waiting for your sign-off."
+        )
+    if role is Role.AGENCY_RESEARCHER:
+        return Section(
+            role,
+            f"Information requests for {agency_name}",
+            f"{agency_name} has no open information requests.",
+        )
+    if role is Role.GOVERNANCE_LEAD:
+        return Section(
+            role,
+            "Access to review",
+            "There are no refused accesses or break-glass uses waiting for review.",
+        )
+    counts = identity.user_counts_by_agency(db.session())
+    return Section(
+        role,
+        "Accounts by agency",
+        "There are no user accounts yet.",
+        columns=["Agency", "Active users", "Disabled users"],
+        rows=[[name, str(active), str(disabled)] for name, active, disabled in counts],
+        link={"href": url_for("identity.users"), "text": "See every user"},
+    )
+
+
+@bp.route("/")
+@requires(Permission.HOME_VIEW)
+def index() -> str:
+    agency = current_user.agency
+    sections = [_section(role, agency.name) for role in sorted(current_user.roles)]
+    return render_template(
+        "home/index.html",
+        title=f"Welcome, {current_user.display_name}",
+        agency=agency,
+        sections=sections,
+    )

@@ -1,0 +1,1 @@
+"""Agencies, users, roles, sign-in with MFA, sessions and API clients."""

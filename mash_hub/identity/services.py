@@ -1,0 +1,482 @@
+"""Accounts, passwords, sign-in with TOTP, lockout, sessions and API clients.
+
+Services add and flush; the caller's unit of work commits. The one exception is the
+record of a sign-in attempt, which must survive the error answer it leads to, so it is
+written in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from urllib.parse import quote
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.hazmat.primitives.hashes import SHA1
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from mash_hub import runtime
+from mash_hub.authz.gate import Principal
+from mash_hub.authz.permissions import (
+    Role,
+    Scope,
+    permissions_for_roles,
+    permissions_for_scopes,
+)
+from mash_hub.config import PasswordSettings
+from mash_hub.crypto.sealing import open_sealed, purpose_key, seal
+from mash_hub.db import database
+from mash_hub.identity.models import (
+    AGENCIES,
+    Agency,
+    ApiClient,
+    ApiToken,
+    LoginAttempt,
+    User,
+    UserRole,
+    WebSession,
+)
+
+TOTP_DIGITS = 6
+TOTP_STEP_SECONDS = 30
+TOTP_WINDOW_STEPS = 1  # accept the previous and next code too, for clock drift
+EMAIL_MAX = 254
+
+
+class IdentityError(ValueError):
+    """A request about accounts or clients that cannot be carried out, with the reason."""
+
+
+# ---------------------------------------------------------------------------- agencies
+
+
+def ensure_agencies(db: Session) -> list[Agency]:
+    """Create the hub's agencies if missing (idempotent)."""
+    existing = {a.code: a for a in db.scalars(select(Agency))}
+    for info in AGENCIES:
+        if info.code not in existing:
+            agency = Agency(code=info.code, name=info.name, mash_core=info.mash_core)
+            db.add(agency)
+            existing[info.code] = agency
+    db.flush()
+    return [existing[info.code] for info in AGENCIES]
+
+
+def agency_by_code(db: Session, code: str) -> Agency:
+    agency = db.scalar(select(Agency).where(Agency.code == code))
+    if agency is None:
+        raise IdentityError(f"unknown agency {code!r}")
+    return agency
+
+
+def list_agencies(db: Session) -> list[Agency]:
+    return list(db.scalars(select(Agency).order_by(Agency.code)))
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+@lru_cache(maxsize=8)
+def _hasher(policy: PasswordSettings) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=policy.argon2_time_cost,
+        memory_cost=policy.argon2_memory_cost,
+        parallelism=policy.argon2_parallelism,
+    )
+
+
+def password_hasher() -> PasswordHasher:
+    return _hasher(runtime.settings().passwords)
+
+
+@lru_cache(maxsize=8)
+def _dummy_hash(policy: PasswordSettings) -> str:
+    # Verified against when the account is unknown, so both answers take as long.
+    return _hasher(policy).hash(secrets.token_urlsafe(16))
+
+
+def password_problem(password: str) -> str | None:
+    policy = runtime.settings().passwords
+    if len(password) < policy.min_length:
+        return f"Password must be {policy.min_length} characters or more"
+    if len(password) > policy.max_length:
+        return f"Password must be {policy.max_length} characters or fewer"
+    return None
+
+
+def hash_password(password: str) -> str:
+    problem = password_problem(password)
+    if problem:
+        raise IdentityError(problem)
+    return password_hasher().hash(password)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def account_key(email: str) -> str:
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
+
+
+# ------------------------------------------------------------------- sign-in and lockout
+
+
+def is_locked_out(db: Session, key: str) -> bool:
+    """Ten failures in the window since the last full sign-in lock the account, known or not.
+
+    Only a completed sign-in (password and code) resets the count, so knowing the password
+    does not buy fresh guesses at the code.
+    """
+    login = runtime.settings().login
+    now = runtime.now()
+    since = now - login.failure_window.timedelta
+    last_success = db.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.account_key == key,
+            LoginAttempt.succeeded.is_(True),
+            LoginAttempt.stage == "totp",
+        )
+    )
+    if last_success is not None and last_success > since:
+        since = last_success
+    failures = db.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.account_key == key,
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.at > since,
+        )
+    )
+    return (failures or 0) >= login.max_failures
+
+
+def record_failure(key: str, stage: str) -> None:
+    """Persist a failed step in its own transaction: the request that saw it answers with an
+    error and rolls back, but the count must survive for the lockout."""
+    with database().transaction() as own:
+        own.add(LoginAttempt(account_key=key, at=runtime.now(), stage=stage, succeeded=False))
+
+
+def record_success(db: Session, key: str, stage: str) -> None:
+    """A successful step commits with the sign-in it belongs to."""
+    db.add(LoginAttempt(account_key=key, at=runtime.now(), stage=stage, succeeded=True))
+
+
+def verify_password(db: Session, email: str, password: str) -> User | None:
+    """The user for these credentials, or None. Same work for unknown and known accounts."""
+    hasher = password_hasher()
+    user = db.scalar(select(User).where(User.email == normalise_email(email)))
+    stored = user.password_hash if user is not None else _dummy_hash(runtime.settings().passwords)
+    try:
+        hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.is_active:
+        return None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return user
+
+
+def load_active_user(db: Session, user_id: str) -> User | None:
+    try:
+        ident = uuid.UUID(user_id)
+    except (TypeError, ValueError):
+        return None
+    user: User | None = db.get(User, ident)
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+# ------------------------------------------------------------------------------- TOTP
+
+
+def _totp_key() -> bytes:
+    return purpose_key(runtime.master_key(), "totp-secret")
+
+
+def _totp_aad(user: User) -> bytes:
+    return b"users.totp_secret_sealed:" + str(user.id).encode()
+
+
+def totp_secret(user: User) -> bytes | None:
+    if user.totp_secret_sealed is None:
+        return None
+    return open_sealed(_totp_key(), user.totp_secret_sealed, _totp_aad(user))
+
+
+def set_totp_secret(user: User, secret: bytes) -> None:
+    user.totp_secret_sealed = seal(_totp_key(), secret, _totp_aad(user))
+
+
+def begin_enrolment(user: User) -> None:
+    """Give a not-yet-enrolled user a fresh secret to enrol (on the password step's POST)."""
+    if user.totp_enrolled_at is None and user.totp_secret_sealed is None:
+        set_totp_secret(user, os.urandom(20))
+
+
+def secret_as_text(secret: bytes) -> str:
+    return base64.b32encode(secret).decode().rstrip("=")
+
+
+def provisioning_uri(user: User, secret: bytes) -> str:
+    issuer = runtime.settings().login.totp_issuer
+    label = quote(f"{issuer}:{user.email}")
+    return (
+        f"otpauth://totp/{label}?secret={secret_as_text(secret)}&issuer={quote(issuer)}"
+        f"&algorithm=SHA1&digits={TOTP_DIGITS}&period={TOTP_STEP_SECONDS}"
+    )
+
+
+def totp_code(secret: bytes, at: datetime) -> str:
+    # SHA-1 is what RFC 6238 and every authenticator app use; HMAC-SHA1 is not broken.
+    totp = TOTP(secret, TOTP_DIGITS, SHA1(), TOTP_STEP_SECONDS, enforce_key_length=False)  # noqa: S303
+    return totp.generate(int(at.timestamp())).decode()
+
+
+def verify_totp(db: Session, user: User, code: str) -> bool:
+    """Accept a code once: a code at or before the last accepted time step is a replay."""
+    secret = totp_secret(user)
+    if secret is None or len(code) != TOTP_DIGITS or not code.isdigit():
+        return False
+    now_step = int(runtime.now().timestamp()) // TOTP_STEP_SECONDS
+    matched: int | None = None
+    for step in range(now_step - TOTP_WINDOW_STEPS, now_step + TOTP_WINDOW_STEPS + 1):
+        expected = totp_code(secret, _step_time(step))
+        if hmac.compare_digest(expected, code):
+            matched = step
+    if matched is None or (user.totp_last_step is not None and matched <= user.totp_last_step):
+        return False
+    # A conditional update, so two workers given the same code cannot both accept it.
+    result = db.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < matched),
+        )
+        .values(totp_last_step=matched)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    db.refresh(user, ["totp_last_step"])
+    return True
+
+
+def _step_time(step: int) -> datetime:
+    return datetime.fromtimestamp(step * TOTP_STEP_SECONDS, UTC)
+
+
+def confirm_enrolment(db: Session, user: User, code: str) -> bool:
+    if user.totp_enrolled_at is not None:
+        raise IdentityError("already enrolled")
+    if not verify_totp(db, user, code):
+        return False
+    user.totp_enrolled_at = runtime.now()
+    return True
+
+
+# ------------------------------------------------------------------------------ users
+
+
+def create_user(
+    db: Session,
+    *,
+    email: str,
+    display_name: str,
+    agency_code: str,
+    roles: frozenset[Role],
+    password: str,
+    totp_seed: bytes | None = None,
+) -> User:
+    email = normalise_email(email)
+    if not email or "@" not in email or len(email) > EMAIL_MAX:
+        raise IdentityError("enter an email address like name@example.org")
+    if not roles:
+        raise IdentityError("a user needs at least one role")
+    if db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise IdentityError("a user with that email address already exists")
+    agency = agency_by_code(db, agency_code)
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        display_name=display_name.strip() or email,
+        agency=agency,
+        password_hash=hash_password(password),
+        created_at=runtime.now(),
+    )
+    user.role_grants = [UserRole(role=role.value) for role in sorted(roles)]
+    if totp_seed is not None:
+        set_totp_secret(user, totp_seed)
+        user.totp_enrolled_at = runtime.now()
+    db.add(user)
+    db.flush()
+    return user
+
+
+def user_by_email(db: Session, email: str) -> User:
+    user = db.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise IdentityError("no user with that email address")
+    return user
+
+
+def list_users(db: Session) -> list[User]:
+    return list(db.scalars(select(User).order_by(User.email)))
+
+
+def disable_user(db: Session, email: str) -> User:
+    """Disable an account and end every session it has, effective on its next request."""
+    user = user_by_email(db, email)
+    now = runtime.now()
+    if user.disabled_at is None:
+        user.disabled_at = now
+    revoke_sessions_of(db, user.id)
+    db.flush()
+    return user
+
+
+def revoke_sessions_of(db: Session, user_id: uuid.UUID) -> None:
+    db.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=runtime.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def principal_for_user(user: User) -> Principal:
+    roles = user.roles
+    return Principal(
+        kind="user",
+        id=str(user.id),
+        agency=user.agency.code,
+        roles=roles,
+        scopes=frozenset(),
+        permissions=permissions_for_roles(roles),
+    )
+
+
+# ---------------------------------------------------------------------------- clients
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_client(
+    db: Session, *, agency_code: str, scopes: frozenset[Scope], name: str = ""
+) -> tuple[ApiClient, str]:
+    """Register an agency system. The secret is returned once and stored hashed."""
+    if not scopes:
+        raise IdentityError("a client needs at least one scope")
+    agency = agency_by_code(db, agency_code)
+    secret = secrets.token_urlsafe(32)
+    client = ApiClient(
+        client_id=f"{agency.code}-{secrets.token_hex(8)}",
+        secret_hash=_secret_hash(secret),
+        name=name or f"{agency.name} system",
+        agency=agency,
+        scope=" ".join(sorted(s.value for s in scopes)),
+        created_at=runtime.now(),
+    )
+    db.add(client)
+    db.flush()
+    return client, secret
+
+
+def client_by_client_id(db: Session, client_id: str) -> ApiClient | None:
+    if not client_id or len(client_id) > 64:
+        return None
+    return db.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+
+
+def client_secret_matches(client: ApiClient, secret: str) -> bool:
+    return hmac.compare_digest(client.secret_hash, _secret_hash(secret))
+
+
+def store_token(db: Session, client: ApiClient, access_token: str, scope: str) -> ApiToken:
+    now = runtime.now()
+    lifetime = runtime.settings().api.token_lifetime.timedelta
+    token = ApiToken(
+        token_hash=_secret_hash(access_token),
+        client=client,
+        scope=scope,
+        issued_at=now,
+        expires_at=now + lifetime,
+    )
+    db.add(token)
+    db.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    principal: Principal | None
+    problem: str  # why there is no principal, for the 401 message
+
+
+def principal_for_token(db: Session, access_token: str) -> TokenCheck:
+    if not access_token or len(access_token) > 512:
+        return TokenCheck(None, "the access token is missing or malformed")
+    token = db.scalar(select(ApiToken).where(ApiToken.token_hash == _secret_hash(access_token)))
+    if token is None:
+        return TokenCheck(None, "the access token is not valid")
+    now = runtime.now()
+    if token.expires_at <= now:
+        return TokenCheck(None, "the access token has expired")
+    if token.revoked_at is not None or token.client.revoked_at is not None:
+        return TokenCheck(None, "the access token has been revoked")
+    scopes = frozenset(Scope(s) for s in token.scope.split() if s in _SCOPE_VALUES)
+    return TokenCheck(
+        Principal(
+            kind="client",
+            id=token.client.client_id,
+            agency=token.client.agency.code,
+            roles=frozenset(),
+            scopes=scopes,
+            permissions=permissions_for_scopes(scopes),
+        ),
+        "",
+    )
+
+
+_SCOPE_VALUES = frozenset(s.value for s in Scope)
+
+
+def token_lifetime() -> timedelta:
+    return runtime.settings().api.token_lifetime.timedelta
+
+
+def user_counts_by_agency(db: Session) -> list[tuple[str, int, int]]:
+    """(agency name, active users, disabled users) for every agency, in register order."""
+    rows = db.execute(
+        select(Agency.code, Agency.name, User.disabled_at.is_(None), func.count(User.id))
+        .join(User, User.agency_id == Agency.id, isouter=True)
+        .group_by(Agency.code, Agency.name, User.disabled_at.is_(None))
+    ).all()
+    counts: dict[str, list[int]] = {}
+    names: dict[str, str] = {}
+    for code, name, active, count in rows:
+        names[code] = name
+        tally = counts.setdefault(code, [0, 0])
+        if count:
+            tally[0 if active else 1] += count
+    order = [info.code for info in AGENCIES]
+    return [
+        (names[code], counts[code][0], counts[code][1])
+        for code in sorted(counts, key=lambda c: order.index(c) if c in order else len(order))
+    ]

@@ -1,0 +1,200 @@
+"""Signing in (password, then TOTP), enrolling an authenticator, signing out, users list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import segno
+import structlog
+from flask import Blueprint, Flask, Response, redirect, render_template, session, url_for
+from flask_login import LoginManager, current_user, login_user, logout_user
+from markupsafe import Markup
+from werkzeug.wrappers.response import Response as BaseResponse
+
+from mash_hub import db, runtime
+from mash_hub.authz import Permission, Role, current_principal, public, requires
+from mash_hub.identity import services as identity
+from mash_hub.identity.forms import SecurityCodeForm, SignInForm, SignOutForm
+from mash_hub.identity.models import User
+
+bp = Blueprint("identity", __name__)
+log = structlog.get_logger("mash_hub.identity")
+
+PENDING_KEY = "mfa_pending"
+WRONG_CREDENTIALS = "Enter a correct email address and password"
+LOCKED_OUT = "There have been too many attempts to sign in. Wait 5 minutes, then try again"
+WRONG_CODE = "The security code is not correct, or has already been used. Enter the latest code"
+
+
+def init_app(app: Flask) -> None:
+    login_manager = LoginManager()
+    login_manager.session_protection = None  # sessions are server-side and renewed at sign-in
+    login_manager.init_app(app)
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> User | None:
+        return identity.load_active_user(db.session(), user_id)
+
+    @app.context_processor
+    def _signed_in_user() -> dict[str, Any]:
+        if not current_user.is_authenticated:
+            return {"principal_user": None}
+        principal = current_principal()
+        roles = sorted(current_user.roles)
+        items = [{"href": url_for("home.index"), "text": "Home"}]
+        if principal is not None and principal.can(Permission.USERS_READ):
+            items.append({"href": url_for("identity.users"), "text": "Users"})
+        return {
+            "principal_user": current_user,
+            "principal_roles": [Role(r).label for r in roles],
+            "navigation_items": items,
+        }
+
+    app.register_blueprint(bp)
+
+
+def _pending_user() -> User | None:
+    """The user who has passed the password step, if that was recent enough."""
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    try:
+        started = datetime.fromisoformat(str(pending.get("at")))
+    except ValueError:
+        return None
+    if runtime.now() - started > runtime.settings().login.mfa_step_timeout.timedelta:
+        session.pop(PENDING_KEY, None)
+        return None
+    return identity.load_active_user(db.session(), str(pending.get("user_id")))
+
+
+def _failed_step(key: str, stage: str) -> None:
+    # A failed step changes nothing but the attempt count: drop the request's work first,
+    # so the attempt (its own transaction) never waits on this request's locks.
+    db.rollback_request()
+    identity.record_failure(key, stage)
+
+
+def _complete_sign_in(user: User, key: str) -> BaseResponse:
+    identity.record_success(db.session(), key, "totp")
+    session.pop(PENDING_KEY, None)
+    login_user(user)
+    session.regenerate()  # type: ignore[attr-defined]
+    log.info("sign_in_completed", user_id=str(user.id))
+    return redirect(url_for("home.index"))
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+def sign_in() -> BaseResponse | str:
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = SignInForm()
+    notice = session.pop("notice", None)
+    if form.validate_on_submit():
+        email = form.email.data or ""
+        key = identity.account_key(email)
+        request_db = db.session()
+        if identity.is_locked_out(request_db, key):
+            log.info("sign_in_locked_out", account=key[:12])
+            form.email.errors = [LOCKED_OUT]
+        else:
+            user = identity.verify_password(request_db, email, form.password.data or "")
+            if user is None:
+                log.info("sign_in_password_refused", account=key[:12])
+                _failed_step(key, "password")
+                form.email.errors = [WRONG_CREDENTIALS]
+            else:
+                identity.record_success(request_db, key, "password")
+                identity.begin_enrolment(user)
+                session[PENDING_KEY] = {"user_id": str(user.id), "at": runtime.now().isoformat()}
+                session.regenerate()  # type: ignore[attr-defined]
+                log.info("sign_in_password_accepted", user_id=str(user.id))
+                if user.totp_enrolled_at is None:
+                    return redirect(url_for("identity.enrol"))
+                return redirect(url_for("identity.security_code"))
+    return render_template(
+        "identity/sign_in.html", form=form, title="Sign in to MASH Hub", notice=notice
+    )
+
+
+@bp.route("/sign-in/security-code", methods=["GET", "POST"])
+@public
+def security_code() -> BaseResponse | str:
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("identity.sign_in"))
+    if user.totp_enrolled_at is None:
+        return redirect(url_for("identity.enrol"))
+    form = SecurityCodeForm()
+    if form.validate_on_submit():
+        key = identity.account_key(user.email)
+        if identity.is_locked_out(db.session(), key):
+            form.code.errors = [LOCKED_OUT]
+        elif identity.verify_totp(db.session(), user, form.code.data or ""):
+            return _complete_sign_in(user, key)
+        else:
+            log.info("sign_in_code_refused", user_id=str(user.id))
+            _failed_step(key, "totp")
+            form.code.errors = [WRONG_CODE]
+    return render_template(
+        "identity/security_code.html", form=form, title="Enter your security code"
+    )
+
+
+@bp.route("/sign-in/set-up-authenticator", methods=["GET", "POST"])
+@public
+def enrol() -> BaseResponse | str:
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("identity.sign_in"))
+    if user.totp_enrolled_at is not None:
+        return redirect(url_for("identity.security_code"))
+    secret = identity.totp_secret(user)
+    if secret is None:
+        return redirect(url_for("identity.sign_in"))
+    form = SecurityCodeForm()
+    if form.validate_on_submit():
+        key = identity.account_key(user.email)
+        if identity.is_locked_out(db.session(), key):
+            form.code.errors = [LOCKED_OUT]
+        elif identity.confirm_enrolment(db.session(), user, form.code.data or ""):
+            log.info("totp_enrolled", user_id=str(user.id))
+            return _complete_sign_in(user, key)
+        else:
+            _failed_step(key, "totp")
+            form.code.errors = [WRONG_CODE]
+    uri = identity.provisioning_uri(user, secret)
+    qr = segno.make(uri, error="m").svg_inline(scale=4, dark="#0b0c0c", light="#ffffff")
+    text = identity.secret_as_text(secret)
+    grouped = " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+    return render_template(
+        "identity/enrol.html",
+        form=form,
+        title="Set up your authenticator app",
+        qr_svg=Markup(qr),  # noqa: S704 - segno's own SVG markup, no user input in it
+        secret_text=grouped,
+    )
+
+
+@bp.route("/sign-out", methods=["POST"])
+@public
+def sign_out() -> Response:
+    form = SignOutForm()
+    form.validate_on_submit()  # CSRFProtect has already refused a missing token
+    user_id = current_user.get_id() if current_user.is_authenticated else None
+    logout_user()
+    session.revoke()  # type: ignore[attr-defined]
+    log.info("signed_out", user_id=user_id)
+    response = Response(render_template("identity/signed_out.html", title="You have signed out"))
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
+
+
+@bp.route("/admin/users")
+@requires(Permission.USERS_READ)
+def users() -> str:
+    return render_template(
+        "identity/users.html", title="Users", users=identity.list_users(db.session())
+    )

@@ -1,0 +1,63 @@
+"""A demo user signs in with a password and a TOTP code, sees their home page, signs out."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from mash_hub.identity import services as identity
+from tests.browser.conftest import ARTIFACTS
+
+
+def _code(secret_text: str) -> str:
+    import base64
+
+    return identity.totp_code(base64.b32decode(secret_text), datetime.now(UTC))
+
+
+def test_screener_signs_in_with_totp_and_signs_out(live_hub, browser_page):
+    page = browser_page
+    user = next(
+        u
+        for u in live_hub.credentials["users"]
+        if u["role"] == "screener" and u["agency"] == "police"
+    )
+    page.goto(f"{live_hub.url}/")
+    assert page.url.endswith("/sign-in")  # nothing without signing in
+    page.get_by_label("Email address").fill(user["email"])
+    page.get_by_label("Password", exact=True).fill(user["password"])
+    page.get_by_role("button", name="Continue").click()
+
+    page.wait_for_url(re.compile(r"/sign-in/security-code$"))
+    page.get_by_label("Security code").fill(_code(user["totp_secret"]))
+    page.get_by_role("button", name="Continue").click()
+
+    page.wait_for_url(f"{live_hub.url}/")
+    heading = page.get_by_role("heading", level=1)
+    assert heading.inner_text().startswith("Welcome, Demo screener")
+    assert page.get_by_role("heading", name="Screening queue").is_visible()
+    assert "There are no contacts waiting to be screened." in page.content()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "screener-home.png"), full_page=True)
+
+    page.get_by_role("button", name="Sign out").click()
+    assert page.get_by_role("heading", name="You have signed out").is_visible()
+    page.goto(f"{live_hub.url}/")
+    assert page.url.endswith("/sign-in")
+
+
+def test_wrong_code_shows_the_error_summary(live_hub, browser_page):
+    page = browser_page
+    user = next(u for u in live_hub.credentials["users"] if u["role"] == "mash_manager")
+    page.goto(f"{live_hub.url}/sign-in")
+    page.get_by_label("Email address").fill(user["email"])
+    page.get_by_label("Password", exact=True).fill(user["password"])
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/sign-in/security-code$"))
+    page.get_by_label("Security code").fill("000000")
+    page.get_by_role("button", name="Continue").click()
+    summary = page.locator(".govuk-error-summary")
+    assert summary.is_visible()
+    assert "security code is not correct" in summary.inner_text()
+    # GOV.UK Frontend's JavaScript ran under the CSP: the summary has focus.
+    page.wait_for_function("document.activeElement.classList.contains('govuk-error-summary')")

@@ -1,0 +1,149 @@
+"""Shared fixtures: a migrated database (SQLite, or PostgreSQL from MASH_TEST_DATABASE_URL),
+an app with a frozen clock, and helpers that sign people in the way a browser does."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from mash_hub import create_app
+from mash_hub.authz.permissions import Role, Scope
+from mash_hub.clock import FrozenClock
+from mash_hub.config import Settings, load_settings
+from mash_hub.db import Base, Database, make_engine, upgrade
+from mash_hub.identity import services as identity
+from tests.accounts import Account
+
+START = datetime(2026, 11, 30, 10, 0, 0, tzinfo=UTC)  # a Monday morning
+
+# Light argon2 parameters keep the suite quick; production uses the defaults.
+TEST_ENV = {
+    "MASH_APP__MODE": "test",
+    "MASH_PASSWORDS__ARGON2_TIME_COST": "1",
+    "MASH_PASSWORDS__ARGON2_MEMORY_COST": "1024",
+    "MASH_PASSWORDS__ARGON2_PARALLELISM": "1",
+    "MASH_LOGGING__LEVEL": "INFO",
+}
+
+
+def test_database_url(tmp_root: Path) -> str:
+    return os.environ.get("MASH_TEST_DATABASE_URL") or f"sqlite:///{tmp_root / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mash")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_root: Path) -> str:
+    """Build the schema once per run, by running the migrations."""
+    url = test_database_url(tmp_root)
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def make_settings(database_url: str, **env: str) -> Settings:
+    return load_settings(None, {**TEST_ENV, "MASH_DATABASE__URL": database_url, **env})
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, MASH_APP__INSTANCE_PATH=str(tmp_path / "instance"))
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock) -> Iterator[Flask]:
+    app = create_app(settings, clock=clock)
+    with app.app_context():
+        identity_db: Database = app.extensions["mash.db"]
+        with identity_db.transaction() as db:
+            identity.ensure_agencies(db)
+    yield app
+    database: Database = app.extensions["mash.db"]
+    database.dispose()
+    _empty_every_table(settings.database.url)
+
+
+def _empty_every_table(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def clean_database(database_url: str) -> Iterator[str]:
+    """The migrated test database for code that opens it itself (the CLI); emptied after."""
+    yield database_url
+    _empty_every_table(database_url)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_account(app: Flask):  # type: ignore[no-untyped-def]
+    def make(
+        role: Role = Role.SCREENER,
+        agency: str = "csc",
+        *,
+        enrolled: bool = True,
+        email: str | None = None,
+    ) -> Account:
+        email = email or f"{role.value}.{uuid.uuid4().hex[:8]}@example.test"
+        password = "correct horse battery staple"
+        seed = os.urandom(20) if enrolled else None
+        with app.app_context():
+            database: Database = app.extensions["mash.db"]
+            with database.transaction() as db:
+                user = identity.create_user(
+                    db,
+                    email=email,
+                    display_name=f"Test {role.label}",
+                    agency_code=agency,
+                    roles=frozenset({role}),
+                    password=password,
+                    totp_seed=seed,
+                )
+                user_id = user.id
+        return Account(email, password, seed, user_id, agency, frozenset({role}))
+
+    return make
+
+
+@pytest.fixture
+def make_client(app: Flask):  # type: ignore[no-untyped-def]
+    """Register an API client; returns (client_id, secret)."""
+
+    def make(agency: str = "police", scopes: frozenset[Scope] | None = None) -> tuple[str, str]:
+        scopes = scopes or frozenset({Scope.CONTACTS_WRITE, Scope.SCREENING_READ})
+        with app.app_context():
+            database: Database = app.extensions["mash.db"]
+            with database.transaction() as db:
+                api_client, secret = identity.create_client(db, agency_code=agency, scopes=scopes)
+                return api_client.client_id, secret
+
+    return make
