@@ -66,13 +66,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     # Order matters: ids and CSRF first, then the gate; after_request runs in reverse.
     security.init_app(app)
+    logs.init_app(app)
     csrf = CSRFProtect(app)
     errors.init_app(app)
     identity_views.init_app(app)
     home_views.init_app(app)
     api_views.init_app(app, csrf)
     gate.init_app(app)
-    logs.init_app(app)
 
     @app.after_request
     def _end_unit_of_work(response: Response) -> Response:

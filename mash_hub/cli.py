@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mash_hub.authz.permissions import Role, Scope
 from mash_hub.config import ConfigError, Settings, load_settings
+from mash_hub.policy.cli import policies
 
 DEMO_PASSWORD_BYTES = 12
 DEMO_CLIENT_PREFIX = "Demo "
@@ -338,6 +339,9 @@ def clients_create(hub: HubContext, agency_code: str, scopes: tuple[str, ...], n
         raise click.ClickException(str(err)) from err
     click.echo(f"client_id: {client_id}")
     click.echo(f"client_secret (shown once): {secret}")
+
+
+cli.add_command(policies)
 
 
 def main() -> None:

@@ -1,0 +1,498 @@
+"""P3: nobody sees a record outside policy, for any mix of agency, role, rating, request
+state, time and break-glass.
+
+The oracle below is written in plain Python from the MASH rules (shared/docs/domain.md,
+the API contract and the agreements' clauses); it does not read the Cedar files. The
+decision point runs the real policies/*.cedar against a register whose dates and
+statuses this module sets, so agreement boundaries fall inside the times drawn.
+
+CI runs every test here at the example counts below: 12,000 cases in all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import cedarpy
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mash_hub.policy import (
+    Action,
+    AuditLogResource,
+    ContactResource,
+    Context,
+    ContributionResource,
+    Decision,
+    InfoRequestResource,
+    PolicyDecisionPoint,
+    Principal,
+    UserDirectoryResource,
+)
+from mash_hub.policy.pdp import Rag, RequestStatus
+
+SHIPPED_POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+# `make nightly` (MASH_HYPOTHESIS_PROFILE=nightly) runs ten times as many cases.
+SCALE = 10 if os.environ.get("MASH_HYPOTHESIS_PROFILE") == "nightly" else 1
+settings.register_profile(
+    "policy-oracle",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+ORACLE = settings.get_profile("policy-oracle")
+
+LONDON = ZoneInfo("Europe/London")
+
+# ------------------------------------------------------------------ the rules, restated
+
+CORE_AGENCIES = frozenset({"csc", "police"})
+PARTNER_AGENCIES = frozenset({"health", "education", "probation", "housing", "yos"})
+HUB_AGENCIES = CORE_AGENCIES | PARTNER_AGENCIES
+MASH_ROLES = frozenset({"screener", "mash_manager"})
+ROLES = ("screener", "mash_manager", "agency_researcher", "governance_lead", "admin")
+CASE_CONTENT = frozenset(
+    {
+        "contact:read",
+        "contact:create",
+        "contact:rate",
+        "contact:decide",
+        "request:create",
+        "request:read",
+        "request:answer",
+        "contribution:read",
+    }
+)
+
+# Whose agreement covers requests to, and contributions from, each agency.
+AGREEMENT_OF = {
+    "csc": "ISA-MASH-CORE",
+    "police": "ISA-MASH-CORE",
+    "health": "ISA-MASH-HEALTH",
+    "education": "ISA-MASH-EDUCATION",
+    "probation": "ISA-MASH-PROBATION",
+    "housing": "ISA-MASH-HOUSING",
+    "yos": "ISA-MASH-YOS",
+}
+
+
+@dataclass(frozen=True)
+class Terms:
+    status: str
+    first_day: date
+    last_day: date
+
+
+# This module's register: boundaries inside 2026, one agreement suspended, one starting on
+# the day the clocks go back and one ending the day they go forward.
+TERMS = {
+    "ISA-MASH-CORE": Terms("active", date(2026, 1, 1), date(2026, 12, 31)),
+    "ISA-MASH-HEALTH": Terms("active", date(2026, 3, 1), date(2026, 6, 30)),
+    "ISA-MASH-EDUCATION": Terms("suspended", date(2026, 1, 1), date(2026, 12, 31)),
+    "ISA-MASH-PROBATION": Terms("active", date(2026, 10, 25), date(2026, 12, 31)),
+    "ISA-MASH-HOUSING": Terms("active", date(2026, 1, 1), date(2026, 12, 31)),
+    "ISA-MASH-YOS": Terms("active", date(2025, 6, 1), date(2026, 3, 29)),
+}
+
+
+def agreement_in_force(isa_id: str, now: datetime) -> bool:
+    terms = TERMS[isa_id]
+    uk_day = now.astimezone(LONDON).date()
+    return terms.status == "active" and terms.first_day <= uk_day <= terms.last_day
+
+
+def oracle(principal: Principal, action: Action, resource: Any, context: Context) -> bool:
+    """May this principal do this now? Straight from the rules, one action at a time."""
+    roles = principal.roles
+    agency = principal.agency
+    now = context.now
+    mash_staff = agency in CORE_AGENCIES and bool(roles & MASH_ROLES)
+    researcher = "agency_researcher" in roles
+    if "admin" in roles and action.value in CASE_CONTENT:
+        return False  # administrators never touch case content
+
+    agreements: list[str] = []  # the agreements under which it would be allowed
+    if action.value.startswith("contact:"):
+        if not mash_staff:
+            return False  # the contact stays with MASH staff of the core agencies
+        is_open = resource.status == "open"
+        if action is Action.CONTACT_CREATE:
+            agreements.append("ISA-MASH-CORE")
+        elif action is Action.CONTACT_READ:
+            emergency = context.break_glass and principal.kind == "user" and "mash_manager" in roles
+            if is_open or emergency:
+                agreements.append("ISA-MASH-CORE")
+        elif action is Action.CONTACT_RATE:
+            if is_open:
+                agreements.append("ISA-MASH-CORE")
+        elif is_open and "mash_manager" in roles:  # contact:decide
+            agreements.append("ISA-MASH-CORE")
+
+    elif action is Action.REQUEST_CREATE:
+        if (
+            mash_staff
+            and resource.contact_rag in ("red", "amber")
+            and resource.agency in AGREEMENT_OF
+        ):
+            agreements.append(AGREEMENT_OF[resource.agency])
+
+    elif action in (Action.REQUEST_READ, Action.REQUEST_ANSWER):
+        own = resource.agency == agency
+        in_time = now.timestamp() < resource.due_at.timestamp()
+        if action is Action.REQUEST_READ:
+            if mash_staff:
+                agreements.append("ISA-MASH-CORE")  # the MASH sees every request it sent
+            readable = own and in_time and resource.status in ("open", "answered")
+            if not mash_staff and (resource.contact_rag == "green" or not readable):
+                return False
+            if researcher and readable and agency in AGREEMENT_OF:
+                agreements.append(AGREEMENT_OF[agency])
+        else:
+            answerable = (
+                own
+                and in_time
+                and resource.status == "open"
+                and resource.contact_rag in ("red", "amber")
+            )
+            if researcher and answerable and agency in AGREEMENT_OF:
+                agreements.append(AGREEMENT_OF[agency])
+
+    elif action is Action.CONTRIBUTION_READ:
+        may_see_restricted = "mash_manager" in roles or agency == resource.agency
+        if (
+            mash_staff
+            and resource.agency in AGREEMENT_OF
+            and (not resource.restricted or may_see_restricted)
+        ):
+            agreements.append(AGREEMENT_OF[resource.agency])
+
+    elif action is Action.AUDIT_READ:
+        if "governance_lead" in roles and agency in HUB_AGENCIES and resource.agency == agency:
+            agreements.append("ISA-MASH-CORE")
+
+    elif action is Action.USERS_MANAGE and (
+        "admin" in roles
+        and principal.kind == "user"
+        and agency in HUB_AGENCIES
+        and resource.agency == agency
+    ):
+        agreements.append("ISA-MASH-CORE")
+
+    return any(agreement_in_force(isa_id, now) for isa_id in agreements)
+
+
+# ------------------------------------------------------------------ strategies
+
+
+def _boundaries() -> list[datetime]:
+    moments = []
+    for terms in TERMS.values():
+        moments.append(datetime.combine(terms.first_day, datetime.min.time(), tzinfo=LONDON))
+        after = terms.last_day + timedelta(days=1)
+        moments.append(datetime.combine(after, datetime.min.time(), tzinfo=LONDON))
+    # The clocks change at 01:00 UTC on these days in 2026.
+    moments += [datetime(2026, 3, 29, 1, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC)]
+    return sorted(moments)
+
+
+BOUNDARIES = _boundaries()
+
+near_boundary = st.builds(
+    lambda moment, seconds, micros: moment + timedelta(seconds=seconds, microseconds=micros),
+    st.sampled_from(BOUNDARIES),
+    st.integers(-3, 3),
+    st.integers(0, 999_999),
+)
+anytime = st.builds(
+    lambda seconds, micros, zone: (
+        datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros).astimezone(zone)
+    ),
+    st.integers(
+        int(datetime(2025, 12, 1, tzinfo=UTC).timestamp()),
+        int(datetime(2027, 2, 1, tzinfo=UTC).timestamp()),
+    ),
+    st.integers(0, 999_999),
+    st.sampled_from([UTC, LONDON]),
+)
+moments = st.one_of(near_boundary, anytime)
+
+principal_agencies = st.sampled_from(sorted(HUB_AGENCIES) + ["adult_social_care"])
+resource_agencies = st.sampled_from(sorted(HUB_AGENCIES) + ["early_help"])
+RAGS: list[Rag] = ["none", "red", "amber", "green"]
+REQUEST_STATUSES: list[RequestStatus] = ["open", "answered", "expired", "withdrawn"]
+rags = st.sampled_from(RAGS)
+ids = st.sampled_from(
+    ["8f14e45f-ceea-467f-a0e6-1b1b2b1d7a3a", "u-2", 'quote"d', "back\\slash", 'Actor::"x"', "ünï"]
+)
+principals = st.builds(
+    Principal,
+    id=ids,
+    kind=st.sampled_from(["user", "client"]),
+    agency=principal_agencies,
+    roles=st.frozensets(st.sampled_from((*ROLES, "auditor")), max_size=3),
+)
+any_action = st.sampled_from(list(Action))
+# Due times are whole seconds; `now` carries microseconds, so `now < due_at` is exact.
+due_offsets = st.one_of(st.integers(-2, 2), st.integers(-3 * 86_400, 3 * 86_400))
+
+
+@st.composite
+def resources_for(draw: st.DrawFn, action: Action, principal: Principal, now: datetime) -> Any:
+    """A resource of the type the action applies to; often of the principal's agency."""
+    agency = draw(st.one_of(st.just(principal.agency), resource_agencies))
+    if action.value.startswith("contact:"):
+        return ContactResource(draw(ids), draw(rags), draw(st.sampled_from(["open", "closed"])))
+    if action.value.startswith("request:"):
+        due = datetime.fromtimestamp(math.floor(now.timestamp()) + draw(due_offsets), UTC)
+        status = draw(st.sampled_from(REQUEST_STATUSES))
+        return InfoRequestResource(draw(ids), agency, status, due, draw(rags))
+    if action is Action.CONTRIBUTION_READ:
+        return ContributionResource(draw(ids), agency, draw(st.booleans()), draw(rags))
+    if action is Action.AUDIT_READ:
+        return AuditLogResource(agency)
+    return UserDirectoryResource(agency)
+
+
+@st.composite
+def scenarios(
+    draw: st.DrawFn,
+    actions: st.SearchStrategy[Action] = any_action,
+    who: st.SearchStrategy[Principal] = principals,
+    when: st.SearchStrategy[datetime] = moments,
+) -> tuple[Principal, Action, Any, Context]:
+    principal = draw(who)
+    action = draw(actions)
+    now = draw(when)
+    resource = draw(resources_for(action, principal, now))
+    return principal, action, resource, Context(now=now, break_glass=draw(st.booleans()))
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def oracle_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped policies with this module's register dates and statuses."""
+    target = tmp_path_factory.mktemp("oracle") / "policies"
+    shutil.copytree(SHIPPED_POLICIES, target)
+    rewritten = set()
+    for path in (target / "isa").glob("*.toml"):
+        text = path.read_text(encoding="utf-8")
+        isa_id = re.search(r'^id = "([^"]+)"', text, re.MULTILINE)
+        assert isa_id is not None
+        rewritten.add(isa_id.group(1))
+        terms = TERMS[isa_id.group(1)]
+        for key, value in (
+            ("status", f'"{terms.status}"'),
+            ("in_force_from", terms.first_day.isoformat()),
+            ("in_force_until", terms.last_day.isoformat()),
+            ("review_by", terms.last_day.isoformat()),
+        ):
+            text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.MULTILINE)
+            assert count == 1
+        path.write_text(text, encoding="utf-8")
+    assert rewritten == set(TERMS)  # every shipped agreement has terms set here
+    return target
+
+
+@pytest.fixture(scope="module")
+def pdp(oracle_policies: Path) -> PolicyDecisionPoint:
+    return PolicyDecisionPoint.from_dir(oracle_policies, date(2026, 6, 1))
+
+
+def check_against_oracle(
+    pdp: PolicyDecisionPoint, scenario: tuple[Principal, Action, Any, Context]
+) -> Decision:
+    principal, action, resource, context = scenario
+    decision = pdp.decide(principal, action, resource, context)
+    expected = oracle(principal, action, resource, context)
+    assert decision.allowed == expected, (decision, expected)
+    assert len(decision.policy_ids) == len(decision.isa_ids) == len(decision.clauses)
+    if decision.allowed:
+        assert decision.reason == f"permitted by {', '.join(decision.policy_ids)}"
+        assert decision.policy_ids and all(decision.clauses)
+        assert all(agreement_in_force(isa_id, context.now) for isa_id in decision.isa_ids)
+    else:
+        assert decision.reason in ("no policy permits", "agreement not in force") or (
+            decision.reason.startswith("forbidden by ")
+        ), decision.reason
+    return decision
+
+
+# ------------------------------------------------------------------ properties
+
+
+@settings(ORACLE, max_examples=7_000 * SCALE)
+@given(scenarios())
+def test_decision_equals_oracle(
+    pdp: PolicyDecisionPoint, scenario: tuple[Principal, Action, Any, Context]
+) -> None:
+    check_against_oracle(pdp, scenario)
+
+
+researchers = st.builds(
+    Principal,
+    id=ids,
+    kind=st.sampled_from(["user", "client"]),
+    agency=st.sampled_from(sorted(HUB_AGENCIES)),
+    roles=st.sampled_from(
+        [
+            frozenset({"agency_researcher"}),
+            frozenset({"agency_researcher", "screener"}),
+            frozenset({"agency_researcher", "governance_lead"}),
+            frozenset({"screener"}),
+            frozenset({"mash_manager"}),
+        ]
+    ),
+)
+
+
+@settings(ORACLE, max_examples=2_000 * SCALE)
+@given(
+    scenarios(
+        actions=st.sampled_from([Action.REQUEST_READ, Action.REQUEST_ANSWER]),
+        who=researchers,
+        when=near_boundary,
+    )
+)
+def test_requests_around_due_times_and_agreement_boundaries(
+    pdp: PolicyDecisionPoint, scenario: tuple[Principal, Action, Any, Context]
+) -> None:
+    check_against_oracle(pdp, scenario)
+
+
+mash_staff = st.builds(
+    Principal,
+    id=ids,
+    kind=st.sampled_from(["user", "client"]),
+    agency=st.sampled_from(["csc", "police", "health"]),
+    roles=st.frozensets(st.sampled_from(["screener", "mash_manager", "admin"]), max_size=2),
+)
+
+
+@settings(ORACLE, max_examples=1_000 * SCALE)
+@given(
+    scenarios(
+        actions=st.sampled_from([Action.CONTACT_READ, Action.CONTACT_RATE, Action.CONTACT_DECIDE]),
+        who=mash_staff,
+    )
+)
+def test_contacts_and_break_glass(
+    pdp: PolicyDecisionPoint, scenario: tuple[Principal, Action, Any, Context]
+) -> None:
+    decision = check_against_oracle(pdp, scenario)
+    principal, _, resource, context = scenario
+    used_break_glass = decision.allowed and resource.status == "closed"
+    assert decision.break_glass == used_break_glass
+    if used_break_glass:
+        assert context.break_glass and decision.clauses == ("7.1",)
+
+
+readers = st.builds(
+    Principal,
+    id=ids,
+    kind=st.sampled_from(["user", "client"]),
+    agency=st.sampled_from(["csc", "police", "health", "yos"]),
+    roles=st.frozensets(
+        st.sampled_from(["screener", "mash_manager", "agency_researcher", "admin"]), max_size=2
+    ),
+)
+
+
+@settings(ORACLE, max_examples=1_000 * SCALE)
+@given(scenarios(actions=st.just(Action.CONTRIBUTION_READ), who=readers))
+def test_contributions_and_restriction(
+    pdp: PolicyDecisionPoint, scenario: tuple[Principal, Action, Any, Context]
+) -> None:
+    check_against_oracle(pdp, scenario)
+
+
+# ------------------------------------------------------------------ slicing is invisible
+
+
+@pytest.fixture(scope="module")
+def shipped_pdp() -> PolicyDecisionPoint:
+    return PolicyDecisionPoint.from_dir(SHIPPED_POLICIES, date(2026, 6, 1))
+
+
+@pytest.fixture(scope="module")
+def whole_policy_set() -> cedarpy.PolicySet:
+    text = "\n".join(
+        p.read_text(encoding="utf-8") for p in sorted(SHIPPED_POLICIES.glob("*.cedar"))
+    )
+    return cedarpy.PolicySet.from_str(text)
+
+
+def raw_cedar(
+    policy_set: cedarpy.PolicySet,
+    principal: Principal,
+    action: Action,
+    resource: Any,
+    context: Context,
+) -> tuple[bool, set[str]]:
+    uid = {"type": resource.entity_type, "id": resource.id}
+    entities = [
+        {
+            "uid": {"type": "Actor", "id": principal.id},
+            "attrs": {
+                "agency": principal.agency,
+                "roles": sorted(principal.roles),
+                "kind": principal.kind,
+            },
+            "parents": [],
+        },
+        json.loads(resource.entity_json()),
+    ]
+    request = {
+        "principal": {"type": "Actor", "id": principal.id},
+        "action": {"type": "Action", "id": action.value},
+        "resource": uid,
+        "context": {"now": math.floor(context.now.timestamp()), "break_glass": context.break_glass},
+    }
+    result = cedarpy.is_authorized(request, policy_set, json.dumps(entities))
+    assert result.diagnostics.errors == []
+    names = result.diagnostics.id_annotations_by_reason
+    return result.allowed, {names[reason] for reason in result.diagnostics.reasons}
+
+
+@settings(ORACLE, max_examples=1_000 * SCALE)
+@given(
+    scenarios(
+        when=st.datetimes(
+            min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31), timezones=st.just(UTC)
+        )
+    )
+)
+def test_sliced_policy_sets_decide_as_the_whole_set(
+    shipped_pdp: PolicyDecisionPoint,
+    whole_policy_set: cedarpy.PolicySet,
+    scenario: tuple[Principal, Action, Any, Context],
+) -> None:
+    """The decision point evaluates only the policies that can apply to the action and the
+    principal's agency; Cedar on the whole shipped set must agree, policy for policy."""
+    principal, action, resource, context = scenario
+    decision = shipped_pdp.decide(principal, action, resource, context)
+    allowed, determining = raw_cedar(whole_policy_set, principal, action, resource, context)
+
+    assert decision.allowed == allowed
+    if allowed:
+        assert set(decision.policy_ids) <= determining
+        ordinary = {
+            policy_id
+            for policy_id in determining
+            if not getattr(shipped_pdp.policy(policy_id), "break_glass", True)
+        }
+        assert set(decision.policy_ids) == (ordinary or determining)
+        assert decision.break_glass == (not ordinary)
+    else:
+        assert set(decision.policy_ids) == determining
