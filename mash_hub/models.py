@@ -1,5 +1,6 @@
 """Every model, imported in one place so the metadata (and Alembic) sees every table."""
 
+from mash_hub.audit.models import AuditEvent
 from mash_hub.identity.models import (
     Agency,
     ApiClient,
@@ -10,4 +11,13 @@ from mash_hub.identity.models import (
     WebSession,
 )
 
-__all__ = ["Agency", "ApiClient", "ApiToken", "LoginAttempt", "User", "UserRole", "WebSession"]
+__all__ = [
+    "AuditEvent",
+    "Agency",
+    "ApiClient",
+    "ApiToken",
+    "LoginAttempt",
+    "User",
+    "UserRole",
+    "WebSession",
+]
