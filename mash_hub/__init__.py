@@ -15,6 +15,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from mash_hub.clock import Clock
 from mash_hub.config import Settings, load_settings
 from mash_hub.db import REPO_ROOT, Database, close_request, commit_request, rollback_request
+from mash_hub.policy import PolicyDecisionPoint
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.extensions["mash.clock"] = clock or Clock()
     app.extensions["mash.db"] = database
     app.extensions["mash.master_key"] = settings.master_key_bytes()
+    # Parsed and checked once: an app with a broken policy set does not start.
+    app.extensions["mash.pdp"] = PolicyDecisionPoint.from_dir(REPO_ROOT / "policies")
 
     app.jinja_loader = ChoiceLoader(
         [

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from flask import g, has_request_context, request
+from flask import has_request_context, request
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
 from mash_hub.audit.events import check_fields
 from mash_hub.audit.models import AuditEvent
 from mash_hub.db import database
+from mash_hub.web.security import request_id as current_request_id
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def _event(draft: EventDraft) -> AuditEvent:
     check_fields(draft.kind, asdict(draft))
     request_id = client_address = None
     if has_request_context():
-        request_id = g.get("request_id")
+        request_id = current_request_id()
         client_address = request.remote_addr
     return AuditEvent(
         at=runtime.now(),

@@ -1,0 +1,179 @@
+"""One decision point for protected data, and the audit event that goes with each decision.
+
+An allowed access is audited in the request's unit of work, so the access and its event
+commit together. A refusal throws away whatever the request had done and is audited in a
+transaction of its own: the request answers with an error and nothing else it did
+survives. Any failure on the way (policy engine, audit writer, database) ends in a refusal
+or an error, never in data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from flask import current_app
+
+from mash_hub import db, runtime
+from mash_hub.audit.services import EventDraft, record, record_on_its_own
+from mash_hub.authz.gate import Principal
+from mash_hub.authz.permissions import Scope
+from mash_hub.policy import (
+    Action,
+    Context,
+    Decision,
+    PolicyDecisionPoint,
+    Resource,
+)
+from mash_hub.policy import (
+    Principal as PolicyPrincipal,
+)
+
+# An agency system acts with the roles its scopes stand for (shared/docs/api.md).
+SCOPE_ROLES: MappingProxyType[Scope, str] = MappingProxyType(
+    {
+        Scope.CONTACTS_WRITE: "screener",
+        Scope.SCREENING_READ: "screener",
+        Scope.SCREENING_WRITE: "screener",
+        Scope.REQUESTS_READ: "agency_researcher",
+        Scope.CONTRIBUTIONS_WRITE: "agency_researcher",
+        Scope.AUDIT_READ: "governance_lead",
+    }
+)
+
+
+class AccessDenied(Exception):
+    """The firewall refused. Callers answer 404 for records (as if missing) or 403."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+
+
+@dataclass(frozen=True)
+class Access:
+    """Proof that an access was decided and audited: what `release()` asks for."""
+
+    principal_id: str
+    action: Action
+    object_type: str
+    object_id: str
+    contact_id: str | None
+    decision: Decision
+    audit_event_id: uuid.UUID
+
+
+def current_pdp() -> PolicyDecisionPoint:
+    pdp: PolicyDecisionPoint = current_app.extensions["mash.pdp"]
+    return pdp
+
+
+def policy_actor(principal: Principal) -> PolicyPrincipal:
+    if principal.kind == "user":
+        roles = frozenset(role.value for role in principal.roles)
+    else:
+        roles = frozenset(SCOPE_ROLES[scope] for scope in principal.scopes)
+    return PolicyPrincipal(principal.id, principal.kind, principal.agency, roles)
+
+
+def _draft(
+    principal: Principal,
+    action: Action,
+    resource: Resource,
+    decision: Decision,
+    contact_id: str | None,
+) -> EventDraft:
+    roles = (
+        tuple(sorted(role.value for role in principal.roles))
+        if principal.kind == "user"
+        else tuple(sorted(scope.value for scope in principal.scopes))
+    )
+    return EventDraft(
+        kind="access.break_glass" if decision.break_glass else "access.decision",
+        actor_type=principal.kind,
+        actor_id=principal.id,
+        agency=principal.agency,
+        roles=roles,
+        action=action.value,
+        object_type=resource.entity_type,
+        object_id=str(resource.id),
+        contact_id=contact_id,
+        decision="allow" if decision.allowed else "deny",
+        isa_ids=tuple(i for i in decision.isa_ids if i),
+        clauses=tuple(c for c in decision.clauses if c),
+        policy_ids=decision.policy_ids,
+        reason=decision.reason,
+        break_glass=decision.break_glass,
+    )
+
+
+def decide(
+    principal: Principal,
+    action: Action,
+    resource: Resource,
+    *,
+    contact_id: str | None = None,
+    break_glass: bool = False,
+) -> tuple[Decision, uuid.UUID]:
+    """Decide and audit. Returns the decision and the id of its audit event."""
+    context = Context(now=runtime.now(), break_glass=break_glass)
+    try:
+        decision = current_pdp().decide(policy_actor(principal), action, resource, context)
+    except Exception as err:  # noqa: BLE001 - the decision point must fail closed
+        decision = Decision(False, reason=f"error: {type(err).__name__}")
+    draft = _draft(principal, action, resource, decision, contact_id)
+    if decision.allowed:
+        event = record(db.session(), draft)
+    else:
+        db.rollback_request()
+        event = record_on_its_own(draft)
+    return decision, event.id
+
+
+def require(
+    principal: Principal,
+    action: Action,
+    resource: Resource,
+    *,
+    contact_id: str | None = None,
+    break_glass: bool = False,
+) -> Access:
+    """Decide and audit; raise AccessDenied unless allowed."""
+    decision, event_id = decide(
+        principal, action, resource, contact_id=contact_id, break_glass=break_glass
+    )
+    if not decision.allowed:
+        raise AccessDenied(decision)
+    return Access(
+        principal_id=principal.id,
+        action=action,
+        object_type=resource.entity_type,
+        object_id=str(resource.id),
+        contact_id=contact_id,
+        decision=decision,
+        audit_event_id=event_id,
+    )
+
+
+def record_not_found(
+    principal: Principal, action: Action, object_type: str, object_id: str
+) -> uuid.UUID:
+    """A lookup of an id that does not exist is a refusal too, and audited as one."""
+    db.rollback_request()
+    event = record_on_its_own(
+        EventDraft(
+            kind="access.decision",
+            actor_type=principal.kind,
+            actor_id=principal.id,
+            agency=principal.agency,
+            roles=tuple(sorted(r.value for r in principal.roles))
+            or tuple(sorted(s.value for s in principal.scopes)),
+            action=action.value,
+            object_type=object_type,
+            object_id=object_id[:64],
+            decision="deny",
+            reason="not_found",
+        )
+    )
+    return event.id
