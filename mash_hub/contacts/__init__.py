@@ -1,0 +1,1 @@
+"""Contacts: intake subjects, their identifiers and matching against known people."""
