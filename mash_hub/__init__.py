@@ -22,6 +22,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub import logs
     from mash_hub.api import views as api_views
     from mash_hub.authz import check_every_endpoint_declared, public
+    from mash_hub.contacts import views as contact_views
+    from mash_hub.firewall import views as firewall_views
     from mash_hub.home import views as home_views
     from mash_hub.identity import views as identity_views
     from mash_hub.web import errors, gate, security
@@ -75,6 +77,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     identity_views.init_app(app)
     home_views.init_app(app)
     api_views.init_app(app, csrf)
+    contact_views.init_app(app, csrf)
+    firewall_views.init_app(app)
     gate.init_app(app)
 
     @app.after_request

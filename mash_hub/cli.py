@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mash_hub.authz.permissions import Role, Scope
 from mash_hub.config import ConfigError, Settings, load_settings
+from mash_hub.crypto.cli import keys
 from mash_hub.policy.cli import policies
 
 DEMO_PASSWORD_BYTES = 12
@@ -342,6 +343,7 @@ def clients_create(hub: HubContext, agency_code: str, scopes: tuple[str, ...], n
 
 
 cli.add_command(policies)
+cli.add_command(keys)
 
 
 def main() -> None:

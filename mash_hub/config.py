@@ -126,6 +126,11 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class FirewallSettings:
+    break_glass_window: Duration = field(default_factory=lambda: _d("60 minutes"))
+
+
+@dataclass(frozen=True)
 class DecisionTimescales:
     red: Duration = field(default_factory=lambda: _d("4 working hours"))
     amber: Duration = field(default_factory=lambda: _d("24 working hours"))
@@ -174,6 +179,7 @@ class Settings:
     login: LoginSettings = field(default_factory=LoginSettings)
     passwords: PasswordSettings = field(default_factory=PasswordSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    firewall: FirewallSettings = field(default_factory=FirewallSettings)
     timescales: TimescalesSettings = field(default_factory=TimescalesSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)

@@ -15,8 +15,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from flask import current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from flask import current_app, g, has_request_context
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -89,6 +89,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+SYSTEM_AGENCY = "system"  # scheduled jobs and operators' commands
+
+
+def current_agency() -> str:
+    """The agency whose side of the firewall the database may show: the request's
+    principal's, none for an anonymous request, everything for jobs and commands."""
+    if not has_request_context():
+        return SYSTEM_AGENCY
+    principal = g.get("principal")
+    return str(principal.agency) if principal is not None else ""
+
+
+def _scope_transaction(session: Session, _transaction: Any, connection: Any) -> None:
+    # Second layer (PostgreSQL row-level security): every transaction says whose side it
+    # is on. set_config(..., true) lasts for the transaction only, so a pooled connection
+    # never carries one request's agency into the next.
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT set_config('app.agency_id', :agency, true)"),
+            {"agency": current_agency()},
+        )
+
+
 class Database:
     """One engine and session factory per app."""
 
@@ -96,6 +119,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessionmaker, "after_begin", _scope_transaction)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -129,6 +153,19 @@ def session() -> Session:
         g.db_session = database().sessionmaker()
     db_session: Session = g.db_session
     return db_session
+
+
+def rescope_request() -> None:
+    """Once the gate knows who is asking, re-state the agency for the open transaction."""
+    db_session: Session | None = g.get("db_session")
+    if db_session is None or not db_session.in_transaction():
+        return
+    connection = db_session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT set_config('app.agency_id', :agency, true)"),
+            {"agency": current_agency()},
+        )
 
 
 def commit_request() -> None:

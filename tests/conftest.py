@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from mash_hub import create_app
 from mash_hub.authz.permissions import Role, Scope
@@ -34,8 +35,39 @@ TEST_ENV = {
 }
 
 
+APP_ROLE = "mash_app"  # PostgreSQL: the application connects as neither owner nor superuser
+
+
 def test_database_url(tmp_root: Path) -> str:
     return os.environ.get("MASH_TEST_DATABASE_URL") or f"sqlite:///{tmp_root / 'test.db'}"
+
+
+def _as_app_role(admin_url: str) -> str:
+    """Grant the application role what the app needs, and return its URL."""
+    engine = create_engine(admin_url)
+    with engine.begin() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
+        if not exists:
+            conn.execute(text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
+        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}"))
+        conn.execute(
+            text(
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}"
+            )
+        )
+        conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}"))
+    engine.dispose()
+    return (
+        make_url(admin_url)
+        .set(username=APP_ROLE, password=None)
+        .render_as_string(hide_password=False)
+    )
+
+
+@pytest.fixture(scope="session")
+def admin_database_url(tmp_root: Path) -> str:
+    """The schema owner's URL: migrations and cleanup only."""
+    return test_database_url(tmp_root)
 
 
 @pytest.fixture(scope="session")
@@ -44,17 +76,18 @@ def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_root: Path) -> str:
-    """Build the schema once per run, by running the migrations."""
-    url = test_database_url(tmp_root)
+def database_url(admin_database_url: str) -> str:
+    """Build the schema once per run by running the migrations; the app's URL."""
+    url = admin_database_url
     engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
     upgrade(engine)
     engine.dispose()
-    return url
+    return _as_app_role(url) if postgres else url
 
 
 def make_settings(database_url: str, **env: str) -> Settings:
@@ -72,7 +105,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock) -> Iterator[Flask]:
+def app(settings: Settings, clock: FrozenClock, admin_database_url: str) -> Iterator[Flask]:
     app = create_app(settings, clock=clock)
     with app.app_context():
         identity_db: Database = app.extensions["mash.db"]
@@ -81,7 +114,7 @@ def app(settings: Settings, clock: FrozenClock) -> Iterator[Flask]:
     yield app
     database: Database = app.extensions["mash.db"]
     database.dispose()
-    _empty_every_table(settings.database.url)
+    _empty_every_table(admin_database_url)
 
 
 def _empty_every_table(url: str) -> None:
@@ -93,10 +126,10 @@ def _empty_every_table(url: str) -> None:
 
 
 @pytest.fixture
-def clean_database(database_url: str) -> Iterator[str]:
+def clean_database(database_url: str, admin_database_url: str) -> Iterator[str]:
     """The migrated test database for code that opens it itself (the CLI); emptied after."""
     yield database_url
-    _empty_every_table(database_url)
+    _empty_every_table(admin_database_url)
 
 
 @pytest.fixture

@@ -37,6 +37,61 @@ BEARER_ERRORS = {
     "403": _error("The token's scopes do not allow this"),
 }
 
+ID_PARAMETER: dict[str, Any] = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+}
+
+VALIDATION_ERROR = _error("Validation failed; `fields` names each bad field")
+
+SUBJECT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["role", "given_name", "family_name"],
+    "properties": {
+        "role": {
+            "type": "string",
+            "enum": [
+                "child", "parent", "carer", "sibling", "household_member", "alleged_perpetrator",
+            ],
+        },
+        "given_name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "family_name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "date_of_birth": {"type": ["string", "null"], "format": "date"},
+        "address": {"type": ["string", "null"], "maxLength": 300},
+        "nhs_number": {"type": ["string", "null"], "maxLength": 16},
+        "upn": {"type": ["string", "null"], "maxLength": 13},
+    },
+}  # fmt: skip
+
+CONTACT_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["received_at", "source", "concern", "consent", "subjects"],
+    "properties": {
+        "received_at": {"type": "string", "format": "date-time"},
+        "source": {
+            "type": "object",
+            "required": ["agency", "referrer_name"],
+            "properties": {
+                "agency": {"type": "string"},
+                "referrer_name": {"type": "string", "maxLength": 200},
+                "referrer_role": {"type": ["string", "null"], "maxLength": 200},
+            },
+        },
+        "concern": {"type": "string", "minLength": 1, "maxLength": 20000},
+        "consent": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "string", "enum": ["given", "refused", "not_sought"]},
+                "reason": {"type": ["string", "null"], "maxLength": 2000},
+            },
+        },
+        "subjects": {"type": "array", "minItems": 1, "maxItems": 30, "items": SUBJECT_SCHEMA},
+    },
+}
+
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("/oauth/token", "post"): {
         "operationId": "issueToken",
@@ -151,7 +206,70 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             **BEARER_ERRORS,
         },
     },
-}
+    ("/api/v1/contacts", "post"): {
+        "operationId": "createContact",
+        "summary": "Record a new contact about a child",
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CONTACT_BODY}},
+        },
+        "responses": {
+            "201": {
+                "description": "The contact, awaiting screening",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["id", "reference", "status"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "reference": {"type": "string"},
+                                "status": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+            "400": _error("The body is not JSON"),
+            "413": _error("The body is larger than 1 MB"),
+            "415": _error("The body is not application/json"),
+            "422": VALIDATION_ERROR,
+            **BEARER_ERRORS,
+        },
+    },
+    ("/api/v1/contacts/{id}", "get"): {
+        "operationId": "getContact",
+        "summary": "A contact with its subjects, if the caller's side of the firewall allows",
+        "parameters": [ID_PARAMETER],
+        "responses": {
+            "200": {
+                "description": "The contact",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["id", "reference", "received_at", "status", "source",
+                                         "concern", "consent", "subjects"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "reference": {"type": "string"},
+                                "received_at": {"type": "string", "format": "date-time"},
+                                "status": {"type": "string"},
+                                "rag": {"type": ["string", "null"]},
+                                "source": CONTACT_BODY["properties"]["source"],
+                                "concern": {"type": "string"},
+                                "consent": CONTACT_BODY["properties"]["consent"],
+                                "subjects": {"type": "array", "items": SUBJECT_SCHEMA},
+                            },
+                        }
+                    }
+                },
+            },
+            "404": _error("No such contact, or not on the caller's side of the firewall"),
+            **BEARER_ERRORS,
+        },
+    },
+}  # fmt: skip
 
 
 def document() -> dict[str, Any]:

@@ -12,11 +12,15 @@ from enum import StrEnum
 class Permission(StrEnum):
     # Pages for people signed in with MFA.
     HOME_VIEW = "web:home:view"
-    ACCOUNT_VIEW = "web:account:view"
     USERS_READ = "admin:users:read"
+    CONTACTS_VIEW = "web:contacts:view"
+    BREAK_GLASS_OPEN = "web:break_glass:open"
+    BREAK_GLASS_REVIEW = "governance:break_glass:review"
     # JSON API for agency systems.
     API_TOKEN_READ = "api:token:read"  # noqa: S105 - a permission name, not a secret
     API_AGENCIES_READ = "api:agencies:read"
+    API_CONTACTS_WRITE = "api:contacts:write"
+    API_CONTACTS_READ = "api:contacts:read"
 
 
 class Role(StrEnum):
@@ -51,22 +55,25 @@ class Scope(StrEnum):
     AUDIT_READ = "audit:read"
 
 
-_EVERY_SIGNED_IN_USER = frozenset({Permission.HOME_VIEW, Permission.ACCOUNT_VIEW})
+_EVERY_SIGNED_IN_USER = frozenset({Permission.HOME_VIEW})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.SCREENER: _EVERY_SIGNED_IN_USER,
-    Role.MASH_MANAGER: _EVERY_SIGNED_IN_USER,
+    Role.SCREENER: _EVERY_SIGNED_IN_USER | {Permission.CONTACTS_VIEW},
+    Role.MASH_MANAGER: _EVERY_SIGNED_IN_USER
+    | {Permission.CONTACTS_VIEW, Permission.BREAK_GLASS_OPEN},
     Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER,
-    Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER,
+    Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER | {Permission.BREAK_GLASS_REVIEW},
     Role.ADMIN: _EVERY_SIGNED_IN_USER | {Permission.USERS_READ},
 }
 
 _EVERY_CLIENT = frozenset({Permission.API_TOKEN_READ})
 
 SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
-    Scope.CONTACTS_WRITE: _EVERY_CLIENT | {Permission.API_AGENCIES_READ},
+    Scope.CONTACTS_WRITE: _EVERY_CLIENT
+    | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_WRITE},
     Scope.SCREENING_WRITE: _EVERY_CLIENT | {Permission.API_AGENCIES_READ},
-    Scope.SCREENING_READ: _EVERY_CLIENT | {Permission.API_AGENCIES_READ},
+    Scope.SCREENING_READ: _EVERY_CLIENT
+    | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_READ},
     Scope.REQUESTS_READ: _EVERY_CLIENT,
     Scope.CONTRIBUTIONS_WRITE: _EVERY_CLIENT,
     Scope.AUDIT_READ: _EVERY_CLIENT,

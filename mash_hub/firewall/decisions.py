@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from flask import current_app
+from sqlalchemy import select
 
 from mash_hub import db, runtime
 from mash_hub.audit.services import EventDraft, record, record_on_its_own
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Scope
+from mash_hub.firewall.models import BreakGlassGrant
 from mash_hub.policy import (
     Action,
     Context,
@@ -108,17 +110,36 @@ def _draft(
     )
 
 
+def _break_glass_open(principal: Principal, contact_id: str | None) -> bool:
+    """Whether this person has an open emergency-access window on this contact."""
+    if principal.kind != "user" or contact_id is None:
+        return False
+    try:
+        user_id, contact = uuid.UUID(principal.id), uuid.UUID(contact_id)
+    except ValueError:
+        return False
+    grant = db.session().scalar(
+        select(BreakGlassGrant.id)
+        .where(
+            BreakGlassGrant.user_id == user_id,
+            BreakGlassGrant.contact_id == contact,
+            BreakGlassGrant.expires_at > runtime.now(),
+        )
+        .limit(1)
+    )
+    return grant is not None
+
+
 def decide(
     principal: Principal,
     action: Action,
     resource: Resource,
     *,
     contact_id: str | None = None,
-    break_glass: bool = False,
 ) -> tuple[Decision, uuid.UUID]:
     """Decide and audit. Returns the decision and the id of its audit event."""
-    context = Context(now=runtime.now(), break_glass=break_glass)
     try:
+        context = Context(now=runtime.now(), break_glass=_break_glass_open(principal, contact_id))
         decision = current_pdp().decide(policy_actor(principal), action, resource, context)
     except Exception as err:  # noqa: BLE001 - the decision point must fail closed
         decision = Decision(False, reason=f"error: {type(err).__name__}")
@@ -137,12 +158,9 @@ def require(
     resource: Resource,
     *,
     contact_id: str | None = None,
-    break_glass: bool = False,
 ) -> Access:
     """Decide and audit; raise AccessDenied unless allowed."""
-    decision, event_id = decide(
-        principal, action, resource, contact_id=contact_id, break_glass=break_glass
-    )
+    decision, event_id = decide(principal, action, resource, contact_id=contact_id)
     if not decision.allowed:
         raise AccessDenied(decision)
     return Access(

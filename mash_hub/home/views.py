@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from mash_hub import db
 from mash_hub.authz import Permission, Role, requires
+from mash_hub.firewall import break_glass
 from mash_hub.identity import services as identity
 
 bp = Blueprint("home", __name__)
@@ -42,10 +43,17 @@ def _section(role: Role, agency_name: str) -> Section:
             f"{agency_name} has no open information requests.",
         )
     if role is Role.GOVERNANCE_LEAD:
+        grants = break_glass.review_queue(db.session(), current_user.agency.code)
         return Section(
             role,
-            "Access to review",
-            "There are no refused accesses or break-glass uses waiting for review.",
+            "Emergency access to review",
+            "There is no emergency access waiting for review.",
+            columns=["Opened", "By", "Agency"],
+            rows=[
+                [g.opened_at.strftime("%d %b %Y %H:%M UTC"), g.user.display_name, g.agency]
+                for g in grants
+            ],
+            link={"href": url_for("firewall.review_queue"), "text": "Review emergency access"},
         )
     counts = identity.user_counts_by_agency(db.session())
     return Section(

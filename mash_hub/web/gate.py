@@ -35,6 +35,7 @@ def enforce() -> BaseResponse | None:
     if is_api_request():
         principal = _api_principal()
         g.principal = principal
+        db.rescope_request()
         if not principal.can(permission):
             raise ApiError(403, "the token's scopes do not allow this", code="insufficient_scope")
         return None
@@ -42,6 +43,7 @@ def enforce() -> BaseResponse | None:
         return redirect(url_for("identity.sign_in"))
     principal = identity.principal_for_user(current_user)
     g.principal = principal
+    db.rescope_request()
     if not principal.can(permission):
         raise Forbidden()
     return None

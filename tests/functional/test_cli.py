@@ -40,7 +40,7 @@ def test_init_db_runs_the_migrations(tmp_path):
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     result = run(["init-db"], tmp_path, url)
     assert result.returncode == 0, result.stderr
-    assert "database at migration 0002" in result.stdout
+    assert "database at migration 0005" in result.stdout
     again = run(["init-db"], tmp_path, url)
     assert again.returncode == 0, again.stderr
 

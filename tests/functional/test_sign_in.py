@@ -32,7 +32,7 @@ def test_each_role_lands_on_its_own_home_section(client, make_account, clock):
     expectations = {
         Role.MASH_MANAGER: ("csc", "Decisions to sign off"),
         Role.AGENCY_RESEARCHER: ("health", "Information requests for Health"),
-        Role.GOVERNANCE_LEAD: ("education", "Access to review"),
+        Role.GOVERNANCE_LEAD: ("education", "Emergency access to review"),
         Role.ADMIN: ("csc", "Accounts by agency"),
     }
     for role, (agency, heading) in expectations.items():

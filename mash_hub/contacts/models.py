@@ -1,0 +1,74 @@
+"""Contacts and their subjects. Protected content is held only as ciphertext here: the
+concern, the referrer, the consent reason and each subject's details. Reading it in clear
+goes through the firewall's release path."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mash_hub.db import Base, UTCDateTime, new_id
+from mash_hub.identity.models import Agency
+
+CONTACT_STATUSES = ("awaiting_screening", "in_progress", "decided", "closed")
+SUBJECT_ROLES = (
+    "child",
+    "parent",
+    "carer",
+    "sibling",
+    "household_member",
+    "alleged_perpetrator",
+)
+CONSENT_STATUSES = ("given", "refused", "not_sought")
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    source_agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"), index=True)
+    status: Mapped[str] = mapped_column(String(24), default="awaiting_screening", index=True)
+    rag: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    consent_status: Mapped[str] = mapped_column(String(16))
+    # Ciphertext envelopes (mash_hub.crypto.keys), keyed to (contact, source agency).
+    concern_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    referrer_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    consent_reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))  # user id or client id
+    # Bumped on every change, so two screeners editing at once cannot overwrite each other.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    source_agency: Mapped[Agency] = relationship(lazy="joined")
+    subjects: Mapped[list[ContactSubject]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ContactSubject.position"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ContactSubject(Base):
+    __tablename__ = "contact_subjects"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(24))
+    # Names, date of birth, address and identifiers, as one sealed JSON document.
+    details_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReferenceCounter(Base):
+    """The last contact number issued in each year: MASH-2026-000123."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,129 @@
+"""The contact payload of the API contract (shared/docs/api.md), read and checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from mash_hub.api.validation import Reader
+from mash_hub.contacts.identifiers import normalise_nhs_number, upn_valid
+from mash_hub.contacts.models import CONSENT_STATUSES, SUBJECT_ROLES
+from mash_hub.identity.models import AGENCY_CODES
+
+MAX_SUBJECTS = 30
+NAME_MAX = 100
+CONCERN_MAX = 20_000
+
+
+@dataclass(frozen=True)
+class SubjectInput:
+    role: str
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+    address: str | None
+    nhs_number: str | None
+    upn: str | None
+
+    def as_document(self) -> dict[str, Any]:
+        return {
+            "given_name": self.given_name,
+            "family_name": self.family_name,
+            "date_of_birth": self.date_of_birth.isoformat() if self.date_of_birth else None,
+            "address": self.address,
+            "nhs_number": self.nhs_number,
+            "upn": self.upn,
+        }
+
+
+@dataclass(frozen=True)
+class ContactInput:
+    received_at: datetime
+    source_agency: str
+    referrer_name: str
+    referrer_role: str | None
+    concern: str
+    consent_status: str
+    consent_reason: str | None
+    subjects: tuple[SubjectInput, ...]
+
+
+def read_contact(body: Any, now: datetime) -> ContactInput:
+    """The contact in `body`, or ValidationFailed listing every bad field."""
+    reader = Reader()
+    root = reader.obj(body, "")
+    received_at = reader.moment(root, "received_at", "received_at")
+    if received_at is not None and received_at > now:
+        reader.fail("received_at", "must not be in the future")
+    source = reader.obj(root.get("source"), "source")
+    source_agency = reader.choice(source, "agency", "source.agency", AGENCY_CODES)
+    referrer_name = reader.text(source, "referrer_name", "source.referrer_name", max_length=200)
+    referrer_role = reader.text(
+        source, "referrer_role", "source.referrer_role", max_length=200, required=False
+    )
+    concern = reader.text(root, "concern", "concern", max_length=CONCERN_MAX, multiline=True)
+    consent = reader.obj(root.get("consent"), "consent")
+    consent_status = reader.choice(consent, "status", "consent.status", CONSENT_STATUSES)
+    consent_reason = reader.text(
+        consent,
+        "reason",
+        "consent.reason",
+        max_length=2000,
+        required=consent_status not in (None, "given"),
+        multiline=True,
+    )
+    subjects: list[SubjectInput] = []
+    raw_subjects = root.get("subjects")
+    if not isinstance(raw_subjects, list) or not raw_subjects:
+        reader.fail("subjects", "must list at least one subject")
+        raw_subjects = []
+    elif len(raw_subjects) > MAX_SUBJECTS:
+        reader.fail("subjects", f"must list {MAX_SUBJECTS} subjects or fewer")
+        raw_subjects = []
+    for index, raw in enumerate(raw_subjects):
+        subject = _read_subject(reader, raw, f"subjects[{index}]", now)
+        if subject is not None:
+            subjects.append(subject)
+    if raw_subjects and not any(
+        isinstance(s, dict) and s.get("role") == "child" for s in raw_subjects
+    ):
+        reader.fail("subjects", "must include at least one child")
+    reader.check()
+    assert received_at and source_agency and referrer_name and concern and consent_status  # noqa: S101
+    return ContactInput(
+        received_at=received_at,
+        source_agency=source_agency,
+        referrer_name=referrer_name,
+        referrer_role=referrer_role,
+        concern=concern,
+        consent_status=consent_status,
+        consent_reason=consent_reason,
+        subjects=tuple(subjects),
+    )
+
+
+def _read_subject(reader: Reader, raw: Any, path: str, now: datetime) -> SubjectInput | None:
+    before = len(reader.errors)
+    subject = reader.obj(raw, path)
+    role = reader.choice(subject, "role", f"{path}.role", SUBJECT_ROLES)
+    given = reader.text(subject, "given_name", f"{path}.given_name", max_length=NAME_MAX)
+    family = reader.text(subject, "family_name", f"{path}.family_name", max_length=NAME_MAX)
+    born = reader.day(subject, "date_of_birth", f"{path}.date_of_birth", required=False)
+    if born is not None and born > now.date():
+        reader.fail(f"{path}.date_of_birth", "must not be in the future")
+    address = reader.text(subject, "address", f"{path}.address", max_length=300, required=False)
+    nhs_text = reader.text(
+        subject, "nhs_number", f"{path}.nhs_number", max_length=16, required=False
+    )
+    nhs_number = None
+    if nhs_text is not None:
+        nhs_number = normalise_nhs_number(nhs_text)
+        if nhs_number is None:
+            reader.fail(f"{path}.nhs_number", "must be a valid 10-digit NHS number")
+    upn = reader.text(subject, "upn", f"{path}.upn", max_length=13, required=False)
+    if upn is not None and not upn_valid(upn):
+        reader.fail(f"{path}.upn", "must be a valid 13-character unique pupil number")
+    if len(reader.errors) != before or role is None or given is None or family is None:
+        return None
+    return SubjectInput(role, given, family, born, address, nhs_number, upn)

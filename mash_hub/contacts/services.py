@@ -1,0 +1,224 @@
+"""Recording contacts and reading them back through the firewall.
+
+Nothing here commits: the request or command that calls it owns the unit of work.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from mash_hub import firewall, runtime
+from mash_hub.authz.gate import Principal
+from mash_hub.contacts.models import Contact, ContactSubject, ReferenceCounter
+from mash_hub.contacts.schemas import ContactInput
+from mash_hub.firewall.release import release, seal
+from mash_hub.identity import services as identity
+from mash_hub.policy import Action, ContactResource
+
+
+class ContactNotFound(LookupError):
+    """No such contact, or one on the other side of the caller's firewall: the same answer."""
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    id: str
+    role: str
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+    address: str | None
+    nhs_number: str | None
+    upn: str | None
+
+
+@dataclass(frozen=True)
+class ContactView:
+    """A contact released to one principal, after a decision and its audit event."""
+
+    id: str
+    reference: str
+    received_at: datetime
+    source_agency: str
+    referrer_name: str
+    referrer_role: str | None
+    concern: str
+    consent_status: str
+    consent_reason: str | None
+    status: str
+    rag: str | None
+    subjects: tuple[SubjectView, ...]
+
+
+def next_reference(db: Session, year: int) -> str:
+    """MASH-<year>-<number>, numbered from 1 each year without gaps, safe across workers:
+    the counter row is created if missing, then incremented under its row lock."""
+    insert = sqlite_insert if db.get_bind().dialect.name == "sqlite" else postgresql_insert
+    db.execute(
+        insert(ReferenceCounter)
+        .values(year=year, last=0)
+        .on_conflict_do_nothing(index_elements=["year"])
+    )
+    number = db.execute(
+        update(ReferenceCounter)
+        .where(ReferenceCounter.year == year)
+        .values(last=ReferenceCounter.last + 1)
+        .returning(ReferenceCounter.last)
+    ).scalar_one()
+    return f"MASH-{year}-{number:06d}"
+
+
+def _resource(contact: Contact) -> ContactResource:
+    return ContactResource(
+        str(contact.id),
+        contact.rag or "none",  # type: ignore[arg-type]
+        "closed" if contact.status == "closed" else "open",
+    )
+
+
+def create_contact(db: Session, principal: Principal, data: ContactInput) -> Contact:
+    contact_id = uuid.uuid4()
+    cid = str(contact_id)
+    access = firewall.require(
+        principal, Action.CONTACT_CREATE, ContactResource(cid, "none", "open"), contact_id=cid
+    )
+    agency = identity.agency_by_code(db, data.source_agency)
+    now = runtime.now()
+
+    def sealed(table: str, row_id: str, column: str, text: str) -> bytes:
+        return seal(
+            access,
+            contact_id=cid,
+            agency_code=agency.code,
+            table=table,
+            row_id=row_id,
+            column=column,
+            text=text,
+        )
+
+    referrer = json.dumps({"name": data.referrer_name, "role": data.referrer_role})
+    contact = Contact(
+        id=contact_id,
+        reference=next_reference(db, data.received_at.year),
+        received_at=data.received_at,
+        source_agency=agency,
+        status="awaiting_screening",
+        consent_status=data.consent_status,
+        concern_sealed=sealed("contacts", cid, "concern", data.concern),
+        referrer_sealed=sealed("contacts", cid, "referrer", referrer),
+        consent_reason_sealed=(
+            sealed("contacts", cid, "consent_reason", data.consent_reason)
+            if data.consent_reason
+            else None
+        ),
+        created_at=now,
+        created_by=principal.id,
+    )
+    for position, subject in enumerate(data.subjects):
+        subject_id = uuid.uuid4()
+        contact.subjects.append(
+            ContactSubject(
+                id=subject_id,
+                position=position,
+                role=subject.role,
+                details_sealed=sealed(
+                    "contact_subjects",
+                    str(subject_id),
+                    "details",
+                    json.dumps(subject.as_document()),
+                ),
+            )
+        )
+    db.add(contact)
+    db.flush()
+    return contact
+
+
+def _load(db: Session, principal: Principal, contact_id: str) -> Contact:
+    try:
+        ident = uuid.UUID(contact_id)
+    except ValueError:
+        ident = None
+    contact = db.get(Contact, ident) if ident is not None else None
+    if contact is None:
+        firewall.record_not_found(principal, Action.CONTACT_READ, "Contact", contact_id)
+        raise ContactNotFound(contact_id)
+    return contact
+
+
+def get_contact_for(db: Session, principal: Principal, contact_id: str) -> ContactView:
+    """The contact, released to this principal, or ContactNotFound (missing or refused)."""
+    contact = _load(db, principal, contact_id)
+    cid = str(contact.id)
+    try:
+        access = firewall.require(
+            principal, Action.CONTACT_READ, _resource(contact), contact_id=cid
+        )
+    except firewall.AccessDenied as refused:
+        raise ContactNotFound(contact_id) from refused
+    agency = contact.source_agency.code
+
+    def opened(table: str, row_id: str, column: str, envelope: bytes) -> str:
+        return release(
+            access,
+            contact_id=cid,
+            agency_code=agency,
+            table=table,
+            row_id=row_id,
+            column=column,
+            envelope=envelope,
+        )
+
+    referrer: dict[str, Any] = json.loads(
+        opened("contacts", cid, "referrer", contact.referrer_sealed)
+    )
+    subjects = []
+    for subject in contact.subjects:
+        details = json.loads(
+            opened("contact_subjects", str(subject.id), "details", subject.details_sealed)
+        )
+        born = details.get("date_of_birth")
+        subjects.append(
+            SubjectView(
+                id=str(subject.id),
+                role=subject.role,
+                given_name=details["given_name"],
+                family_name=details["family_name"],
+                date_of_birth=date.fromisoformat(born) if born else None,
+                address=details.get("address"),
+                nhs_number=details.get("nhs_number"),
+                upn=details.get("upn"),
+            )
+        )
+    return ContactView(
+        id=cid,
+        reference=contact.reference,
+        received_at=contact.received_at,
+        source_agency=agency,
+        referrer_name=referrer["name"],
+        referrer_role=referrer.get("role"),
+        concern=opened("contacts", cid, "concern", contact.concern_sealed),
+        consent_status=contact.consent_status,
+        consent_reason=(
+            opened("contacts", cid, "consent_reason", contact.consent_reason_sealed)
+            if contact.consent_reason_sealed is not None
+            else None
+        ),
+        status=contact.status,
+        rag=contact.rag,
+        subjects=tuple(subjects),
+    )
+
+
+def contact_by_reference(db: Session, reference: str) -> Contact | None:
+    """The contact row (ciphertext only) with this reference; for break-glass lookups."""
+    return db.scalar(select(Contact).where(Contact.reference == reference.strip().upper()))

@@ -1,0 +1,102 @@
+"""Contact endpoints of the JSON API: thin, parse, call the service, answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
+from flask_wtf.csrf import CSRFProtect
+
+from mash_hub import db, runtime
+from mash_hub.api.errors import ApiError
+from mash_hub.api.validation import ValidationFailed
+from mash_hub.authz import Permission, current_principal, requires
+from mash_hub.authz.gate import Principal
+from mash_hub.contacts import services
+from mash_hub.contacts.schemas import read_contact
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+api_bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1/contacts")
+
+
+def init_app(app: Flask, csrf: CSRFProtect) -> None:
+    csrf.exempt(api_bp)  # bearer tokens, never cookies
+    app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
+
+
+def _principal() -> Principal:
+    principal = current_principal()
+    if principal is None:  # the gate always sets it for a declared endpoint
+        raise ApiError(401, "no principal")
+    return principal
+
+
+def json_body() -> Any:
+    if not request.is_json:
+        raise ApiError(415, "send the body as application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "the body is not valid JSON")
+    return body
+
+
+@api_bp.route("", methods=["POST"])
+@requires(Permission.API_CONTACTS_WRITE)
+def api_create() -> tuple[Response, int]:
+    try:
+        data = read_contact(json_body(), runtime.now())
+    except ValidationFailed as failed:
+        raise ApiError(422, "the contact has problems", fields=failed.fields) from failed
+    contact = services.create_contact(db.session(), _principal(), data)
+    return jsonify(
+        {"id": str(contact.id), "reference": contact.reference, "status": contact.status}
+    ), 201
+
+
+@api_bp.route("/<contact_id>")
+@requires(Permission.API_CONTACTS_READ)
+def api_show(contact_id: str) -> Response:
+    try:
+        view = services.get_contact_for(db.session(), _principal(), contact_id)
+    except services.ContactNotFound as missing:
+        raise ApiError(404, "no such record") from missing
+    return jsonify(
+        {
+            "id": view.id,
+            "reference": view.reference,
+            "received_at": view.received_at.isoformat(),
+            "status": view.status,
+            "rag": view.rag,
+            "source": {
+                "agency": view.source_agency,
+                "referrer_name": view.referrer_name,
+                "referrer_role": view.referrer_role,
+            },
+            "concern": view.concern,
+            "consent": {"status": view.consent_status, "reason": view.consent_reason},
+            "subjects": [
+                {
+                    "id": s.id,
+                    "role": s.role,
+                    "given_name": s.given_name,
+                    "family_name": s.family_name,
+                    "date_of_birth": s.date_of_birth.isoformat() if s.date_of_birth else None,
+                    "address": s.address,
+                    "nhs_number": s.nhs_number,
+                    "upn": s.upn,
+                }
+                for s in view.subjects
+            ],
+        }
+    )
+
+
+@bp.route("/<contact_id>")
+@requires(Permission.CONTACTS_VIEW)
+def show(contact_id: str) -> str:
+    try:
+        view = services.get_contact_for(db.session(), _principal(), contact_id)
+    except services.ContactNotFound:
+        abort(404)
+    return render_template("contacts/show.html", contact=view, title=view.reference)

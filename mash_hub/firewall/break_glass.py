@@ -1,0 +1,129 @@
+"""Break-glass: a MASH manager opens emergency access to one contact, outside the normal
+rules, with a reason and a fresh security code. The window is short, every use is
+flagged in the audit, the owning agency's governance lead is told, and a review follows.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mash_hub import runtime
+from mash_hub.audit.services import EventDraft, record
+from mash_hub.authz.gate import Principal
+from mash_hub.authz.permissions import Role
+from mash_hub.contacts.models import Contact
+from mash_hub.firewall.models import REVIEW_OUTCOMES, BreakGlassGrant
+from mash_hub.identity import services as identity
+from mash_hub.identity.models import User
+from mash_hub.notifications.services import notify
+
+REASON_MAX = 2000
+
+
+class BreakGlassRefused(ValueError):
+    """The request for emergency access cannot be granted; the message says why."""
+
+
+def _audit(
+    db: Session, principal: Principal, grant: BreakGlassGrant, kind: str, action: str, reason: str
+) -> None:
+    record(
+        db,
+        EventDraft(
+            kind=kind,
+            actor_type="user",
+            actor_id=principal.id,
+            agency=principal.agency,
+            roles=tuple(sorted(r.value for r in principal.roles)),
+            action=action,
+            object_type="BreakGlassGrant",
+            object_id=str(grant.id),
+            contact_id=str(grant.contact_id),
+            decision="allow",
+            reason=reason,
+            break_glass=kind == "break_glass.opened",
+        ),
+    )
+
+
+def open_break_glass(
+    db: Session, principal: Principal, user: User, contact: Contact, reason: str, code: str
+) -> BreakGlassGrant:
+    if principal.kind != "user" or Role.MASH_MANAGER not in principal.roles:
+        raise BreakGlassRefused("only a MASH manager can open emergency access")
+    reason = reason.strip()
+    if not reason:
+        raise BreakGlassRefused("give the reason for emergency access")
+    if len(reason) > REASON_MAX:
+        raise BreakGlassRefused(f"the reason must be {REASON_MAX} characters or fewer")
+    if not identity.verify_totp(db, user, code):
+        raise BreakGlassRefused("the security code is not correct, or has already been used")
+    now = runtime.now()
+    grant = BreakGlassGrant(
+        user_id=user.id,
+        agency=principal.agency,
+        contact_id=contact.id,
+        owning_agency=contact.source_agency.code,
+        reason=reason,
+        opened_at=now,
+        expires_at=now + runtime.settings().firewall.break_glass_window.timedelta,
+    )
+    db.add(grant)
+    db.flush()
+    _audit(
+        db, principal, grant, "break_glass.opened", "break_glass:open", "emergency access opened"
+    )
+    for agency in sorted({grant.owning_agency, principal.agency}):
+        notify(
+            db,
+            agency=agency,
+            role=Role.GOVERNANCE_LEAD,
+            kind="break_glass.opened",
+            object_type="BreakGlassGrant",
+            object_id=str(grant.id),
+        )
+    return grant
+
+
+def review_queue(db: Session, agency: str) -> list[BreakGlassGrant]:
+    """Grants awaiting review by this agency's governance lead, oldest first."""
+    return list(
+        db.scalars(
+            select(BreakGlassGrant)
+            .where(
+                BreakGlassGrant.reviewed_at.is_(None),
+                (BreakGlassGrant.owning_agency == agency) | (BreakGlassGrant.agency == agency),
+            )
+            .order_by(BreakGlassGrant.opened_at)
+        )
+    )
+
+
+def grant_for_review(db: Session, agency: str, grant_id: str) -> BreakGlassGrant | None:
+    try:
+        ident = uuid.UUID(grant_id)
+    except ValueError:
+        return None
+    grant = db.get(BreakGlassGrant, ident)
+    if grant is None or agency not in (grant.owning_agency, grant.agency):
+        return None
+    return grant
+
+
+def record_review(
+    db: Session, principal: Principal, grant: BreakGlassGrant, outcome: str, notes: str
+) -> None:
+    if Role.GOVERNANCE_LEAD not in principal.roles:
+        raise BreakGlassRefused("only a governance lead reviews emergency access")
+    if outcome not in REVIEW_OUTCOMES:
+        raise BreakGlassRefused("choose whether the use was justified")
+    if grant.reviewed_at is not None:
+        raise BreakGlassRefused("this use has already been reviewed")
+    grant.reviewed_at = runtime.now()
+    grant.reviewed_by = uuid.UUID(principal.id)
+    grant.review_outcome = outcome
+    grant.review_notes = notes.strip() or None
+    _audit(db, principal, grant, "break_glass.reviewed", "break_glass:review", outcome)

@@ -1,0 +1,87 @@
+"""Break-glass pages: a MASH manager opens emergency access; a governance lead reviews it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers.response import Response as BaseResponse
+
+from mash_hub import db
+from mash_hub.authz import Permission, current_principal, requires
+from mash_hub.authz.gate import Principal
+from mash_hub.contacts import services as contacts
+from mash_hub.firewall import break_glass
+from mash_hub.firewall.forms import BreakGlassForm, ReviewForm
+
+bp = Blueprint("firewall", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+def _principal() -> Principal:
+    principal = current_principal()
+    if principal is None:
+        abort(401)
+    return principal
+
+
+@bp.route("/break-glass", methods=["GET", "POST"])
+@requires(Permission.BREAK_GLASS_OPEN)
+def open_emergency_access() -> BaseResponse | str:
+    form = BreakGlassForm()
+    if form.validate_on_submit():
+        contact = contacts.contact_by_reference(db.session(), form.reference.data or "")
+        if contact is None:
+            form.reference.errors = ["There is no contact with that reference"]
+        else:
+            try:
+                break_glass.open_break_glass(
+                    db.session(),
+                    _principal(),
+                    current_user,
+                    contact,
+                    form.reason.data or "",
+                    form.code.data or "",
+                )
+            except break_glass.BreakGlassRefused as refused:
+                db.rollback_request()
+                form.code.errors = [str(refused).capitalize()]
+            else:
+                return redirect(url_for("contacts.show", contact_id=str(contact.id)))
+    return render_template(
+        "firewall/break_glass.html", form=form, title="Open emergency access to a contact"
+    )
+
+
+@bp.route("/governance/break-glass")
+@requires(Permission.BREAK_GLASS_REVIEW)
+def review_queue() -> str:
+    grants = break_glass.review_queue(db.session(), _principal().agency)
+    return render_template(
+        "firewall/review_queue.html", grants=grants, title="Emergency access to review"
+    )
+
+
+@bp.route("/governance/break-glass/<grant_id>", methods=["GET", "POST"])
+@requires(Permission.BREAK_GLASS_REVIEW)
+def review(grant_id: str) -> BaseResponse | str:
+    principal = _principal()
+    grant = break_glass.grant_for_review(db.session(), principal.agency, grant_id)
+    if grant is None:
+        abort(404)
+    form = ReviewForm()
+    if form.validate_on_submit():
+        try:
+            break_glass.record_review(
+                db.session(), principal, grant, form.outcome.data or "", form.notes.data or ""
+            )
+        except break_glass.BreakGlassRefused as refused:
+            db.rollback_request()
+            form.outcome.errors = [str(refused).capitalize()]
+        else:
+            return redirect(url_for("firewall.review_queue"))
+    return render_template(
+        "firewall/review.html", form=form, grant=grant, title="Review emergency access"
+    )

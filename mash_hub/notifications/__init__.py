@@ -1,0 +1,1 @@
+"""In-hub notifications to a role in an agency (break-glass use, escalations)."""

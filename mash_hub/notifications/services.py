@@ -1,0 +1,43 @@
+"""Sending and listing in-hub notifications. Services never commit."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mash_hub import runtime
+from mash_hub.authz.permissions import Role
+from mash_hub.notifications.models import Notification
+
+MESSAGES = {
+    "break_glass.opened": "Emergency access was opened and is waiting for your review",
+}
+
+
+def notify(
+    db: Session, *, agency: str, role: Role, kind: str, object_type: str, object_id: str
+) -> Notification:
+    if kind not in MESSAGES:
+        raise ValueError(f"undeclared notification kind {kind!r}")
+    notification = Notification(
+        recipient_agency=agency,
+        recipient_role=role.value,
+        kind=kind,
+        object_type=object_type,
+        object_id=object_id,
+        created_at=runtime.now(),
+    )
+    db.add(notification)
+    db.flush()
+    return notification
+
+
+def for_role(db: Session, agency: str, role: Role, limit: int = 50) -> list[Notification]:
+    return list(
+        db.scalars(
+            select(Notification)
+            .where(Notification.recipient_agency == agency, Notification.recipient_role == role)
+            .order_by(Notification.created_at.desc())
+            .limit(limit)
+        )
+    )
