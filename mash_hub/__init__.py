@@ -13,7 +13,8 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
 from mash_hub.clock import Clock
-from mash_hub.config import Settings, load_settings
+from mash_hub.config import ConfigError, Settings, load_settings
+from mash_hub.contacts.deadlines import WorkingCalendar
 from mash_hub.db import REPO_ROOT, Database, close_request, commit_request, rollback_request
 from mash_hub.policy import PolicyDecisionPoint
 
@@ -52,6 +53,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.extensions["mash.clock"] = clock or Clock()
     app.extensions["mash.db"] = database
     app.extensions["mash.master_key"] = settings.master_key_bytes()
+    try:
+        app.extensions["mash.calendar"] = WorkingCalendar.from_settings(settings.calendar)
+    except ValueError as err:
+        raise ConfigError(f"{settings.source}: [calendar] {err}") from err
     # Parsed and checked once: an app with a broken policy set does not start.
     app.extensions["mash.pdp"] = PolicyDecisionPoint.from_dir(REPO_ROOT / "policies")
 

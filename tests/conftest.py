@@ -4,6 +4,7 @@ an app with a frozen clock, and helpers that sign people in the way a browser do
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -77,7 +78,8 @@ def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def database_url(admin_database_url: str) -> str:
-    """Build the schema once per run by running the migrations; the app's URL."""
+    """Build the schema once per run by running the migrations; the app's URL. On SQLite
+    this is a template that each test copies (see `test_db_url`); never write to it."""
     url = admin_database_url
     engine = make_engine(url)
     postgres = engine.dialect.name == "postgresql"
@@ -100,12 +102,31 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, MASH_APP__INSTANCE_PATH=str(tmp_path / "instance"))
+def test_db_url(database_url: str, admin_database_url: str, tmp_path: Path) -> Iterator[str]:
+    """This test's database, migrated and empty. SQLite: a fresh copy of the template.
+    PostgreSQL: the shared database, truncated afterwards by its owner (a truncate fires no
+    row triggers, so append-only tables can be emptied between tests)."""
+    if not database_url.startswith("postgresql"):
+        template = Path(make_url(database_url).database or "")
+        copy = tmp_path / "test.db"
+        shutil.copyfile(template, copy)
+        yield f"sqlite:///{copy}"
+        return
+    yield database_url
+    engine = create_engine(admin_database_url)
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock, admin_database_url: str) -> Iterator[Flask]:
+def settings(test_db_url: str, tmp_path: Path) -> Settings:
+    return make_settings(test_db_url, MASH_APP__INSTANCE_PATH=str(tmp_path / "instance"))
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock) -> Iterator[Flask]:
     app = create_app(settings, clock=clock)
     with app.app_context():
         identity_db: Database = app.extensions["mash.db"]
@@ -114,22 +135,12 @@ def app(settings: Settings, clock: FrozenClock, admin_database_url: str) -> Iter
     yield app
     database: Database = app.extensions["mash.db"]
     database.dispose()
-    _empty_every_table(admin_database_url)
-
-
-def _empty_every_table(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
-    engine.dispose()
 
 
 @pytest.fixture
-def clean_database(database_url: str, admin_database_url: str) -> Iterator[str]:
-    """The migrated test database for code that opens it itself (the CLI); emptied after."""
-    yield database_url
-    _empty_every_table(admin_database_url)
+def clean_database(test_db_url: str) -> str:
+    """An empty migrated database for code that opens it itself (the CLI)."""
+    return test_db_url
 
 
 @pytest.fixture

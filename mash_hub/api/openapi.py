@@ -44,6 +44,19 @@ ID_PARAMETER: dict[str, Any] = {
     "schema": {"type": "string"},
 }
 
+RATING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["rag", "rationale", "rated_at", "rated_by", "decision_due_at"],
+    "properties": {
+        "rag": {"type": "string", "enum": ["red", "amber", "green"]},
+        "previous_rag": {"type": ["string", "null"]},
+        "rationale": {"type": "string"},
+        "rated_at": {"type": "string", "format": "date-time"},
+        "rated_by": {"type": "string"},
+        "decision_due_at": {"type": "string", "format": "date-time"},
+    },
+}
+
 VALIDATION_ERROR = _error("Validation failed; `fields` names each bad field")
 
 SUBJECT_SCHEMA: dict[str, Any] = {
@@ -256,6 +269,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                 "received_at": {"type": "string", "format": "date-time"},
                                 "status": {"type": "string"},
                                 "rag": {"type": ["string", "null"]},
+                                "decision_due_at": {
+                                    "type": ["string", "null"], "format": "date-time"
+                                },
+                                "rating_history": {"type": "array", "items": RATING_SCHEMA},
                                 "source": CONTACT_BODY["properties"]["source"],
                                 "concern": {"type": "string"},
                                 "consent": CONTACT_BODY["properties"]["consent"],
@@ -266,6 +283,47 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 },
             },
             "404": _error("No such contact, or not on the caller's side of the firewall"),
+            **BEARER_ERRORS,
+        },
+    },
+    ("/api/v1/contacts/{id}/rating", "post"): {
+        "operationId": "rateContact",
+        "summary": "Rate (or re-rate) a contact Red, Amber or Green with a rationale",
+        "parameters": [ID_PARAMETER],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["rag", "rationale"],
+                        "properties": {
+                            "rag": {"type": "string", "enum": ["red", "amber", "green"]},
+                            "rationale": {"type": "string", "minLength": 1, "maxLength": 5000},
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "The rating and the decision deadline it sets",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["rag", "decision_due_at"],
+                            "properties": {
+                                "rag": {"type": "string"},
+                                "decision_due_at": {"type": "string", "format": "date-time"},
+                            },
+                        }
+                    }
+                },
+            },
+            "404": _error("No such contact, or not on the caller's side of the firewall"),
+            "409": _error("Changed by someone else at the same moment"),
+            "422": VALIDATION_ERROR,
             **BEARER_ERRORS,
         },
     },

@@ -21,6 +21,7 @@ class Permission(StrEnum):
     API_AGENCIES_READ = "api:agencies:read"
     API_CONTACTS_WRITE = "api:contacts:write"
     API_CONTACTS_READ = "api:contacts:read"
+    API_CONTACTS_RATE = "api:contacts:rate"
 
 
 class Role(StrEnum):
@@ -71,7 +72,8 @@ _EVERY_CLIENT = frozenset({Permission.API_TOKEN_READ})
 SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     Scope.CONTACTS_WRITE: _EVERY_CLIENT
     | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_WRITE},
-    Scope.SCREENING_WRITE: _EVERY_CLIENT | {Permission.API_AGENCIES_READ},
+    Scope.SCREENING_WRITE: _EVERY_CLIENT
+    | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_RATE},
     Scope.SCREENING_READ: _EVERY_CLIENT
     | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_READ},
     Scope.REQUESTS_READ: _EVERY_CLIENT,

@@ -34,6 +34,7 @@ class Contact(Base):
     source_agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"), index=True)
     status: Mapped[str] = mapped_column(String(24), default="awaiting_screening", index=True)
     rag: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    decision_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     consent_status: Mapped[str] = mapped_column(String(16))
     # Ciphertext envelopes (mash_hub.crypto.keys), keyed to (contact, source agency).
     concern_sealed: Mapped[bytes] = mapped_column(LargeBinary)
@@ -47,6 +48,9 @@ class Contact(Base):
     source_agency: Mapped[Agency] = relationship(lazy="joined")
     subjects: Mapped[list[ContactSubject]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="ContactSubject.position"
+    )
+    ratings: Mapped[list[ContactRating]] = relationship(
+        lazy="selectin", order_by="ContactRating.rated_at", viewonly=True
     )
 
     __mapper_args__ = {"version_id_col": version}
@@ -63,6 +67,25 @@ class ContactSubject(Base):
     role: Mapped[str] = mapped_column(String(24))
     # Names, date of birth, address and identifiers, as one sealed JSON document.
     details_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+RAG_RATINGS = ("red", "amber", "green")
+
+
+class ContactRating(Base):
+    """One rating of a contact. Append-only: the database refuses updates and deletes, so
+    who rated what, when and why can never be rewritten."""
+
+    __tablename__ = "contact_ratings"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"), index=True)
+    rag: Mapped[str] = mapped_column(String(8))
+    previous_rag: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    rationale_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rated_by: Mapped[str] = mapped_column(String(64))  # user id or client id
+    decision_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ReferenceCounter(Base):

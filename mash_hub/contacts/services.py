@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -18,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from mash_hub import firewall, runtime
 from mash_hub.authz.gate import Principal
-from mash_hub.contacts.models import Contact, ContactSubject, ReferenceCounter
+from mash_hub.contacts.deadlines import WorkingCalendar, deadline_for
+from mash_hub.contacts.models import (
+    RAG_RATINGS,
+    Contact,
+    ContactRating,
+    ContactSubject,
+    ReferenceCounter,
+)
 from mash_hub.contacts.schemas import ContactInput
 from mash_hub.firewall.release import release, seal
 from mash_hub.identity import services as identity
@@ -42,6 +50,20 @@ class SubjectView:
 
 
 @dataclass(frozen=True)
+class RatingView:
+    rag: str
+    previous_rag: str | None
+    rationale: str
+    rated_at: datetime
+    rated_by: str
+    decision_due_at: datetime
+
+
+class RatingRefused(ValueError):
+    """The rating itself is not acceptable (the message says why)."""
+
+
+@dataclass(frozen=True)
 class ContactView:
     """A contact released to one principal, after a decision and its audit event."""
 
@@ -56,7 +78,9 @@ class ContactView:
     consent_reason: str | None
     status: str
     rag: str | None
+    decision_due_at: datetime | None
     subjects: tuple[SubjectView, ...]
+    ratings: tuple[RatingView, ...]
 
 
 def next_reference(db: Session, year: int) -> str:
@@ -143,14 +167,16 @@ def create_contact(db: Session, principal: Principal, data: ContactInput) -> Con
     return contact
 
 
-def _load(db: Session, principal: Principal, contact_id: str) -> Contact:
+def _load(
+    db: Session, principal: Principal, contact_id: str, action: Action = Action.CONTACT_READ
+) -> Contact:
     try:
         ident = uuid.UUID(contact_id)
     except ValueError:
         ident = None
     contact = db.get(Contact, ident) if ident is not None else None
     if contact is None:
-        firewall.record_not_found(principal, Action.CONTACT_READ, "Contact", contact_id)
+        firewall.record_not_found(principal, action, "Contact", contact_id)
         raise ContactNotFound(contact_id)
     return contact
 
@@ -199,6 +225,19 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
                 upn=details.get("upn"),
             )
         )
+    ratings = tuple(
+        RatingView(
+            rag=rating.rag,
+            previous_rag=rating.previous_rag,
+            rationale=opened(
+                "contact_ratings", str(rating.id), "rationale", rating.rationale_sealed
+            ),
+            rated_at=rating.rated_at,
+            rated_by=rating.rated_by,
+            decision_due_at=rating.decision_due_at,
+        )
+        for rating in contact.ratings
+    )
     return ContactView(
         id=cid,
         reference=contact.reference,
@@ -215,8 +254,69 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
         ),
         status=contact.status,
         rag=contact.rag,
+        decision_due_at=contact.decision_due_at,
         subjects=tuple(subjects),
+        ratings=ratings,
     )
+
+
+def working_calendar() -> WorkingCalendar:
+    calendar: WorkingCalendar = current_app.extensions["mash.calendar"]
+    return calendar
+
+
+def rate_contact(
+    db: Session, principal: Principal, contact_id: str, rag: str, rationale: str
+) -> Contact:
+    """Rate (or re-rate) a contact. The rating joins the history, which is never edited,
+    and the decision deadline is worked out afresh from the time the contact came in."""
+    if rag not in RAG_RATINGS:
+        raise RatingRefused("rag must be red, amber or green")
+    rationale = rationale.strip()
+    if not rationale:
+        raise RatingRefused("give the reason for this rating")
+    contact = _load(db, principal, contact_id, Action.CONTACT_RATE)
+    cid = str(contact.id)
+    try:
+        access = firewall.require(
+            principal, Action.CONTACT_RATE, _resource(contact), contact_id=cid
+        )
+    except firewall.AccessDenied as refused:
+        raise ContactNotFound(contact_id) from refused
+    settings = runtime.settings()
+    due = deadline_for(
+        rag,
+        contact.received_at,
+        settings.timescales,
+        working_calendar(),
+        settings.calendar.red_counts_outside_working_hours,
+    )
+    rating_id = uuid.uuid4()
+    rating = ContactRating(
+        id=rating_id,
+        contact_id=contact.id,
+        rag=rag,
+        previous_rag=contact.rag,
+        rationale_sealed=seal(
+            access,
+            contact_id=cid,
+            agency_code=contact.source_agency.code,
+            table="contact_ratings",
+            row_id=str(rating_id),
+            column="rationale",
+            text=rationale,
+        ),
+        rated_at=runtime.now(),
+        rated_by=principal.id,
+        decision_due_at=due,
+    )
+    db.add(rating)
+    contact.rag = rag
+    contact.decision_due_at = due
+    if contact.status == "awaiting_screening":
+        contact.status = "in_progress"
+    db.flush()
+    return contact
 
 
 def contact_by_reference(db: Session, reference: str) -> Contact | None:

@@ -6,13 +6,15 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm.exc import StaleDataError
 
 from mash_hub import db, runtime
 from mash_hub.api.errors import ApiError
-from mash_hub.api.validation import ValidationFailed
+from mash_hub.api.validation import Reader, ValidationFailed
 from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import services
+from mash_hub.contacts.models import RAG_RATINGS
 from mash_hub.contacts.schemas import read_contact
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -68,6 +70,18 @@ def api_show(contact_id: str) -> Response:
             "received_at": view.received_at.isoformat(),
             "status": view.status,
             "rag": view.rag,
+            "decision_due_at": view.decision_due_at.isoformat() if view.decision_due_at else None,
+            "rating_history": [
+                {
+                    "rag": r.rag,
+                    "previous_rag": r.previous_rag,
+                    "rationale": r.rationale,
+                    "rated_at": r.rated_at.isoformat(),
+                    "rated_by": r.rated_by,
+                    "decision_due_at": r.decision_due_at.isoformat(),
+                }
+                for r in view.ratings
+            ],
             "source": {
                 "agency": view.source_agency,
                 "referrer_name": view.referrer_name,
@@ -100,3 +114,28 @@ def show(contact_id: str) -> str:
     except services.ContactNotFound:
         abort(404)
     return render_template("contacts/show.html", contact=view, title=view.reference)
+
+
+@api_bp.route("/<contact_id>/rating", methods=["POST"])
+@requires(Permission.API_CONTACTS_RATE)
+def api_rate(contact_id: str) -> Response:
+    body = json_body()
+    reader = Reader()
+    root = reader.obj(body, "")
+    rag = reader.choice(root, "rag", "rag", RAG_RATINGS)
+    rationale = reader.text(root, "rationale", "rationale", max_length=5000, multiline=True)
+    try:
+        reader.check()
+    except ValidationFailed as failed:
+        raise ApiError(422, "the rating has problems", fields=failed.fields) from failed
+    assert rag is not None and rationale is not None  # noqa: S101 - checked above
+    try:
+        contact = services.rate_contact(db.session(), _principal(), contact_id, rag, rationale)
+    except services.ContactNotFound as missing:
+        raise ApiError(404, "no such record") from missing
+    except StaleDataError as clash:
+        raise ApiError(
+            409, "the contact was changed by someone else at the same time: read it and retry"
+        ) from clash
+    assert contact.decision_due_at is not None  # noqa: S101 - set by rating
+    return jsonify({"rag": contact.rag, "decision_due_at": contact.decision_due_at.isoformat()})

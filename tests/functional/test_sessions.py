@@ -33,17 +33,17 @@ def test_session_ends_after_twelve_hours_however_active(client, make_account, cl
     assert client.get("/").status_code == 302
 
 
-def test_idle_and_absolute_limits_are_configurable(database_url, tmp_path, clock, app):
+def test_idle_and_absolute_limits_are_configurable(settings, tmp_path, clock, app):
     from mash_hub import create_app
     from tests.conftest import make_settings
     from tests.helpers import csrf_token, current_code
 
-    settings = make_settings(
-        database_url,
+    short = make_settings(
+        settings.database.url,
         MASH_SESSION__IDLE_TIMEOUT="2 minutes",
         MASH_APP__INSTANCE_PATH=str(tmp_path / "other"),
     )
-    short_app = create_app(settings, clock=clock)
+    short_app = create_app(short, clock=clock)
     with short_app.app_context():
         database: Database = short_app.extensions["mash.db"]
         with database.transaction() as db:
@@ -125,7 +125,7 @@ def test_session_cookie_flags(client):
     assert "Path=/" in cookie
 
 
-def test_production_cookie_is_secure_with_host_prefix(database_url, tmp_path):
+def test_production_cookie_is_secure_with_host_prefix(test_db_url, tmp_path):
     import base64
     import os
 
@@ -133,7 +133,7 @@ def test_production_cookie_is_secure_with_host_prefix(database_url, tmp_path):
     from tests.conftest import make_settings
 
     settings = make_settings(
-        database_url,
+        test_db_url,
         MASH_APP__MODE="production",
         MASH_APP__SECRET_KEY="x" * 48,
         MASH_KEYS__MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
