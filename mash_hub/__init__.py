@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.authz import check_every_endpoint_declared, public
     from mash_hub.contacts import views as contact_views
     from mash_hub.firewall import views as firewall_views
+    from mash_hub.governance import views as governance_views
     from mash_hub.home import views as home_views
     from mash_hub.identity import views as identity_views
     from mash_hub.web import errors, gate, security
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api_views.init_app(app, csrf)
     contact_views.init_app(app, csrf)
     firewall_views.init_app(app)
+    governance_views.init_app(app)
     gate.init_app(app)
 
     @app.after_request

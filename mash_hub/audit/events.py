@@ -36,6 +36,11 @@ _KINDS = (
         frozenset({"actor_id", "agency", "action", "reason"}),
     ),
     EventKind(
+        "audit.exported",
+        "A governance lead downloaded an audit search, with the filters and the row count",
+        frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
+    ),
+    EventKind(
         "break_glass.reviewed",
         "A governance lead recorded the outcome of a break-glass review",
         frozenset({"actor_id", "agency", "action", "object_id", "reason"}),

@@ -16,6 +16,8 @@ class Permission(StrEnum):
     CONTACTS_VIEW = "web:contacts:view"
     BREAK_GLASS_OPEN = "web:break_glass:open"
     BREAK_GLASS_REVIEW = "governance:break_glass:review"
+    GOVERNANCE_VIEW = "governance:audit:read"
+    GOVERNANCE_EXPORT = "governance:audit:export"
     # JSON API for agency systems.
     API_TOKEN_READ = "api:token:read"  # noqa: S105 - a permission name, not a secret
     API_AGENCIES_READ = "api:agencies:read"
@@ -63,7 +65,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.MASH_MANAGER: _EVERY_SIGNED_IN_USER
     | {Permission.CONTACTS_VIEW, Permission.BREAK_GLASS_OPEN},
     Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER,
-    Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER | {Permission.BREAK_GLASS_REVIEW},
+    Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER
+    | {Permission.BREAK_GLASS_REVIEW, Permission.GOVERNANCE_VIEW, Permission.GOVERNANCE_EXPORT},
     Role.ADMIN: _EVERY_SIGNED_IN_USER | {Permission.USERS_READ},
 }
 

@@ -22,7 +22,7 @@ class Section:
     empty: str
     columns: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
-    link: dict[str, str] | None = None
+    links: list[dict[str, str]] = field(default_factory=list)
 
 
 def init_app(app: Flask) -> None:
@@ -53,7 +53,11 @@ def _section(role: Role, agency_name: str) -> Section:
                 [g.opened_at.strftime("%d %b %Y %H:%M UTC"), g.user.display_name, g.agency]
                 for g in grants
             ],
-            link={"href": url_for("firewall.review_queue"), "text": "Review emergency access"},
+            links=[
+                {"href": url_for("firewall.review_queue"), "text": "Review emergency access"},
+                {"href": url_for("governance.workspace"), "text": "Open the governance workspace"},
+                {"href": url_for("governance.audit_search"), "text": "Search the audit trail"},
+            ],
         )
     counts = identity.user_counts_by_agency(db.session())
     return Section(
@@ -62,7 +66,7 @@ def _section(role: Role, agency_name: str) -> Section:
         "There are no user accounts yet.",
         columns=["Agency", "Active users", "Disabled users"],
         rows=[[name, str(active), str(disabled)] for name, active, disabled in counts],
-        link={"href": url_for("identity.users"), "text": "See every user"},
+        links=[{"href": url_for("identity.users"), "text": "See every user"}],
     )
 
 

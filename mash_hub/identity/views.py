@@ -45,6 +45,8 @@ def init_app(app: Flask) -> None:
         items = [{"href": url_for("home.index"), "text": "Home"}]
         if principal is not None and principal.can(Permission.USERS_READ):
             items.append({"href": url_for("identity.users"), "text": "Users"})
+        if principal is not None and principal.can(Permission.GOVERNANCE_VIEW):
+            items.append({"href": url_for("governance.workspace"), "text": "Governance"})
         return {
             "principal_user": current_user,
             "principal_roles": [Role(r).label for r in roles],

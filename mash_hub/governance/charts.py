@@ -1,0 +1,107 @@
+"""Server-rendered SVG charts. Each comes with the same figures as a table, so nothing is
+shown only as a picture, and nothing needs JavaScript.
+
+Colours are drawn from the GOV.UK palette and each series also has a text label in the
+legend and the table; colour is never the only way to tell series apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from markupsafe import Markup, escape
+
+PALETTE = ("#1d70b8", "#f47738", "#00703c", "#912b88", "#d4351c", "#505a5f", "#28a197")
+WIDTH, HEIGHT = 720, 300
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 56
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    svg: Markup
+    columns: list[str]
+    rows: list[list[str]]
+
+
+def _nice_ceiling(value: float) -> int:
+    """A round axis maximum at or above `value` (1, 2, 5 x 10^n)."""
+    if value <= 0:
+        return 1
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
+        step *= 10
+
+
+def stacked_bars(
+    title: str, days: list[date], series: dict[str, list[int]], unit: str = "accesses"
+) -> Chart:
+    """One bar per day, stacked by series."""
+    names = list(series)
+    totals = [sum(series[name][i] for name in names) for i in range(len(days))]
+    top = _nice_ceiling(max(totals, default=0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / max(len(days), 1)
+    bar = max(slot * 0.7, 1.0)
+    parts: list[str] = []
+    for tick in range(5):
+        value = top * tick / 4
+        y = TOP + plot_h - plot_h * tick / 4
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="#b1b4b6" stroke-width="1"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12">'
+            f"{value:g}</text>"
+        )
+    label_every = max(1, len(days) // 10)
+    for i, day in enumerate(days):
+        x = LEFT + slot * i + (slot - bar) / 2
+        base = float(TOP + plot_h)
+        for s, name in enumerate(names):
+            count = series[name][i]
+            if not count:
+                continue
+            height = plot_h * count / top
+            base -= height
+            parts.append(
+                f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{height:.1f}" '
+                f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(name)}, '
+                f"{day.isoformat()}: {count} {unit}</title></rect>"
+            )
+        if i % label_every == 0:
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{TOP + plot_h + 16}" text-anchor="middle" '
+                f'font-size="12">{day.strftime("%d %b")}</text>'
+            )
+    for s, name in enumerate(names):
+        x = LEFT + 130 * s
+        y = HEIGHT - 14
+        parts.append(
+            f'<rect x="{x}" y="{y - 10}" width="12" height="12" '
+            f'fill="{PALETTE[s % len(PALETTE)]}"/>'
+            f'<text x="{x + 18}" y="{y}" font-size="12">{escape(name)}</text>'
+        )
+    # Every value put in the markup is a number we computed or passed through escape().
+    svg = Markup(  # noqa: S704
+        f'<svg class="hub-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="chart-{_slug(title)}" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="chart-{_slug(title)}">{escape(title)}</title>{"".join(parts)}</svg>'
+    )
+    columns = ["Day", *names, "Total"] if len(names) > 1 else ["Day", unit.capitalize()]
+    rows = []
+    for i, day in enumerate(days):
+        counts = [str(series[name][i]) for name in names]
+        rows.append(
+            [day.strftime("%a %d %b %Y"), *counts, str(totals[i])]
+            if len(names) > 1
+            else [day.strftime("%a %d %b %Y"), *(counts or ["0"])]
+        )
+    return Chart(title, svg, columns, rows)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower())

@@ -1,0 +1,66 @@
+"""CSV export of an audit search. Spreadsheet programs run a cell that begins with
+= + - @ (or a tab or carriage return) as a formula, so such cells are prefixed with an
+apostrophe: the text is kept and nothing runs when an investigator opens the file."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+
+from mash_hub.audit.models import AuditEvent
+
+COLUMNS = (
+    "seq",
+    "at",
+    "kind",
+    "actor_type",
+    "actor_id",
+    "agency",
+    "roles",
+    "action",
+    "object_type",
+    "object_id",
+    "contact_id",
+    "decision",
+    "isa_ids",
+    "clauses",
+    "policy_ids",
+    "reason",
+    "break_glass",
+    "request_id",
+)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def _cells(event: AuditEvent) -> list[str]:
+    values: list[object] = []
+    for column in COLUMNS:
+        value = getattr(event, column)
+        if column == "at":
+            value = value.isoformat()
+        elif column == "break_glass":
+            value = "yes" if value else "no"
+        values.append(value)
+    return [safe_cell(v) for v in values]
+
+
+def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
+    """The CSV text, a row at a time (header first)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for event in events:
+        writer.writerow(_cells(event))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue()

@@ -1,0 +1,270 @@
+"""The governance workspace: audit search, presets, reports, charts and the CSV export.
+
+Every page reads the audit of the lead's own agency through the firewall first
+(`audit:read`), so each look at the trail is itself a line in it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers.response import Response as BaseResponse
+
+from mash_hub import db, runtime
+from mash_hub.audit.services import EventDraft, record
+from mash_hub.authz import Permission, current_principal, requires
+from mash_hub.authz.gate import Principal
+from mash_hub.contacts import services as contacts
+from mash_hub.firewall.decisions import Access, AccessDenied, require
+from mash_hub.governance import charts, exports
+from mash_hub.governance import services as governance
+from mash_hub.governance.forms import AuditSearchForm, ExportForm
+from mash_hub.identity import services as identity
+from mash_hub.policy.pdp import Action, AuditLogResource
+
+bp = Blueprint("governance", __name__, url_prefix="/governance")
+
+REPORT_DAYS = 14
+EXPORT_LIMIT = 100_000
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+def _principal() -> Principal:
+    principal = current_principal()
+    if principal is None:
+        abort(401)
+    return principal
+
+
+def _read_audit() -> Access:
+    """Decide (and audit) this look at the agency's trail; 403 if the firewall says no."""
+    principal = _principal()
+    try:
+        return require(principal, Action.AUDIT_READ, AuditLogResource(agency=principal.agency))
+    except AccessDenied:
+        abort(403)
+
+
+def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
+    """The form's filters; None when a contact reference names no contact the lead can see
+    (then nothing matches)."""
+    contact_ids: tuple[str, ...] = ()
+    if form.reference.data:
+        contact = contacts.contact_by_reference(db.session(), form.reference.data)
+        if contact is None:
+            return None
+        contact_ids = (str(contact.id),)
+    contact_id = request.args.get("contact_id", "")
+    if contact_id and not contact_ids:
+        contact_ids = (contact_id[:64],)
+    return governance.AuditFilters(
+        contact_ids=contact_ids,
+        actor=form.actor.data or None,
+        agency=form.agency.data or None,
+        action=form.action.data or None,
+        decision=form.decision.data or None,
+        isa=form.isa.data or None,
+        since=form.since_moment,
+        until=form.until_moment,
+        break_glass=request.args.get("break_glass") == "1",
+    )
+
+
+def _search_form() -> AuditSearchForm:
+    form = AuditSearchForm(formdata=request.args if request.args else None)
+    return form
+
+
+def _window(days: int = REPORT_DAYS) -> tuple[datetime, datetime]:
+    now = runtime.now()
+    end = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return end - timedelta(days=days), end
+
+
+@bp.route("")
+@requires(Permission.GOVERNANCE_VIEW)
+def workspace() -> str:
+    _read_audit()
+    principal = _principal()
+    since, until = _window()
+    accesses = governance.accesses_per_day(db.session(), principal.agency, since, until)
+    refusals = governance.refusals_per_day(db.session(), principal.agency, since, until)
+    return render_template(
+        "governance/workspace.html",
+        title="Governance",
+        charts=[
+            charts.stacked_bars(
+                f"Accesses allowed per day by agency, last {REPORT_DAYS} days",
+                accesses.days,
+                accesses.series,
+            ),
+            charts.stacked_bars(
+                f"Refused accesses per day, last {REPORT_DAYS} days",
+                refusals.days,
+                refusals.series,
+                unit="refusals",
+            ),
+        ],
+        agreements=governance.agreement_register(
+            current_app.extensions["mash.pdp"].register, runtime.now()
+        ),
+    )
+
+
+@bp.route("/audit")
+@requires(Permission.GOVERNANCE_VIEW)
+def audit_search() -> str:
+    _read_audit()
+    principal = _principal()
+    form = _search_form()
+    page: governance.Page | None = None
+    filters: governance.AuditFilters | None = None
+    searched = bool(request.args)
+    if not searched or form.validate():
+        filters = _filters(form)
+        if filters is None:
+            page = governance.Page([], None)
+        else:
+            page = governance.search(
+                db.session(), principal.agency, filters, cursor=request.args.get("cursor")
+            )
+    return render_template(
+        "governance/audit.html",
+        title=_search_title(),
+        form=form,
+        page=page,
+        actors=governance.actor_labels(
+            db.session(), [(e.actor_type, e.actor_id) for e in (page.events if page else [])]
+        ),
+        next_url=_page_url(page.next_cursor) if page and page.next_cursor else None,
+        export_url=url_for("governance.export", **_args_without("cursor")),
+    )
+
+
+def _search_title() -> str:
+    if request.args.get("decision") == "deny" and len(request.args) == 1:
+        return "Refused access"
+    if request.args.get("break_glass") == "1":
+        return "Emergency (break-glass) access"
+    if request.args.get("reference") or request.args.get("contact_id"):
+        return "Who accessed this contact"
+    if request.args.get("actor"):
+        return "Activity of one user or system"
+    return "Search the audit trail"
+
+
+def _args_without(*names: str) -> dict[str, Any]:
+    return {k: v for k, v in request.args.items() if k not in names}
+
+
+def _page_url(cursor: str) -> str:
+    return url_for("governance.audit_search", **_args_without("cursor"), cursor=cursor)
+
+
+@bp.route("/audit/export", methods=["GET", "POST"])
+@requires(Permission.GOVERNANCE_EXPORT)
+def export() -> BaseResponse | str:
+    principal = _principal()
+    search = AuditSearchForm(formdata=MultiDict(request.args))
+    if request.args and not search.validate():
+        abort(400)
+    form = ExportForm()
+    if form.validate_on_submit():
+        if not identity.verify_totp(db.session(), current_user, form.code.data or ""):
+            form.code.errors = ["The security code is not correct, or has already been used"]
+        else:
+            access = _read_audit()
+            filters = _filters(search) if request.args else governance.AuditFilters()
+            events = (
+                list(governance.iterate(db.session(), principal.agency, filters))[:EXPORT_LIMIT]
+                if filters is not None
+                else []
+            )
+            record(
+                db.session(),
+                EventDraft(
+                    kind="audit.exported",
+                    actor_type=principal.kind,
+                    actor_id=principal.id,
+                    agency=principal.agency,
+                    roles=tuple(sorted(r.value for r in principal.roles)),
+                    action="audit:export",
+                    object_type="AuditLog",
+                    object_id=principal.agency,
+                    decision="allow",
+                    isa_ids=access.decision.isa_ids,
+                    clauses=access.decision.clauses,
+                    policy_ids=access.decision.policy_ids,
+                    reason=f"{len(events)} events; {filters.describe() if filters else 'none'}",
+                ),
+            )
+            stamp = runtime.now().strftime("%Y%m%dT%H%M%SZ")
+            filename = f"audit-{principal.agency}-{stamp}.csv"
+            return Response(
+                "".join(exports.csv_lines(events)),
+                mimetype="text/csv",
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+    return render_template(
+        "governance/export.html",
+        title="Export the audit search as CSV",
+        form=form,
+        filters=_filters(search) if request.args else governance.AuditFilters(),
+        limit=EXPORT_LIMIT,
+    )
+
+
+@bp.route("/out-of-hours")
+@requires(Permission.GOVERNANCE_VIEW)
+def out_of_hours() -> str:
+    _read_audit()
+    principal = _principal()
+    since, until = _window()
+    events = governance.out_of_hours(
+        db.session(), principal.agency, contacts.working_calendar(), since, until
+    )
+    return render_template(
+        "governance/out_of_hours.html",
+        title="Access outside working hours",
+        events=events,
+        actors=governance.actor_labels(db.session(), [(e.actor_type, e.actor_id) for e in events]),
+        days=REPORT_DAYS,
+    )
+
+
+@bp.route("/anomalies")
+@requires(Permission.GOVERNANCE_VIEW)
+def anomalies() -> str:
+    _read_audit()
+    principal = _principal()
+    since, until = _window(30)
+    flagged = governance.volume_anomalies(db.session(), principal.agency, since, until)
+    labels = governance.actor_labels(db.session(), [(a.actor_type, a.actor_id) for a in flagged])
+    return render_template(
+        "governance/anomalies.html",
+        title="Unusual access",
+        flagged=flagged,
+        actors=labels,
+        floor=governance.ANOMALY_FLOOR,
+        factor=governance.ANOMALY_FACTOR,
+    )
+
+
+@bp.route("/agreements")
+@requires(Permission.GOVERNANCE_VIEW)
+def agreements() -> str:
+    _read_audit()
+    return render_template(
+        "governance/agreements.html",
+        title="Information-sharing agreements",
+        agreements=governance.agreement_register(
+            current_app.extensions["mash.pdp"].register, runtime.now()
+        ),
+    )
