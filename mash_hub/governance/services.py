@@ -150,6 +150,7 @@ def iterate(
 class Actor:
     label: str
     kind: str
+    email: str
 
 
 def actor_labels(db: Session, actors: Iterable[tuple[str, str]]) -> dict[str, Actor]:
@@ -165,12 +166,12 @@ def actor_labels(db: Session, actors: Iterable[tuple[str, str]]) -> dict[str, Ac
         for user_id, name, email in db.execute(
             select(User.id, User.display_name, User.email).where(User.id.in_(ids["user"]))
         ):
-            labels[str(user_id)] = Actor(f"{name} ({email})", "user")
+            labels[str(user_id)] = Actor(name, "user", email)
     if ids.get("client"):
         for client_id, name in db.execute(
             select(ApiClient.id, ApiClient.name).where(ApiClient.id.in_(ids["client"]))
         ):
-            labels[str(client_id)] = Actor(f"API client {name}", "client")
+            labels[str(client_id)] = Actor(f"API client {name}", "client", "")
     return labels
 
 
