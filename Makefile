@@ -68,7 +68,7 @@ test-postgres: setup browser
 	MASH_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/pytest
 
 nightly: setup browser
-	MASH_HYPOTHESIS_PROFILE=nightly $(BIN)/pytest
+	MASH_HYPOTHESIS_PROFILE=nightly MASH_FUZZ_EXAMPLES=1000 $(BIN)/pytest
 
 bench: setup
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mash_hub.identity.models import AGENCY_CODES
+
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error", "message"],
@@ -87,8 +89,8 @@ CONTACT_BODY: dict[str, Any] = {
             "type": "object",
             "required": ["agency", "referrer_name"],
             "properties": {
-                "agency": {"type": "string"},
-                "referrer_name": {"type": "string", "maxLength": 200},
+                "agency": {"type": "string", "enum": list(AGENCY_CODES)},
+                "referrer_name": {"type": "string", "minLength": 1, "maxLength": 200},
                 "referrer_role": {"type": ["string", "null"], "maxLength": 200},
             },
         },
@@ -101,7 +103,13 @@ CONTACT_BODY: dict[str, Any] = {
                 "reason": {"type": ["string", "null"], "maxLength": 2000},
             },
         },
-        "subjects": {"type": "array", "minItems": 1, "maxItems": 30, "items": SUBJECT_SCHEMA},
+        "subjects": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 30,
+            "items": SUBJECT_SCHEMA,
+            "contains": {"type": "object", "properties": {"role": {"const": "child"}}},
+        },
     },
 }
 

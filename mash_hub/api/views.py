@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, jsonify
+import base64
+
+from flask import Blueprint, Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 
 from mash_hub import db
@@ -27,8 +29,26 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
 @oauth_bp.route("/token", methods=["POST"])
 @public  # the client authenticates here, with HTTP Basic, inside Authlib's grant
 def issue_token() -> Response:
+    if not _basic_credentials_readable(request.headers.get("Authorization", "")):
+        # Authlib raises on Basic credentials that are not base64 of UTF-8 "id:secret";
+        # to the client that is simply a failed authentication.
+        refused = jsonify(error="invalid_client", error_description="unreadable credentials")
+        refused.status_code = 401
+        refused.headers["WWW-Authenticate"] = 'Basic realm="mash-hub"'
+        return refused
     response: Response = oauth.token_server().create_token_response()
     return response
+
+
+def _basic_credentials_readable(header: str) -> bool:
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic":
+        return True  # no Basic credentials: Authlib answers invalid_client itself
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return ":" in decoded
 
 
 @api_bp.route("/openapi.json")

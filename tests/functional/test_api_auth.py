@@ -6,6 +6,8 @@ import base64
 import re
 from datetime import timedelta
 
+import pytest
+
 from mash_hub.api.openapi import OPERATIONS
 from mash_hub.authz.gate import is_public
 from mash_hub.authz.permissions import Scope
@@ -190,3 +192,14 @@ def test_openapi_document_lists_exactly_the_api_operations(app, client):
         if is_public(view):
             continue
         assert "401" in operation["responses"] and "403" in operation["responses"], path
+
+
+@pytest.mark.parametrize(
+    "header", ["Basic ", "Basic /w==", "Basic !!!", "Basic bm8tY29sb24=", "Basic w4Q6w4Q="]
+)
+def test_unreadable_basic_credentials_are_a_failed_authentication(client, header):
+    response = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": header}
+    )
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_client"
