@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api_views.init_app(app, csrf)
     contact_views.init_app(app, csrf)
     firewall_views.init_app(app)
-    governance_views.init_app(app)
+    governance_views.init_app(app, csrf)
     gate.init_app(app)
 
     @app.after_request

@@ -61,6 +61,41 @@ RATING_SCHEMA: dict[str, Any] = {
 
 VALIDATION_ERROR = _error("Validation failed; `fields` names each bad field")
 
+_NULLABLE_TEXT: dict[str, Any] = {"type": ["string", "null"]}
+_TEXT_LIST: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+AUDIT_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["seq", "at", "actor", "agency", "action", "object_type", "object_id",
+                 "contact_id", "decision", "isa_id", "clause", "policy_ids", "reason", "hash"],
+    "properties": {
+        "id": {"type": "string"},
+        "seq": {"type": "integer"},
+        "at": {"type": "string", "format": "date-time"},
+        "kind": {"type": "string"},
+        "actor": {"type": "string"},
+        "actor_type": {"type": "string", "enum": ["user", "client", "system"]},
+        "agency": _NULLABLE_TEXT,
+        "roles": _TEXT_LIST,
+        "action": {"type": "string"},
+        "object_type": _NULLABLE_TEXT,
+        "object_id": _NULLABLE_TEXT,
+        "contact_id": _NULLABLE_TEXT,
+        "decision": {"type": "string", "enum": ["allow", "deny"]},
+        "isa_id": _NULLABLE_TEXT,
+        "clause": _NULLABLE_TEXT,
+        "isa_ids": _TEXT_LIST,
+        "clauses": _TEXT_LIST,
+        "policy_ids": _TEXT_LIST,
+        "reason": {"type": "string"},
+        "break_glass": {"type": "boolean"},
+        "request_id": _NULLABLE_TEXT,
+        "hash": {
+            "type": ["string", "null"],
+            "description": "The event's place in the hash chain; null until sealed",
+        },
+    },
+}  # fmt: skip
+
 SUBJECT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["role", "given_name", "family_name"],
@@ -331,6 +366,43 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             },
             "404": _error("No such contact, or not on the caller's side of the firewall"),
             "409": _error("Changed by someone else at the same moment"),
+            "422": VALIDATION_ERROR,
+            **BEARER_ERRORS,
+        },
+    },
+    ("/api/v1/audit/events", "get"): {
+        "operationId": "listAuditEvents",
+        "summary": "Audit events of the caller's agency (clause 8.3), newest first",
+        "parameters": [
+            {"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in (
+                ("contact_id", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}),
+                ("actor", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}),
+                ("agency", {"type": "string", "enum": list(AGENCY_CODES)}),
+                ("action", {"type": "string"}),
+                ("decision", {"type": "string", "enum": ["allow", "deny"]}),
+                ("since", {"type": "string", "format": "date-time"}),
+                ("until", {"type": "string", "format": "date-time"}),
+                ("cursor", {"type": "string", "pattern": "^[0-9]{1,19}$"}),
+                ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            )
+        ],
+        "responses": {
+            "200": {
+                "description": "One page of events and the cursor for the next",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["events", "next_cursor"],
+                            "properties": {
+                                "events": {"type": "array", "items": AUDIT_EVENT_SCHEMA},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        }
+                    }
+                },
+            },
             "422": VALIDATION_ERROR,
             **BEARER_ERRORS,
         },
