@@ -222,11 +222,14 @@ def _survivor(db: Session, person_id: uuid.UUID) -> uuid.UUID:
 
 
 def find_person_ids(
-    db: Session, record: matching.PersonRecord, limit: int = MAX_SCORED
+    db: Session,
+    record: matching.PersonRecord,
+    limit: int = MAX_SCORED,
+    hash_key: bytes | None = None,
 ) -> list[uuid.UUID]:
     """Ids of the persons sharing blocking keys with `record`, most shared keys first:
     one indexed query. Merged persons stand for their survivors."""
-    wanted = hashed_keys(record)
+    wanted = hashed_keys(record, hash_key)
     if not wanted:
         return []
     hits = func.count().label("hits")
