@@ -461,3 +461,28 @@ def test_old_contacts_warn_only_if_the_case_closed_recently(app, client, police,
     assert datetime.fromisoformat(warnings[0]["previous_received_at"]).year == 2025
     page = screener.get(f"/contacts/{second}")
     assert re.search(r"Closed\s+on", page.text)
+
+
+# -------------------------------------------------------------- row-level security
+
+
+@pytest.mark.postgres
+def test_partners_see_no_register_rows_even_in_raw_sql(app, client, police, screener, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row-level security is PostgreSQL's (set MASH_TEST_DATABASE_URL)")
+    from sqlalchemy import create_engine
+
+    from tests.functional.test_row_level_security import visible
+
+    _first, _person = known_child(app, client, police, screener)
+    intake(client, police, variant(given_name="Will", nhs_number=None))
+    engine = create_engine(database_url)
+    try:
+        for table in ("persons", "person_keys", "person_candidates"):
+            assert visible(engine, "csc", table) >= 1, table
+            assert visible(engine, "police", table) >= 1, table
+            for partner in ("health", "education", "probation", "housing", "yos"):
+                assert visible(engine, partner, table) == 0, (partner, table)
+            assert visible(engine, None, table) == 0, table
+    finally:
+        engine.dispose()
