@@ -42,6 +42,11 @@ _KINDS = (
         frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
     ),
     EventKind(
+        "person.read",
+        "A person's details from the register were shown, for a contact",
+        _PERSON_FIELDS,
+    ),
+    EventKind(
         "person.created",
         "A screener added a contact's subject to the person register",
         _PERSON_FIELDS,

@@ -364,6 +364,13 @@ def _audit(
     )
 
 
+def _audit_read(
+    db: Session, principal: Principal, person_id: uuid.UUID, contact_id: uuid.UUID
+) -> None:
+    """Which register records were shown, beside the firewall's decision on the contact."""
+    _audit(db, principal, "person.read", "person:read", person_id, contact_id, "details shown")
+
+
 @dataclass(frozen=True)
 class CandidateView:
     person: PersonDetails
@@ -424,6 +431,7 @@ def people_for_contact(db: Session, principal: Principal, contact_id: str) -> Co
             if person is None:  # pragma: no cover - foreign key
                 raise PersonNotFound(str(person_id))
             opened[person_id] = open_person(db, access, person)
+            _audit_read(db, principal, person_id, contact.id)
         return opened[person_id]
 
     for subject in contact.subjects:
@@ -693,6 +701,8 @@ def show_merge(db: Session, principal: Principal, merge_id: str) -> MergeView:
         column="reason",
         envelope=merge.reason_sealed,
     ).decode()
+    for person in (survivor, merged):
+        _audit_read(db, principal, person.id, contact.id)
     return MergeView(
         id=str(merge.id),
         status=merge.status,

@@ -26,6 +26,12 @@ bp = Blueprint("people", __name__)
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals["people_section"] = people_section
+    app.jinja_env.globals["current_principal_can_decide_merges"] = can_decide_merges
+
+
+def can_decide_merges() -> bool:
+    principal = current_principal()
+    return principal is not None and principal.can(Permission.PERSONS_MERGE_DECIDE)
 
 
 def _principal() -> Principal:

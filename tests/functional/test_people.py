@@ -171,6 +171,13 @@ def test_exact_nhs_number_with_matching_birth_date_is_the_top_candidate_but_not_
     page = screener.get(f"/contacts/{second}")
     assert "NHS number and date of birth match" in page.text
     assert "William Thornbury" in page.text  # the register's record, for comparison
+    with session(app) as db:
+        shown = db.scalars(
+            select(AuditEvent.object_id).where(
+                AuditEvent.kind == "person.read", AuditEvent.contact_id == second
+            )
+        ).all()
+    assert shown == [person_id]  # who saw which register record, and from which contact
 
 
 @pytest.mark.parametrize(
@@ -322,6 +329,8 @@ def test_merge_is_proposed_approved_by_a_manager_and_undone(
     ).status_code in (400, 403)
     assert merge_row(app).status == "proposed"
 
+    assert "Person merges to approve" not in screener.get(f"/contacts/{duplicates['contact']}").text
+    assert "Person merges to approve" in manager.get(f"/contacts/{duplicates['contact']}").text
     listing = manager.get("/people/merges")
     assert f"/people/merges/{merge.id}" in listing.text
     page = manager.get(f"/people/merges/{merge.id}")
@@ -338,6 +347,10 @@ def test_merge_is_proposed_approved_by_a_manager_and_undone(
     assert linked_person(app, second_subject) == kept
     with session(app) as db:
         assert str(db.get(Person, uuid.UUID(dropped)).merged_into_id) == kept
+
+    # While merged, the dropped record's search keys find the record that was kept.
+    later = intake(client, police, variant(given_name="Bill", nhs_number=None))
+    assert [p for p, _s, _r in candidates_of(app, subject_ids(app, later)[0])] == [kept]
 
     undone = post_form(manager, f"/people/merges/{merge.id}", f"/people/merges/{merge.id}/undo", {})
     assert undone.status_code == 302
