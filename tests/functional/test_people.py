@@ -499,3 +499,21 @@ def test_partners_see_no_register_rows_even_in_raw_sql(app, client, police, scre
             assert visible(engine, None, table) == 0, table
     finally:
         engine.dispose()
+
+
+def test_a_manager_cannot_approve_their_own_proposal(app, manager, duplicates):
+    assert (
+        propose(
+            app, manager, duplicates["contact"], duplicates["kept"], duplicates["dropped"]
+        ).status_code
+        == 302
+    )
+    merge = merge_row(app)
+    response = post_form(
+        manager,
+        f"/people/merges/{merge.id}",
+        f"/people/merges/{merge.id}/decision",
+        {"decision": "approve"},
+    )
+    assert "Someone other than the proposer must decide a merge" in response.text
+    assert merge_row(app).status == "proposed"
