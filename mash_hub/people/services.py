@@ -312,7 +312,12 @@ def suggest_for_contact(db: Session, access: Access, contact: Contact) -> int:
 
 
 def _contact(
-    db: Session, principal: Principal, contact_id: str | uuid.UUID, action: Action
+    db: Session,
+    principal: Principal,
+    contact_id: str | uuid.UUID,
+    action: Action,
+    *,
+    reuse: bool = False,
 ) -> tuple[Contact, Access]:
     """The contact and an allowed, audited access to it; PersonNotFound otherwise (as if
     missing, for the other side of the firewall)."""
@@ -325,6 +330,10 @@ def _contact(
         firewall.record_not_found(principal, action, "Contact", str(contact_id))
         raise PersonNotFound(str(contact_id))
     cid = str(contact.id)
+    if reuse:
+        earlier = firewall.allowed_in_request(principal, action, cid)
+        if earlier is not None:
+            return contact, earlier
     resource = ContactResource(
         cid,
         contact.rag or "none",  # type: ignore[arg-type]
@@ -420,8 +429,9 @@ class ContactPeople:
 
 def people_for_contact(db: Session, principal: Principal, contact_id: str) -> ContactPeople:
     """The register's view of one contact: each subject's linked person or candidates,
-    and the repeat-contact warnings. Reading person details is a decided, audited read."""
-    contact, access = _contact(db, principal, contact_id, Action.CONTACT_READ)
+    and the repeat-contact warnings. Reading person details is a decided, audited read:
+    the contact page's own decision when shown on it, else a decision of its own."""
+    contact, access = _contact(db, principal, contact_id, Action.CONTACT_READ, reuse=True)
     subjects = []
     opened: dict[uuid.UUID, PersonDetails] = {}
 

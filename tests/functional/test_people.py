@@ -178,6 +178,15 @@ def test_exact_nhs_number_with_matching_birth_date_is_the_top_candidate_but_not_
             )
         ).all()
     assert shown == [person_id]  # who saw which register record, and from which contact
+    with session(app) as db:
+        decisions = db.scalars(
+            select(AuditEvent.decision).where(
+                AuditEvent.kind == "access.decision",
+                AuditEvent.action == "contact:read",
+                AuditEvent.contact_id == second,
+            )
+        ).all()
+    assert decisions == ["allow"]  # one page view, one decision, its parts share it
 
 
 @pytest.mark.parametrize(
