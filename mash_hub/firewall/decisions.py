@@ -184,7 +184,8 @@ def allowed_in_request(principal: Principal, action: Action, contact_id: str) ->
     however many parts of the page show what it allowed."""
     if not has_request_context():
         return None
-    for access in reversed(g.get("mash_accesses", ())):
+    accesses: list[Access] = g.get("mash_accesses", [])
+    for access in reversed(accesses):
         if (
             access.principal_id == principal.id
             and access.action == action
