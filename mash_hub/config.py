@@ -131,6 +131,12 @@ class FirewallSettings:
 
 
 @dataclass(frozen=True)
+class ScreeningSettings:
+    repeat_contact_window: Duration = field(default_factory=lambda: _d("365 days"))
+    closed_case_window: Duration = field(default_factory=lambda: _d("90 days"))
+
+
+@dataclass(frozen=True)
 class DecisionTimescales:
     red: Duration = field(default_factory=lambda: _d("4 working hours"))
     amber: Duration = field(default_factory=lambda: _d("24 working hours"))
@@ -180,6 +186,7 @@ class Settings:
     passwords: PasswordSettings = field(default_factory=PasswordSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     firewall: FirewallSettings = field(default_factory=FirewallSettings)
+    screening: ScreeningSettings = field(default_factory=ScreeningSettings)
     timescales: TimescalesSettings = field(default_factory=TimescalesSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)

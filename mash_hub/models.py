@@ -14,6 +14,7 @@ from mash_hub.identity.models import (
     WebSession,
 )
 from mash_hub.notifications.models import Notification
+from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
 
 __all__ = [
     "AgencyKey",
@@ -24,6 +25,10 @@ __all__ = [
     "ContactRating",
     "ContactSubject",
     "Notification",
+    "Person",
+    "PersonCandidate",
+    "PersonKey",
+    "PersonMerge",
     "ReferenceCounter",
     "Agency",
     "ApiClient",

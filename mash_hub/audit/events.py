@@ -18,6 +18,7 @@ class EventKind:
 
 
 _DECISION_FIELDS = frozenset({"actor_id", "action", "object_type", "decision", "reason"})
+_PERSON_FIELDS = frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"})
 
 _KINDS = (
     EventKind(
@@ -44,6 +45,30 @@ _KINDS = (
         "break_glass.reviewed",
         "A governance lead recorded the outcome of a break-glass review",
         frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
+    ),
+    EventKind(
+        "person.read",
+        "A person's details from the register were shown, for a contact",
+        _PERSON_FIELDS,
+    ),
+    EventKind(
+        "person.created",
+        "A screener added a contact's subject to the person register",
+        _PERSON_FIELDS,
+    ),
+    EventKind(
+        "person.linked", "A screener linked a contact's subject to a known person", _PERSON_FIELDS
+    ),
+    EventKind("person.merge_proposed", "A screener proposed merging two persons", _PERSON_FIELDS),
+    EventKind(
+        "person.merge_approved", "A MASH manager approved a merge of two persons", _PERSON_FIELDS
+    ),
+    EventKind("person.merge_rejected", "A MASH manager rejected a proposed merge", _PERSON_FIELDS),
+    EventKind("person.merge_undone", "A MASH manager undid an approved merge", _PERSON_FIELDS),
+    EventKind(
+        "person.repeat_contact_shown",
+        "A repeat-contact warning and a child's earlier contacts were shown",
+        _PERSON_FIELDS,
     ),
 )
 

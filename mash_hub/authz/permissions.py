@@ -18,6 +18,9 @@ class Permission(StrEnum):
     BREAK_GLASS_REVIEW = "governance:break_glass:review"
     GOVERNANCE_VIEW = "governance:audit:read"
     GOVERNANCE_EXPORT = "governance:audit:export"
+    PERSONS_LINK = "web:persons:link"
+    PERSONS_MERGE_PROPOSE = "web:persons:merge_propose"
+    PERSONS_MERGE_DECIDE = "web:persons:merge_decide"
     # JSON API for agency systems.
     API_TOKEN_READ = "api:token:read"  # noqa: S105 - a permission name, not a secret
     API_AGENCIES_READ = "api:agencies:read"
@@ -60,11 +63,16 @@ class Scope(StrEnum):
 
 
 _EVERY_SIGNED_IN_USER = frozenset({Permission.HOME_VIEW})
+# Linking a contact's subjects to the person register and proposing merges; the firewall
+# still decides each on the contact (MASH staff of the core agencies only).
+_PERSON_SCREENING = frozenset({Permission.PERSONS_LINK, Permission.PERSONS_MERGE_PROPOSE})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.SCREENER: _EVERY_SIGNED_IN_USER | {Permission.CONTACTS_VIEW},
+    Role.SCREENER: _EVERY_SIGNED_IN_USER | {Permission.CONTACTS_VIEW} | _PERSON_SCREENING,
     Role.MASH_MANAGER: _EVERY_SIGNED_IN_USER
-    | {Permission.CONTACTS_VIEW, Permission.BREAK_GLASS_OPEN},
+    | {Permission.CONTACTS_VIEW, Permission.BREAK_GLASS_OPEN}
+    | _PERSON_SCREENING
+    | {Permission.PERSONS_MERGE_DECIDE},
     Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER,
     Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER
     | {Permission.BREAK_GLASS_REVIEW, Permission.GOVERNANCE_VIEW, Permission.GOVERNANCE_EXPORT},

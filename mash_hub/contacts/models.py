@@ -44,6 +44,8 @@ class Contact(Base):
     created_by: Mapped[str] = mapped_column(String(64))  # user id or client id
     # Bumped on every change, so two screeners editing at once cannot overwrite each other.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # When the case was closed (status "closed"); repeat-contact warnings look back to it.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     source_agency: Mapped[Agency] = relationship(lazy="joined")
     subjects: Mapped[list[ContactSubject]] = relationship(
@@ -67,6 +69,10 @@ class ContactSubject(Base):
     role: Mapped[str] = mapped_column(String(24))
     # Names, date of birth, address and identifiers, as one sealed JSON document.
     details_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # The register's person this subject is, once a screener has linked them.
+    person_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("persons.id"), nullable=True, index=True
+    )
 
 
 RAG_RATINGS = ("red", "amber", "green")

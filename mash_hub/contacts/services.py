@@ -30,6 +30,7 @@ from mash_hub.contacts.models import (
 from mash_hub.contacts.schemas import ContactInput
 from mash_hub.firewall.release import release, seal
 from mash_hub.identity import services as identity
+from mash_hub.people import services as people
 from mash_hub.policy import Action, ContactResource
 
 
@@ -164,6 +165,7 @@ def create_contact(db: Session, principal: Principal, data: ContactInput) -> Con
         )
     db.add(contact)
     db.flush()
+    people.suggest_for_contact(db, access, contact)  # candidates for review; links nothing
     return contact
 
 

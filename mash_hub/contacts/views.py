@@ -16,6 +16,7 @@ from mash_hub.authz.gate import Principal
 from mash_hub.contacts import services
 from mash_hub.contacts.models import RAG_RATINGS
 from mash_hub.contacts.schemas import read_contact
+from mash_hub.people import services as people
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 api_bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1/contacts")
@@ -88,6 +89,7 @@ def api_show(contact_id: str) -> Response:
                 "referrer_role": view.referrer_role,
             },
             "concern": view.concern,
+            "warnings": people.repeat_contact_warnings(db.session(), _principal(), view.id),
             "consent": {"status": view.consent_status, "reason": view.consent_reason},
             "subjects": [
                 {

@@ -8,6 +8,7 @@ event. Only `release()` turns ciphertext into text, and only for an `Access`.
 from mash_hub.firewall.decisions import (
     Access,
     AccessDenied,
+    allowed_in_request,
     current_pdp,
     decide,
     policy_actor,
@@ -18,6 +19,7 @@ from mash_hub.firewall.decisions import (
 __all__ = [
     "Access",
     "AccessDenied",
+    "allowed_in_request",
     "current_pdp",
     "decide",
     "policy_actor",

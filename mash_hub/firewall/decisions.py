@@ -13,10 +13,11 @@ import uuid
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlalchemy import select
 
 from mash_hub import db, runtime
+from mash_hub.audit.models import AuditEvent
 from mash_hub.audit.services import EventDraft, record, record_on_its_own
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Scope
@@ -163,7 +164,7 @@ def require(
     decision, event_id = decide(principal, action, resource, contact_id=contact_id)
     if not decision.allowed:
         raise AccessDenied(decision)
-    return Access(
+    access = Access(
         principal_id=principal.id,
         action=action,
         object_type=resource.entity_type,
@@ -172,6 +173,30 @@ def require(
         decision=decision,
         audit_event_id=event_id,
     )
+    if has_request_context():
+        g.setdefault("mash_accesses", []).append(access)
+    return access
+
+
+def allowed_in_request(principal: Principal, action: Action, contact_id: str) -> Access | None:
+    """An access this request was already allowed, with its audit event still in the unit
+    of work (not rolled back since): one page view of a contact is one decided access,
+    however many parts of the page show what it allowed."""
+    if not has_request_context():
+        return None
+    accesses: list[Access] = g.get("mash_accesses", [])
+    for access in reversed(accesses):
+        if (
+            access.principal_id == principal.id
+            and access.action == action
+            and access.contact_id == contact_id
+            and db.session().scalar(
+                select(AuditEvent.seq).where(AuditEvent.id == access.audit_event_id)
+            )
+            is not None
+        ):
+            return access
+    return None
 
 
 def record_not_found(

@@ -1,0 +1,916 @@
+"""The person register: candidates on intake, links, new persons, merges and warnings.
+
+Person details are read only under an `Access` the firewall has decided and audited: the
+register is always reached from a contact (intake, the contact page, a merge proposed from
+a contact), and the access to that contact is what lets the principal see the persons
+suggested for it. Changes (link, new person, merge) are decided as screening actions on
+that contact, and each leaves an audit event of its own naming the person.
+
+Nothing here links or merges anyone by itself: candidates are suggestions, a link is a
+screener's choice, a merge is a manager's approval of a screener's proposal.
+
+Nothing here commits: the request or command that calls it owns the unit of work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from mash_hub import firewall, runtime
+from mash_hub.audit.services import EventDraft, record
+from mash_hub.authz.gate import Principal
+from mash_hub.contacts import matching
+from mash_hub.contacts.models import Contact, ContactSubject
+from mash_hub.crypto import keys
+from mash_hub.crypto.sealing import purpose_key
+from mash_hub.firewall.decisions import Access
+from mash_hub.firewall.release import ReleaseRefused, release
+from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
+from mash_hub.policy import Action, ContactResource
+
+# The register is the MASH's, held under the key of its lead agency (see models.py).
+REGISTER_AGENCY: Final = "csc"
+_KEY_HASH_PURPOSE: Final = "mash-hub/person-blocking-keys"
+_KEY_HASH_BYTES: Final = 16
+# Most persons scored per subject: those sharing the most blocking keys come first.
+MAX_SCORED: Final = 50
+# Most candidates kept per subject for review.
+MAX_KEPT: Final = 5
+_POSTCODE: Final = re.compile(r"\b([A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2})\b")
+
+
+class PersonNotFound(LookupError):
+    """No such person, subject, contact or merge; or one the caller may not see."""
+
+
+class PersonChangeRefused(ValueError):
+    """The change is not possible as asked (the message says why, for the screener)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# ----------------------------------------------------------------------- details
+
+
+@dataclass(frozen=True)
+class PersonDetails:
+    id: str
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+    address: str | None
+    nhs_number: str | None
+    upn: str | None
+
+    @classmethod
+    def from_document(cls, person_id: str, document: dict[str, Any]) -> PersonDetails:
+        born = document.get("date_of_birth")
+        return cls(
+            id=person_id,
+            given_name=document.get("given_name") or "",
+            family_name=document.get("family_name") or "",
+            date_of_birth=date.fromisoformat(born) if born else None,
+            address=document.get("address"),
+            nhs_number=document.get("nhs_number"),
+            upn=document.get("upn"),
+        )
+
+    def record(self) -> matching.PersonRecord:
+        return person_record(
+            self.id,
+            self.given_name,
+            self.family_name,
+            self.date_of_birth,
+            self.address,
+            self.nhs_number,
+        )
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+def postcode_in(address: str | None) -> str | None:
+    """The last UK postcode written in an address line, if any."""
+    if not address:
+        return None
+    found = _POSTCODE.findall(address[:500])
+    return found[-1] if found else None
+
+
+def person_record(
+    person_id: str,
+    given_name: str,
+    family_name: str,
+    date_of_birth: date | None,
+    address: str | None,
+    nhs_number: str | None,
+) -> matching.PersonRecord:
+    return matching.PersonRecord(
+        id=person_id,
+        given_name=given_name,
+        family_name=family_name,
+        date_of_birth=date_of_birth,
+        address=address,
+        postcode=postcode_in(address),
+        nhs_number=nhs_number,
+    )
+
+
+_hash_keys: dict[bytes, bytes] = {}
+
+
+def _hash_key() -> bytes:
+    master = runtime.master_key()
+    known = _hash_keys.get(master)
+    if known is None:
+        known = purpose_key(master, _KEY_HASH_PURPOSE)
+        _hash_keys.clear()
+        _hash_keys[master] = known
+    return known
+
+
+def hashed_keys(record: matching.PersonRecord, hash_key: bytes | None = None) -> list[bytes]:
+    """The person's blocking keys as keyed hashes: what `person_keys` stores and is searched
+    by. The key is derived from the master key, so the index alone reveals nothing."""
+    secret = _hash_key() if hash_key is None else hash_key
+    return sorted(
+        hmac.new(secret, key.encode(), hashlib.sha256).digest()[:_KEY_HASH_BYTES]
+        for key in matching.blocking_keys(record)
+    )
+
+
+def _check(access: Access) -> None:
+    if not isinstance(access, Access) or not access.decision.allowed:
+        raise ReleaseRefused("no allowed access")
+
+
+def _seal_person(
+    db: Session, access: Access, person_id: uuid.UUID, document: dict[str, Any]
+) -> bytes:
+    _check(access)
+    return keys.encrypt(
+        db,
+        contact_id=person_id,
+        agency_code=REGISTER_AGENCY,
+        table="persons",
+        row_id=person_id,
+        column="details",
+        plaintext=json.dumps(document).encode(),
+    )
+
+
+def open_person(db: Session, access: Access, person: Person) -> PersonDetails:
+    """A person's details, under an allowed and audited access."""
+    _check(access)
+    text = keys.decrypt(
+        db,
+        contact_id=person.id,
+        agency_code=REGISTER_AGENCY,
+        table="persons",
+        row_id=person.id,
+        column="details",
+        envelope=person.details_sealed,
+    )
+    return PersonDetails.from_document(str(person.id), json.loads(text))
+
+
+def _subject_document(
+    db: Session, access: Access, contact: Contact, subject: ContactSubject
+) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(
+        release(
+            access,
+            contact_id=str(contact.id),
+            agency_code=contact.source_agency.code,
+            table="contact_subjects",
+            row_id=str(subject.id),
+            column="details",
+            envelope=subject.details_sealed,
+        )
+    )
+    return document
+
+
+# ------------------------------------------------------------------------- search
+
+
+def _survivor(db: Session, person_id: uuid.UUID) -> uuid.UUID:
+    """Follow approved merges to the person that now stands for this one."""
+    seen: set[uuid.UUID] = set()
+    current = person_id
+    while current not in seen:
+        seen.add(current)
+        onward = db.scalar(select(Person.merged_into_id).where(Person.id == current))
+        if onward is None:
+            return current
+        current = onward
+    return current
+
+
+def find_person_ids(
+    db: Session,
+    record: matching.PersonRecord,
+    limit: int = MAX_SCORED,
+    hash_key: bytes | None = None,
+) -> list[uuid.UUID]:
+    """Ids of the persons sharing blocking keys with `record`, most shared keys first:
+    one indexed query. Merged persons stand for their survivors."""
+    wanted = hashed_keys(record, hash_key)
+    if not wanted:
+        return []
+    hits = func.count().label("hits")
+    rows = db.execute(
+        select(PersonKey.person_id, hits)
+        .where(PersonKey.key.in_(wanted))
+        .group_by(PersonKey.person_id)
+        .order_by(hits.desc(), PersonKey.person_id)
+        .limit(limit)
+    ).all()
+    ids = [row[0] for row in rows]
+    merged = (
+        set(
+            db.scalars(
+                select(Person.id).where(Person.id.in_(ids), Person.merged_into_id.is_not(None))
+            ).all()
+        )
+        if ids
+        else set()
+    )
+    found: list[uuid.UUID] = []
+    for person_id in ids:
+        survivor = _survivor(db, person_id) if person_id in merged else person_id
+        if survivor not in found:
+            found.append(survivor)
+    return found
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    person_id: uuid.UUID
+    score: float
+    reasons: tuple[str, ...]
+
+
+def search(db: Session, access: Access, record: matching.PersonRecord) -> list[Suggestion]:
+    """Candidates for `record`: index lookup, then open and score the few found."""
+    found = find_person_ids(db, record)
+    persons = db.scalars(select(Person).where(Person.id.in_(found))).all() if found else []
+    scored: list[Suggestion] = []
+    for person in persons:
+        details = open_person(db, access, person)
+        result = matching.score(details.record(), record)
+        if result.value >= matching.DEFAULT_THRESHOLD:
+            scored.append(Suggestion(person.id, result.value, result.reasons))
+    scored.sort(key=lambda s: (not _confirmed(s.reasons), -s.score, str(s.person_id)))
+    return scored[:MAX_KEPT]
+
+
+def _confirmed(reasons: Iterable[str]) -> bool:
+    """An exact NHS number whose date of birth agrees too: shown first, still unconfirmed
+    until a screener links it."""
+    found = set(reasons)
+    return "nhs_number" in found and "dob" in found
+
+
+def suggest_for_contact(db: Session, access: Access, contact: Contact) -> int:
+    """On intake: store the candidates of every subject for review. Returns how many."""
+    now = runtime.now()
+    stored = 0
+    for subject in contact.subjects:
+        document = _subject_document(db, access, contact, subject)
+        details = PersonDetails.from_document(str(subject.id), document)
+        for suggestion in search(db, access, details.record()):
+            db.add(
+                PersonCandidate(
+                    subject_id=subject.id,
+                    person_id=suggestion.person_id,
+                    score=suggestion.score,
+                    reasons=" ".join(suggestion.reasons)[:400],
+                    created_at=now,
+                )
+            )
+            stored += 1
+    db.flush()
+    return stored
+
+
+# ------------------------------------------------------------------ contact context
+
+
+def _contact(
+    db: Session,
+    principal: Principal,
+    contact_id: str | uuid.UUID,
+    action: Action,
+    *,
+    reuse: bool = False,
+) -> tuple[Contact, Access]:
+    """The contact and an allowed, audited access to it; PersonNotFound otherwise (as if
+    missing, for the other side of the firewall)."""
+    try:
+        ident = contact_id if isinstance(contact_id, uuid.UUID) else uuid.UUID(contact_id)
+    except ValueError:
+        ident = None
+    contact = db.get(Contact, ident) if ident is not None else None
+    if contact is None:
+        firewall.record_not_found(principal, action, "Contact", str(contact_id))
+        raise PersonNotFound(str(contact_id))
+    cid = str(contact.id)
+    if reuse:
+        earlier = firewall.allowed_in_request(principal, action, cid)
+        if earlier is not None:
+            return contact, earlier
+    resource = ContactResource(
+        cid,
+        contact.rag or "none",  # type: ignore[arg-type]
+        "closed" if contact.status == "closed" else "open",
+    )
+    try:
+        access = firewall.require(principal, action, resource, contact_id=cid)
+    except firewall.AccessDenied as refused:
+        raise PersonNotFound(cid) from refused
+    return contact, access
+
+
+def _audit(
+    db: Session,
+    principal: Principal,
+    kind: str,
+    action: str,
+    person_id: uuid.UUID | str,
+    contact_id: uuid.UUID | str | None,
+    reason: str,
+) -> None:
+    record(
+        db,
+        EventDraft(
+            kind=kind,
+            actor_type=principal.kind,
+            actor_id=principal.id,
+            agency=principal.agency,
+            roles=tuple(sorted(r.value for r in principal.roles)),
+            action=action,
+            object_type="Person",
+            object_id=str(person_id),
+            contact_id=str(contact_id) if contact_id is not None else None,
+            decision="allow",
+            reason=reason,
+        ),
+    )
+
+
+def _audit_read(
+    db: Session, principal: Principal, person_id: uuid.UUID, contact_id: uuid.UUID
+) -> None:
+    """Which register records were shown, beside the firewall's decision on the contact."""
+    _audit(db, principal, "person.read", "person:read", person_id, contact_id, "details shown")
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    person: PersonDetails
+    score: float
+    reasons: tuple[str, ...]
+    confirmed_identifier: bool
+
+
+@dataclass(frozen=True)
+class SubjectPeople:
+    subject_id: str
+    name: str
+    role: str
+    linked: PersonDetails | None
+    candidates: tuple[CandidateView, ...]
+
+
+@dataclass(frozen=True)
+class EarlierContact:
+    contact_id: str
+    reference: str
+    received_at: datetime
+    rag: str | None
+    status: str
+    closed_at: datetime | None
+    in_window: bool
+
+
+@dataclass(frozen=True)
+class RepeatWarning:
+    person_id: str
+    subject_name: str
+    chronology: tuple[EarlierContact, ...]  # every earlier contact, oldest first
+
+    @property
+    def triggers(self) -> tuple[EarlierContact, ...]:
+        return tuple(c for c in self.chronology if c.in_window)
+
+
+@dataclass(frozen=True)
+class ContactPeople:
+    contact_id: str
+    reference: str
+    subjects: tuple[SubjectPeople, ...]
+    warnings: tuple[RepeatWarning, ...]
+
+
+def people_for_contact(db: Session, principal: Principal, contact_id: str) -> ContactPeople:
+    """The register's view of one contact: each subject's linked person or candidates,
+    and the repeat-contact warnings. Reading person details is a decided, audited read:
+    the contact page's own decision when shown on it, else a decision of its own."""
+    contact, access = _contact(db, principal, contact_id, Action.CONTACT_READ, reuse=True)
+    subjects = []
+    opened: dict[uuid.UUID, PersonDetails] = {}
+
+    def details_of(person_id: uuid.UUID) -> PersonDetails:
+        if person_id not in opened:
+            person = db.get(Person, person_id)
+            if person is None:  # pragma: no cover - foreign key
+                raise PersonNotFound(str(person_id))
+            opened[person_id] = open_person(db, access, person)
+            _audit_read(db, principal, person_id, contact.id)
+        return opened[person_id]
+
+    for subject in contact.subjects:
+        document = _subject_document(db, access, contact, subject)
+        linked = details_of(subject.person_id) if subject.person_id is not None else None
+        candidates = []
+        if linked is None:
+            rows = db.scalars(
+                select(PersonCandidate)
+                .where(PersonCandidate.subject_id == subject.id)
+                .order_by(PersonCandidate.score.desc())
+            ).all()
+            shown: set[uuid.UUID] = set()
+            for row in rows:
+                person_id = _survivor(db, row.person_id)
+                if person_id in shown:
+                    continue
+                shown.add(person_id)
+                reasons = tuple(row.reasons.split())
+                candidates.append(
+                    CandidateView(details_of(person_id), row.score, reasons, _confirmed(reasons))
+                )
+            candidates.sort(key=lambda c: (not c.confirmed_identifier, -c.score))
+        subjects.append(
+            SubjectPeople(
+                subject_id=str(subject.id),
+                name=f"{document.get('given_name', '')} {document.get('family_name', '')}".strip(),
+                role=subject.role,
+                linked=linked,
+                candidates=tuple(candidates),
+            )
+        )
+    warnings = _warnings(db, contact, {s.id: s for s in contact.subjects}, subjects)
+    _audit_warnings(db, principal, contact, warnings)
+    return ContactPeople(str(contact.id), contact.reference, tuple(subjects), tuple(warnings))
+
+
+# ------------------------------------------------------------------ link and create
+
+
+def _subject(contact: Contact, subject_id: str) -> ContactSubject:
+    for subject in contact.subjects:
+        if str(subject.id) == subject_id:
+            return subject
+    raise PersonNotFound(subject_id)
+
+
+def _active_person(db: Session, person_id: str, field: str) -> Person:
+    try:
+        ident = uuid.UUID(person_id)
+    except ValueError:
+        raise PersonChangeRefused("Choose a person from the list", field) from None
+    person = db.get(Person, ident)
+    if person is None:
+        raise PersonChangeRefused("Choose a person from the list", field)
+    if person.merged_into_id is not None:
+        raise PersonChangeRefused("That person has been merged into another: choose again", field)
+    return person
+
+
+def _known_to_contact(db: Session, contact: Contact, person_id: uuid.UUID) -> bool:
+    """Whether the person is linked to, or suggested for, a subject of this contact: the
+    only persons a screener reaches from it (no browsing the register by id)."""
+    subject_ids = [s.id for s in contact.subjects]
+    if any(s.person_id == person_id for s in contact.subjects):
+        return True
+    suggested = db.scalars(
+        select(PersonCandidate.person_id).where(PersonCandidate.subject_id.in_(subject_ids))
+    ).all()
+    return any(_survivor(db, p) == person_id for p in suggested)
+
+
+def link_subject(
+    db: Session, principal: Principal, contact_id: str, subject_id: str, person_id: str
+) -> Person:
+    """Link a subject to one of their candidates (chosen by a screener)."""
+    contact, _access = _contact(db, principal, contact_id, Action.CONTACT_RATE)
+    subject = _subject(contact, subject_id)
+    if subject.person_id is not None:
+        raise PersonChangeRefused("This person is already linked", "person_id")
+    person = _active_person(db, person_id, "person_id")
+    if not _known_to_contact(db, contact, person.id):
+        raise PersonChangeRefused("Choose a person from the list", "person_id")
+    subject.person_id = person.id
+    db.flush()
+    _audit(
+        db,
+        principal,
+        "person.linked",
+        "person:link",
+        person.id,
+        contact.id,
+        f"subject {subject.id} linked",
+    )
+    return person
+
+
+def create_person_for_subject(
+    db: Session, principal: Principal, contact_id: str, subject_id: str
+) -> Person:
+    """Add the subject to the register as a new person and link them."""
+    contact, access = _contact(db, principal, contact_id, Action.CONTACT_RATE)
+    subject = _subject(contact, subject_id)
+    if subject.person_id is not None:
+        raise PersonChangeRefused("This person is already linked", "subject_id")
+    document = _subject_document(db, access, contact, subject)
+    person = add_person(db, access, document, principal.id)
+    subject.person_id = person.id
+    db.flush()
+    _audit(
+        db,
+        principal,
+        "person.created",
+        "person:create",
+        person.id,
+        contact.id,
+        f"new person from subject {subject.id}",
+    )
+    return person
+
+
+def add_person(db: Session, access: Access, document: dict[str, Any], created_by: str) -> Person:
+    """A new person in the register, sealed under their own key, with their search keys."""
+    person_id = uuid.uuid4()
+    details = PersonDetails.from_document(str(person_id), document)
+    person = Person(
+        id=person_id,
+        details_sealed=_seal_person(
+            db,
+            access,
+            person_id,
+            {
+                "given_name": details.given_name,
+                "family_name": details.family_name,
+                "date_of_birth": details.date_of_birth.isoformat()
+                if details.date_of_birth
+                else None,
+                "address": details.address,
+                "nhs_number": details.nhs_number,
+                "upn": details.upn,
+            },
+        ),
+        created_at=runtime.now(),
+        created_by=created_by,
+    )
+    db.add(person)
+    db.flush()
+    db.add_all(PersonKey(key=k, person_id=person_id) for k in hashed_keys(details.record()))
+    db.flush()
+    return person
+
+
+# ------------------------------------------------------------------------- merges
+
+
+def propose_merge(
+    db: Session,
+    principal: Principal,
+    contact_id: str,
+    survivor_id: str,
+    merged_id: str,
+    reason: str,
+) -> PersonMerge:
+    """A screener proposes that two persons reached from this contact are one."""
+    reason = reason.strip()
+    contact, _access = _contact(db, principal, contact_id, Action.CONTACT_RATE)
+    survivor = _active_person(db, survivor_id, "survivor_id")
+    merged = _active_person(db, merged_id, "merged_id")
+    if survivor.id == merged.id:
+        raise PersonChangeRefused("Choose two different people", "merged_id")
+    for person in (survivor, merged):
+        if not _known_to_contact(db, contact, person.id):
+            raise PersonChangeRefused("Choose a person from the list", "survivor_id")
+    pending = db.scalar(
+        select(PersonMerge.id).where(
+            PersonMerge.status == "proposed",
+            PersonMerge.survivor_id.in_([survivor.id, merged.id]),
+            PersonMerge.merged_id.in_([survivor.id, merged.id]),
+        )
+    )
+    if pending is not None:
+        raise PersonChangeRefused(
+            "A merge of these two people is already waiting for approval", "merged_id"
+        )
+    merge_id = uuid.uuid4()
+    merge = PersonMerge(
+        id=merge_id,
+        survivor_id=survivor.id,
+        merged_id=merged.id,
+        contact_id=contact.id,
+        status="proposed",
+        reason_sealed=keys.encrypt(
+            db,
+            contact_id=survivor.id,
+            agency_code=REGISTER_AGENCY,
+            table="person_merges",
+            row_id=merge_id,
+            column="reason",
+            plaintext=reason.encode(),
+        ),
+        proposed_by=principal.id,
+        proposed_at=runtime.now(),
+    )
+    db.add(merge)
+    db.flush()
+    _audit(
+        db,
+        principal,
+        "person.merge_proposed",
+        "person:merge",
+        merged.id,
+        contact.id,
+        f"merge {merge_id} into {survivor.id} proposed",
+    )
+    return merge
+
+
+@dataclass(frozen=True)
+class MergeView:
+    id: str
+    status: str
+    contact_id: str
+    contact_reference: str
+    survivor: PersonDetails
+    merged: PersonDetails
+    reason: str
+    proposed_by: str
+    proposed_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    undone_at: datetime | None
+
+
+def _merge(db: Session, merge_id: str) -> PersonMerge:
+    try:
+        ident = uuid.UUID(merge_id)
+    except ValueError:
+        raise PersonNotFound(merge_id) from None
+    merge = db.get(PersonMerge, ident)
+    if merge is None:
+        raise PersonNotFound(merge_id)
+    return merge
+
+
+def merges_waiting(db: Session) -> Sequence[PersonMerge]:
+    """Proposed merges, oldest first, and approved ones (which may be undone): ids only."""
+    return db.scalars(
+        select(PersonMerge)
+        .where(PersonMerge.status.in_(["proposed", "approved"]))
+        .order_by(PersonMerge.proposed_at, PersonMerge.id)
+    ).all()
+
+
+def show_merge(db: Session, principal: Principal, merge_id: str) -> MergeView:
+    """Both persons of a merge, released for the contact the merge was proposed from."""
+    merge = _merge(db, merge_id)
+    contact, access = _contact(db, principal, merge.contact_id, Action.CONTACT_READ)
+    survivor = db.get(Person, merge.survivor_id)
+    merged = db.get(Person, merge.merged_id)
+    assert survivor is not None and merged is not None  # noqa: S101 - foreign keys
+    reason = keys.decrypt(
+        db,
+        contact_id=survivor.id,
+        agency_code=REGISTER_AGENCY,
+        table="person_merges",
+        row_id=merge.id,
+        column="reason",
+        envelope=merge.reason_sealed,
+    ).decode()
+    for person in (survivor, merged):
+        _audit_read(db, principal, person.id, contact.id)
+    return MergeView(
+        id=str(merge.id),
+        status=merge.status,
+        contact_id=str(contact.id),
+        contact_reference=contact.reference,
+        survivor=open_person(db, access, survivor),
+        merged=open_person(db, access, merged),
+        reason=reason,
+        proposed_by=merge.proposed_by,
+        proposed_at=merge.proposed_at,
+        decided_by=merge.decided_by,
+        decided_at=merge.decided_at,
+        undone_at=merge.undone_at,
+    )
+
+
+def decide_merge(db: Session, principal: Principal, merge_id: str, approve: bool) -> PersonMerge:
+    """A MASH manager approves or rejects a proposed merge (the firewall's contact:decide,
+    which only managers hold). Approval folds the merged person into the survivor and moves
+    their linked subjects, recording which, so the merge can be undone."""
+    merge = _merge(db, merge_id)
+    _contact(db, principal, merge.contact_id, Action.CONTACT_DECIDE)
+    if merge.status != "proposed":
+        raise PersonChangeRefused(f"This merge has already been {merge.status}")
+    if merge.proposed_by == principal.id:
+        raise PersonChangeRefused("Someone other than the proposer must decide a merge")
+    now = runtime.now()
+    if approve:
+        survivor = db.get(Person, merge.survivor_id)
+        merged = db.get(Person, merge.merged_id)
+        assert survivor is not None and merged is not None  # noqa: S101 - foreign keys
+        if survivor.merged_into_id is not None or merged.merged_into_id is not None:
+            raise PersonChangeRefused("One of these people has been merged since: reject this")
+        moved = db.scalars(
+            select(ContactSubject.id).where(ContactSubject.person_id == merged.id)
+        ).all()
+        db.execute(
+            update(ContactSubject)
+            .where(ContactSubject.id.in_(moved))
+            .values(person_id=survivor.id)
+            .execution_options(synchronize_session="fetch")
+        )
+        merged.merged_into_id = survivor.id
+        merge.moved_subjects = " ".join(str(s) for s in moved)
+        merge.status = "approved"
+    else:
+        merge.status = "rejected"
+    merge.decided_by = principal.id
+    merge.decided_at = now
+    db.flush()
+    _audit(
+        db,
+        principal,
+        f"person.merge_{merge.status}",
+        "person:merge",
+        merge.merged_id,
+        merge.contact_id,
+        f"merge {merge.id} {merge.status}",
+    )
+    return merge
+
+
+def undo_merge(db: Session, principal: Principal, merge_id: str) -> PersonMerge:
+    """A MASH manager undoes an approved merge: the merged person stands alone again and
+    the subjects the merge moved go back to them."""
+    merge = _merge(db, merge_id)
+    _contact(db, principal, merge.contact_id, Action.CONTACT_DECIDE)
+    if merge.status != "approved":
+        raise PersonChangeRefused("Only an approved merge can be undone")
+    survivor = db.get(Person, merge.survivor_id)
+    merged = db.get(Person, merge.merged_id)
+    assert survivor is not None and merged is not None  # noqa: S101 - foreign keys
+    if survivor.merged_into_id is not None:
+        raise PersonChangeRefused(
+            "The surviving person has been merged again since: undo that first"
+        )
+    moved = [uuid.UUID(s) for s in merge.moved_subjects.split()]
+    if moved:
+        db.execute(
+            update(ContactSubject)
+            .where(ContactSubject.id.in_(moved), ContactSubject.person_id == survivor.id)
+            .values(person_id=merged.id)
+            .execution_options(synchronize_session="fetch")
+        )
+    merged.merged_into_id = None
+    merge.status = "undone"
+    merge.undone_by = principal.id
+    merge.undone_at = runtime.now()
+    db.flush()
+    _audit(
+        db,
+        principal,
+        "person.merge_undone",
+        "person:merge",
+        merge.merged_id,
+        merge.contact_id,
+        f"merge {merge.id} undone",
+    )
+    return merge
+
+
+# ------------------------------------------------------------------------ warnings
+
+
+def _persons_standing_for(db: Session, person_id: uuid.UUID) -> set[uuid.UUID]:
+    """The person and everyone merged into them (transitively)."""
+    found = {person_id}
+    frontier = [person_id]
+    while frontier:
+        rows = db.scalars(select(Person.id).where(Person.merged_into_id.in_(frontier))).all()
+        frontier = [r for r in rows if r not in found]
+        found.update(frontier)
+    return found
+
+
+def _warnings(
+    db: Session,
+    contact: Contact,
+    rows: dict[uuid.UUID, ContactSubject],
+    subjects: Sequence[SubjectPeople],
+) -> list[RepeatWarning]:
+    """A warning per linked child with another contact received within the repeat window,
+    or a case closed within the closed-case window; each with the child's chronology."""
+    settings = runtime.settings().screening
+    now = runtime.now()
+    recent = now - settings.repeat_contact_window.timedelta
+    closed_since = now - settings.closed_case_window.timedelta
+    warnings = []
+    for view in subjects:
+        row = rows[uuid.UUID(view.subject_id)]
+        if row.role != "child" or row.person_id is None:
+            continue
+        persons = _persons_standing_for(db, _survivor(db, row.person_id))
+        earlier = (
+            db.scalars(
+                select(Contact)
+                .join(ContactSubject, ContactSubject.contact_id == Contact.id)
+                .where(ContactSubject.person_id.in_(persons), Contact.id != contact.id)
+                .order_by(Contact.received_at, Contact.reference)
+            )
+            .unique()
+            .all()
+        )
+        chronology = tuple(
+            EarlierContact(
+                contact_id=str(c.id),
+                reference=c.reference,
+                received_at=c.received_at,
+                rag=c.rag,
+                status=c.status,
+                closed_at=c.closed_at,
+                in_window=c.received_at >= recent
+                or (
+                    c.status == "closed" and c.closed_at is not None and c.closed_at >= closed_since
+                ),
+            )
+            for c in dict.fromkeys(earlier)
+        )
+        if any(c.in_window for c in chronology):
+            warnings.append(RepeatWarning(str(_survivor(db, row.person_id)), view.name, chronology))
+    return warnings
+
+
+def _audit_warnings(
+    db: Session, principal: Principal, contact: Contact, warnings: Sequence[RepeatWarning]
+) -> None:
+    for warning in warnings:
+        _audit(
+            db,
+            principal,
+            "person.repeat_contact_shown",
+            "person:read",
+            warning.person_id,
+            contact.id,
+            f"{len(warning.chronology)} earlier contacts shown",
+        )
+
+
+def repeat_contact_warnings(
+    db: Session, principal: Principal, contact_id: str
+) -> list[dict[str, str]]:
+    """The `warnings` of GET /api/v1/contacts/{id} (shared/docs/api.md): one entry per
+    linked child and earlier contact within a window. Called after the contact was
+    released to `principal`, so the firewall has already decided; no person details."""
+    contact = db.get(Contact, uuid.UUID(contact_id))
+    if contact is None:  # pragma: no cover - just released
+        return []
+    rows = {s.id: s for s in contact.subjects}
+    views = [SubjectPeople(str(s.id), "", s.role, None, ()) for s in contact.subjects]
+    warnings = _warnings(db, contact, rows, views)
+    _audit_warnings(db, principal, contact, warnings)
+    return [
+        {
+            "kind": "repeat_contact",
+            "person_id": warning.person_id,
+            "previous_contact_id": earlier.contact_id,
+            "previous_received_at": earlier.received_at.isoformat(),
+        }
+        for warning in warnings
+        for earlier in warning.triggers
+    ]

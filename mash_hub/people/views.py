@@ -1,0 +1,228 @@
+"""Pages for the person register: candidate review on a contact, links, merges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, abort, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers.response import Response as BaseResponse
+
+from mash_hub import db
+from mash_hub.authz import Permission, current_principal, requires
+from mash_hub.authz.gate import Principal
+from mash_hub.people import services
+from mash_hub.people.forms import (
+    LinkForm,
+    MergeDecisionForm,
+    MergeForm,
+    NewPersonForm,
+    UndoMergeForm,
+)
+
+bp = Blueprint("people", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals["people_section"] = people_section
+    app.jinja_env.globals["current_principal_can_decide_merges"] = can_decide_merges
+
+
+def can_decide_merges() -> bool:
+    principal = current_principal()
+    return principal is not None and principal.can(Permission.PERSONS_MERGE_DECIDE)
+
+
+def _principal() -> Principal:
+    principal = current_principal()
+    if principal is None:  # the gate always sets it for a declared endpoint
+        abort(401)
+    return principal
+
+
+def people_section(contact_id: str) -> services.ContactPeople | None:
+    """For the contact page's people partial: the register's view of the contact, for the
+    MASH staff who may read it (the firewall decides again and audits the read)."""
+    principal = current_principal()
+    if principal is None or not principal.can(Permission.CONTACTS_VIEW):
+        return None
+    try:
+        return services.people_for_contact(db.session(), principal, str(contact_id))
+    except services.PersonNotFound:
+        return None
+
+
+def _merge_form(people: services.ContactPeople, form: MergeForm | None = None) -> MergeForm:
+    form = form or MergeForm(formdata=None)
+    choices = merge_choices(people)
+    form.survivor_id.choices = choices
+    form.merged_id.choices = choices
+    return form
+
+
+def merge_choices(people: services.ContactPeople) -> dict[str, str]:
+    """Every person reached from this contact (linked or suggested), labelled."""
+    choices: dict[str, str] = {}
+    for subject in people.subjects:
+        persons = [subject.linked] if subject.linked else [c.person for c in subject.candidates]
+        for person in persons:
+            if person is not None:
+                born = person.date_of_birth.strftime("%d %B %Y") if person.date_of_birth else ""
+                choices[person.id] = f"{person.name} {born}".strip()
+    return choices
+
+
+def _review(contact_id: str, form: FlaskForm | None = None, **forms: Any) -> str:
+    people = people_section_or_404(contact_id)
+    merge_form = forms.pop("merge_form", None)
+    return render_template(
+        "people/review.html",
+        people=people,
+        form=form,
+        merge_form=_merge_form(people, merge_form),
+        title=f"People in {people.reference}",
+    )
+
+
+def people_section_or_404(contact_id: str) -> services.ContactPeople:
+    try:
+        return services.people_for_contact(db.session(), _principal(), contact_id)
+    except services.PersonNotFound:
+        abort(404)
+
+
+@bp.route("/contacts/<contact_id>/people")
+@requires(Permission.CONTACTS_VIEW)
+def review(contact_id: str) -> str:
+    return _review(contact_id)
+
+
+def _back(contact_id: str) -> BaseResponse:
+    return redirect(url_for("people.review", contact_id=contact_id))
+
+
+@bp.route("/contacts/<contact_id>/people/<subject_id>/link", methods=["POST"])
+@requires(Permission.PERSONS_LINK)
+def link(contact_id: str, subject_id: str) -> BaseResponse | str:
+    form = LinkForm()
+    if form.validate_on_submit():
+        try:
+            services.link_subject(
+                db.session(), _principal(), contact_id, subject_id, form.person_id.data or ""
+            )
+        except services.PersonNotFound:
+            abort(404)
+        except services.PersonChangeRefused as refused:
+            db.rollback_request()
+            form.person_id.errors = [str(refused)]
+        else:
+            return _back(contact_id)
+    return _review(contact_id, form)
+
+
+@bp.route("/contacts/<contact_id>/people/<subject_id>/new", methods=["POST"])
+@requires(Permission.PERSONS_LINK)
+def new_person(contact_id: str, subject_id: str) -> BaseResponse | str:
+    form = NewPersonForm()
+    if form.validate_on_submit():
+        try:
+            services.create_person_for_subject(db.session(), _principal(), contact_id, subject_id)
+        except services.PersonNotFound:
+            abort(404)
+        except services.PersonChangeRefused as refused:
+            db.rollback_request()
+            form.submit.errors = [str(refused)]
+        else:
+            return _back(contact_id)
+    return _review(contact_id, form)
+
+
+@bp.route("/contacts/<contact_id>/people/merge", methods=["POST"])
+@requires(Permission.PERSONS_MERGE_PROPOSE)
+def propose_merge(contact_id: str) -> BaseResponse | str:
+    people = people_section_or_404(contact_id)
+    form = _merge_form(people, MergeForm())
+    if form.validate_on_submit():
+        try:
+            services.propose_merge(
+                db.session(),
+                _principal(),
+                contact_id,
+                form.survivor_id.data or "",
+                form.merged_id.data or "",
+                form.reason.data or "",
+            )
+        except services.PersonNotFound:
+            abort(404)
+        except services.PersonChangeRefused as refused:
+            db.rollback_request()
+            field = getattr(form, refused.field, form.merged_id)
+            field.errors = [str(refused)]
+        else:
+            return _back(contact_id)
+    return _review(contact_id, form, merge_form=form)
+
+
+@bp.route("/people/merges")
+@requires(Permission.PERSONS_MERGE_DECIDE)
+def merges() -> str:
+    waiting = services.merges_waiting(db.session())
+    return render_template("people/merges.html", merges=waiting, title="Person merges")
+
+
+def _show_merge(merge_id: str, form: FlaskForm | None = None) -> str:
+    try:
+        merge = services.show_merge(db.session(), _principal(), merge_id)
+    except services.PersonNotFound:
+        abort(404)
+    return render_template(
+        "people/merge.html",
+        merge=merge,
+        form=form,
+        decision_form=form if isinstance(form, MergeDecisionForm) else MergeDecisionForm(),
+        undo_form=UndoMergeForm(),
+        title="Merge of two person records",
+    )
+
+
+@bp.route("/people/merges/<merge_id>")
+@requires(Permission.PERSONS_MERGE_DECIDE)
+def merge(merge_id: str) -> str:
+    return _show_merge(merge_id)
+
+
+@bp.route("/people/merges/<merge_id>/decision", methods=["POST"])
+@requires(Permission.PERSONS_MERGE_DECIDE)
+def decide(merge_id: str) -> BaseResponse | str:
+    form = MergeDecisionForm()
+    if form.validate_on_submit():
+        try:
+            services.decide_merge(
+                db.session(), _principal(), merge_id, form.decision.data == "approve"
+            )
+        except services.PersonNotFound:
+            abort(404)
+        except services.PersonChangeRefused as refused:
+            db.rollback_request()
+            form.decision.errors = [str(refused)]
+        else:
+            return redirect(url_for("people.merge", merge_id=merge_id))
+    return _show_merge(merge_id, form)
+
+
+@bp.route("/people/merges/<merge_id>/undo", methods=["POST"])
+@requires(Permission.PERSONS_MERGE_DECIDE)
+def undo(merge_id: str) -> BaseResponse | str:
+    form = UndoMergeForm()
+    if form.validate_on_submit():
+        try:
+            services.undo_merge(db.session(), _principal(), merge_id)
+        except services.PersonNotFound:
+            abort(404)
+        except services.PersonChangeRefused as refused:
+            db.rollback_request()
+            form.submit.errors = [str(refused)]
+        else:
+            return redirect(url_for("people.merge", merge_id=merge_id))
+    return _show_merge(merge_id, form)
