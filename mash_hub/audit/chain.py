@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,13 +99,21 @@ def time_text(at: datetime) -> str:
     return at.isoformat(timespec="microseconds") + "Z"
 
 
-def encode(prev_hash: str, row: tuple[Any, ...]) -> bytes:
-    """The canonical record of one event: ``row`` holds the FIELDS values in order.
+def encode(prev_hash: str, fields: tuple[Any, ...]) -> bytes:
+    """The canonical record of one event: ``fields`` holds the FIELDS values in order."""
+    return encode_row((prev_hash, None, *fields))
+
+
+def encode_row(row: Sequence[Any]) -> bytes:
+    """The canonical record of a stored row ``(prev_hash, hash, *FIELDS)`` (its own hash is
+    not part of it).
 
     Written as one expression because the verifier runs it for every event: it must keep
     up with the bare SHA-256 beside it (benchmarks/bench_audit_verify.py).
     """
     (
+        prev_hash,
+        _hash,
         seq,
         ident,
         at,
@@ -127,7 +136,7 @@ def encode(prev_hash: str, row: tuple[Any, ...]) -> bytes:
         client_address,
     ) = row
     s = str(seq)
-    i = ident.hex if isinstance(ident, uuid.UUID) else uuid.UUID(str(ident)).hex
+    i = ident.hex if type(ident) is uuid.UUID else uuid.UUID(str(ident)).hex
     t = str((at - (_NAIVE_EPOCH if at.tzinfo is None else _EPOCH)) // _MICROSECOND)
     return (
         f"{VERSION}\n64:{prev_hash}\n{len(s)}:{s}\n32:{i}\n{len(t)}:{t}"

@@ -25,9 +25,11 @@ The report states how many events that is (``unprotected``).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +156,105 @@ def check_checkpoints(
     return heads, None
 
 
+class ChainWalker:
+    """Walks sealed events in seq order against the signed heads; ``feed`` may be called
+    with successive batches. Stops at the first damage (``report.damage``)."""
+
+    def __init__(self, heads: dict[int, str], report: Report) -> None:
+        self.heads = heads
+        self.report = report
+        report.last_checkpoint_seq = max(heads, default=0)
+        self.prev = chain.GENESIS
+        self.last_sealed = 0
+        self.matched: set[int] = set()
+
+    def feed(self, rows: Iterable[Sequence[Any]]) -> bool:
+        """Check the rows; False once damage is found."""
+        report = self.report
+        heads = self.heads
+        last_checkpoint = report.last_checkpoint_seq
+        encode_row = chain.encode_row
+        sha256 = hashlib.sha256
+        prev = self.prev
+        last_sealed = self.last_sealed
+        sealed = unprotected = count = 0
+        damage = None
+        for row in rows:
+            count += 1
+            stored = row[1]
+            seq = row[2]
+            if stored is None:
+                report.pending += 1
+                continue
+            if report.pending:
+                damage = Damage("out of order", "sealed after an unsealed event", seq, row[3])
+                break
+            if sha256(encode_row(row)).hexdigest() != stored:
+                damage = Damage("altered", "its contents do not match its hash", seq, row[3])
+                break
+            if row[0] != prev:
+                damage = Damage(
+                    "broken link",
+                    f"its prev_hash is not the hash of the event before it (seq {last_sealed}): "
+                    "an event was deleted, inserted or moved",
+                    seq,
+                    row[3],
+                )
+                break
+            if seq in heads:
+                if heads[seq] != stored:
+                    damage = Damage(
+                        "rewritten",
+                        f"its hash differs from the head signed in the checkpoint at seq {seq}: "
+                        "the chain was recomputed",
+                        seq,
+                        row[3],
+                    )
+                    break
+                self.matched.add(seq)
+            prev = stored
+            last_sealed = seq
+            sealed += 1
+            if seq > last_checkpoint:
+                unprotected += 1
+        self.prev, self.last_sealed = prev, last_sealed
+        report.events += count
+        report.sealed += sealed
+        report.unprotected += unprotected
+        if damage is not None:
+            report.damage = Damage(damage.kind, damage.detail, damage.seq, str(damage.event_id))
+            return False
+        return True
+
+    def finish(self) -> Report:
+        """After the last row: checkpoints that name events past the end, or gone."""
+        report = self.report
+        if report.damage is not None:
+            return report
+        heads = self.heads
+        beyond = [seq for seq in heads if seq > self.last_sealed]
+        if beyond:
+            report.damage = Damage(
+                "truncated",
+                f"a signed checkpoint names seq {max(beyond)}, but the chain ends at seq "
+                f"{self.last_sealed}: events were removed from the end",
+            )
+        elif unmatched := sorted(s for s in heads if s > 0 and s not in self.matched):
+            report.damage = Damage(
+                "truncated",
+                f"the signed checkpoint at seq {unmatched[0]} names an event that is gone",
+            )
+        elif report.sealed and not heads:
+            report.damage = Damage("unsigned", "no signed checkpoint covers the chain")
+        return report
+
+
+def _batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
 def verify(
     rows: Iterable[Sequence[Any]],
     public_key: Ed25519PublicKey,
@@ -167,74 +268,11 @@ def verify(
     if damage is not None:
         report.damage = damage
         return report
-    report.last_checkpoint_seq = max(heads, default=0)
-    encode_hash = chain.event_hash
-    prev = chain.GENESIS
-    last_sealed = 0
-    matched: set[int] = set()
-    count = 0
-    for row in rows:
-        count += 1
-        if progress is not None and count % PROGRESS_EVERY == 0:
-            progress(PROGRESS_EVERY)
-        stored_prev, stored, fields = row[0], row[1], tuple(row[2:])
-        seq = fields[0]
-        if stored is None:
-            report.pending += 1
-            continue
-        if report.pending:
-            report.damage = Damage(
-                "out of order", "sealed after an unsealed event", seq, str(fields[1])
-            )
+    walker = ChainWalker(heads, report)
+    for batch in _batches(rows, PROGRESS_EVERY):
+        ok = walker.feed(batch)
+        if progress is not None:
+            progress(len(batch))
+        if not ok:
             break
-        if encode_hash(str(stored_prev), fields) != stored:
-            report.damage = Damage(
-                "altered", "its contents do not match its hash", seq, str(fields[1])
-            )
-            break
-        if stored_prev != prev:
-            report.damage = Damage(
-                "broken link",
-                f"its prev_hash is not the hash of the event before it (seq {last_sealed}): "
-                "an event was deleted, inserted or moved",
-                seq,
-                str(fields[1]),
-            )
-            break
-        signed = heads.get(seq)
-        if signed is not None:
-            if signed != stored:
-                report.damage = Damage(
-                    "rewritten",
-                    f"its hash differs from the head signed in the checkpoint at seq {seq}: "
-                    "the chain was recomputed",
-                    seq,
-                    str(fields[1]),
-                )
-                break
-            matched.add(seq)
-        prev = stored
-        last_sealed = seq
-        report.sealed += 1
-        if seq > report.last_checkpoint_seq:
-            report.unprotected += 1
-    report.events = count
-    if progress is not None:
-        progress(count % PROGRESS_EVERY)
-    if report.damage is not None:
-        return report
-    beyond = [seq for seq in heads if seq > last_sealed]
-    if beyond:
-        report.damage = Damage(
-            "truncated",
-            f"a signed checkpoint names seq {max(beyond)}, but the chain ends at seq "
-            f"{last_sealed}: events were removed from the end",
-        )
-    elif unmatched := sorted(s for s in heads if s > 0 and s not in matched):
-        missing = unmatched[0]
-        report.damage = Damage(
-            "truncated", f"the signed checkpoint at seq {missing} names an event that is gone"
-        )
-    elif report.sealed and not heads:
-        report.damage = Damage("unsigned", "no signed checkpoint covers the chain")
-    return report
+    return walker.finish()
