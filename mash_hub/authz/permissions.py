@@ -22,6 +22,7 @@ class Permission(StrEnum):
     API_CONTACTS_WRITE = "api:contacts:write"
     API_CONTACTS_READ = "api:contacts:read"
     API_CONTACTS_RATE = "api:contacts:rate"
+    API_AUDIT_READ = "api:audit:read"
 
 
 class Role(StrEnum):
@@ -78,7 +79,7 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_READ},
     Scope.REQUESTS_READ: _EVERY_CLIENT,
     Scope.CONTRIBUTIONS_WRITE: _EVERY_CLIENT,
-    Scope.AUDIT_READ: _EVERY_CLIENT,
+    Scope.AUDIT_READ: _EVERY_CLIENT | {Permission.API_AUDIT_READ},
 }
 
 
