@@ -60,6 +60,10 @@ def seal_pending(db: Session) -> tuple[int, Head]:
     were sealed and the new head. Runs in the caller's unit of work."""
     if db.get_bind().dialect.name == "postgresql":
         db.execute(text("SELECT audit_seal_lock()"))
+    else:
+        # SQLite: take the write lock before reading (a write that changes nothing), so
+        # the snapshot read below is the newest and cannot go stale before the update.
+        db.execute(text("UPDATE audit_events SET hash = hash WHERE 0"))
     head = chain_head(db)
     sealed = 0
     while True:

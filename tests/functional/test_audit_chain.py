@@ -9,6 +9,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import threading
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -375,3 +376,40 @@ def test_the_standalone_verifier_runs_as_a_script(sealed):
     )
     assert result.returncode == 0, result.stderr
     assert "OK: 9 sealed event(s)" in result.stdout
+
+
+def test_the_seal_command_seals_and_checkpoints_at_once(trail, capsys):
+    write_events(trail.app, 3)
+    result = CliRunner().invoke(cli, ["audit", "seal"], env=trail.env())
+    assert result.exit_code == 0, result.output
+    assert "sealed 3 event(s); head seq 3" in result.output
+    assert all(row.hash for row in trail.rows())
+    assert len(trail.checkpoints.read_text().splitlines()) == 1
+    assert trail.tool_verify(capsys)[0] == 0
+
+
+def test_sealing_while_others_write_leaves_no_event_behind(trail, capsys):
+    """Writers never wait for the chain; a sealer running among them seals in seq order
+    and never skips an event that commits late."""
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            write_events(trail.app, 15)
+        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        trail.seal(force=False)
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    trail.seal()
+    rows = trail.rows()
+    assert len(rows) == 45 and all(row.hash for row in rows)
+    result = trail.cli_verify()
+    assert result.exit_code == 0, result.output
+    assert trail.tool_verify(capsys)[0] == 0
