@@ -104,6 +104,19 @@ def encode(prev_hash: str, fields: tuple[Any, ...]) -> bytes:
     return encode_row((prev_hash, None, *fields))
 
 
+# Encoded fields of the columns that take few distinct values (kind, action, agency...),
+# kept so the verifier formats each only once; bounded, and only ever a cache.
+_FIELD_MEMO: dict[str | None, str] = {None: "~"}
+_FIELD_MEMO_LIMIT = 4096
+
+
+def _field(value: str | None) -> str:
+    encoded = "~" if value is None else f"{len(value)}:{value}"
+    if len(_FIELD_MEMO) < _FIELD_MEMO_LIMIT:
+        _FIELD_MEMO[value] = encoded
+    return encoded
+
+
 def encode_row(row: Sequence[Any]) -> bytes:
     """The canonical record of a stored row ``(prev_hash, hash, *FIELDS)`` (its own hash is
     not part of it).
@@ -138,19 +151,20 @@ def encode_row(row: Sequence[Any]) -> bytes:
     s = str(seq)
     i = ident.hex if type(ident) is uuid.UUID else uuid.UUID(str(ident)).hex
     t = str((at - (_NAIVE_EPOCH if at.tzinfo is None else _EPOCH)) // _MICROSECOND)
+    m = _FIELD_MEMO.get
     return (
         f"{VERSION}\n64:{prev_hash}\n{len(s)}:{s}\n32:{i}\n{len(t)}:{t}"
-        f"\n{len(kind)}:{kind}\n{len(actor_type)}:{actor_type}\n{len(actor_id)}:{actor_id}"
-        f"\n{'~' if agency is None else f'{len(agency)}:{agency}'}"
-        f"\n{len(roles)}:{roles}\n{len(action)}:{action}"
-        f"\n{'~' if object_type is None else f'{len(object_type)}:{object_type}'}"
+        f"\n{m(kind) or _field(kind)}\n{m(actor_type) or _field(actor_type)}"
+        f"\n{len(actor_id)}:{actor_id}\n{m(agency) or _field(agency)}"
+        f"\n{m(roles) or _field(roles)}\n{m(action) or _field(action)}"
+        f"\n{m(object_type) or _field(object_type)}"
         f"\n{'~' if object_id is None else f'{len(object_id)}:{object_id}'}"
         f"\n{'~' if contact_id is None else f'{len(contact_id)}:{contact_id}'}"
-        f"\n{len(decision)}:{decision}"
-        f"\n{len(isa_ids)}:{isa_ids}\n{len(clauses)}:{clauses}\n{len(policy_ids)}:{policy_ids}"
-        f"\n{len(reason)}:{reason}\n{'4:true' if break_glass else '5:false'}"
+        f"\n{m(decision) or _field(decision)}\n{m(isa_ids) or _field(isa_ids)}"
+        f"\n{m(clauses) or _field(clauses)}\n{m(policy_ids) or _field(policy_ids)}"
+        f"\n{m(reason) or _field(reason)}\n{'4:true' if break_glass else '5:false'}"
         f"\n{'~' if request_id is None else f'{len(request_id)}:{request_id}'}"
-        f"\n{'~' if client_address is None else f'{len(client_address)}:{client_address}'}"
+        f"\n{m(client_address) or _field(client_address)}"
     ).encode()
 
 

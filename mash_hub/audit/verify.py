@@ -178,15 +178,16 @@ class ChainWalker:
         prev = self.prev
         last_sealed = self.last_sealed
         sealed = unprotected = count = 0
+        pending = report.pending
         damage = None
         for row in rows:
             count += 1
             stored = row[1]
             seq = row[2]
             if stored is None:
-                report.pending += 1
+                pending += 1
                 continue
-            if report.pending:
+            if pending:
                 damage = Damage("out of order", "sealed after an unsealed event", seq, row[3])
                 break
             if sha256(encode_row(row)).hexdigest() != stored:
@@ -218,6 +219,7 @@ class ChainWalker:
             if seq > last_checkpoint:
                 unprotected += 1
         self.prev, self.last_sealed = prev, last_sealed
+        report.pending = pending
         report.events += count
         report.sealed += sealed
         report.unprotected += unprotected
