@@ -35,11 +35,14 @@ A checkpoint signs the chain's head with Ed25519. The signed message is::
 
 where <seq> is the last sealed event's seq (0, with the head ``GENESIS``, for an empty
 chain) and <at> is the signing time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC, always six
-fraction digits). Each
-checkpoint is stored in the ``audit_checkpoints`` table and appended, as one JSON line
-``{"seq", "head", "at", "key_id", "signature"}`` (signature in base64, key_id the first
-16 hex digits of SHA-256 over the raw 32-byte public key), to the checkpoint file that
-``[audit] checkpoint_file`` names, outside the database.
+fraction digits). Each checkpoint is stored in the ``audit_checkpoints`` table and
+appended, as one JSON line ``{"seq", "head", "at", "key_id", "signature"}`` (signature in
+base64, key_id the first 16 hex digits of SHA-256 over the raw 32-byte public key), to
+the checkpoint file that ``[audit] checkpoint_file`` names, outside the database.
+
+Sealing and checkpoints: ``mash_hub.audit.sealer``. What verification proves, and its one
+gap (events after the newest checkpoint can be cut off the end unnoticed):
+``mash_hub.audit.verify``.
 
 ``tools/verify_audit.py`` implements this same encoding without importing the hub, so
 anyone holding the public key can check the trail without trusting the hub's code.
