@@ -52,8 +52,8 @@ serve: setup
 	$(BIN)/mash-hub serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check mash_hub migrations tests benchmarks
-	$(BIN)/ruff format --check mash_hub migrations tests benchmarks
+	$(BIN)/ruff check mash_hub migrations tests benchmarks tools
+	$(BIN)/ruff format --check mash_hub migrations tests benchmarks tools
 	$(BIN)/mypy mash_hub
 
 format: $(VENV)/.installed

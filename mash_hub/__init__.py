@@ -22,6 +22,7 @@ from mash_hub.policy import PolicyDecisionPoint
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
     from mash_hub import logs
     from mash_hub.api import views as api_views
+    from mash_hub.audit import views as audit_views
     from mash_hub.authz import check_every_endpoint_declared, public
     from mash_hub.contacts import views as contact_views
     from mash_hub.firewall import views as firewall_views
@@ -86,8 +87,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api_views.init_app(app, csrf)
     contact_views.init_app(app, csrf)
     firewall_views.init_app(app)
-    governance_views.init_app(app, csrf)
+    governance_views.init_app(app)
     people_views.init_app(app)
+    audit_views.init_app(app, csrf)
     gate.init_app(app)
 
     @app.after_request

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from mash_hub.audit.cli import audit
 from mash_hub.authz.permissions import Role, Scope
 from mash_hub.config import ConfigError, Settings, load_settings
 from mash_hub.crypto.cli import keys
@@ -344,6 +345,7 @@ def clients_create(hub: HubContext, agency_code: str, scopes: tuple[str, ...], n
 
 cli.add_command(policies)
 cli.add_command(keys)
+cli.add_command(audit)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ CONFIG_ENV = "MASH_CONFIG"
 # Published in the repository on purpose: good enough for a laptop, refused in production.
 DEVELOPMENT_SECRET_KEY = "development-only-not-secret"  # noqa: S105 - refused in production
 DEVELOPMENT_MASTER_KEY = base64.b64encode(b"development-only-master-key-0000").decode()
+DEVELOPMENT_AUDIT_SIGNING_KEY = base64.b64encode(b"development-only-audit-signing-k").decode()
 
 
 class ConfigError(Exception):
@@ -171,6 +172,17 @@ class CalendarSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    checkpoint_interval: Duration = field(default_factory=lambda: _d("5 minutes"))
+    checkpoint_file: str = ""
+    signing_key: str = ""
+    signing_key_file: str = ""
+
+    def checkpoint_path(self, instance_path: str) -> Path:
+        return Path(self.checkpoint_file or Path(instance_path) / "audit-checkpoints.jsonl")
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
     json: bool = True
@@ -190,6 +202,7 @@ class Settings:
     timescales: TimescalesSettings = field(default_factory=TimescalesSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     source: str = "(defaults)"
 
     def master_key_bytes(self) -> bytes:
@@ -205,6 +218,26 @@ class Settings:
         if len(key) != 32:
             raise ConfigError("[keys] master_key: must be 32 bytes, base64-encoded")
         return key
+
+    def audit_signing_seed(self) -> bytes:
+        """The 32-byte Ed25519 seed that signs audit checkpoints (environment/config or a
+        key file). Production refuses a missing or development key when it is needed."""
+        text = self.audit.signing_key
+        if not text and self.audit.signing_key_file:
+            text = Path(self.audit.signing_key_file).read_text().strip()
+        if not text:
+            if self.app.production:
+                raise ConfigError("[audit] signing_key: no audit signing key configured")
+            text = DEVELOPMENT_AUDIT_SIGNING_KEY
+        if self.app.production and text == DEVELOPMENT_AUDIT_SIGNING_KEY:
+            raise ConfigError("[audit] signing_key: production refuses the development key")
+        try:
+            seed = base64.b64decode(text, validate=True)
+        except ValueError as err:
+            raise ConfigError("[audit] signing_key: not base64") from err
+        if len(seed) != 32:
+            raise ConfigError("[audit] signing_key: must be 32 bytes, base64-encoded")
+        return seed
 
 
 _MODES = ("development", "test", "production")

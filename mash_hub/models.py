@@ -1,6 +1,6 @@
 """Every model, imported in one place so the metadata (and Alembic) sees every table."""
 
-from mash_hub.audit.models import AuditEvent
+from mash_hub.audit.models import AuditCheckpoint, AuditEvent
 from mash_hub.contacts.models import Contact, ContactRating, ContactSubject, ReferenceCounter
 from mash_hub.crypto.models import AgencyKey, DataKey
 from mash_hub.firewall.models import BreakGlassGrant
@@ -19,6 +19,7 @@ from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMer
 __all__ = [
     "AgencyKey",
     "DataKey",
+    "AuditCheckpoint",
     "AuditEvent",
     "BreakGlassGrant",
     "Contact",

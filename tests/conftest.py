@@ -37,6 +37,7 @@ TEST_ENV = {
 
 
 APP_ROLE = "mash_app"  # PostgreSQL: the application connects as neither owner nor superuser
+AUDIT_TABLES = ("audit_events", "audit_checkpoints")
 
 
 def test_database_url(tmp_root: Path) -> str:
@@ -57,6 +58,12 @@ def _as_app_role(admin_url: str) -> str:
             )
         )
         conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}"))
+        # The audit trail is append-only for the app: read and add, and the sealer's one
+        # fill of the hash columns (the trigger refuses any other update).
+        for table in AUDIT_TABLES:
+            conn.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {APP_ROLE}"))
+        conn.execute(text(f"GRANT UPDATE (prev_hash, hash) ON audit_events TO {APP_ROLE}"))
+        conn.execute(text(f"GRANT EXECUTE ON FUNCTION audit_seal_lock() TO {APP_ROLE}"))
     engine.dispose()
     return (
         make_url(admin_url)
@@ -104,8 +111,9 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def test_db_url(database_url: str, admin_database_url: str, tmp_path: Path) -> Iterator[str]:
     """This test's database, migrated and empty. SQLite: a fresh copy of the template.
-    PostgreSQL: the shared database, truncated afterwards by its owner (a truncate fires no
-    row triggers, so append-only tables can be emptied between tests)."""
+    PostgreSQL: the shared database, truncated afterwards by the superuser (a truncate fires
+    no row triggers, and replica mode silences the audit tables' TRUNCATE triggers for this
+    one transaction, so append-only tables can be emptied between tests)."""
     if not database_url.startswith("postgresql"):
         template = Path(make_url(database_url).database or "")
         copy = tmp_path / "test.db"
@@ -116,6 +124,7 @@ def test_db_url(database_url: str, admin_database_url: str, tmp_path: Path) -> I
     engine = create_engine(admin_database_url)
     names = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
 

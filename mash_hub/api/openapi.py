@@ -61,40 +61,6 @@ RATING_SCHEMA: dict[str, Any] = {
 
 VALIDATION_ERROR = _error("Validation failed; `fields` names each bad field")
 
-_NULLABLE_TEXT: dict[str, Any] = {"type": ["string", "null"]}
-_TEXT_LIST: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
-AUDIT_EVENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["seq", "at", "actor", "agency", "action", "object_type", "object_id",
-                 "contact_id", "decision", "isa_id", "clause", "policy_ids", "reason", "hash"],
-    "properties": {
-        "id": {"type": "string"},
-        "seq": {"type": "integer"},
-        "at": {"type": "string", "format": "date-time"},
-        "kind": {"type": "string"},
-        "actor": {"type": "string"},
-        "actor_type": {"type": "string", "enum": ["user", "client", "system"]},
-        "agency": _NULLABLE_TEXT,
-        "roles": _TEXT_LIST,
-        "action": {"type": "string"},
-        "object_type": _NULLABLE_TEXT,
-        "object_id": _NULLABLE_TEXT,
-        "contact_id": _NULLABLE_TEXT,
-        "decision": {"type": "string", "enum": ["allow", "deny"]},
-        "isa_id": _NULLABLE_TEXT,
-        "clause": _NULLABLE_TEXT,
-        "isa_ids": _TEXT_LIST,
-        "clauses": _TEXT_LIST,
-        "policy_ids": _TEXT_LIST,
-        "reason": {"type": "string"},
-        "break_glass": {"type": "boolean"},
-        "request_id": _NULLABLE_TEXT,
-        "hash": {
-            "type": ["string", "null"],
-            "description": "The event's place in the hash chain; null until sealed",
-        },
-    },
-}  # fmt: skip
 
 SUBJECT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -370,44 +336,88 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             **BEARER_ERRORS,
         },
     },
-    ("/api/v1/audit/events", "get"): {
-        "operationId": "listAuditEvents",
-        "summary": "Audit events of the caller's agency (clause 8.3), newest first",
-        "parameters": [
-            {"name": name, "in": "query", "required": False, "schema": schema}
-            for name, schema in (
-                ("contact_id", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}),
-                ("actor", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}),
-                ("agency", {"type": "string", "enum": list(AGENCY_CODES)}),
-                ("action", {"type": "string"}),
-                ("decision", {"type": "string", "enum": ["allow", "deny"]}),
-                ("since", {"type": "string", "format": "date-time"}),
-                ("until", {"type": "string", "format": "date-time"}),
-                ("cursor", {"type": "string", "pattern": "^[0-9]{1,19}$"}),
-                ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
-            )
-        ],
-        "responses": {
-            "200": {
-                "description": "One page of events and the cursor for the next",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["events", "next_cursor"],
-                            "properties": {
-                                "events": {"type": "array", "items": AUDIT_EVENT_SCHEMA},
-                                "next_cursor": {"type": ["string", "null"]},
-                            },
-                        }
-                    }
-                },
-            },
-            "422": VALIDATION_ERROR,
-            **BEARER_ERRORS,
+}  # fmt: skip
+
+AUDIT_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["seq", "id", "at", "actor", "agency", "action", "object_type", "object_id",
+                 "contact_id", "decision", "isa_id", "clause", "policy_ids", "reason", "hash"],
+    "properties": {
+        "seq": {"type": "integer"},
+        "id": {"type": "string"},
+        "at": {"type": "string", "format": "date-time"},
+        "kind": {"type": "string"},
+        "actor": {"type": "string", "description": "user or client id"},
+        "actor_type": {"type": "string", "enum": ["user", "client", "system"]},
+        "agency": {"type": ["string", "null"]},
+        "action": {"type": "string"},
+        "object_type": {"type": ["string", "null"]},
+        "object_id": {"type": ["string", "null"]},
+        "contact_id": {"type": ["string", "null"]},
+        "decision": {"type": "string", "enum": ["allow", "deny"]},
+        "isa_id": {"type": ["string", "null"], "description": "space-separated if several"},
+        "clause": {"type": ["string", "null"], "description": "space-separated if several"},
+        "policy_ids": {"type": "array", "items": {"type": "string"}},
+        "reason": {"type": "string"},
+        "break_glass": {"type": "boolean"},
+        "hash": {
+            "type": ["string", "null"],
+            "description": "SHA-256 chain hash (hex); null until the sealer has chained it",
         },
     },
 }  # fmt: skip
+
+
+def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+OPERATIONS[("/api/v1/audit/events", "get")] = {
+    "operationId": "listAuditEvents",
+    "summary": "The caller's agency's audit trail, oldest first, for governance tools (SIEM)",
+    "parameters": [
+        _query("contact_id", "events about this contact"),
+        _query("actor", "events by this user or client id"),
+        _query("agency", "the agency whose trail to read (default and only: the caller's)"),
+        _query("action", "e.g. contact:read"),
+        _query("decision", "allow or deny", enum=["allow", "deny"]),
+        _query("since", "at or after this time (RFC 3339)", format="date-time"),
+        _query("until", "before this time (RFC 3339)", format="date-time"),
+        _query("cursor", "next_cursor from the previous page"),
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        },
+    ],
+    "responses": {
+        "200": {
+            "description": "A page of events",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["events", "next_cursor"],
+                        "properties": {
+                            "events": {"type": "array", "items": AUDIT_EVENT_SCHEMA},
+                            "next_cursor": {"type": ["string", "null"]},
+                        },
+                    }
+                }
+            },
+        },
+        "403": _error("The token lacks audit:read, or asks for another agency's trail"),
+        "422": VALIDATION_ERROR,
+        "401": BEARER_ERRORS["401"],
+    },
+}
 
 
 def document() -> dict[str, Any]:

@@ -43,3 +43,23 @@ class AuditEvent(Base):
     break_glass: Mapped[bool] = mapped_column(Boolean, default=False)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Filled once by the sealer (mash_hub.audit.sealer), never at insert time, so writers
+    # never contend for the chain's head. See mash_hub.audit.chain for the encoding.
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditCheckpoint(Base):
+    """The chain's head at a moment, signed with the hub's Ed25519 audit key. Also appended
+    to the checkpoint file outside the database."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)  # the last sealed event (0: none yet)
+    head: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(128))  # base64

@@ -8,8 +8,10 @@ that was refused answers with an error and rolls back.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 from flask import has_request_context, request
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
@@ -83,3 +85,54 @@ def record_on_its_own(draft: EventDraft) -> AuditEvent:
         own.flush()
         own.expunge(event)
     return event
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """A search of the trail. ``after_seq`` is the paging cursor's position."""
+
+    agency: str
+    contact_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    decision: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after_seq: int = 0
+    limit: int = 100
+
+
+# The MASH core agencies hold the contacts jointly (shared/docs/domain.md).
+MASH_CORE = frozenset({"csc", "police"})
+
+
+def trail_of(agency: str) -> ColumnElement[bool]:
+    """The events in `agency`'s trail: clause 8.3 of the core agreement lets its governance
+    lead read "the audit of access by and to that agency". By: every event whose actor
+    belongs to the agency. To: for the core agencies, every event on a contact."""
+    by_agency = AuditEvent.agency == agency
+    if agency in MASH_CORE:
+        return or_(by_agency, AuditEvent.contact_id.is_not(None))
+    return by_agency
+
+
+def search(db: Session, wanted: EventFilter) -> tuple[list[AuditEvent], int | None]:
+    """Events in seq order (oldest first, so a SIEM can follow the trail) and the seq to
+    continue after, or None on the last page. The caller has the firewall's permission."""
+    query = select(AuditEvent).where(trail_of(wanted.agency), AuditEvent.seq > wanted.after_seq)
+    for column, value in (
+        (AuditEvent.contact_id, wanted.contact_id),
+        (AuditEvent.actor_id, wanted.actor),
+        (AuditEvent.action, wanted.action),
+        (AuditEvent.decision, wanted.decision),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if wanted.since is not None:
+        query = query.where(AuditEvent.at >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(AuditEvent.at < wanted.until)
+    rows = list(db.scalars(query.order_by(AuditEvent.seq).limit(wanted.limit + 1)))
+    if len(rows) > wanted.limit:
+        return rows[: wanted.limit], rows[wanted.limit - 1].seq
+    return rows, None

@@ -19,15 +19,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from mash_hub.audit.models import AuditEvent
+from mash_hub.audit.services import trail_of
 from mash_hub.contacts.deadlines import WorkingCalendar
-from mash_hub.identity.models import AGENCIES, ApiClient, User
+from mash_hub.identity.models import ApiClient, User
 from mash_hub.policy.register import Agreement, Register
 
-MASH_CORE = frozenset(info.code for info in AGENCIES if info.mash_core)
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 # An actor is flagged when they touched at least this many contacts...
@@ -75,16 +75,8 @@ class Page:
     next_cursor: str | None
 
 
-def visible_to(agency: str) -> ColumnElement[bool]:
-    """The events a lead of `agency` may read (clause 8.3)."""
-    by_agency = AuditEvent.agency == agency
-    if agency in MASH_CORE:
-        return or_(by_agency, AuditEvent.contact_id.is_not(None))
-    return by_agency
-
-
 def _filtered(agency: str, filters: AuditFilters) -> Select[AuditEvent]:
-    conditions: list[ColumnElement[bool]] = [visible_to(agency)]
+    conditions: list[ColumnElement[bool]] = [trail_of(agency)]
     if filters.contact_ids:
         conditions.append(AuditEvent.contact_id.in_(filters.contact_ids))
     if filters.actor:
@@ -225,7 +217,7 @@ def volume_anomalies(db: Session, agency: str, since: datetime, until: datetime)
             func.count(func.distinct(AuditEvent.contact_id)),
         )
         .where(
-            visible_to(agency),
+            trail_of(agency),
             AuditEvent.decision == "allow",
             AuditEvent.action == "contact:read",
             AuditEvent.contact_id.is_not(None),
@@ -301,7 +293,7 @@ def _daily(
     query = (
         select(AuditEvent.at, AuditEvent.agency)
         .where(
-            visible_to(agency),
+            trail_of(agency),
             AuditEvent.kind.in_(("access.decision", "access.break_glass")),
             AuditEvent.decision == decision,
             AuditEvent.contact_id.is_not(None),

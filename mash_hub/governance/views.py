@@ -15,19 +15,15 @@ from flask import (
     Response,
     abort,
     current_app,
-    jsonify,
     render_template,
     request,
     url_for,
 )
 from flask_login import current_user
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, runtime
-from mash_hub.api.errors import ApiError
-from mash_hub.api.validation import ValidationFailed
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
@@ -36,21 +32,17 @@ from mash_hub.firewall.decisions import Access, AccessDenied, require
 from mash_hub.governance import charts, exports
 from mash_hub.governance import services as governance
 from mash_hub.governance.forms import AuditSearchForm, ExportForm
-from mash_hub.governance.schemas import event_document, read_event_query
 from mash_hub.identity import services as identity
 from mash_hub.policy.pdp import Action, AuditLogResource
 
 bp = Blueprint("governance", __name__, url_prefix="/governance")
-api_bp = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit")
 
 REPORT_DAYS = 14
 EXPORT_LIMIT = 100_000
 
 
-def init_app(app: Flask, csrf: CSRFProtect) -> None:
-    csrf.exempt(api_bp)  # bearer tokens, never cookies
+def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.register_blueprint(api_bp)
 
 
 def _principal() -> Principal:
@@ -284,25 +276,4 @@ def agreements() -> str:
         agreements=governance.agreement_register(
             current_app.extensions["mash.pdp"].register, runtime.now()
         ),
-    )
-
-
-@api_bp.route("/events")
-@requires(Permission.API_AUDIT_READ)
-def api_events() -> Response:
-    """JSON for SIEM tools: the same search as the workspace, newest first, cursor-paged."""
-    try:
-        query = read_event_query(request.args.to_dict())
-    except ValidationFailed as failed:
-        raise ApiError(422, "the filters have problems", fields=failed.fields) from failed
-    principal = _principal()
-    try:
-        require(principal, Action.AUDIT_READ, AuditLogResource(agency=principal.agency))
-    except AccessDenied as denied:
-        raise ApiError(403, "this client may not read the audit trail") from denied
-    page = governance.search(
-        db.session(), principal.agency, query.filters, cursor=query.cursor, limit=query.limit
-    )
-    return jsonify(
-        {"events": [event_document(e) for e in page.events], "next_cursor": page.next_cursor}
     )

@@ -5,7 +5,7 @@ closed, for repeat-contact warnings). On PostgreSQL the register's tables are vi
 from the MASH side (the core agencies, or the system), like contacts (see 0005).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-29 19:59:04
 """
 
@@ -24,7 +24,7 @@ MASH_SIDE = (
 RLS_TABLES = ("persons", "person_keys", "person_candidates", "person_merges")
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

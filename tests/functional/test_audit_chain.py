@@ -1,0 +1,415 @@
+"""The tamper-evident audit trail: sealing, signed checkpoints, and both verifiers
+(`mash-hub audit verify` and the standalone tools/verify_audit.py) catching each kind of
+tampering an insider with database access could attempt."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import subprocess
+import sys
+import threading
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, select, text
+
+from mash_hub.audit import chain
+from mash_hub.audit.models import AuditCheckpoint, AuditEvent
+from mash_hub.audit.sealer import run_once
+from mash_hub.audit.services import EventDraft, record_on_its_own
+from mash_hub.cli import cli
+from mash_hub.db import Database
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOOL = REPO_ROOT / "tools" / "verify_audit.py"
+TRIGGERS = (
+    "audit_events_no_update",
+    "audit_events_no_delete",
+    "audit_checkpoints_no_update",
+    "audit_checkpoints_no_delete",
+)
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("verify_audit_tool", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+verify_tool = _load_tool()
+
+
+def draft(n: int) -> EventDraft:
+    return EventDraft(
+        kind="access.decision",
+        actor_type="user",
+        actor_id=str(uuid.uuid4()),
+        action="contact:read",
+        decision="allow" if n % 2 else "deny",
+        reason=f"rule {n}: reason with a colon: and a\nnewline, ünïcödé",
+        agency="police",
+        roles=("screener",),
+        object_type="contact",
+        object_id=str(uuid.uuid4()),
+        contact_id=str(uuid.uuid4()) if n % 3 else None,
+        isa_ids=("isa-police-csc",),
+        policy_ids=("policy0",),
+    )
+
+
+def write_events(app, count: int) -> None:
+    with app.app_context():
+        for n in range(count):
+            record_on_its_own(draft(n))
+
+
+class Trail:
+    """A sealed trail on this test's database, with ways to verify and to tamper with it."""
+
+    def __init__(self, app, settings, clock, admin_url: str, tmp_path: Path) -> None:
+        self.app = app
+        self.settings = settings
+        self.clock = clock
+        self.database: Database = app.extensions["mash.db"]
+        self.postgres = self.database.engine.dialect.name == "postgresql"
+        self.admin_url = admin_url if self.postgres else settings.database.url
+        self.checkpoints = settings.audit.checkpoint_path(settings.app.instance_path)
+        self.public_key = tmp_path / "audit-public.pem"
+        result = CliRunner().invoke(
+            cli, ["audit", "export-public-key", "--out", str(self.public_key)], env=self.env()
+        )
+        assert result.exit_code == 0, result.output
+
+    def env(self) -> dict[str, str]:
+        return {
+            "MASH_DATABASE__URL": self.settings.database.url,
+            "MASH_APP__INSTANCE_PATH": self.settings.app.instance_path,
+            "MASH_APP__MODE": "test",
+        }
+
+    def seal(self, *, force: bool = True):
+        self.clock.advance(timedelta(seconds=1))
+        return run_once(self.database, self.settings, self.clock.now(), force=force)
+
+    def rows(self) -> list[AuditEvent]:
+        with self.database.transaction() as db:
+            return list(db.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+
+    def cli_verify(self):
+        return CliRunner().invoke(
+            cli,
+            [
+                "audit",
+                "verify",
+                "--public-key",
+                str(self.public_key),
+                "--checkpoints",
+                str(self.checkpoints),
+            ],
+            env=self.env(),
+        )
+
+    def tool_verify(self, capsys) -> tuple[int, str]:
+        capsys.readouterr()
+        status = verify_tool.main(
+            [
+                "--database",
+                self.settings.database.url,
+                "--checkpoints",
+                str(self.checkpoints),
+                "--public-key",
+                str(self.public_key),
+                "--quiet",
+            ]
+        )
+        captured = capsys.readouterr()
+        return status, captured.out + captured.err
+
+    def tamper(self, *statements: str, params: list[dict] | None = None) -> None:
+        """As someone with full control of the database: past the grants and triggers."""
+        engine = create_engine(self.admin_url)
+        with engine.begin() as conn:
+            if self.postgres:
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+            else:
+                for name in TRIGGERS:
+                    conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+            for n, statement in enumerate(statements):
+                conn.execute(text(statement), (params or [{}] * len(statements))[n])
+        engine.dispose()
+
+
+@pytest.fixture
+def trail(app, settings, clock, admin_database_url, tmp_path) -> Trail:
+    return Trail(app, settings, clock, admin_database_url, tmp_path)
+
+
+def expect_damage(trail: Trail, capsys, kind: str, seq: int | None) -> None:
+    where = f"event seq {seq} " if seq is not None else ""
+    result = trail.cli_verify()
+    assert result.exit_code == 1, result.output
+    assert f"FAILED: {where}" in result.output and f"{kind}:" in result.output, result.output
+    status, output = trail.tool_verify(capsys)
+    assert status == 1, output
+    assert f"FAILED: {where}" in output and f"{kind}:" in output, output
+
+
+def test_sealing_chains_events_in_order_and_signs_a_checkpoint(trail, capsys):
+    write_events(trail.app, 5)
+    result = trail.seal()
+    assert result.sealed == 5
+    rows = trail.rows()
+    assert rows[0].prev_hash == chain.GENESIS
+    for before, after in zip(rows, rows[1:], strict=False):
+        assert after.prev_hash == before.hash
+    assert result.head.seq == rows[-1].seq and result.head.hash == rows[-1].hash
+    line = json.loads(trail.checkpoints.read_text().splitlines()[-1])
+    assert (line["seq"], line["head"]) == (rows[-1].seq, rows[-1].hash)
+    with trail.database.transaction() as db:
+        stored = db.scalars(select(AuditCheckpoint)).all()
+    assert [(c.seq, c.head) for c in stored] == [(rows[-1].seq, rows[-1].hash)]
+
+    ok = trail.cli_verify()
+    assert ok.exit_code == 0, ok.output
+    assert "OK: 5 sealed event(s), 0 pending" in ok.output
+    status, output = trail.tool_verify(capsys)
+    assert status == 0 and "OK: 5 sealed event(s), 0 pending" in output
+
+
+def test_sealing_again_only_adds_and_checkpoints_wait_for_the_interval(trail):
+    write_events(trail.app, 2)
+    first = trail.seal()
+    write_events(trail.app, 3)
+    quiet = trail.seal(force=False)  # one second later: the interval has not passed
+    assert quiet.sealed == 3 and quiet.checkpoint is None
+    trail.clock.advance(trail.settings.audit.checkpoint_interval.timedelta)
+    write_events(trail.app, 1)
+    later = trail.seal(force=False)
+    assert later.sealed == 1 and later.checkpoint is not None
+    assert later.checkpoint.seq == first.head.seq + 4
+    assert len(trail.checkpoints.read_text().splitlines()) == 2
+
+
+def test_a_new_trail_verifies_and_pending_events_are_reported(trail, capsys):
+    write_events(trail.app, 2)
+    trail.seal()
+    write_events(trail.app, 2)  # not sealed yet: still verifiable, counted as pending
+    result = trail.cli_verify()
+    assert result.exit_code == 0 and "2 pending" in result.output
+    assert trail.tool_verify(capsys)[0] == 0
+
+
+@pytest.fixture
+def sealed(trail) -> Trail:
+    """Twelve events with a gap in seq (as a rolled-back insert leaves on PostgreSQL)
+    between 6 and 10, sealed and checkpointed at the head."""
+    write_events(trail.app, 6)
+    with trail.app.app_context(), trail.database.transaction() as db:
+        event = AuditEvent(
+            **{**_event_values(draft(99)), "seq": 10, "id": uuid.uuid4(), "at": trail.clock.now()}
+        )
+        db.add(event)
+    if trail.postgres:  # an explicit seq does not move the sequence, as on SQLite
+        trail.tamper("SELECT setval(pg_get_serial_sequence('audit_events', 'seq'), 10)")
+    write_events(trail.app, 2)
+    trail.seal()
+    assert [r.seq for r in trail.rows()] == [1, 2, 3, 4, 5, 6, 10, 11, 12]
+    return trail
+
+
+def _event_values(d: EventDraft) -> dict[str, object]:
+    return {
+        "kind": d.kind,
+        "actor_type": d.actor_type,
+        "actor_id": d.actor_id,
+        "agency": d.agency,
+        "roles": " ".join(d.roles),
+        "action": d.action,
+        "object_type": d.object_type,
+        "object_id": d.object_id,
+        "contact_id": d.contact_id,
+        "decision": d.decision,
+        "isa_ids": " ".join(d.isa_ids),
+        "clauses": "",
+        "policy_ids": " ".join(d.policy_ids),
+        "reason": d.reason,
+        "break_glass": False,
+        "request_id": None,
+        "client_address": None,
+    }
+
+
+def test_tamper_a_field_edited(sealed, capsys):
+    sealed.tamper("UPDATE audit_events SET decision = 'allow', reason = 'x' WHERE seq = 4")
+    expect_damage(sealed, capsys, "altered", 4)
+
+
+def test_tamper_a_middle_event_deleted(sealed, capsys):
+    sealed.tamper("DELETE FROM audit_events WHERE seq = 3")
+    expect_damage(sealed, capsys, "broken link", 4)
+
+
+def test_tamper_a_forged_event_inserted(sealed, capsys):
+    # The forger knows the encoding (it is public) and links the event correctly to seq 6:
+    # the chain alone exposes it at the next genuine event, whose link now skips it.
+    rows = sealed.rows()
+    forged = {**_event_values(draft(7)), "seq": 8, "id": uuid.uuid4(), "at": rows[5].at}
+    fields = tuple(forged[name] for name in chain.FIELDS)
+    forged["prev_hash"] = rows[5].hash
+    forged["hash"] = chain.event_hash(rows[5].hash, fields)
+    if not sealed.postgres:
+        forged["id"] = forged["id"].hex
+        forged["at"] = forged["at"].replace(tzinfo=None)
+    columns = ", ".join(forged)
+    values = ", ".join(f":{name}" for name in forged)
+    sealed.tamper(f"INSERT INTO audit_events ({columns}) VALUES ({values})", params=[forged])  # noqa: S608
+    expect_damage(sealed, capsys, "broken link", 10)
+
+
+def test_tamper_two_events_swapped(sealed, capsys):
+    movable = [c.name for c in AuditEvent.__table__.columns if c.name not in ("seq", "id")]
+    sets = ", ".join(f"{c} = other.{c}" for c in movable)
+    swap = (
+        f"UPDATE audit_events SET {sets} FROM (SELECT * FROM audit_events) AS other "  # noqa: S608
+        "WHERE (audit_events.seq, other.seq) IN ((4, 5), (5, 4))"
+    )
+    sealed.tamper(swap)
+    expect_damage(sealed, capsys, "altered", 4)
+
+
+def test_tamper_tail_truncated_past_the_last_checkpoint(sealed, capsys):
+    sealed.tamper("DELETE FROM audit_events WHERE seq >= 11")
+    expect_damage(sealed, capsys, "truncated", None)
+
+
+def test_tamper_whole_chain_recomputed_without_the_signing_key(sealed, capsys):
+    rows = sealed.rows()
+    prev = rows[2].hash
+    statements, params = [], []
+    for index, row in enumerate(rows[3:]):
+        fields = [getattr(row, name) for name in chain.FIELDS]
+        if index == 0:
+            fields[chain.FIELDS.index("decision")] = "allow"
+            fields[chain.FIELDS.index("reason")] = "nothing to see"
+        digest = chain.event_hash(prev, tuple(fields))
+        statements.append(
+            "UPDATE audit_events SET decision = :decision, reason = :reason, "
+            "prev_hash = :prev, hash = :hash WHERE seq = :seq"
+        )
+        params.append(
+            {
+                "decision": fields[chain.FIELDS.index("decision")],
+                "reason": fields[chain.FIELDS.index("reason")],
+                "prev": prev,
+                "hash": digest,
+                "seq": row.seq,
+            }
+        )
+        prev = digest
+    sealed.tamper(*statements, params=params)
+    expect_damage(sealed, capsys, "rewritten", 12)
+
+
+def test_a_forged_checkpoint_is_refused(sealed, capsys):
+    sealed.tamper("UPDATE audit_checkpoints SET head = :head", params=[{"head": "ab" * 32}])
+    expect_damage(sealed, capsys, "bad signature", None)
+
+
+def test_truncation_newer_than_the_last_checkpoint_is_the_bound(sealed, capsys):
+    """The one gap: events sealed after the newest checkpoint are covered only by the
+    chain. Verification reports how many there are; cutting exactly those off the end
+    goes unnoticed, and cutting one more is caught."""
+    write_events(sealed.app, 2)
+    sealed.seal(force=False)  # sealed, but the interval has not passed: no checkpoint
+    result = sealed.cli_verify()
+    assert result.exit_code == 0
+    assert "the last at seq 12; 2 event(s) since it are covered by the chain only" in (
+        result.output
+    )
+    sealed.tamper("DELETE FROM audit_events WHERE seq > 12")
+    assert sealed.cli_verify().exit_code == 0
+    assert sealed.tool_verify(capsys)[0] == 0
+    sealed.tamper("DELETE FROM audit_events WHERE seq = 12")
+    expect_damage(sealed, capsys, "truncated", None)
+
+
+def test_a_missing_checkpoint_file_is_damage_not_silence(sealed, capsys):
+    sealed.checkpoints.unlink()
+    expect_damage(sealed, capsys, "checkpoint mismatch", None)
+
+
+def test_the_standalone_verifier_imports_nothing_from_the_hub():
+    tree = ast.parse(TOOL.read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    assert "mash_hub" not in imported
+    assert imported <= set(sys.stdlib_module_names) | {"cryptography", "sqlalchemy"}
+
+
+def test_the_standalone_verifier_runs_as_a_script(sealed):
+    result = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-I",
+            str(TOOL),
+            "--database",
+            sealed.settings.database.url,
+            "--checkpoints",
+            str(sealed.checkpoints),
+            "--public-key",
+            str(sealed.public_key),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=sealed.checkpoints.parent,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "OK: 9 sealed event(s)" in result.stdout
+
+
+def test_the_seal_command_seals_and_checkpoints_at_once(trail, capsys):
+    write_events(trail.app, 3)
+    result = CliRunner().invoke(cli, ["audit", "seal"], env=trail.env())
+    assert result.exit_code == 0, result.output
+    assert "sealed 3 event(s); head seq 3" in result.output
+    assert all(row.hash for row in trail.rows())
+    assert len(trail.checkpoints.read_text().splitlines()) == 1
+    assert trail.tool_verify(capsys)[0] == 0
+
+
+def test_sealing_while_others_write_leaves_no_event_behind(trail, capsys):
+    """Writers never wait for the chain; a sealer running among them seals in seq order
+    and never skips an event that commits late."""
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            write_events(trail.app, 15)
+        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=writer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        trail.seal(force=False)
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    trail.seal()
+    rows = trail.rows()
+    assert len(rows) == 45 and all(row.hash for row in rows)
+    result = trail.cli_verify()
+    assert result.exit_code == 0, result.output
+    assert trail.tool_verify(capsys)[0] == 0
