@@ -14,6 +14,11 @@ class Permission(StrEnum):
     HOME_VIEW = "web:home:view"
     USERS_READ = "admin:users:read"
     CONTACTS_VIEW = "web:contacts:view"
+    CONTACTS_CREATE = "web:contacts:create"
+    CONTACTS_RATE = "web:contacts:rate"
+    SCREENING_QUEUE_VIEW = "web:screening:queue"
+    DECISIONS_PROPOSE = "web:decisions:propose"
+    DECISIONS_APPROVE = "web:decisions:approve"
     BREAK_GLASS_OPEN = "web:break_glass:open"
     BREAK_GLASS_REVIEW = "governance:break_glass:review"
     # JSON API for agency systems.
@@ -22,6 +27,7 @@ class Permission(StrEnum):
     API_CONTACTS_WRITE = "api:contacts:write"
     API_CONTACTS_READ = "api:contacts:read"
     API_CONTACTS_RATE = "api:contacts:rate"
+    API_CONTACTS_DECIDE = "api:contacts:decide"
 
 
 class Role(StrEnum):
@@ -57,11 +63,22 @@ class Scope(StrEnum):
 
 
 _EVERY_SIGNED_IN_USER = frozenset({Permission.HOME_VIEW})
+# The screening team's pages; only a MASH manager signs decisions off.
+_SCREENING = frozenset(
+    {
+        Permission.CONTACTS_VIEW,
+        Permission.CONTACTS_CREATE,
+        Permission.CONTACTS_RATE,
+        Permission.SCREENING_QUEUE_VIEW,
+        Permission.DECISIONS_PROPOSE,
+    }
+)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.SCREENER: _EVERY_SIGNED_IN_USER | {Permission.CONTACTS_VIEW},
+    Role.SCREENER: _EVERY_SIGNED_IN_USER | _SCREENING,
     Role.MASH_MANAGER: _EVERY_SIGNED_IN_USER
-    | {Permission.CONTACTS_VIEW, Permission.BREAK_GLASS_OPEN},
+    | _SCREENING
+    | {Permission.DECISIONS_APPROVE, Permission.BREAK_GLASS_OPEN},
     Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER,
     Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER | {Permission.BREAK_GLASS_REVIEW},
     Role.ADMIN: _EVERY_SIGNED_IN_USER | {Permission.USERS_READ},
@@ -73,7 +90,11 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     Scope.CONTACTS_WRITE: _EVERY_CLIENT
     | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_WRITE},
     Scope.SCREENING_WRITE: _EVERY_CLIENT
-    | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_RATE},
+    | {
+        Permission.API_AGENCIES_READ,
+        Permission.API_CONTACTS_RATE,
+        Permission.API_CONTACTS_DECIDE,
+    },
     Scope.SCREENING_READ: _EVERY_CLIENT
     | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_READ},
     Scope.REQUESTS_READ: _EVERY_CLIENT,
