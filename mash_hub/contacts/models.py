@@ -144,9 +144,7 @@ class DecisionReview(Base):
     __tablename__ = "decision_reviews"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    decision_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("contact_decisions.id"), unique=True
-    )
+    decision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact_decisions.id"), unique=True)
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"), index=True)
     verdict: Mapped[str] = mapped_column(String(16))
     reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
