@@ -253,8 +253,11 @@ def test_decisions_and_reviews_cannot_be_edited(app, client, api, screener, mana
         f"{path}/review", {"decision_id": pending_id(app), "verdict": "approved"}, page=path
     )
     database: Database = app.extensions["mash.db"]
-    for model, column in ((ContactDecision, "outcome"), (DecisionReview, "verdict")):
+    for model, column, value in (
+        (ContactDecision, "outcome", "no_further_action"),
+        (DecisionReview, "verdict", "returned"),
+    ):
         with pytest.raises(DatabaseError, match="append-only"), database.transaction() as session:
-            session.execute(update(model).values({column: "no_further_action"}))
+            session.execute(update(model).values({column: value}))
         with pytest.raises(DatabaseError, match="append-only"), database.transaction() as session:
             session.execute(delete(model))
