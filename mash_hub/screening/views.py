@@ -56,8 +56,9 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(api_bp)
     app.add_template_filter(time_left, "time_left")
     app.add_template_filter(when, "when")
-    app.add_template_global(services.OUTCOME_LABELS, "outcome_labels")
-    app.add_template_global(services.METHOD_LABELS, "method_labels")
+    app.jinja_env.globals.update(
+        outcome_labels=services.OUTCOME_LABELS, method_labels=services.METHOD_LABELS
+    )
 
 
 def _principal() -> Principal:
