@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mash_hub.db import Base, UTCDateTime, new_id
@@ -128,9 +128,13 @@ class ContactDecision(Base):
     is followed by a new one."""
 
     __tablename__ = "contact_decisions"
+    # Proposals on one contact are numbered 1, 2, ...: two screeners proposing at the same
+    # moment both take the same number, and the database lets only one of them in.
+    __table_args__ = (UniqueConstraint("contact_id", "sequence"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(32))
     rationale_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     proposed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -25,9 +25,9 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length
 
-from mash_hub.contacts.models import ACKNOWLEDGEMENT_METHODS, DECISION_OUTCOMES
 from mash_hub.contacts.schemas import MAX_SUBJECTS
 from mash_hub.identity.models import AGENCIES
+from mash_hub.screening.services import METHOD_LABELS, OUTCOME_LABELS
 
 ROLE_CHOICES = {
     "": "Choose a role",
@@ -103,15 +103,7 @@ class ClaimForm(FlaskForm):
     submit = SubmitField("Take this contact", widget=GovSubmitInput())
 
 
-OUTCOME_CHOICES = {
-    "strategy_discussion": "Strategy discussion (Children Act 1989 s47)",
-    "s17_assessment": "Child and family assessment (s17)",
-    "early_help": "Early help or step-down",
-    "signpost": "Signpost to universal services",
-    "no_further_action": "No further action",
-    "pass_to_allocated_worker": "Pass to the allocated worker",
-}
-assert tuple(OUTCOME_CHOICES) == DECISION_OUTCOMES  # noqa: S101 - one list of outcomes
+OUTCOME_CHOICES = OUTCOME_LABELS
 
 
 class ProposalForm(FlaskForm):
@@ -148,14 +140,7 @@ class ReviewForm(FlaskForm):
     submit = SubmitField("Record the sign-off", widget=GovSubmitInput())
 
 
-METHOD_CHOICES = {
-    "phone": "Telephone",
-    "email": "Email",
-    "secure_email": "Secure email",
-    "letter": "Letter",
-    "in_person": "In person",
-}
-assert tuple(METHOD_CHOICES) == ACKNOWLEDGEMENT_METHODS  # noqa: S101
+METHOD_CHOICES = METHOD_LABELS
 
 
 class AcknowledgementForm(FlaskForm):

@@ -18,7 +18,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import g
 from sqlalchemy import and_, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mash_hub import firewall, runtime
@@ -135,9 +137,13 @@ def _on_mash_side(db: Session, principal: Principal) -> bool:
 
 
 def _show_rows(principal: Principal, rows: list[Contact]) -> None:
-    """Decide (and audit) `contact:read` on every row about to be shown. One refusal
-    refuses the whole list: a partial list would leave earlier rows unaudited."""
+    """Decide (and audit) `contact:read` on every row about to be shown, once per contact
+    per request. One refusal refuses the whole list: a partial list would leave earlier
+    rows unaudited."""
+    shown: set[str] = g.setdefault("screening_rows_decided", set())
     for contact in rows:
+        if str(contact.id) in shown:
+            continue
         decision, _event = firewall.decide(
             principal,
             Action.CONTACT_READ,
@@ -146,6 +152,7 @@ def _show_rows(principal: Principal, rows: list[Contact]) -> None:
         )
         if not decision.allowed:
             raise QueueRefused(decision.reason)
+        shown.add(str(contact.id))
 
 
 def queue(
@@ -575,10 +582,16 @@ def propose(
         raise StateConflict("rate the contact before proposing an outcome")
     if _pending(db, contact) is not None:
         raise StateConflict("an outcome is already waiting for a manager's approval")
+    earlier = db.scalar(
+        select(func.count())
+        .select_from(ContactDecision)
+        .where(ContactDecision.contact_id == contact.id)
+    )
     decision_id = uuid.uuid4()
     decision = ContactDecision(
         id=decision_id,
         contact_id=contact.id,
+        sequence=(earlier or 0) + 1,
         outcome=outcome,
         rationale_sealed=seal(
             access,
@@ -661,6 +674,12 @@ def review(
         acknowledgement_due_at=acknowledgement_due(now) if verdict == "approved" else None,
     )
     db.add(signed)
+    try:
+        db.flush()
+    except IntegrityError as clash:
+        raise StateConflict(
+            "another manager signed this decision off at the same moment"
+        ) from clash
     if verdict == "approved":
         # Screening is over: no more ratings or proposals. It closes for good once the
         # referrer has been told.

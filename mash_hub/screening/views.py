@@ -18,7 +18,6 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers.response import Response as BaseResponse
 
@@ -462,14 +461,9 @@ def review(contact_id: str) -> BaseResponse | tuple[str, int]:
             db.rollback_request()
             target = form.reason if refused.field == "reason" else form.verdict
             target.errors = [str(refused).capitalize()]
-        except (services.StateConflict, IntegrityError) as clash:
+        except services.StateConflict as clash:
             db.rollback_request()
-            message = (
-                str(clash)
-                if isinstance(clash, services.StateConflict)
-                else ("another manager signed this decision off at the same moment")
-            )
-            return _decision_page(contact_id, review=form, conflict=message, status=409)
+            return _decision_page(contact_id, review=form, conflict=str(clash), status=409)
         else:
             return redirect(url_for("screening.decision", contact_id=contact_id))
     return _decision_page(contact_id, review=form)

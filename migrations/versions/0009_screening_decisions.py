@@ -57,6 +57,7 @@ def upgrade() -> None:
         "contact_decisions",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("contact_id", sa.Uuid(), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
         sa.Column("outcome", sa.String(length=32), nullable=False),
         sa.Column("rationale_sealed", sa.LargeBinary(), nullable=False),
         _moment("proposed_at"),
@@ -65,6 +66,9 @@ def upgrade() -> None:
             ["contact_id"], ["contacts.id"], name=op.f("fk_contact_decisions_contact_id_contacts")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_decisions")),
+        sa.UniqueConstraint(
+            "contact_id", "sequence", name=op.f("uq_contact_decisions_contact_id_sequence")
+        ),
     )
     op.create_index(
         op.f("ix_contact_decisions_contact_id"), "contact_decisions", ["contact_id"], unique=False

@@ -11,8 +11,14 @@ from sqlalchemy.exc import DatabaseError
 
 from mash_hub.audit.models import AuditEvent
 from mash_hub.authz.permissions import Role, Scope
-from mash_hub.contacts.models import Contact, ContactDecision, DecisionReview
+from mash_hub.contacts.models import (
+    DECISION_OUTCOMES,
+    Contact,
+    ContactDecision,
+    DecisionReview,
+)
 from mash_hub.db import Database
+from mash_hub.screening.services import OUTCOME_LABELS
 from tests.functional.test_contacts_api import token
 
 
@@ -207,6 +213,8 @@ def test_api_proposes_exactly_as_the_contract_says(app, client, api, contact_id)
     again = decide(client, api, contact_id, {"outcome": "signpost", "rationale": "Second"})
     assert again.status_code == 409
     assert "already waiting" in again.json["message"]
+    ((actor, outcome, cid),) = events(app, "decision.proposed")
+    assert (outcome, cid) == ("early_help", contact_id)
     shown = client.get(f"/api/v1/contacts/{contact_id}", headers=api)
     assert shown.json["status"] == "in_progress"
     # The rationale is sealed in the database, like every narrative.
@@ -261,3 +269,10 @@ def test_decisions_and_reviews_cannot_be_edited(app, client, api, screener, mana
             session.execute(update(model).values({column: value}))
         with pytest.raises(DatabaseError, match="append-only"), database.transaction() as session:
             session.execute(delete(model))
+
+
+def test_every_outcome_of_the_contract_has_a_label():
+    assert tuple(OUTCOME_LABELS) == DECISION_OUTCOMES == (
+        "strategy_discussion", "s17_assessment", "early_help", "signpost",
+        "no_further_action", "pass_to_allocated_worker",
+    )  # fmt: skip
