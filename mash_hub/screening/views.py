@@ -288,8 +288,8 @@ def queue() -> str:
         filters=filters,
         agencies=AGENCIES,
         staff=services.screening_users(session, principal),
-        claim_form=ClaimForm(),
         now=runtime.now(),
+        limit=services.QUEUE_LIMIT,
     )
 
 

@@ -276,3 +276,31 @@ def test_every_outcome_of_the_contract_has_a_label():
         "strategy_discussion", "s17_assessment", "early_help", "signpost",
         "no_further_action", "pass_to_allocated_worker",
     )  # fmt: skip
+
+
+def test_two_proposals_taking_the_same_number_cannot_both_be_saved(app, client, api, contact_id):
+    """The guard behind "an outcome is already waiting": proposals are numbered per
+    contact, so two made at the same moment collide in the database."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    database: Database = app.extensions["mash.db"]
+
+    def proposal() -> ContactDecision:
+        return ContactDecision(
+            id=uuid.uuid4(),
+            contact_id=uuid.UUID(contact_id),
+            sequence=1,
+            outcome="signpost",
+            rationale_sealed=b"\x00",
+            proposed_at=datetime(2026, 11, 30, 10, tzinfo=UTC),
+            proposed_by="someone",
+        )
+
+    with database.transaction() as session:
+        session.add(proposal())
+    with pytest.raises(IntegrityError), database.transaction() as session:
+        session.add(proposal())
+        session.flush()
