@@ -54,10 +54,8 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
     page.get_by_label("Address (optional)").fill("1 High St, Brent")
     page.get_by_label("NHS number (optional)").fill("943 476 5919")
     page.get_by_role("button", name="Record the contact").click()
-
-    heading = page.get_by_role("heading", level=1)
-    heading.wait_for()
-    reference = heading.inner_text()
+    page.wait_for_url(re.compile(r"/contacts/[0-9a-f-]{36}$"))
+    reference = page.get_by_role("heading", level=1).inner_text()
     assert re.fullmatch(r"MASH-\d{4}-\d{6}", reference)
     assert "Sam Smith" in page.content()
 
@@ -68,6 +66,7 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
     # ----------------------------------------------------------------------------------
 
     page.get_by_role("link", name="Rate this contact").click()
+    page.wait_for_url(re.compile(r"/rating$"))
     page.get_by_label("Amber").check()
     page.get_by_label("Why this rating?").fill("Possible significant harm: partner checks needed")
     page.get_by_role("button", name="Save the rating").click()
@@ -88,6 +87,7 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
 
     page.get_by_role("link", name="Back to the contact").click()
     page.get_by_role("link", name="Decision and sign-off").click()
+    page.wait_for_url(re.compile(r"/decision$"))
     page.get_by_label("Child and family assessment (s17)").check()
     page.get_by_label("Rationale").fill("Concerns need a full assessment")
     page.get_by_role("button", name="Send for approval").click()
@@ -97,9 +97,11 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
 
     _sign_in(page, live_hub, _user(live_hub, "csc", "mash_manager"))
     page.get_by_role("link", name="Screening queue").click()
+    page.wait_for_url(re.compile(r"/queue$"))
     approvals = page.locator("#awaiting-approval")
     assert "Child and family assessment (s17)" in approvals.inner_text()
     approvals.get_by_role("link", name=reference).click()
+    page.wait_for_url(re.compile(r"/decision$"))
     page.get_by_label("Approve", exact=True).check()
     page.get_by_role("button", name="Record the sign-off").click()
     page.get_by_role("heading", name="Tell the referrer").wait_for()
