@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.home import views as home_views
     from mash_hub.identity import views as identity_views
     from mash_hub.people import views as people_views
+    from mash_hub.screening import views as screening_views
     from mash_hub.web import errors, gate, security
     from mash_hub.web.sessions import DatabaseSessionInterface
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     home_views.init_app(app)
     api_views.init_app(app, csrf)
     contact_views.init_app(app, csrf)
+    screening_views.init_app(app, csrf)
     firewall_views.init_app(app)
     governance_views.init_app(app)
     people_views.init_app(app)

@@ -1,7 +1,16 @@
 """Every model, imported in one place so the metadata (and Alembic) sees every table."""
 
 from mash_hub.audit.models import AuditCheckpoint, AuditEvent
-from mash_hub.contacts.models import Contact, ContactRating, ContactSubject, ReferenceCounter
+from mash_hub.contacts.models import (
+    Contact,
+    ContactClaim,
+    ContactDecision,
+    ContactRating,
+    ContactSubject,
+    DecisionReview,
+    ReferenceCounter,
+    ReferrerAcknowledgement,
+)
 from mash_hub.crypto.models import AgencyKey, DataKey
 from mash_hub.firewall.models import BreakGlassGrant
 from mash_hub.identity.models import (
@@ -23,7 +32,11 @@ __all__ = [
     "AuditEvent",
     "BreakGlassGrant",
     "Contact",
+    "ContactClaim",
+    "ContactDecision",
     "ContactRating",
+    "DecisionReview",
+    "ReferrerAcknowledgement",
     "ContactSubject",
     "Notification",
     "Person",

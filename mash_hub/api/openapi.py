@@ -336,6 +336,54 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             **BEARER_ERRORS,
         },
     },
+    ("/api/v1/contacts/{id}/decision", "post"): {
+        "operationId": "proposeDecision",
+        "summary": "Propose the screening outcome with its rationale, for a MASH manager's "
+        "sign-off",
+        "parameters": [ID_PARAMETER],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["outcome", "rationale"],
+                        "properties": {
+                            "outcome": {"type": "string", "enum": [
+                                "strategy_discussion", "s17_assessment", "early_help",
+                                "signpost", "no_further_action", "pass_to_allocated_worker",
+                            ]},
+                            "rationale": {"type": "string", "minLength": 1, "maxLength": 5000},
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "201": {
+                "description": "The proposal, waiting for a MASH manager's approval",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["id", "contact_id", "outcome", "status", "proposed_at"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "contact_id": {"type": "string"},
+                                "outcome": {"type": "string"},
+                                "status": {"type": "string", "enum": ["awaiting_approval"]},
+                                "proposed_at": {"type": "string", "format": "date-time"},
+                            },
+                        }
+                    }
+                },
+            },
+            "404": _error("No such contact, or not on the caller's side of the firewall"),
+            "409": _error("Not rated yet, a proposal already awaits approval, or decided"),
+            "422": VALIDATION_ERROR,
+            **BEARER_ERRORS,
+        },
+    },
 }  # fmt: skip
 
 AUDIT_EVENT_SCHEMA: dict[str, Any] = {

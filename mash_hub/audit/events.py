@@ -42,6 +42,26 @@ _KINDS = (
         frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
     ),
     EventKind(
+        "contact.claimed",
+        "A screener took a contact on (object_id: the assignee's user id)",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "decision.proposed",
+        "A screening outcome was proposed for a manager's sign-off",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "decision.reviewed",
+        "A MASH manager approved or returned a proposed outcome",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "referrer.acknowledged",
+        "The referrer was told the outcome of their contact",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
         "break_glass.reviewed",
         "A governance lead recorded the outcome of a break-glass review",
         frozenset({"actor_id", "agency", "action", "object_id", "reason"}),

@@ -14,6 +14,11 @@ class Permission(StrEnum):
     HOME_VIEW = "web:home:view"
     USERS_READ = "admin:users:read"
     CONTACTS_VIEW = "web:contacts:view"
+    CONTACTS_CREATE = "web:contacts:create"
+    CONTACTS_RATE = "web:contacts:rate"
+    SCREENING_QUEUE_VIEW = "web:screening:queue"
+    DECISIONS_PROPOSE = "web:decisions:propose"
+    DECISIONS_APPROVE = "web:decisions:approve"
     BREAK_GLASS_OPEN = "web:break_glass:open"
     BREAK_GLASS_REVIEW = "governance:break_glass:review"
     GOVERNANCE_VIEW = "governance:audit:read"
@@ -28,6 +33,7 @@ class Permission(StrEnum):
     API_CONTACTS_READ = "api:contacts:read"
     API_CONTACTS_RATE = "api:contacts:rate"
     API_AUDIT_READ = "api:audit:read"
+    API_CONTACTS_DECIDE = "api:contacts:decide"
 
 
 class Role(StrEnum):
@@ -63,16 +69,30 @@ class Scope(StrEnum):
 
 
 _EVERY_SIGNED_IN_USER = frozenset({Permission.HOME_VIEW})
+# The screening team's pages; only a MASH manager signs decisions off.
+_SCREENING = frozenset(
+    {
+        Permission.CONTACTS_VIEW,
+        Permission.CONTACTS_CREATE,
+        Permission.CONTACTS_RATE,
+        Permission.SCREENING_QUEUE_VIEW,
+        Permission.DECISIONS_PROPOSE,
+    }
+)
 # Linking a contact's subjects to the person register and proposing merges; the firewall
 # still decides each on the contact (MASH staff of the core agencies only).
 _PERSON_SCREENING = frozenset({Permission.PERSONS_LINK, Permission.PERSONS_MERGE_PROPOSE})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.SCREENER: _EVERY_SIGNED_IN_USER | {Permission.CONTACTS_VIEW} | _PERSON_SCREENING,
+    Role.SCREENER: _EVERY_SIGNED_IN_USER | _SCREENING | _PERSON_SCREENING,
     Role.MASH_MANAGER: _EVERY_SIGNED_IN_USER
-    | {Permission.CONTACTS_VIEW, Permission.BREAK_GLASS_OPEN}
+    | _SCREENING
     | _PERSON_SCREENING
-    | {Permission.PERSONS_MERGE_DECIDE},
+    | {
+        Permission.DECISIONS_APPROVE,
+        Permission.BREAK_GLASS_OPEN,
+        Permission.PERSONS_MERGE_DECIDE,
+    },
     Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER,
     Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER
     | {Permission.BREAK_GLASS_REVIEW, Permission.GOVERNANCE_VIEW, Permission.GOVERNANCE_EXPORT},
@@ -85,7 +105,11 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     Scope.CONTACTS_WRITE: _EVERY_CLIENT
     | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_WRITE},
     Scope.SCREENING_WRITE: _EVERY_CLIENT
-    | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_RATE},
+    | {
+        Permission.API_AGENCIES_READ,
+        Permission.API_CONTACTS_RATE,
+        Permission.API_CONTACTS_DECIDE,
+    },
     Scope.SCREENING_READ: _EVERY_CLIENT
     | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_READ},
     Scope.REQUESTS_READ: _EVERY_CLIENT,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mash_hub.db import Base, UTCDateTime, new_id
@@ -101,3 +101,78 @@ class ReferenceCounter(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- screening: claims, decisions and their sign-off (append-only) ---------------------
+
+DECISION_OUTCOMES = (
+    "strategy_discussion",
+    "s17_assessment",
+    "early_help",
+    "signpost",
+    "no_further_action",
+    "pass_to_allocated_worker",
+)
+REVIEW_VERDICTS = ("approved", "returned")
+ACKNOWLEDGEMENT_METHODS = ("phone", "email", "secure_email", "letter", "in_person")
+
+
+class ContactClaim(Base):
+    """A screener taking a contact on. The latest claim names the assignee; earlier ones
+    stay, so who held a contact when is never lost."""
+
+    __tablename__ = "contact_claims"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"), index=True)
+    assignee_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ContactDecision(Base):
+    """A proposed outcome with its rationale (sealed). Never edited: a returned proposal
+    is followed by a new one."""
+
+    __tablename__ = "contact_decisions"
+    # Proposals on one contact are numbered 1, 2, ...: two screeners proposing at the same
+    # moment both take the same number, and the database lets only one of them in.
+    __table_args__ = (UniqueConstraint("contact_id", "sequence"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32))
+    rationale_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    proposed_by: Mapped[str] = mapped_column(String(64))  # user id or client id
+
+
+class DecisionReview(Base):
+    """A MASH manager's sign-off of one proposal: approved, or returned with a reason.
+    One review per proposal (unique), never edited."""
+
+    __tablename__ = "decision_reviews"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    decision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact_decisions.id"), unique=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"), index=True)
+    verdict: Mapped[str] = mapped_column(String(16))
+    reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reviewed_by: Mapped[str] = mapped_column(String(64))
+    # Approved decisions only: when the referrer must have been told the outcome.
+    acknowledgement_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReferrerAcknowledgement(Base):
+    """The referrer was told the outcome: who told them, when and how. One per contact."""
+
+    __tablename__ = "referrer_acknowledgements"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"), unique=True)
+    decision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact_decisions.id"))
+    method: Mapped[str] = mapped_column(String(16))
+    told_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(64))

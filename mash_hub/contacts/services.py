@@ -64,6 +64,10 @@ class RatingRefused(ValueError):
     """The rating itself is not acceptable (the message says why)."""
 
 
+class ContactLeftScreening(Exception):
+    """The contact has an approved decision (or is closed): it can no longer be rated."""
+
+
 @dataclass(frozen=True)
 class ContactView:
     """A contact released to one principal, after a decision and its audit event."""
@@ -285,6 +289,8 @@ def rate_contact(
         )
     except firewall.AccessDenied as refused:
         raise ContactNotFound(contact_id) from refused
+    if contact.status not in ("awaiting_screening", "in_progress"):
+        raise ContactLeftScreening(cid)
     settings = runtime.settings()
     due = deadline_for(
         rag,

@@ -135,6 +135,8 @@ def api_rate(contact_id: str) -> Response:
         contact = services.rate_contact(db.session(), _principal(), contact_id, rag, rationale)
     except services.ContactNotFound as missing:
         raise ApiError(404, "no such record") from missing
+    except services.ContactLeftScreening as left:
+        raise ApiError(409, "the contact has a decision and can no longer be rated") from left
     except StaleDataError as clash:
         raise ApiError(
             409, "the contact was changed by someone else at the same time: read it and retry"

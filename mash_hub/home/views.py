@@ -31,10 +31,18 @@ def init_app(app: Flask) -> None:
 
 def _section(role: Role, agency_name: str) -> Section:
     if role is Role.SCREENER:
-        return Section(role, "Screening queue", "There are no contacts waiting to be screened.")
+        return Section(
+            role,
+            "Screening queue",
+            "There are no contacts waiting to be screened.",
+            links=[{"href": url_for("screening.queue"), "text": "Open the screening queue"}],
+        )
     if role is Role.MASH_MANAGER:
         return Section(
-            role, "Decisions to sign off", "There are no decisions waiting for your sign-off."
+            role,
+            "Decisions to sign off",
+            "There are no decisions waiting for your sign-off.",
+            links=[{"href": url_for("screening.queue"), "text": "Open the queue and sign-offs"}],
         )
     if role is Role.AGENCY_RESEARCHER:
         return Section(

@@ -43,6 +43,10 @@ def init_app(app: Flask) -> None:
         principal = current_principal()
         roles = sorted(current_user.roles)
         items = [{"href": url_for("home.index"), "text": "Home"}]
+        if principal is not None and principal.can(Permission.SCREENING_QUEUE_VIEW):
+            items.append({"href": url_for("screening.queue"), "text": "Screening queue"})
+        if principal is not None and principal.can(Permission.CONTACTS_CREATE):
+            items.append({"href": url_for("screening.intake"), "text": "Record a contact"})
         if principal is not None and principal.can(Permission.USERS_READ):
             items.append({"href": url_for("identity.users"), "text": "Users"})
         if principal is not None and principal.can(Permission.GOVERNANCE_VIEW):

@@ -1,0 +1,155 @@
+"""The screening team's forms. Intake fields are checked by the same reader as the API
+(`contacts.schemas.read_contact`), so a page and an agency system get the same rules."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCharacterCount,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length
+
+from mash_hub.contacts.schemas import MAX_SUBJECTS
+from mash_hub.identity.models import AGENCIES
+from mash_hub.screening.services import METHOD_LABELS, OUTCOME_LABELS
+
+ROLE_CHOICES = {
+    "": "Choose a role",
+    "child": "Child",
+    "parent": "Parent",
+    "carer": "Carer",
+    "sibling": "Sibling",
+    "household_member": "Household member",
+    "alleged_perpetrator": "Alleged perpetrator",
+}
+CONSENT_CHOICES = {
+    "given": "Given",
+    "refused": "Refused",
+    "not_sought": "Not sought",
+}
+
+
+class SubjectForm(Form):
+    role = SelectField("Role", widget=GovSelect(), choices=ROLE_CHOICES)
+    given_name = StringField("Given name", widget=GovTextInput())
+    family_name = StringField("Family name", widget=GovTextInput())
+    date_of_birth = StringField("Date of birth (optional)", widget=GovTextInput())
+    address = StringField("Address (optional)", widget=GovTextInput())
+    nhs_number = StringField("NHS number (optional)", widget=GovTextInput())
+    upn = StringField("Unique pupil number (optional)", widget=GovTextInput())
+
+
+class IntakeForm(FlaskForm):
+    received_date = StringField("Date received", widget=GovTextInput())
+    received_time = StringField("Time received", widget=GovTextInput())
+    source_agency = SelectField(
+        "Source agency",
+        widget=GovSelect(),
+        choices={"": "Choose an agency", **{a.code: a.name for a in AGENCIES}},
+    )
+    referrer_name = StringField("Referrer's name", widget=GovTextInput())
+    referrer_role = StringField("Referrer's role (optional)", widget=GovTextInput())
+    concern = TextAreaField("The concern", widget=GovCharacterCount())
+    consent_status = RadioField(
+        "Consent to share information", widget=GovRadioInput(), choices=CONSENT_CHOICES
+    )
+    consent_reason = TextAreaField("Why are you going ahead without consent?", widget=GovTextArea())
+    subjects = FieldList(FormField(SubjectForm), min_entries=1, max_entries=MAX_SUBJECTS)
+    add_subject = SubmitField("Add another person", widget=GovSubmitInput())
+    submit = SubmitField("Record the contact", widget=GovSubmitInput())
+
+
+RAG_CHOICES = {"red": "Red", "amber": "Amber", "green": "Green"}
+
+
+class RatingForm(FlaskForm):
+    rag = RadioField(
+        "Rating",
+        widget=GovRadioInput(),
+        choices=RAG_CHOICES,
+        validators=[InputRequired(message="Choose Red, Amber or Green")],
+    )
+    rationale = TextAreaField(
+        "Why this rating?",
+        widget=GovCharacterCount(),
+        validators=[
+            InputRequired(message="Give the reason for this rating"),
+            Length(max=5000, message="The reason must be 5000 characters or fewer"),
+        ],
+    )
+    # How many ratings the screener saw: a different count on submit means someone else
+    # rated in between, and they are shown that rating before theirs is taken.
+    seen_ratings = HiddenField()
+    submit = SubmitField("Save the rating", widget=GovSubmitInput())
+
+
+class ClaimForm(FlaskForm):
+    submit = SubmitField("Take this contact", widget=GovSubmitInput())
+
+
+OUTCOME_CHOICES = OUTCOME_LABELS
+
+
+class ProposalForm(FlaskForm):
+    outcome = RadioField(
+        "Outcome",
+        widget=GovRadioInput(),
+        choices=OUTCOME_CHOICES,
+        validators=[InputRequired(message="Choose an outcome")],
+    )
+    rationale = TextAreaField(
+        "Rationale",
+        widget=GovCharacterCount(),
+        validators=[
+            InputRequired(message="Give the rationale for this outcome"),
+            Length(max=5000, message="The rationale must be 5000 characters or fewer"),
+        ],
+    )
+    submit = SubmitField("Send for approval", widget=GovSubmitInput())
+
+
+class ReviewForm(FlaskForm):
+    decision_id = HiddenField()
+    verdict = RadioField(
+        "Do you approve this decision?",
+        widget=GovRadioInput(),
+        choices={"approved": "Approve", "returned": "Return it to the screener"},
+        validators=[InputRequired(message="Choose whether to approve or return the decision")],
+    )
+    reason = TextAreaField(
+        "Reason for returning it",
+        widget=GovTextArea(),
+        validators=[Length(max=2000, message="The reason must be 2000 characters or fewer")],
+    )
+    submit = SubmitField("Record the sign-off", widget=GovSubmitInput())
+
+
+METHOD_CHOICES = METHOD_LABELS
+
+
+class AcknowledgementForm(FlaskForm):
+    method = RadioField(
+        "How was the referrer told?",
+        widget=GovRadioInput(),
+        choices=METHOD_CHOICES,
+        validators=[InputRequired(message="Choose how the referrer was told")],
+    )
+    told_date = StringField("Date told", widget=GovTextInput())
+    told_time = StringField("Time told", widget=GovTextInput())
+    submit = SubmitField("Record that the referrer was told", widget=GovSubmitInput())

@@ -1,0 +1,733 @@
+"""The screening team's work on contacts: the queue, claims, proposed outcomes, a MASH
+manager's sign-off, and telling the referrer.
+
+Which firewall action guards what (policies/mash_core.cedar, unchanged):
+- the queue shows a row only after a `contact:read` decision on that contact, audited
+  one event per row with its contact id, so "who saw this contact, when" includes lists;
+- claiming, proposing an outcome and recording the referrer's acknowledgement are
+  screening work on an open contact: `contact:rate` (clause 3.3, screeners and managers);
+- approving or returning a proposal is `contact:decide` (clause 3.4, MASH managers only).
+Each act also writes a domain audit event naming it (decision.proposed, ...).
+
+Nothing here commits: the request owns the unit of work.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import g
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mash_hub import firewall, runtime
+from mash_hub.audit.services import EventDraft, record
+from mash_hub.authz.gate import Principal
+from mash_hub.contacts import services as contacts
+from mash_hub.contacts.models import (
+    ACKNOWLEDGEMENT_METHODS,
+    DECISION_OUTCOMES,
+    Contact,
+    ContactClaim,
+    ContactDecision,
+    DecisionReview,
+    ReferrerAcknowledgement,
+)
+from mash_hub.firewall.release import release, seal
+from mash_hub.identity import services as identity
+from mash_hub.identity.models import Agency, ApiClient, User
+from mash_hub.policy import Action
+
+SCREENING_STATUSES = ("awaiting_screening", "in_progress")
+QUEUE_LIMIT = 200
+
+OUTCOME_LABELS = {
+    "strategy_discussion": "Strategy discussion (Children Act 1989 s47)",
+    "s17_assessment": "Child and family assessment (s17)",
+    "early_help": "Early help or step-down",
+    "signpost": "Signpost to universal services",
+    "no_further_action": "No further action",
+    "pass_to_allocated_worker": "Pass to the allocated worker",
+}
+METHOD_LABELS = {
+    "phone": "Telephone",
+    "email": "Email",
+    "secure_email": "Secure email",
+    "letter": "Letter",
+    "in_person": "In person",
+}
+
+
+class StateConflict(Exception):
+    """The contact's state forbids this now (API 409); the message says why."""
+
+
+class ScreeningRefused(ValueError):
+    """The request itself is not acceptable (a field error); the message says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class QueueRefused(Exception):
+    """This person may not see the screening queue (outside the MASH side)."""
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: str
+    reference: str
+    received_at: datetime
+    source_agency: str
+    status: str
+    rag: str | None
+    decision_due_at: datetime | None
+    time_left: timedelta | None
+    assignee_id: str | None
+    assignee_name: str | None
+    awaiting_approval: bool
+
+    @property
+    def overdue(self) -> bool:
+        return self.time_left is not None and self.time_left < timedelta(0)
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    rag: str | None = None  # red | amber | green | unrated
+    agency: str | None = None
+    assignee: str | None = None  # a user id, "me" or "unassigned"
+
+
+def _latest_claims():  # type: ignore[no-untyped-def]
+    ranked = select(
+        ContactClaim.contact_id,
+        ContactClaim.assignee_id,
+        func.row_number()
+        .over(
+            partition_by=ContactClaim.contact_id,
+            order_by=(ContactClaim.claimed_at.desc(), ContactClaim.id.desc()),
+        )
+        .label("rank"),
+    ).subquery()
+    return select(ranked.c.contact_id, ranked.c.assignee_id).where(ranked.c.rank == 1).subquery()
+
+
+def _pending_clause():  # type: ignore[no-untyped-def]
+    return exists(
+        select(ContactDecision.id).where(
+            ContactDecision.contact_id == Contact.id,
+            ~exists(
+                select(DecisionReview.id).where(DecisionReview.decision_id == ContactDecision.id)
+            ),
+        )
+    )
+
+
+def _on_mash_side(db: Session, principal: Principal) -> bool:
+    agency = db.scalar(select(Agency).where(Agency.code == principal.agency))
+    return agency is not None and agency.mash_core
+
+
+def _show_rows(principal: Principal, rows: list[Contact]) -> None:
+    """Decide (and audit) `contact:read` on every row about to be shown, once per contact
+    per request. One refusal refuses the whole list: a partial list would leave earlier
+    rows unaudited."""
+    shown: set[str] = g.setdefault("screening_rows_decided", set())
+    for contact in rows:
+        if str(contact.id) in shown:
+            continue
+        decision, _event = firewall.decide(
+            principal,
+            Action.CONTACT_READ,
+            contacts._resource(contact),  # noqa: SLF001 - the one mapping of a contact
+            contact_id=str(contact.id),
+        )
+        if not decision.allowed:
+            raise QueueRefused(decision.reason)
+        shown.add(str(contact.id))
+
+
+def queue(
+    db: Session, principal: Principal, filters: QueueFilters, limit: int = QUEUE_LIMIT
+) -> list[QueueRow]:
+    """Contacts awaiting screening or in progress, most urgent first: by decision
+    deadline, or by receipt while unrated. Partners never see it (QueueRefused)."""
+    if not _on_mash_side(db, principal):
+        raise QueueRefused("outside the MASH side")
+    claims = _latest_claims()
+    query = (
+        select(Contact, claims.c.assignee_id, User.display_name, _pending_clause().label("pending"))
+        .outerjoin(claims, claims.c.contact_id == Contact.id)
+        .outerjoin(User, User.id == claims.c.assignee_id)
+        .where(Contact.status.in_(SCREENING_STATUSES))
+    )
+    if filters.rag == "unrated":
+        query = query.where(Contact.rag.is_(None))
+    elif filters.rag:
+        query = query.where(Contact.rag == filters.rag)
+    if filters.agency:
+        query = query.join(Agency, Agency.id == Contact.source_agency_id).where(
+            Agency.code == filters.agency
+        )
+    if filters.assignee == "unassigned":
+        query = query.where(claims.c.assignee_id.is_(None))
+    elif filters.assignee:
+        wanted = principal.id if filters.assignee == "me" else filters.assignee
+        try:
+            query = query.where(claims.c.assignee_id == uuid.UUID(wanted))
+        except ValueError:
+            return []
+    query = query.order_by(
+        func.coalesce(Contact.decision_due_at, Contact.received_at), Contact.received_at
+    ).limit(limit)
+    found = db.execute(query).all()
+    _show_rows(principal, [row[0] for row in found])
+    now = runtime.now()
+    return [
+        QueueRow(
+            id=str(contact.id),
+            reference=contact.reference,
+            received_at=contact.received_at,
+            source_agency=contact.source_agency.code,
+            status=contact.status,
+            rag=contact.rag,
+            decision_due_at=contact.decision_due_at,
+            time_left=(contact.decision_due_at - now) if contact.decision_due_at else None,
+            assignee_id=str(assignee_id) if assignee_id else None,
+            assignee_name=name,
+            awaiting_approval=bool(pending),
+        )
+        for contact, assignee_id, name, pending in found
+    ]
+
+
+@dataclass(frozen=True)
+class PendingDecision:
+    decision_id: str
+    contact_id: str
+    reference: str
+    rag: str | None
+    decision_due_at: datetime | None
+    outcome: str
+    proposed_at: datetime
+    proposed_by: str
+
+
+@dataclass(frozen=True)
+class AwaitingAcknowledgement:
+    contact_id: str
+    reference: str
+    outcome: str
+    approved_at: datetime
+    due_at: datetime
+
+    def overdue(self, now: datetime) -> bool:
+        return now > self.due_at
+
+
+def awaiting_approval(db: Session, principal: Principal) -> list[PendingDecision]:
+    """Proposals no manager has reviewed yet, oldest first (each row audited)."""
+    if not _on_mash_side(db, principal):
+        raise QueueRefused("outside the MASH side")
+    found = db.execute(
+        select(ContactDecision, Contact)
+        .join(Contact, Contact.id == ContactDecision.contact_id)
+        .where(
+            Contact.status.in_(SCREENING_STATUSES),
+            ~exists(
+                select(DecisionReview.id).where(DecisionReview.decision_id == ContactDecision.id)
+            ),
+        )
+        .order_by(ContactDecision.proposed_at)
+        .limit(QUEUE_LIMIT)
+    ).all()
+    _show_rows(principal, [contact for _decision, contact in found])
+    names = display_names(db, [decision.proposed_by for decision, _ in found])
+    return [
+        PendingDecision(
+            decision_id=str(decision.id),
+            contact_id=str(contact.id),
+            reference=contact.reference,
+            rag=contact.rag,
+            decision_due_at=contact.decision_due_at,
+            outcome=decision.outcome,
+            proposed_at=decision.proposed_at,
+            proposed_by=names.get(decision.proposed_by, decision.proposed_by),
+        )
+        for decision, contact in found
+    ]
+
+
+def awaiting_acknowledgement(db: Session, principal: Principal) -> list[AwaitingAcknowledgement]:
+    """Approved decisions whose referrer has not yet been told, by due time."""
+    if not _on_mash_side(db, principal):
+        raise QueueRefused("outside the MASH side")
+    found = db.execute(
+        select(DecisionReview, ContactDecision, Contact)
+        .join(ContactDecision, ContactDecision.id == DecisionReview.decision_id)
+        .join(Contact, Contact.id == DecisionReview.contact_id)
+        .where(Contact.status == "decided", DecisionReview.verdict == "approved")
+        .order_by(DecisionReview.acknowledgement_due_at)
+        .limit(QUEUE_LIMIT)
+    ).all()
+    _show_rows(principal, [contact for _r, _d, contact in found])
+    return [
+        AwaitingAcknowledgement(
+            contact_id=str(contact.id),
+            reference=contact.reference,
+            outcome=decision.outcome,
+            approved_at=review.reviewed_at,
+            due_at=review.acknowledgement_due_at or review.reviewed_at,
+        )
+        for review, decision, contact in found
+    ]
+
+
+def display_names(db: Session, actor_ids: list[str]) -> dict[str, str]:
+    """People's names (and agency systems' client ids) for ids recorded as actors."""
+    users = []
+    for actor in set(actor_ids):
+        try:
+            users.append(uuid.UUID(actor))
+        except ValueError:
+            continue
+    names: dict[str, str] = {}
+    if users:
+        for ident, name in db.execute(select(User.id, User.display_name).where(User.id.in_(users))):
+            names[str(ident)] = name
+    others = [a for a in set(actor_ids) if a not in names]
+    if others:
+        for (client_id,) in db.execute(
+            select(ApiClient.client_id).where(ApiClient.client_id.in_(others))
+        ):
+            names[client_id] = f"Agency system {client_id}"
+    return names
+
+
+def screening_users(db: Session, principal: Principal) -> list[User]:
+    """Who a contact can be assigned to: active screening staff of the MASH side."""
+    if not _on_mash_side(db, principal):
+        return []
+    users = db.scalars(
+        select(User)
+        .join(Agency, Agency.id == User.agency_id)
+        .where(Agency.mash_core, User.disabled_at.is_(None))
+        .order_by(User.display_name)
+    ).all()
+    return [u for u in users if {r.value for r in u.roles} & {"screener", "mash_manager"}]
+
+
+# -- one contact's decisions -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    verdict: str
+    reason: str | None
+    reviewed_at: datetime
+    reviewed_by: str
+    acknowledgement_due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    id: str
+    outcome: str
+    rationale: str
+    proposed_at: datetime
+    proposed_by: str
+    proposed_by_id: str
+    review: ReviewView | None
+
+
+@dataclass(frozen=True)
+class AcknowledgementView:
+    method: str
+    told_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class DecisionsView:
+    contact_id: str
+    reference: str
+    status: str
+    rag: str | None
+    decision_due_at: datetime | None
+    decisions: tuple[DecisionView, ...]
+    acknowledgement: AcknowledgementView | None
+    assignee: str | None
+
+    @property
+    def pending(self) -> DecisionView | None:
+        last = self.decisions[-1] if self.decisions else None
+        return last if last is not None and last.review is None else None
+
+    @property
+    def approved(self) -> DecisionView | None:
+        for decision in self.decisions:
+            if decision.review is not None and decision.review.verdict == "approved":
+                return decision
+        return None
+
+
+def _open(
+    db: Session, principal: Principal, contact_id: str, action: Action
+) -> tuple[Contact, firewall.Access]:
+    contact = contacts._load(db, principal, contact_id, action)  # noqa: SLF001 - audited load
+    try:
+        access = firewall.require(
+            principal,
+            action,
+            contacts._resource(contact),  # noqa: SLF001
+            contact_id=str(contact.id),
+        )
+    except firewall.AccessDenied as refused:
+        raise contacts.ContactNotFound(contact_id) from refused
+    return contact, access
+
+
+def _assignee(db: Session, contact: Contact) -> str | None:
+    name: str | None = db.scalar(
+        select(User.display_name)
+        .join(ContactClaim, ContactClaim.assignee_id == User.id)
+        .where(ContactClaim.contact_id == contact.id)
+        .order_by(ContactClaim.claimed_at.desc(), ContactClaim.id.desc())
+        .limit(1)
+    )
+    return name
+
+
+def decisions_for(db: Session, principal: Principal, contact_id: str) -> DecisionsView:
+    """The contact's proposals, reviews and acknowledgement, released to this principal
+    (one audited `contact:read`), or ContactNotFound."""
+    contact, access = _open(db, principal, contact_id, Action.CONTACT_READ)
+    cid = str(contact.id)
+    agency = contact.source_agency.code
+
+    def opened(table: str, row_id: str, column: str, envelope: bytes) -> str:
+        return release(
+            access,
+            contact_id=cid,
+            agency_code=agency,
+            table=table,
+            row_id=row_id,
+            column=column,
+            envelope=envelope,
+        )
+
+    decisions = db.scalars(
+        select(ContactDecision)
+        .where(ContactDecision.contact_id == contact.id)
+        .order_by(ContactDecision.proposed_at, ContactDecision.id)
+    ).all()
+    reviews = {
+        r.decision_id: r
+        for r in db.scalars(select(DecisionReview).where(DecisionReview.contact_id == contact.id))
+    }
+    acknowledgement = db.scalar(
+        select(ReferrerAcknowledgement).where(ReferrerAcknowledgement.contact_id == contact.id)
+    )
+    actors = [d.proposed_by for d in decisions] + [r.reviewed_by for r in reviews.values()]
+    if acknowledgement is not None:
+        actors.append(acknowledgement.recorded_by)
+    names = display_names(db, actors)
+    views = []
+    for decision in decisions:
+        review = reviews.get(decision.id)
+        views.append(
+            DecisionView(
+                id=str(decision.id),
+                outcome=decision.outcome,
+                rationale=opened(
+                    "contact_decisions", str(decision.id), "rationale", decision.rationale_sealed
+                ),
+                proposed_at=decision.proposed_at,
+                proposed_by=names.get(decision.proposed_by, decision.proposed_by),
+                proposed_by_id=decision.proposed_by,
+                review=ReviewView(
+                    verdict=review.verdict,
+                    reason=(
+                        opened("decision_reviews", str(review.id), "reason", review.reason_sealed)
+                        if review.reason_sealed is not None
+                        else None
+                    ),
+                    reviewed_at=review.reviewed_at,
+                    reviewed_by=names.get(review.reviewed_by, review.reviewed_by),
+                    acknowledgement_due_at=review.acknowledgement_due_at,
+                )
+                if review is not None
+                else None,
+            )
+        )
+    return DecisionsView(
+        contact_id=cid,
+        reference=contact.reference,
+        status=contact.status,
+        rag=contact.rag,
+        decision_due_at=contact.decision_due_at,
+        decisions=tuple(views),
+        acknowledgement=AcknowledgementView(
+            method=acknowledgement.method,
+            told_at=acknowledgement.told_at,
+            recorded_at=acknowledgement.recorded_at,
+            recorded_by=names.get(acknowledgement.recorded_by, acknowledgement.recorded_by),
+        )
+        if acknowledgement is not None
+        else None,
+        assignee=_assignee(db, contact),
+    )
+
+
+# -- changing ----------------------------------------------------------------------------
+
+
+def _event(
+    db: Session,
+    principal: Principal,
+    kind: str,
+    action: Action,
+    object_id: str,
+    contact: Contact,
+    reason: str,
+) -> None:
+    roles = (
+        tuple(sorted(r.value for r in principal.roles))
+        if principal.kind == "user"
+        else tuple(sorted(s.value for s in principal.scopes))
+    )
+    record(
+        db,
+        EventDraft(
+            kind=kind,
+            actor_type=principal.kind,
+            actor_id=principal.id,
+            agency=principal.agency,
+            roles=roles,
+            action=action.value,
+            object_type="Contact",
+            object_id=object_id,
+            contact_id=str(contact.id),
+            decision="allow",
+            reason=reason,
+        ),
+    )
+
+
+def _pending(db: Session, contact: Contact) -> ContactDecision | None:
+    decision: ContactDecision | None = db.scalar(
+        select(ContactDecision).where(
+            ContactDecision.contact_id == contact.id,
+            ~exists(
+                select(DecisionReview.id).where(DecisionReview.decision_id == ContactDecision.id)
+            ),
+        )
+    )
+    return decision
+
+
+def claim(db: Session, principal: Principal, contact_id: str) -> ContactClaim:
+    """The signed-in screener takes the contact on; the claim and its audit event stay."""
+    if principal.kind != "user":
+        raise StateConflict("only a person can take a contact on")
+    contact, _access = _open(db, principal, contact_id, Action.CONTACT_RATE)
+    if contact.status not in SCREENING_STATUSES:
+        raise StateConflict("the contact has left screening")
+    previous = db.scalar(
+        select(ContactClaim.assignee_id)
+        .where(ContactClaim.contact_id == contact.id)
+        .order_by(ContactClaim.claimed_at.desc(), ContactClaim.id.desc())
+        .limit(1)
+    )
+    me = uuid.UUID(principal.id)
+    if previous == me:
+        raise StateConflict("you already have this contact")
+    taken = ContactClaim(contact_id=contact.id, assignee_id=me, claimed_at=runtime.now())
+    db.add(taken)
+    db.flush()
+    _event(
+        db,
+        principal,
+        "contact.claimed",
+        Action.CONTACT_RATE,
+        principal.id,
+        contact,
+        f"taken over from {previous}" if previous else "claimed",
+    )
+    return taken
+
+
+def propose(
+    db: Session, principal: Principal, contact_id: str, outcome: str, rationale: str
+) -> ContactDecision:
+    """Propose an outcome with its rationale, for a MASH manager's sign-off."""
+    if outcome not in DECISION_OUTCOMES:
+        raise ScreeningRefused("outcome", "choose one of the outcomes")
+    rationale = rationale.strip()
+    if not rationale:
+        raise ScreeningRefused("rationale", "give the rationale for this outcome")
+    contact, access = _open(db, principal, contact_id, Action.CONTACT_RATE)
+    if contact.status not in SCREENING_STATUSES:
+        raise StateConflict("the contact already has an approved decision")
+    if contact.rag is None:
+        raise StateConflict("rate the contact before proposing an outcome")
+    if _pending(db, contact) is not None:
+        raise StateConflict("an outcome is already waiting for a manager's approval")
+    earlier = db.scalar(
+        select(func.count())
+        .select_from(ContactDecision)
+        .where(ContactDecision.contact_id == contact.id)
+    )
+    decision_id = uuid.uuid4()
+    decision = ContactDecision(
+        id=decision_id,
+        contact_id=contact.id,
+        sequence=(earlier or 0) + 1,
+        outcome=outcome,
+        rationale_sealed=seal(
+            access,
+            contact_id=str(contact.id),
+            agency_code=contact.source_agency.code,
+            table="contact_decisions",
+            row_id=str(decision_id),
+            column="rationale",
+            text=rationale,
+        ),
+        proposed_at=runtime.now(),
+        proposed_by=principal.id,
+    )
+    db.add(decision)
+    db.flush()
+    _event(
+        db, principal, "decision.proposed", Action.CONTACT_RATE, str(decision_id), contact, outcome
+    )
+    return decision
+
+
+def acknowledgement_due(approved_at: datetime) -> datetime:
+    """One working day after the decision: a full working day's hours on the calendar."""
+    calendar = contacts.working_calendar()
+    return calendar.add_working(approved_at, calendar.day_ends - calendar.day_starts)
+
+
+def review(
+    db: Session,
+    principal: Principal,
+    contact_id: str,
+    decision_id: str,
+    verdict: str,
+    reason: str | None,
+) -> DecisionReview:
+    """A MASH manager approves the pending proposal, or returns it with a reason.
+    Raises firewall.AccessDenied for anyone the policy does not let decide."""
+    if verdict not in ("approved", "returned"):
+        raise ScreeningRefused("verdict", "choose whether to approve or return the decision")
+    reason = (reason or "").strip() or None
+    if verdict == "returned" and reason is None:
+        raise ScreeningRefused("reason", "give the reason for returning the decision")
+    contact = contacts._load(db, principal, contact_id, Action.CONTACT_DECIDE)  # noqa: SLF001
+    cid = str(contact.id)
+    access = firewall.require(
+        principal,
+        Action.CONTACT_DECIDE,
+        contacts._resource(contact),
+        contact_id=cid,  # noqa: SLF001
+    )
+    pending = _pending(db, contact)
+    if (
+        pending is None
+        or str(pending.id) != decision_id
+        or contact.status not in SCREENING_STATUSES
+    ):
+        raise StateConflict("that decision is no longer waiting for approval")
+    if pending.proposed_by == principal.id:
+        raise ScreeningRefused("verdict", "another manager must sign off a decision you proposed")
+    now = runtime.now()
+    review_id = uuid.uuid4()
+    signed = DecisionReview(
+        id=review_id,
+        decision_id=pending.id,
+        contact_id=contact.id,
+        verdict=verdict,
+        reason_sealed=seal(
+            access,
+            contact_id=cid,
+            agency_code=contact.source_agency.code,
+            table="decision_reviews",
+            row_id=str(review_id),
+            column="reason",
+            text=reason,
+        )
+        if reason
+        else None,
+        reviewed_at=now,
+        reviewed_by=principal.id,
+        acknowledgement_due_at=acknowledgement_due(now) if verdict == "approved" else None,
+    )
+    db.add(signed)
+    try:
+        db.flush()
+    except IntegrityError as clash:
+        raise StateConflict(
+            "another manager signed this decision off at the same moment"
+        ) from clash
+    if verdict == "approved":
+        # Screening is over: no more ratings or proposals. It closes for good once the
+        # referrer has been told.
+        contact.status = "decided"
+    db.flush()
+    _event(
+        db, principal, "decision.reviewed", Action.CONTACT_DECIDE, str(pending.id), contact, verdict
+    )
+    return signed
+
+
+def acknowledge(
+    db: Session, principal: Principal, contact_id: str, method: str, told_at: datetime
+) -> ReferrerAcknowledgement:
+    """Record that the referrer was told the approved outcome; the contact closes."""
+    if method not in ACKNOWLEDGEMENT_METHODS:
+        raise ScreeningRefused("method", "choose how the referrer was told")
+    now = runtime.now()
+    if told_at > now:
+        raise ScreeningRefused(
+            "told_at", "the time the referrer was told must not be in the future"
+        )
+    contact, _access = _open(db, principal, contact_id, Action.CONTACT_RATE)
+    if contact.status != "decided":
+        raise StateConflict("the contact has no approved decision waiting to be passed on")
+    approved = db.execute(
+        select(DecisionReview.decision_id, DecisionReview.reviewed_at).where(
+            and_(DecisionReview.contact_id == contact.id, DecisionReview.verdict == "approved")
+        )
+    ).one()
+    if told_at < approved.reviewed_at:
+        raise ScreeningRefused("told_at", "the referrer cannot have been told before the decision")
+    told = ReferrerAcknowledgement(
+        contact_id=contact.id,
+        decision_id=approved.decision_id,
+        method=method,
+        told_at=told_at,
+        recorded_at=now,
+        recorded_by=principal.id,
+    )
+    db.add(told)
+    contact.status = "closed"
+    db.flush()
+    _event(
+        db, principal, "referrer.acknowledged", Action.CONTACT_RATE, str(told.id), contact, method
+    )
+    return told
+
+
+def agency_codes(db: Session) -> list[str]:
+    return [a.code for a in identity.list_agencies(db)]

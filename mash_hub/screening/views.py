@@ -1,0 +1,528 @@
+"""The screening team's pages (intake, queue, rating, decision) and the decision API."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.wrappers.response import Response as BaseResponse
+
+from mash_hub import db, firewall, runtime
+from mash_hub.api.errors import ApiError
+from mash_hub.api.validation import ValidationFailed
+from mash_hub.authz import Permission, Role, current_principal, requires
+from mash_hub.authz.gate import Principal
+from mash_hub.contacts import services as contacts
+from mash_hub.contacts.models import RAG_RATINGS
+from mash_hub.contacts.schemas import read_contact
+from mash_hub.contacts.views import json_body
+from mash_hub.identity.models import AGENCIES, AGENCY_CODES
+from mash_hub.screening import services
+from mash_hub.screening.forms import (
+    AcknowledgementForm,
+    ClaimForm,
+    IntakeForm,
+    ProposalForm,
+    RatingForm,
+    ReviewForm,
+)
+from mash_hub.screening.schemas import read_decision
+
+bp = Blueprint("screening", __name__)
+api_bp = Blueprint("screening_api", __name__, url_prefix="/api/v1/contacts")
+
+DAY_RE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
+TIME_RE = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
+
+
+def init_app(app: Flask, csrf: CSRFProtect) -> None:
+    csrf.exempt(api_bp)  # bearer tokens, never cookies
+    app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
+    app.add_template_filter(time_left, "time_left")
+    app.add_template_filter(when, "when")
+    app.jinja_env.globals.update(
+        outcome_labels=services.OUTCOME_LABELS, method_labels=services.METHOD_LABELS
+    )
+
+
+def _principal() -> Principal:
+    principal = current_principal()
+    if principal is None:
+        abort(401)
+    return principal
+
+
+# -- presentation helpers --------------------------------------------------------------
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%d %B %Y at %H:%M UTC") if moment else ""
+
+
+def _span(amount: timedelta) -> str:
+    minutes = int(amount.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} day{'s' if days != 1 else ''}")
+    if hours:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    if minutes and not days:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts) or "less than a minute"
+
+
+def time_left(due: datetime | None) -> str:
+    """ "3 hours 15 minutes left" or "Overdue by 2 hours", from now to `due`."""
+    if due is None:
+        return "Not rated yet"
+    left = due - runtime.now()
+    if left < timedelta(0):
+        return f"Overdue by {_span(-left)}"
+    return f"{_span(left)} left"
+
+
+def _local_moment(day_text: str, time_text: str) -> datetime | None:
+    """A UK wall-clock date and time, as UTC; None if either part is not a real one."""
+    day, clock = DAY_RE.match(day_text or ""), TIME_RE.match(time_text or "")
+    if day is None or clock is None:
+        return None
+    try:
+        wall = datetime(
+            int(day.group(3)),
+            int(day.group(2)),
+            int(day.group(1)),
+            int(clock.group(1)),
+            int(clock.group(2)),
+        )
+    except ValueError:
+        return None
+    zone = contacts.working_calendar().zone
+    return wall.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _iso_day(text: str) -> str | None:
+    match = DAY_RE.match(text or "")
+    if match is None:
+        return None
+    return f"{match.group(3)}-{int(match.group(2)):02d}-{int(match.group(1)):02d}"
+
+
+# -- intake ----------------------------------------------------------------------------
+
+INTAKE_FIELDS = {
+    "received_at": "received_date",
+    "source.agency": "source_agency",
+    "source.referrer_name": "referrer_name",
+    "source.referrer_role": "referrer_role",
+    "concern": "concern",
+    "consent.status": "consent_status",
+    "consent.reason": "consent_reason",
+}
+SUBJECT_PATH = re.compile(r"^subjects\[(\d+)\]\.(\w+)$")
+
+
+def _intake_body(form: IntakeForm, errors: dict[str, str]) -> dict[str, Any]:
+    """The API's contact body from the page's fields; unreadable dates go to `errors`."""
+    received: str | None = None
+    if not (form.received_date.data or "").strip():
+        errors["received_date"] = "Enter the date the contact was received"
+    elif not (form.received_time.data or "").strip():
+        errors["received_time"] = "Enter the time the contact was received"
+    else:
+        moment = _local_moment(form.received_date.data or "", form.received_time.data or "")
+        if moment is None:
+            errors["received_date"] = "Enter a real date and time, like 30/11/2026 and 09:15"
+        else:
+            received = moment.isoformat()
+    subjects = []
+    for index, entry in enumerate(form.subjects.entries):
+        sub = entry.form
+        born: str | None = None
+        if (sub.date_of_birth.data or "").strip():
+            born = _iso_day(sub.date_of_birth.data or "")
+            if born is None:
+                errors[f"subjects[{index}].date_of_birth"] = (
+                    "Date of birth must be a real date, like 02/04/2015"
+                )
+        subjects.append(
+            {
+                "role": sub.role.data or None,
+                "given_name": sub.given_name.data,
+                "family_name": sub.family_name.data,
+                "date_of_birth": born,
+                "address": sub.address.data,
+                "nhs_number": sub.nhs_number.data,
+                "upn": sub.upn.data,
+            }
+        )
+    return {
+        "received_at": received,
+        "source": {
+            "agency": form.source_agency.data or None,
+            "referrer_name": form.referrer_name.data,
+            "referrer_role": form.referrer_role.data,
+        },
+        "concern": form.concern.data,
+        "consent": {"status": form.consent_status.data, "reason": form.consent_reason.data},
+        "subjects": subjects,
+    }
+
+
+def _show_intake_errors(form: IntakeForm, errors: dict[str, str]) -> None:
+    """Put each problem on its field, for the error summary and the field itself."""
+    for path, message in errors.items():
+        match = SUBJECT_PATH.match(path)
+        if match is not None:
+            index, name = int(match.group(1)), match.group(2)
+            if index < len(form.subjects.entries) and name in form.subjects.entries[index].form:
+                field = form.subjects.entries[index].form[name]
+                field.errors = [_sentence(field.label.text, message)]
+            continue
+        if path == "subjects":
+            field = form.subjects.entries[0].form["role"]
+            field.errors = [f"People named: {message}"]
+            continue
+        name = INTAKE_FIELDS.get(path, path)
+        if name in form:
+            form[name].errors = [_sentence(form[name].label.text, message)]
+    for entry in form.subjects.entries:
+        entry.form._errors = None  # noqa: SLF001 - WTForms caches errors per form
+    form.subjects.errors = [entry.errors for entry in form.subjects.entries]
+    form._errors = None  # noqa: SLF001
+
+
+def _sentence(label: str, message: str) -> str:
+    if message[:1].isupper():
+        return message
+    return f"{label.replace(' (optional)', '')} {message}"
+
+
+@bp.route("/contacts/new", methods=["GET", "POST"])
+@requires(Permission.CONTACTS_CREATE)
+def intake() -> BaseResponse | str:
+    form = IntakeForm()
+    if request.method == "POST":
+        csrf_ok = form.validate_on_submit() or not form.csrf_token.errors
+        if csrf_ok and form.add_subject.data:
+            if len(form.subjects.entries) < form.subjects.max_entries:  # type: ignore[operator]
+                form.subjects.append_entry()
+            _clear_errors(form)
+        elif csrf_ok:
+            errors: dict[str, str] = {}
+            body = _intake_body(form, errors)
+            try:
+                data = read_contact(body, runtime.now())
+            except ValidationFailed as failed:
+                errors = {**failed.fields, **errors}
+            else:
+                if not errors:
+                    try:
+                        contact = contacts.create_contact(db.session(), _principal(), data)
+                    except firewall.AccessDenied:
+                        abort(403)  # outside the MASH side: never a contact's author
+                    return redirect(url_for("contacts.show", contact_id=str(contact.id)))
+            _clear_errors(form)
+            _show_intake_errors(form, errors)
+    return render_template("screening/intake.html", form=form, title="Record a new contact")
+
+
+def _clear_errors(form: IntakeForm) -> None:
+    for field in form:
+        if field.name != "csrf_token":
+            field.errors = []
+    for entry in form.subjects.entries:
+        for field in entry.form:
+            field.errors = []
+        entry.form._errors = None  # noqa: SLF001
+    form.subjects.errors = []
+    form._errors = None  # noqa: SLF001
+
+
+# -- queue -----------------------------------------------------------------------------
+
+
+@bp.route("/queue")
+@requires(Permission.SCREENING_QUEUE_VIEW)
+def queue() -> str:
+    principal = _principal()
+    rag = request.args.get("rating") or None
+    agency = request.args.get("agency") or None
+    assignee = request.args.get("assignee") or None
+    filters = services.QueueFilters(
+        rag=rag if rag in (*RAG_RATINGS, "unrated") else None,
+        agency=agency if agency in AGENCY_CODES else None,
+        assignee=assignee[:64] if assignee else None,
+    )
+    session = db.session()
+    manager = Role.MASH_MANAGER in principal.roles
+    try:
+        pending = services.awaiting_approval(session, principal) if manager else []
+        to_tell = services.awaiting_acknowledgement(session, principal) if manager else []
+        rows = services.queue(session, principal, filters)
+    except services.QueueRefused:
+        abort(404)
+    return render_template(
+        "screening/queue.html",
+        title="Screening queue",
+        rows=rows,
+        pending=pending,
+        to_tell=to_tell,
+        manager=manager,
+        filters=filters,
+        agencies=AGENCIES,
+        staff=services.screening_users(session, principal),
+        now=runtime.now(),
+        limit=services.QUEUE_LIMIT,
+    )
+
+
+@bp.route("/contacts/<contact_id>/claim", methods=["POST"])
+@requires(Permission.SCREENING_QUEUE_VIEW)
+def claim(contact_id: str) -> BaseResponse:
+    form = ClaimForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.claim(db.session(), _principal(), contact_id)
+    except contacts.ContactNotFound:
+        abort(404)
+    except services.StateConflict:
+        db.rollback_request()
+    return redirect(url_for("screening.queue", assignee="me"))
+
+
+# -- rating ----------------------------------------------------------------------------
+
+
+def _rating_page(view: contacts.ContactView, form: RatingForm, conflict: bool = False) -> str:
+    names = services.display_names(db.session(), [r.rated_by for r in view.ratings])
+    return render_template(
+        "screening/rating.html",
+        title=f"Rate {view.reference}",
+        contact=view,
+        form=form,
+        names=names,
+        conflict=conflict,
+    )
+
+
+@bp.route("/contacts/<contact_id>/rating", methods=["GET", "POST"])
+@requires(Permission.CONTACTS_RATE)
+def rate(contact_id: str) -> BaseResponse | str:
+    principal = _principal()
+    try:
+        view = contacts.get_contact_for(db.session(), principal, contact_id)
+    except contacts.ContactNotFound:
+        abort(404)
+    if view.status not in services.SCREENING_STATUSES:
+        abort(409)
+    form = RatingForm()
+    if request.method == "GET":
+        form.seen_ratings.data = str(len(view.ratings))
+        return _rating_page(view, form)
+    if not form.validate_on_submit():
+        return _rating_page(view, form)
+    if form.seen_ratings.data != str(len(view.ratings)):
+        # Someone rated since this screener loaded the page: show them that rating, keep
+        # their own words in the form, and take theirs only when they submit again.
+        form.seen_ratings.data = str(len(view.ratings))
+        return _rating_page(view, form, conflict=True)
+    try:
+        contacts.rate_contact(
+            db.session(), principal, contact_id, form.rag.data or "", form.rationale.data or ""
+        )
+    except contacts.ContactNotFound:
+        abort(404)
+    except contacts.RatingRefused as refused:
+        db.rollback_request()
+        form.rationale.errors = [str(refused).capitalize()]
+        return _rating_page(view, form)
+    except StaleDataError:
+        db.rollback_request()
+        fresh = contacts.get_contact_for(db.session(), principal, contact_id)
+        form.seen_ratings.data = str(len(fresh.ratings))
+        return _rating_page(fresh, form, conflict=True)
+    return redirect(url_for("screening.rate", contact_id=contact_id))
+
+
+# -- decision --------------------------------------------------------------------------
+
+
+def _decision_page(
+    contact_id: str,
+    *,
+    proposal: ProposalForm | None = None,
+    review: ReviewForm | None = None,
+    told: AcknowledgementForm | None = None,
+    conflict: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    principal = _principal()
+    try:
+        view = services.decisions_for(db.session(), principal, contact_id)
+    except contacts.ContactNotFound:
+        abort(404)
+    proposal = proposal or ProposalForm(formdata=None)
+    review = review or ReviewForm(formdata=None)
+    told = told or AcknowledgementForm(formdata=None)
+    if view.pending is not None:
+        review.decision_id.data = view.pending.id
+    may_approve = principal.can(Permission.DECISIONS_APPROVE)
+    ack_due = (
+        view.approved.review.acknowledgement_due_at
+        if view.approved and view.approved.review
+        else None
+    )
+    form = next((f for f in (proposal, review, told) if f.errors), None)
+    return render_template(
+        "screening/decision.html",
+        title=f"Decision on {view.reference}",
+        view=view,
+        proposal=proposal,
+        review=review,
+        told=told,
+        form=form,
+        may_approve=may_approve,
+        me=principal.id,
+        ack_due=ack_due,
+        conflict=conflict,
+        now=runtime.now(),
+    ), status
+
+
+@bp.route("/contacts/<contact_id>/decision", methods=["GET"])
+@requires(Permission.CONTACTS_VIEW)
+def decision(contact_id: str) -> tuple[str, int]:
+    return _decision_page(contact_id)
+
+
+@bp.route("/contacts/<contact_id>/decision", methods=["POST"])
+@requires(Permission.DECISIONS_PROPOSE)
+def propose(contact_id: str) -> BaseResponse | tuple[str, int]:
+    form = ProposalForm()
+    if form.validate_on_submit():
+        try:
+            services.propose(
+                db.session(),
+                _principal(),
+                contact_id,
+                form.outcome.data or "",
+                form.rationale.data or "",
+            )
+        except contacts.ContactNotFound:
+            abort(404)
+        except services.ScreeningRefused as refused:
+            db.rollback_request()
+            form.rationale.errors = [str(refused).capitalize()]
+        except services.StateConflict as clash:
+            db.rollback_request()
+            return _decision_page(contact_id, proposal=form, conflict=str(clash), status=409)
+        else:
+            return redirect(url_for("screening.decision", contact_id=contact_id))
+    return _decision_page(contact_id, proposal=form)
+
+
+@bp.route("/contacts/<contact_id>/decision/review", methods=["POST"])
+@requires(Permission.DECISIONS_APPROVE)
+def review(contact_id: str) -> BaseResponse | tuple[str, int]:
+    form = ReviewForm()
+    if form.validate_on_submit():
+        try:
+            services.review(
+                db.session(),
+                _principal(),
+                contact_id,
+                form.decision_id.data or "",
+                form.verdict.data or "",
+                form.reason.data,
+            )
+        except contacts.ContactNotFound:
+            abort(404)
+        except firewall.AccessDenied:
+            abort(403)
+        except services.ScreeningRefused as refused:
+            db.rollback_request()
+            target = form.reason if refused.field == "reason" else form.verdict
+            target.errors = [str(refused).capitalize()]
+        except services.StateConflict as clash:
+            db.rollback_request()
+            return _decision_page(contact_id, review=form, conflict=str(clash), status=409)
+        else:
+            return redirect(url_for("screening.decision", contact_id=contact_id))
+    return _decision_page(contact_id, review=form)
+
+
+@bp.route("/contacts/<contact_id>/acknowledgement", methods=["POST"])
+@requires(Permission.DECISIONS_PROPOSE)
+def acknowledge(contact_id: str) -> BaseResponse | tuple[str, int]:
+    form = AcknowledgementForm()
+    if form.validate_on_submit():
+        told_at = _local_moment(form.told_date.data or "", form.told_time.data or "")
+        if told_at is None:
+            form.told_date.errors = [
+                "Enter the date and time the referrer was told, like 30/11/2026 and 14:30"
+            ]
+        else:
+            try:
+                services.acknowledge(
+                    db.session(), _principal(), contact_id, form.method.data or "", told_at
+                )
+            except contacts.ContactNotFound:
+                abort(404)
+            except services.ScreeningRefused as refused:
+                db.rollback_request()
+                target = form.method if refused.field == "method" else form.told_date
+                target.errors = [str(refused).capitalize()]
+            except services.StateConflict as clash:
+                db.rollback_request()
+                return _decision_page(contact_id, told=form, conflict=str(clash), status=409)
+            else:
+                return redirect(url_for("screening.queue"))
+    return _decision_page(contact_id, told=form)
+
+
+# -- API -------------------------------------------------------------------------------
+
+
+@api_bp.route("/<contact_id>/decision", methods=["POST"])
+@requires(Permission.API_CONTACTS_DECIDE)
+def api_decide(contact_id: str) -> tuple[Response, int]:
+    principal = current_principal()
+    if principal is None:
+        raise ApiError(401, "no principal")
+    try:
+        outcome, rationale = read_decision(json_body())
+    except ValidationFailed as failed:
+        raise ApiError(422, "the decision has problems", fields=failed.fields) from failed
+    try:
+        proposed = services.propose(db.session(), principal, contact_id, outcome, rationale)
+    except contacts.ContactNotFound as missing:
+        raise ApiError(404, "no such record") from missing
+    except services.StateConflict as clash:
+        raise ApiError(409, str(clash)) from clash
+    return jsonify(
+        {
+            "id": str(proposed.id),
+            "contact_id": str(proposed.contact_id),
+            "outcome": proposed.outcome,
+            "status": "awaiting_approval",
+            "proposed_at": proposed.proposed_at.isoformat(),
+        }
+    ), 201

@@ -1,0 +1,117 @@
+"""Recording a contact on the intake page: the API's rules, GOV.UK errors, nothing half-saved."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from mash_hub.authz.permissions import Role
+from mash_hub.contacts.models import Contact, ContactSubject
+from mash_hub.db import Database
+
+GOOD = {
+    "received_date": "30/11/2026",
+    "received_time": "09:15",
+    "source_agency": "police",
+    "referrer_name": "PC Ada Jones",
+    "referrer_role": "PPD officer",
+    "concern": "Neighbour reports shouting and a child crying late at night.",
+    "consent_status": "not_sought",
+    "consent_reason": "Child at risk of significant harm",
+    "subjects-0-role": "child",
+    "subjects-0-given_name": "Sam",
+    "subjects-0-family_name": "Smith",
+    "subjects-0-date_of_birth": "02/04/2015",
+    "subjects-0-address": "1 High St, Brent",
+    "subjects-0-nhs_number": "943 476 5919",
+    "subjects-0-upn": "",
+}
+
+
+def counts(app) -> tuple[int, int]:
+    database: Database = app.extensions["mash.db"]
+    with database.transaction() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Contact)) or 0,
+            session.scalar(select(func.count()).select_from(ContactSubject)) or 0,
+        )
+
+
+def test_a_screener_records_a_contact_and_lands_on_it(app, screener):
+    response = screener.post_form("/contacts/new", GOOD)
+    assert response.status_code == 302, response.text
+    page = screener.get(response.headers["Location"])
+    assert page.status_code == 200
+    assert "MASH-2026-000001" in page.text
+    assert "Neighbour reports shouting" in page.text
+    assert "Sam Smith" in page.text and "9434765919" in page.text
+    assert counts(app) == (1, 1)
+    database: Database = app.extensions["mash.db"]
+    with database.transaction() as session:
+        contact = session.scalar(select(Contact))
+        assert contact.received_at.isoformat() == "2026-11-30T09:15:00+00:00"
+        assert contact.source_agency.code == "police"
+
+
+def test_add_another_person_keeps_what_was_typed(app, screener):
+    response = screener.post_form("/contacts/new", {**GOOD, "add_subject": "Add another person"})
+    assert response.status_code == 200
+    assert 'id="subjects-1-given_name"' in response.text
+    assert 'value="PC Ada Jones"' in response.text
+    assert "There is a problem" not in response.text
+    assert counts(app) == (0, 0)
+    both = {
+        **GOOD,
+        "subjects-1-role": "parent",
+        "subjects-1-given_name": "Jo",
+        "subjects-1-family_name": "Smith",
+    }
+    assert screener.post_form("/contacts/new", both).status_code == 302
+    assert counts(app) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("change", "field_id", "message"),
+    [
+        ({"referrer_name": ""}, "referrer_name", "name is required"),
+        ({"received_date": "01/12/2026"}, "received_date", "must not be in the future"),
+        ({"received_date": "31/02/2026"}, "received_date", "Enter a real date and time"),
+        ({"subjects-0-nhs_number": "943 476 5918"}, "subjects-0-nhs_number", "valid 10-digit NHS"),
+        ({"subjects-0-date_of_birth": "01/01/2030"}, "subjects-0-date_of_birth", "future"),
+        ({"subjects-0-given_name": "x" * 100_000}, "subjects-0-given_name", "100 characters"),
+        ({"consent_reason": ""}, "consent_reason", "is required"),
+        ({"subjects-0-role": "parent"}, "subjects-0-role", "at least one child"),
+        ({"subjects-0-upn": "A12345678901"}, "subjects-0-upn", "unique pupil number"),
+        ({"concern": ""}, "concern", "The concern is required"),
+    ],
+)
+def test_bad_input_gets_field_errors_and_saves_nothing(app, screener, change, field_id, message):
+    response = screener.post_form("/contacts/new", {**GOOD, **change})
+    assert response.status_code == 200
+    assert "There is a problem" in response.text  # the GOV.UK error summary
+    assert f'href="#{field_id}"' in response.text
+    assert message in response.text
+    assert 'class="govuk-error-message"' in response.text
+    assert counts(app) == (0, 0)
+
+
+def test_consent_given_needs_no_reason(app, screener):
+    response = screener.post_form(
+        "/contacts/new", {**GOOD, "consent_status": "given", "consent_reason": ""}
+    )
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("role", "agency"),
+    [(Role.AGENCY_RESEARCHER, "health"), (Role.GOVERNANCE_LEAD, "csc"), (Role.ADMIN, "csc")],
+)
+def test_people_outside_screening_cannot_open_intake(person, role, agency):
+    assert person(role, agency).get("/contacts/new").status_code == 403
+
+
+def test_a_partner_screener_gets_nothing_saved(app, person):
+    partner = person(Role.SCREENER, "health")
+    response = partner.post_form("/contacts/new", GOOD)
+    assert response.status_code == 403
+    assert counts(app) == (0, 0)
