@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.firewall import views as firewall_views
     from mash_hub.home import views as home_views
     from mash_hub.identity import views as identity_views
+    from mash_hub.sharing import views as sharing_views
     from mash_hub.web import errors, gate, security
     from mash_hub.web.sessions import DatabaseSessionInterface
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api_views.init_app(app, csrf)
     contact_views.init_app(app, csrf)
     firewall_views.init_app(app)
+    sharing_views.init_app(app, csrf)
     gate.init_app(app)
 
     @app.after_request

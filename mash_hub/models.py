@@ -14,6 +14,7 @@ from mash_hub.identity.models import (
     WebSession,
 )
 from mash_hub.notifications.models import Notification
+from mash_hub.sharing.models import Contribution, ContributionItem, InfoRequest
 
 __all__ = [
     "AgencyKey",
@@ -23,6 +24,9 @@ __all__ = [
     "Contact",
     "ContactRating",
     "ContactSubject",
+    "Contribution",
+    "ContributionItem",
+    "InfoRequest",
     "Notification",
     "ReferenceCounter",
     "Agency",

@@ -16,12 +16,18 @@ class Permission(StrEnum):
     CONTACTS_VIEW = "web:contacts:view"
     BREAK_GLASS_OPEN = "web:break_glass:open"
     BREAK_GLASS_REVIEW = "governance:break_glass:review"
+    REQUESTS_SEND = "web:requests:send"
+    REQUESTS_ANSWER = "web:requests:answer"
     # JSON API for agency systems.
     API_TOKEN_READ = "api:token:read"  # noqa: S105 - a permission name, not a secret
     API_AGENCIES_READ = "api:agencies:read"
     API_CONTACTS_WRITE = "api:contacts:write"
     API_CONTACTS_READ = "api:contacts:read"
     API_CONTACTS_RATE = "api:contacts:rate"
+    API_REQUESTS_CREATE = "api:requests:create"
+    API_CONTRIBUTIONS_READ = "api:contributions:read"
+    API_REQUESTS_READ = "api:requests:read"
+    API_RESPONSES_WRITE = "api:responses:write"
 
 
 class Role(StrEnum):
@@ -59,10 +65,10 @@ class Scope(StrEnum):
 _EVERY_SIGNED_IN_USER = frozenset({Permission.HOME_VIEW})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.SCREENER: _EVERY_SIGNED_IN_USER | {Permission.CONTACTS_VIEW},
+    Role.SCREENER: _EVERY_SIGNED_IN_USER | {Permission.CONTACTS_VIEW, Permission.REQUESTS_SEND},
     Role.MASH_MANAGER: _EVERY_SIGNED_IN_USER
-    | {Permission.CONTACTS_VIEW, Permission.BREAK_GLASS_OPEN},
-    Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER,
+    | {Permission.CONTACTS_VIEW, Permission.BREAK_GLASS_OPEN, Permission.REQUESTS_SEND},
+    Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER | {Permission.REQUESTS_ANSWER},
     Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER | {Permission.BREAK_GLASS_REVIEW},
     Role.ADMIN: _EVERY_SIGNED_IN_USER | {Permission.USERS_READ},
 }
@@ -73,11 +79,15 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     Scope.CONTACTS_WRITE: _EVERY_CLIENT
     | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_WRITE},
     Scope.SCREENING_WRITE: _EVERY_CLIENT
-    | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_RATE},
+    | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_RATE, Permission.API_REQUESTS_CREATE},
     Scope.SCREENING_READ: _EVERY_CLIENT
-    | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_READ},
-    Scope.REQUESTS_READ: _EVERY_CLIENT,
-    Scope.CONTRIBUTIONS_WRITE: _EVERY_CLIENT,
+    | {
+        Permission.API_AGENCIES_READ,
+        Permission.API_CONTACTS_READ,
+        Permission.API_CONTRIBUTIONS_READ,
+    },
+    Scope.REQUESTS_READ: _EVERY_CLIENT | {Permission.API_REQUESTS_READ},
+    Scope.CONTRIBUTIONS_WRITE: _EVERY_CLIENT | {Permission.API_RESPONSES_WRITE},
     Scope.AUDIT_READ: _EVERY_CLIENT,
 }
 

@@ -152,6 +152,35 @@ def decide(
     return decision, event.id
 
 
+def decide_within(
+    principal: Principal,
+    action: Action,
+    resource: Resource,
+    *,
+    contact_id: str | None = None,
+) -> Access | None:
+    """Decide and audit in the request's unit of work, refusals included, without rolling
+    it back: for pages that show many records and mark the ones withheld (a restricted
+    item, say). The events commit with the page. Returns the Access, or None if refused."""
+    try:
+        context = Context(now=runtime.now(), break_glass=_break_glass_open(principal, contact_id))
+        decision = current_pdp().decide(policy_actor(principal), action, resource, context)
+    except Exception as err:  # noqa: BLE001 - the decision point must fail closed
+        decision = Decision(False, reason=f"error: {type(err).__name__}")
+    event = record(db.session(), _draft(principal, action, resource, decision, contact_id))
+    if not decision.allowed:
+        return None
+    return Access(
+        principal_id=principal.id,
+        action=action,
+        object_type=resource.entity_type,
+        object_id=str(resource.id),
+        contact_id=contact_id,
+        decision=decision,
+        audit_event_id=event.id,
+    )
+
+
 def require(
     principal: Principal,
     action: Action,

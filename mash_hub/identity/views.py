@@ -43,6 +43,8 @@ def init_app(app: Flask) -> None:
         principal = current_principal()
         roles = sorted(current_user.roles)
         items = [{"href": url_for("home.index"), "text": "Home"}]
+        if principal is not None and principal.can(Permission.REQUESTS_ANSWER):
+            items.append({"href": url_for("sharing.inbox"), "text": "Requests"})
         if principal is not None and principal.can(Permission.USERS_READ):
             items.append({"href": url_for("identity.users"), "text": "Users"})
         return {
