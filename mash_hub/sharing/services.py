@@ -11,8 +11,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -122,6 +123,12 @@ class RequestView:
     question: str
     subjects: tuple[SubjectDetails, ...]
     answer: AnswerView | None
+
+
+def _changed(db: Session, statement: Any) -> int:
+    """Rows an UPDATE changed: the claim that makes each transition happen once."""
+    result: CursorResult[Any] = db.execute(statement)  # type: ignore[assignment]
+    return result.rowcount
 
 
 def effective_status(request: InfoRequest, now: datetime) -> str:
@@ -397,12 +404,13 @@ def answer_request(
             raise RequestConflict("the contact is no longer Red or Amber") from refused
         raise RequestNotFound(request_id) from refused
     # Only one answer, even when two arrive at once or expiry runs in between.
-    claimed = db.execute(
+    claimed = _changed(
+        db,
         update(InfoRequest)
         .where(InfoRequest.id == request.id, InfoRequest.status == "open")
         .values(status="answered", closed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if claimed != 1:
         raise RequestConflict("the request has already been answered or closed")
     db.refresh(request)
@@ -610,12 +618,13 @@ def _withdraw(
     now = runtime.now()
     withdrawn = 0
     for request in db.scalars(query.where(InfoRequest.status == "open")):  # type: ignore[attr-defined]
-        changed = db.execute(
+        changed = _changed(
+            db,
             update(InfoRequest)
             .where(InfoRequest.id == request.id, InfoRequest.status == "open")
             .values(status="withdrawn", closed_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
         if changed == 1:
             withdrawn += 1
             record(
@@ -665,12 +674,13 @@ def expire_due_requests(db: Session) -> int:
         select(InfoRequest).where(InfoRequest.status == "open", InfoRequest.due_at <= now)
     ).all()
     for request in due:
-        changed = db.execute(
+        changed = _changed(
+            db,
             update(InfoRequest)
             .where(InfoRequest.id == request.id, InfoRequest.status == "open")
             .values(status="expired", closed_at=now, escalation_level=2)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
         if changed != 1:
             continue
         expired += 1
@@ -698,12 +708,13 @@ def escalate_due_soon(db: Session) -> int:
         )
     ).all()
     for request in near:
-        changed = db.execute(
+        changed = _changed(
+            db,
             update(InfoRequest)
             .where(InfoRequest.id == request.id, InfoRequest.escalation_level == 0)
             .values(escalation_level=1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
         if changed == 1:
             escalated += 1
             _escalate(db, request, "request.due_soon")
