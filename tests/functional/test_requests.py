@@ -351,3 +351,54 @@ def test_late_answer_on_the_page_is_409(app, client, clock, police, make_account
     )
     assert late.status_code == 409
     assert client.get(f"/requests/{request_id}").status_code == 404
+
+
+QUESTION_CANARY = "canary-3e77-question-text"
+
+
+def _database_bytes(test_db_url: str, admin_database_url: str) -> bytes:
+    """The whole database as a thief would have it: the SQLite file and its journal, or
+    every row of every table on PostgreSQL (read by the owner, past row-level security)."""
+    if test_db_url.startswith("sqlite"):
+        path = Path(test_db_url.removeprefix("sqlite:///"))
+        return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+    from sqlalchemy import create_engine, text
+
+    from mash_hub.db import Base
+
+    engine = create_engine(admin_database_url)
+    with engine.connect() as conn:
+        dump = b"".join(
+            str(conn.execute(text(f"SELECT t::text FROM {table.name} t")).all()).encode()  # noqa: S608
+            for table in Base.metadata.sorted_tables
+        )
+    engine.dispose()
+    return dump
+
+
+def test_questions_and_answers_are_not_in_a_database_dump(
+    client, police, make_client, test_db_url, admin_database_url
+):
+    contact_id = rated_contact(client, police)
+    health_id = ask(client, police, contact_id, "health", f"Known? {QUESTION_CANARY}").json["id"]
+    health = researcher(client, make_client, "health")
+    answered = client.post(
+        f"/api/v1/requests/{health_id}/response",
+        json={
+            "outcome": "information_held",
+            "items": [
+                {"kind": "fact", "text": HEALTH_CANARY},
+                {"kind": "opinion", "text": RESTRICTED_CANARY, "restricted": True},
+            ],
+        },
+        headers=health,
+    )
+    assert answered.status_code == 201
+    # The content is there and opens through the firewall...
+    assert QUESTION_CANARY in client.get(f"/api/v1/requests/{health_id}", headers=health).text
+    dump = _database_bytes(test_db_url, admin_database_url)
+    # ...and the dump search sees stored values (the request's id, in clear) ...
+    assert health_id.replace("-", "").encode() in dump or health_id.encode() in dump
+    # ...but no question or answer in clear.
+    for canary in (QUESTION_CANARY, HEALTH_CANARY, RESTRICTED_CANARY):
+        assert canary.encode() not in dump, canary
