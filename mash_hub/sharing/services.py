@@ -228,6 +228,9 @@ def send_request(
                 f"there is no information-sharing agreement in force with {AGENCY_NAMES[agency]}"
             ) from refused
         raise RequestNotFound(contact_id) from refused
+    # A lapsed request the scheduler has not closed yet is closed now: it no longer
+    # stands in the way of asking again.
+    _expire(db, InfoRequest.contact_id == contact.id, InfoRequest.agency == agency)
     live = db.scalar(
         select(InfoRequest.id).where(
             InfoRequest.contact_id == contact.id,
@@ -668,10 +671,16 @@ def _escalate(db: Session, request: InfoRequest, kind: str) -> None:
 def expire_due_requests(db: Session) -> int:
     """Job: close every open request whose due time has passed, each exactly once (the
     conditional update is the claim), and escalate it as overdue."""
+    return _expire(db)
+
+
+def _expire(db: Session, *conditions: Any) -> int:
     now = runtime.now()
     expired = 0
     due = db.scalars(
-        select(InfoRequest).where(InfoRequest.status == "open", InfoRequest.due_at <= now)
+        select(InfoRequest).where(
+            InfoRequest.status == "open", InfoRequest.due_at <= now, *conditions
+        )
     ).all()
     for request in due:
         changed = _changed(
