@@ -287,21 +287,23 @@ def inbox(db: Session, principal: Principal) -> list[InboxRow]:
         .order_by(InfoRequest.due_at, InfoRequest.id)
         .limit(1000)
     )
-    listed = []
-    for request in rows:
-        access = firewall.decide_within(
-            principal, Action.REQUEST_READ, _resource(request), contact_id=str(request.contact_id)
+    requests = list(rows)
+    accesses = firewall.decide_many(
+        principal,
+        Action.REQUEST_READ,
+        [(_resource(request), str(request.contact_id)) for request in requests],
+    )
+    listed = [
+        InboxRow(
+            id=str(request.id),
+            contact_rag=request.contact_rag,
+            requested_at=request.requested_at,
+            due_at=request.due_at,
+            time_left=request.due_at - now,
         )
-        if access is not None:
-            listed.append(
-                InboxRow(
-                    id=str(request.id),
-                    contact_rag=request.contact_rag,
-                    requested_at=request.requested_at,
-                    due_at=request.due_at,
-                    time_left=request.due_at - now,
-                )
-            )
+        for request, access in zip(requests, accesses, strict=True)
+        if access is not None
+    ]
     return listed
 
 
