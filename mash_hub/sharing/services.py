@@ -731,3 +731,67 @@ def escalate_due_soon(db: Session) -> int:
             _escalate(db, request, "request.due_soon")
     db.expire_all()
     return escalated
+
+
+# --- response performance (the MASH manager's dashboard) -------------------------------
+
+
+@dataclass(frozen=True)
+class AgencyPerformance:
+    agency: str
+    agency_name: str
+    answered: int
+    expired: int
+    open: int
+    median_response: timedelta | None
+
+    @property
+    def answered_in_time_share(self) -> float | None:
+        """Answers are only taken before the due time, so every answer is in time."""
+        closed = self.answered + self.expired
+        return self.answered / closed if closed else None
+
+
+def response_performance(db: Session, days: int = 30) -> list[AgencyPerformance]:
+    """Per agency, over requests sent in the last `days` days: answered in time, median
+    response time, expired count. Counts and times only, no case content."""
+    now = runtime.now()
+    since = now - timedelta(days=days)
+    rows = db.execute(
+        select(
+            InfoRequest.agency,
+            InfoRequest.status,
+            InfoRequest.due_at,
+            InfoRequest.requested_at,
+            Contribution.answered_at,
+        )
+        .outerjoin(Contribution, Contribution.request_id == InfoRequest.id)
+        .where(InfoRequest.requested_at >= since, InfoRequest.status != "withdrawn")
+    ).all()
+    by_agency: dict[str, dict[str, Any]] = {}
+    for agency, status, due_at, requested_at, answered_at in rows:
+        stats = by_agency.setdefault(agency, {"answered": 0, "expired": 0, "open": 0, "times": []})
+        if status == "open" and now >= due_at:
+            status = "expired"
+        stats[status] += 1
+        if answered_at is not None:
+            stats["times"].append(answered_at - requested_at)
+    result = []
+    for agency in sorted(by_agency, key=lambda code: AGENCY_NAMES.get(code, code)):
+        stats = by_agency[agency]
+        times = sorted(stats["times"])
+        median = None
+        if times:
+            middle = len(times) // 2
+            median = times[middle] if len(times) % 2 else (times[middle - 1] + times[middle]) / 2
+        result.append(
+            AgencyPerformance(
+                agency=agency,
+                agency_name=AGENCY_NAMES.get(agency, agency),
+                answered=stats["answered"],
+                expired=stats["expired"],
+                open=stats["open"],
+                median_response=median,
+            )
+        )
+    return result

@@ -24,6 +24,7 @@ from mash_hub.api.errors import ApiError
 from mash_hub.api.validation import ValidationFailed
 from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
+from mash_hub.authz.permissions import Role
 from mash_hub.contacts.views import json_body
 from mash_hub.sharing import services
 from mash_hub.sharing.forms import AnswerForm, SendRequestForm
@@ -40,6 +41,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
     app.jinja_env.globals["contact_sharing"] = contact_sharing
+    app.jinja_env.globals["response_performance"] = response_performance
     app.jinja_env.filters["time_left"] = time_left
 
 
@@ -66,6 +68,14 @@ def contact_sharing(contact_id: str) -> dict[str, Any] | None:
         "requests": services.requests_on_visible_contact(db.session(), principal, contact_id),
         "now": runtime.now(),
     }
+
+
+def response_performance() -> list[services.AgencyPerformance] | None:
+    """For the MASH manager's home page: each agency's response performance."""
+    principal = current_principal()
+    if principal is None or Role.MASH_MANAGER not in principal.roles:
+        return None
+    return services.response_performance(db.session())
 
 
 # --- pages -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -402,3 +403,32 @@ def test_questions_and_answers_are_not_in_a_database_dump(
     # ...but no question or answer in clear.
     for canary in (QUESTION_CANARY, HEALTH_CANARY, RESTRICTED_CANARY):
         assert canary.encode() not in dump, canary
+
+
+def test_manager_sees_each_agencys_response_performance(
+    app, client, clock, police, make_client, make_account
+):
+    contact_id = rated_contact(client, police)
+    health_id = ask(client, police, contact_id, "health").json["id"]
+    ask(client, police, contact_id, "education")
+    ask(client, police, contact_id, "housing")
+    clock.advance(timedelta(minutes=90))
+    health = researcher(client, make_client, "health")
+    client.post(
+        f"/api/v1/requests/{health_id}/response", json={"outcome": "not_known"}, headers=health
+    )
+    clock.advance(timedelta(hours=5))  # education and housing run out unanswered
+    manager = app.test_client()
+    sign_in(manager, make_account(Role.MASH_MANAGER, "csc"), clock)
+    home = manager.get("/")
+    section = home.text[home.text.index('id="response-performance"') :]
+    rows = re.findall(r'<th scope="row"[^>]*>([^<]+)</th>(.*?)</tr>', section, re.S)
+    cells = {name: re.findall(r">([^<]+)</td>", rest) for name, rest in rows}
+    assert cells == {
+        "Education": ["0%", "No answers yet", "1", "0"],
+        "Health": ["100%", "1 h 30 min", "0", "0"],
+        "Housing": ["0%", "No answers yet", "1", "0"],
+    }
+    screener = app.test_client()
+    sign_in(screener, make_account(Role.SCREENER, "csc"), clock)
+    assert 'id="response-performance"' not in screener.get("/").text
