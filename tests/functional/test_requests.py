@@ -432,3 +432,20 @@ def test_manager_sees_each_agencys_response_performance(
     screener = app.test_client()
     sign_in(screener, make_account(Role.SCREENER, "csc"), clock)
     assert 'id="response-performance"' not in screener.get("/").text
+
+
+def test_inbox_is_ordered_by_time_left_and_holds_nothing_else(client, police, make_client):
+    amber = rated_contact(client, police, "amber")  # due 16:00
+    red = rated_contact(client, police, "red")  # due 12:00
+    amber_id = ask(client, police, amber, "health").json["id"]
+    red_id = ask(client, police, red, "health").json["id"]
+    ask(client, police, red, "education")
+    health = researcher(client, make_client, "health")
+    listed = client.get("/api/v1/requests", headers=health).json
+    assert [r["id"] for r in listed["requests"]] == [red_id, amber_id]
+    assert set(listed["requests"][0]) == {"id", "status", "contact_rag", "requested_at", "due_at"}
+    assert listed["next_cursor"] is None
+    first = client.get("/api/v1/requests?limit=1", headers=health).json
+    assert [r["id"] for r in first["requests"]] == [red_id]
+    rest = client.get(f"/api/v1/requests?limit=1&cursor={first['next_cursor']}", headers=health)
+    assert [r["id"] for r in rest.json["requests"]] == [amber_id]
