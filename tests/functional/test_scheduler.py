@@ -140,3 +140,13 @@ def test_two_schedulers_started_together_expire_each_request_exactly_once(
     assert expired_events(app) == dict.fromkeys(ids, 1)
     leaders = sum(out.count("scheduler_leader") for out in outputs)
     assert leaders == 1, outputs
+
+
+def test_one_leader_at_a_time_and_a_standby_takes_over(app):
+    first, second = scheduler.LeaderLock(app), scheduler.LeaderLock(app)
+    assert first.try_acquire()
+    assert not second.try_acquire()
+    first.release()
+    assert second.try_acquire()
+    assert not first.try_acquire()
+    second.release()
