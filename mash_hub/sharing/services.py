@@ -25,6 +25,7 @@ from mash_hub.contacts.deadlines import response_due
 from mash_hub.contacts.models import Contact, ContactSubject
 from mash_hub.firewall.release import release, seal
 from mash_hub.identity.models import AGENCIES, AGENCY_CODES
+from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
 from mash_hub.policy import Action, ContactResource, ContributionResource, InfoRequestResource
 from mash_hub.policy.pdp import NO_POLICY, NOT_IN_FORCE
@@ -795,3 +796,49 @@ def response_performance(db: Session, days: int = 30) -> list[AgencyPerformance]
             )
         )
     return result
+
+
+@dataclass(frozen=True)
+class Escalation:
+    at: datetime
+    kind: str
+    request_id: str
+    agency: str
+    contact_id: str
+
+
+def escalations_for(db: Session, principal: Principal, limit: int = 20) -> list[Escalation]:
+    """Request escalations sent to the principal's roles in their agency, newest first."""
+    roles = [r.value for r in principal.roles if r in (Role.MASH_MANAGER, Role.GOVERNANCE_LEAD)]
+    if not roles:
+        return []
+    sent = db.execute(
+        select(Notification.created_at, Notification.kind, Notification.object_id)
+        .where(
+            Notification.recipient_agency == principal.agency,
+            Notification.recipient_role.in_(roles),
+            Notification.kind.in_(("request.due_soon", "request.overdue")),
+        )
+        .order_by(Notification.created_at.desc())
+        .limit(limit)
+    ).all()
+    ids = [ident for ident in (_uuid(row.object_id) for row in sent) if ident is not None]
+    requests = {
+        str(row.id): row
+        for row in db.execute(
+            select(InfoRequest.id, InfoRequest.agency, InfoRequest.contact_id).where(
+                InfoRequest.id.in_(ids)
+            )
+        )
+    }
+    return [
+        Escalation(
+            row.created_at,
+            row.kind,
+            row.object_id,
+            requests[row.object_id].agency,
+            str(requests[row.object_id].contact_id),
+        )
+        for row in sent
+        if row.object_id in requests
+    ]

@@ -26,6 +26,7 @@ from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.contacts.views import json_body
+from mash_hub.notifications.services import MESSAGES
 from mash_hub.sharing import services
 from mash_hub.sharing.forms import AnswerForm, SendRequestForm
 from mash_hub.sharing.schemas import answer_json, read_request, read_response, summary_json
@@ -42,6 +43,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(api_bp)
     app.jinja_env.globals["contact_sharing"] = contact_sharing
     app.jinja_env.globals["response_performance"] = response_performance
+    app.jinja_env.globals["request_escalations"] = request_escalations
     app.jinja_env.filters["time_left"] = time_left
 
 
@@ -76,6 +78,25 @@ def response_performance() -> list[services.AgencyPerformance] | None:
     if principal is None or Role.MASH_MANAGER not in principal.roles:
         return None
     return services.response_performance(db.session())
+
+
+def request_escalations() -> list[dict[str, Any]]:
+    """For the home page of MASH managers and agency governance leads: requests escalated
+    to them. Managers get a link to the contact; others only the agency and what happened."""
+    principal = current_principal()
+    if principal is None:
+        return []
+    return [
+        {
+            "at": item.at,
+            "agency_name": services.AGENCY_NAMES.get(item.agency, item.agency),
+            "message": MESSAGES[item.kind],
+            "contact_href": url_for("contacts.show", contact_id=item.contact_id) + "#requests"
+            if principal.can(Permission.CONTACTS_VIEW)
+            else None,
+        }
+        for item in services.escalations_for(db.session(), principal)
+    ]
 
 
 # --- pages -----------------------------------------------------------------------------

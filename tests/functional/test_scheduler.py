@@ -14,12 +14,14 @@ from sqlalchemy import func, select, update
 
 from mash_hub import scheduler
 from mash_hub.audit.models import AuditEvent
+from mash_hub.authz.permissions import Role
 from mash_hub.contacts.models import Contact
 from mash_hub.db import Database
 from mash_hub.notifications.models import Notification
 from mash_hub.sharing.models import InfoRequest
 from tests.conftest import TEST_ENV
 from tests.functional.test_requests import ask, rated_contact, screening
+from tests.helpers import sign_in
 
 
 @pytest.fixture
@@ -150,3 +152,25 @@ def test_one_leader_at_a_time_and_a_standby_takes_over(app):
     assert second.try_acquire()
     assert not first.try_acquire()
     second.release()
+
+
+def test_escalations_show_on_the_home_pages_of_those_escalated_to(
+    app, client, clock, police, make_account
+):
+    contact_id = rated_contact(client, police, "red")
+    ask(client, police, contact_id, "health")
+    clock.advance(timedelta(hours=2, minutes=1))
+    scheduler.run_all_once(app)
+    manager = app.test_client()
+    sign_in(manager, make_account(Role.MASH_MANAGER, "csc"), clock)
+    home = manager.get("/").text
+    assert "An information request ran out without an answer" in home
+    assert f"/contacts/{contact_id}#requests" in home
+    lead = app.test_client()
+    sign_in(lead, make_account(Role.GOVERNANCE_LEAD, "health"), clock)
+    home = lead.get("/").text
+    assert "An information request ran out without an answer" in home
+    assert f"/contacts/{contact_id}" not in home
+    other = app.test_client()
+    sign_in(other, make_account(Role.GOVERNANCE_LEAD, "education"), clock)
+    assert "request-escalations" not in other.get("/").text
