@@ -10,6 +10,8 @@ import re
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
+from playwright.sync_api import expect
+
 from mash_hub.identity import services as identity
 from tests.browser.conftest import ARTIFACTS
 from tests.functional.test_contacts_api import CONTACT
@@ -90,9 +92,10 @@ def test_health_researcher_answers_a_request(live_hub, browser_page):
     page.get_by_label("Information held").check()
     page.get_by_label("First item").fill("Attended A&E in March with a wrist injury")
     page.get_by_role("button", name="Send the answer").click()
-    assert page.get_by_role("heading", name="Your agency's answer").is_visible()
-    assert "wrist injury" in page.content()
+    # The answer page comes back after the redirect: wait for it (is_visible does not).
+    expect(page.get_by_role("heading", name="Your agency's answer")).to_be_visible()
+    assert "wrist injury" in page.locator("#answer-outcome + ul").inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "researcher-answered.png"), full_page=True)
     page.goto(f"{live_hub.url}/requests")
-    assert "There are no open requests for your agency." in page.content()
+    expect(page.get_by_text("There are no open requests for your agency.")).to_be_visible()
