@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.identity import views as identity_views
     from mash_hub.people import views as people_views
     from mash_hub.screening import views as screening_views
+    from mash_hub.sharing import views as sharing_views
     from mash_hub.web import errors, gate, security
     from mash_hub.web.sessions import DatabaseSessionInterface
 
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     governance_views.init_app(app)
     people_views.init_app(app)
     audit_views.init_app(app, csrf)
+    sharing_views.init_app(app, csrf)
     gate.init_app(app)
 
     @app.after_request

@@ -118,6 +118,21 @@ def serve(hub: HubContext, host: str, port: int, workers: int) -> None:
     HubServer().run()
 
 
+@cli.command("scheduler")
+@click.option("--once", is_flag=True, help="Run every job once now, then exit.")
+@pass_hub
+def scheduler_command(hub: HubContext, once: bool) -> None:
+    """Run the scheduled jobs (request expiry, escalation, ...): one leader per database."""
+    from mash_hub import scheduler
+
+    if once:
+        for name, changed in scheduler.run_all_once(hub.app).items():
+            click.echo(f"{name}: {changed}")
+        return
+    click.echo("MASH Hub scheduler: waiting to lead, then running jobs (Ctrl-C stops)")
+    scheduler.serve(hub.app)
+
+
 # ------------------------------------------------------------------------------- demo
 
 

@@ -183,6 +183,21 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class RequestsSettings:
+    # An open request this close to its due time is escalated to the MASH manager and the
+    # agency's lead; one that runs out unanswered is escalated again as overdue.
+    escalate_before_due: Duration = field(default_factory=lambda: _d("30 minutes"))
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    # How often the scheduler's bookkeeping jobs run (expiry, escalation, withdrawal).
+    interval: Duration = field(default_factory=lambda: _d("15 seconds"))
+    # SQLite only: the lock file that makes one scheduler the leader ("" = instance dir).
+    lock_file: str = ""
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
     json: bool = True
@@ -201,6 +216,8 @@ class Settings:
     screening: ScreeningSettings = field(default_factory=ScreeningSettings)
     timescales: TimescalesSettings = field(default_factory=TimescalesSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    requests: RequestsSettings = field(default_factory=RequestsSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     source: str = "(defaults)"

@@ -7,7 +7,7 @@ owns the unit of work commits once at the end, or rolls everything back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,11 +168,25 @@ def rescope_request() -> None:
         )
 
 
+def after_rollback(callback: Callable[[], object]) -> None:
+    """Run `callback` if the request's unit of work is rolled back, after the rollback;
+    forget it once the unit of work commits. For writes that must outlive a failed request
+    (an audited refusal recorded in the page's unit of work)."""
+    g.setdefault("db_after_rollback", []).append(callback)
+
+
+def _run_after_rollback() -> None:
+    callbacks: list[Callable[[], object]] = g.pop("db_after_rollback", [])
+    for callback in callbacks:
+        callback()
+
+
 def commit_request() -> None:
     """Commit the request's unit of work, if one was opened."""
     db_session: Session | None = g.get("db_session")
     if db_session is not None:
         db_session.commit()
+    g.pop("db_after_rollback", None)
 
 
 def rollback_request() -> None:
@@ -180,6 +194,7 @@ def rollback_request() -> None:
     db_session: Session | None = g.get("db_session")
     if db_session is not None:
         db_session.rollback()
+    _run_after_rollback()
 
 
 def close_request() -> None:
@@ -187,6 +202,7 @@ def close_request() -> None:
     db_session: Session | None = g.pop("db_session", None)
     if db_session is not None:
         db_session.close()
+    _run_after_rollback()
 
 
 def alembic_config(url: str) -> AlembicConfig:

@@ -24,6 +24,7 @@ from mash_hub.identity.models import (
 )
 from mash_hub.notifications.models import Notification
 from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
+from mash_hub.sharing.models import Contribution, ContributionItem, InfoRequest
 
 __all__ = [
     "AgencyKey",
@@ -38,6 +39,9 @@ __all__ = [
     "DecisionReview",
     "ReferrerAcknowledgement",
     "ContactSubject",
+    "Contribution",
+    "ContributionItem",
+    "InfoRequest",
     "Notification",
     "Person",
     "PersonCandidate",

@@ -467,6 +467,138 @@ OPERATIONS[("/api/v1/audit/events", "get")] = {
     },
 }
 
+# Information requests and partners' answers (mash_hub.sharing).
+_JSON_OBJECT: dict[str, Any] = {"type": "object"}
+_ITEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["kind", "text"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["fact", "opinion"]},
+        "text": {"type": "string", "minLength": 1, "maxLength": 5000},
+        "restricted": {"type": "boolean"},
+    },
+}
+
+
+def _ok(description: str, schema: dict[str, Any] = _JSON_OBJECT) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+OPERATIONS.update(
+    {
+        ("/api/v1/contacts/{id}/requests", "post"): {
+            "operationId": "sendRequest",
+            "summary": "Ask an agency about a Red or Amber contact, due by the rating's timescale",
+            "parameters": [ID_PARAMETER],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["agency", "question"],
+                            "properties": {
+                                "agency": {"type": "string"},
+                                "question": {"type": "string", "minLength": 1, "maxLength": 2000},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": _ok(
+                    "The request, open until due_at",
+                    {
+                        "type": "object",
+                        "required": ["id", "agency", "status", "due_at"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "agency": {"type": "string"},
+                            "status": {"type": "string", "enum": ["open"]},
+                            "due_at": {"type": "string", "format": "date-time"},
+                        },
+                    },
+                ),
+                "404": _error("No such contact, or not on the caller's side of the firewall"),
+                "409": _error(
+                    "The contact is not Red or Amber, the agency has no agreement in force, "
+                    "or it has already been asked"
+                ),
+                "422": VALIDATION_ERROR,
+                **BEARER_ERRORS,
+            },
+        },
+        ("/api/v1/contacts/{id}/contributions", "get"): {
+            "operationId": "listContributions",
+            "summary": "Every answer on the contact; restricted items withheld but for the "
+            "originating agency and MASH managers",
+            "parameters": [ID_PARAMETER],
+            "responses": {
+                "200": _ok("{contributions: [...], next_cursor}"),
+                "404": _error("No such contact, or not on the caller's side of the firewall"),
+                **BEARER_ERRORS,
+            },
+        },
+        ("/api/v1/requests", "get"): {
+            "operationId": "listRequests",
+            "summary": "Open requests addressed to the caller's agency, soonest due first",
+            "parameters": [
+                {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                },
+            ],
+            "responses": {
+                "200": _ok("{requests: [...], next_cursor}"),
+                "400": _error("A bad cursor or limit"),
+                **BEARER_ERRORS,
+            },
+        },
+        ("/api/v1/requests/{id}", "get"): {
+            "operationId": "getRequest",
+            "summary": "Need-to-know view of a request: subjects, question, due time, own answer",
+            "parameters": [ID_PARAMETER],
+            "responses": {
+                "200": _ok("The request"),
+                "404": _error("No such request, another agency's, past its due time or withdrawn"),
+                **BEARER_ERRORS,
+            },
+        },
+        ("/api/v1/requests/{id}/response", "post"): {
+            "operationId": "answerRequest",
+            "summary": "The agency's one answer to an open request, before its due time",
+            "parameters": [ID_PARAMETER],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["outcome"],
+                            "properties": {
+                                "outcome": {
+                                    "type": "string",
+                                    "enum": ["not_known", "information_held", "unable_to_respond"],
+                                },
+                                "items": {"type": "array", "maxItems": 50, "items": _ITEM_SCHEMA},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": _ok("The answer was recorded"),
+                "404": _error("No such request, or another agency's"),
+                "409": _error("The request has expired, been withdrawn or already been answered"),
+                "422": VALIDATION_ERROR,
+                **BEARER_ERRORS,
+            },
+        },
+    }
+)
+
 
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}

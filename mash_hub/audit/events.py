@@ -62,6 +62,22 @@ _KINDS = (
         frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
     ),
     EventKind(
+        "request.expired",
+        "The scheduler closed an information request that reached its due time unanswered",
+        frozenset({"actor_id", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "request.withdrawn",
+        "An open information request was withdrawn because its contact was rated Green",
+        frozenset({"actor_id", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "request.escalated",
+        "An information request near or past its due time was escalated to the MASH manager "
+        "and the agency's lead",
+        frozenset({"actor_id", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
         "break_glass.reviewed",
         "A governance lead recorded the outcome of a break-glass review",
         frozenset({"actor_id", "agency", "action", "object_id", "reason"}),

@@ -26,6 +26,8 @@ class Permission(StrEnum):
     PERSONS_LINK = "web:persons:link"
     PERSONS_MERGE_PROPOSE = "web:persons:merge_propose"
     PERSONS_MERGE_DECIDE = "web:persons:merge_decide"
+    REQUESTS_SEND = "web:requests:send"
+    REQUESTS_ANSWER = "web:requests:answer"
     # JSON API for agency systems.
     API_TOKEN_READ = "api:token:read"  # noqa: S105 - a permission name, not a secret
     API_AGENCIES_READ = "api:agencies:read"
@@ -34,6 +36,10 @@ class Permission(StrEnum):
     API_CONTACTS_RATE = "api:contacts:rate"
     API_AUDIT_READ = "api:audit:read"
     API_CONTACTS_DECIDE = "api:contacts:decide"
+    API_REQUESTS_CREATE = "api:requests:create"
+    API_CONTRIBUTIONS_READ = "api:contributions:read"
+    API_REQUESTS_READ = "api:requests:read"
+    API_RESPONSES_WRITE = "api:responses:write"
 
 
 class Role(StrEnum):
@@ -82,18 +88,21 @@ _SCREENING = frozenset(
 # Linking a contact's subjects to the person register and proposing merges; the firewall
 # still decides each on the contact (MASH staff of the core agencies only).
 _PERSON_SCREENING = frozenset({Permission.PERSONS_LINK, Permission.PERSONS_MERGE_PROPOSE})
+# Asking partner agencies what they know about a Red or Amber contact.
+_REQUESTS = frozenset({Permission.REQUESTS_SEND})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.SCREENER: _EVERY_SIGNED_IN_USER | _SCREENING | _PERSON_SCREENING,
+    Role.SCREENER: _EVERY_SIGNED_IN_USER | _SCREENING | _PERSON_SCREENING | _REQUESTS,
     Role.MASH_MANAGER: _EVERY_SIGNED_IN_USER
     | _SCREENING
     | _PERSON_SCREENING
+    | _REQUESTS
     | {
         Permission.DECISIONS_APPROVE,
         Permission.BREAK_GLASS_OPEN,
         Permission.PERSONS_MERGE_DECIDE,
     },
-    Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER,
+    Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER | {Permission.REQUESTS_ANSWER},
     Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER
     | {Permission.BREAK_GLASS_REVIEW, Permission.GOVERNANCE_VIEW, Permission.GOVERNANCE_EXPORT},
     Role.ADMIN: _EVERY_SIGNED_IN_USER | {Permission.USERS_READ},
@@ -109,11 +118,16 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
         Permission.API_AGENCIES_READ,
         Permission.API_CONTACTS_RATE,
         Permission.API_CONTACTS_DECIDE,
+        Permission.API_REQUESTS_CREATE,
     },
     Scope.SCREENING_READ: _EVERY_CLIENT
-    | {Permission.API_AGENCIES_READ, Permission.API_CONTACTS_READ},
-    Scope.REQUESTS_READ: _EVERY_CLIENT,
-    Scope.CONTRIBUTIONS_WRITE: _EVERY_CLIENT,
+    | {
+        Permission.API_AGENCIES_READ,
+        Permission.API_CONTACTS_READ,
+        Permission.API_CONTRIBUTIONS_READ,
+    },
+    Scope.REQUESTS_READ: _EVERY_CLIENT | {Permission.API_REQUESTS_READ},
+    Scope.CONTRIBUTIONS_WRITE: _EVERY_CLIENT | {Permission.API_RESPONSES_WRITE},
     Scope.AUDIT_READ: _EVERY_CLIENT | {Permission.API_AUDIT_READ},
 }
 

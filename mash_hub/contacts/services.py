@@ -324,6 +324,9 @@ def rate_contact(
     if contact.status == "awaiting_screening":
         contact.status = "in_progress"
     db.flush()
+    from mash_hub.sharing.services import contact_rated  # sharing builds on contacts
+
+    contact_rated(db, contact, principal)  # Green withdraws open requests at once
     return contact
 
 

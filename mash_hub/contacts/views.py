@@ -104,8 +104,15 @@ def api_show(contact_id: str) -> Response:
                 }
                 for s in view.subjects
             ],
+            "requests": _requests(view.id),
         }
     )
+
+
+def _requests(contact_id: str) -> list[Any]:
+    from mash_hub.sharing.views import requests_for_contact_api  # sharing builds on contacts
+
+    return requests_for_contact_api(contact_id)
 
 
 @bp.route("/<contact_id>")

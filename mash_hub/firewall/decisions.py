@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from mash_hub import db, runtime
 from mash_hub.audit.models import AuditEvent
-from mash_hub.audit.services import EventDraft, record, record_on_its_own
+from mash_hub.audit.services import EventDraft, record, record_many, record_on_its_own
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Scope
 from mash_hub.firewall.models import BreakGlassGrant
@@ -151,6 +151,108 @@ def decide(
         db.rollback_request()
         event = record_on_its_own(draft)
     return decision, event.id
+
+
+def decide_within(
+    principal: Principal,
+    action: Action,
+    resource: Resource,
+    *,
+    contact_id: str | None = None,
+) -> Access | None:
+    """Decide and audit in the request's unit of work, refusals included, without rolling
+    it back: for pages that show many records and mark the ones withheld (a restricted
+    item, say). The events commit with the page. Returns the Access, or None if refused."""
+    try:
+        context = Context(now=runtime.now(), break_glass=_break_glass_open(principal, contact_id))
+        decision = current_pdp().decide(policy_actor(principal), action, resource, context)
+    except Exception as err:  # noqa: BLE001 - the decision point must fail closed
+        decision = Decision(False, reason=f"error: {type(err).__name__}")
+    draft = _draft(principal, action, resource, decision, contact_id)
+    event = record(db.session(), draft)
+    if not decision.allowed:
+        _keep_if_rolled_back([draft])
+        return None
+    return Access(
+        principal_id=principal.id,
+        action=action,
+        object_type=resource.entity_type,
+        object_id=str(resource.id),
+        contact_id=contact_id,
+        decision=decision,
+        audit_event_id=event.id,
+    )
+
+
+def _keep_if_rolled_back(refusals: list[EventDraft]) -> None:
+    """A refusal recorded in the page's unit of work must survive the page failing: if the
+    unit of work rolls back, the refusals are written again, each on its own."""
+    if refusals:
+        db.after_rollback(lambda: [record_on_its_own(draft) for draft in refusals])
+
+
+def _open_break_glass_contacts(principal: Principal) -> frozenset[str]:
+    """The contacts this person has an open emergency-access window on (one query)."""
+    if principal.kind != "user":
+        return frozenset()
+    try:
+        user_id = uuid.UUID(principal.id)
+    except ValueError:
+        return frozenset()
+    rows = db.session().scalars(
+        select(BreakGlassGrant.contact_id).where(
+            BreakGlassGrant.user_id == user_id, BreakGlassGrant.expires_at > runtime.now()
+        )
+    )
+    return frozenset(str(contact) for contact in rows)
+
+
+def decide_many(
+    principal: Principal,
+    action: Action,
+    resources: list[tuple[Resource, str | None]],
+) -> list[Access | None]:
+    """`decide_within` for a list of (resource, contact id), with one break-glass lookup
+    and one flush of the audit events: for list pages such as an agency's inbox."""
+    if not resources:
+        return []
+    now = runtime.now()
+    try:
+        glass = _open_break_glass_contacts(principal)
+        actor = policy_actor(principal)
+        pdp = current_pdp()
+    except Exception as err:  # noqa: BLE001 - the decision point must fail closed
+        refused = Decision(False, reason=f"error: {type(err).__name__}")
+        decided = [refused] * len(resources)
+    else:
+        decided = [
+            pdp.decide(actor, action, resource, Context(now=now, break_glass=contact in glass))
+            for resource, contact in resources
+        ]
+    drafts = [
+        _draft(principal, action, resource, decision, contact)
+        for (resource, contact), decision in zip(resources, decided, strict=True)
+    ]
+    event_ids = record_many(db.session(), drafts)
+    _keep_if_rolled_back(
+        [d for d, decision in zip(drafts, decided, strict=True) if not decision.allowed]
+    )
+    return [
+        Access(
+            principal_id=principal.id,
+            action=action,
+            object_type=resource.entity_type,
+            object_id=str(resource.id),
+            contact_id=contact,
+            decision=decision,
+            audit_event_id=event_id,
+        )
+        if decision.allowed
+        else None
+        for (resource, contact), decision, event_id in zip(
+            resources, decided, event_ids, strict=True
+        )
+    ]
 
 
 def require(

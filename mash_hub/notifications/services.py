@@ -11,6 +11,8 @@ from mash_hub.notifications.models import Notification
 
 MESSAGES = {
     "break_glass.opened": "Emergency access was opened and is waiting for your review",
+    "request.due_soon": "An information request is close to its due time and not yet answered",
+    "request.overdue": "An information request ran out without an answer",
 }
 
 

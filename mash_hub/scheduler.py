@@ -1,0 +1,172 @@
+"""The scheduler process (`mash-hub scheduler`): bookkeeping jobs, one leader at a time.
+
+Never started inside web workers: each gunicorn worker would run every job. One process
+holds the leader lock (a PostgreSQL advisory lock, or a file lock on SQLite) and runs the
+jobs; any other stands by and takes over when the leader's lock is released (its
+connection or file closes when it exits, however it exits).
+
+Each job is one unit of work, run with the app's clock and audited as the system. Add a
+job by appending a `Job` to `JOBS`: a name, a function of the job's session returning how
+many records it changed, and a trigger built from the settings.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from flask import Flask
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+from mash_hub.config import Settings
+from mash_hub.db import Database
+from mash_hub.sharing import services as sharing
+
+log = structlog.get_logger("mash_hub.scheduler")
+
+# pg_try_advisory_lock takes a bigint: a fixed key for "the MASH Hub scheduler leader".
+ADVISORY_LOCK_KEY = 0x4D415348_5343_4844 & 0x7FFFFFFFFFFFFFFF
+
+
+def _every_interval(settings: Settings) -> BaseTrigger:
+    return IntervalTrigger(seconds=max(1, settings.scheduler.interval.seconds))
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[Session], int]
+    trigger: Callable[[Settings], BaseTrigger]
+
+
+JOBS: list[Job] = [
+    Job("expire_requests", sharing.expire_due_requests, _every_interval),
+    Job("escalate_requests", sharing.escalate_due_soon, _every_interval),
+    Job("withdraw_green_requests", sharing.withdraw_green_requests, _every_interval),
+]
+
+
+def run_job(app: Flask, job: Job) -> int:
+    """Run one job as one unit of work; returns the number of records it changed."""
+    with app.app_context():
+        database: Database = app.extensions["mash.db"]
+        with database.transaction() as session:
+            changed = job.run(session)
+    if changed:
+        log.info("job_ran", job=job.name, changed=changed)
+    return changed
+
+
+def run_all_once(app: Flask) -> dict[str, int]:
+    return {job.name: run_job(app, job) for job in JOBS}
+
+
+class LeaderLock:
+    """Held by at most one scheduler per database."""
+
+    def __init__(self, app: Flask) -> None:
+        settings: Settings = app.extensions["mash.settings"]
+        self._database: Database = app.extensions["mash.db"]
+        self._postgres = self._database.engine.dialect.name == "postgresql"
+        lock_file = settings.scheduler.lock_file or str(Path(app.instance_path) / "scheduler.lock")
+        self._path = Path(lock_file)
+        self._connection: Connection | None = None
+        self._file: IO[str] | None = None
+
+    def try_acquire(self) -> bool:
+        if self._postgres:
+            connection = self._database.engine.connect()
+            got = bool(
+                connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                ).scalar()
+            )
+            connection.commit()  # the session-level lock outlives the transaction
+            if got:
+                self._connection = connection
+            else:
+                connection.close()
+            return got
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self._path.open("a")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            self._connection.execute(
+                text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            )
+            self._connection.commit()
+            self._connection.close()
+            self._connection = None
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def serve(app: Flask, *, poll_seconds: float = 5.0, run_for: float | None = None) -> None:
+    """Wait to become the leader, then run the jobs on their triggers until stopped (or
+    for `run_for` seconds, for tests)."""
+    settings: Settings = app.extensions["mash.settings"]
+    lock = LeaderLock(app)
+    stopping = {"now": False}
+
+    def _stop(*_args: Any) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    started = time.monotonic()
+
+    def _out_of_time() -> bool:
+        return run_for is not None and time.monotonic() - started >= run_for
+
+    while True:
+        if stopping["now"] or _out_of_time():
+            return
+        if lock.try_acquire():
+            break
+        time.sleep(poll_seconds)
+    log.info("scheduler_leader", jobs=[job.name for job in JOBS])
+    scheduler = BlockingScheduler(timezone="UTC")
+    for job in JOBS:
+        scheduler.add_job(
+            run_job,
+            job.trigger(settings),
+            args=(app, job),
+            id=job.name,
+            name=job.name,
+            max_instances=1,
+            coalesce=True,
+            # Run at start too, so a scheduler that was down catches up at once.
+            next_run_time=datetime.now(UTC),
+        )
+
+    def _watch() -> None:
+        if stopping["now"] or _out_of_time():
+            scheduler.shutdown(wait=False)
+
+    scheduler.add_job(_watch, IntervalTrigger(seconds=0.5), id="_watch", max_instances=1)
+    try:
+        scheduler.start()
+    finally:
+        lock.release()
+        log.info("scheduler_stopped")

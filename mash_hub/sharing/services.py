@@ -1,0 +1,844 @@
+"""Sending information requests, answering them, and reading the answers in the MASH.
+
+Every read and change goes through the firewall and leaves an audit event. A request's due
+time is enforced here, at every access, with the hub's clock: the scheduler's expiry job
+only keeps the stored status in step. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mash_hub import firewall, runtime
+from mash_hub.audit.services import EventDraft, record
+from mash_hub.authz.gate import Principal
+from mash_hub.authz.permissions import Role
+from mash_hub.contacts.deadlines import response_due
+from mash_hub.contacts.models import Contact, ContactSubject
+from mash_hub.firewall.release import release, seal
+from mash_hub.identity.models import AGENCIES, AGENCY_CODES
+from mash_hub.notifications.models import Notification
+from mash_hub.notifications.services import notify
+from mash_hub.policy import Action, ContactResource, ContributionResource, InfoRequestResource
+from mash_hub.policy.pdp import NO_POLICY, NOT_IN_FORCE
+from mash_hub.sharing.models import (
+    ITEM_KINDS,
+    OUTCOMES,
+    Contribution,
+    ContributionItem,
+    InfoRequest,
+)
+
+AGENCY_NAMES = {agency.code: agency.name for agency in AGENCIES}
+SYSTEM_ACTOR = "scheduler"
+QUESTION_MAX = 2000
+ITEM_MAX = 5000
+MAX_ITEMS = 50
+
+
+class RequestNotFound(LookupError):
+    """No such request or contact, or one on the other side of the firewall."""
+
+
+class RequestConflict(Exception):
+    """The record's state forbids this (expired, withdrawn, answered, not Red/Amber, no
+    agreement in force). The message says which, for the person or system asking."""
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    kind: str
+    text: str
+    restricted: bool
+
+
+@dataclass(frozen=True)
+class SubjectDetails:
+    role: str
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+    address: str | None
+    nhs_number: str | None
+    upn: str | None
+
+
+@dataclass(frozen=True)
+class ItemView:
+    kind: str
+    restricted: bool
+    withheld: bool
+    text: str | None  # None when withheld
+
+
+@dataclass(frozen=True)
+class AnswerView:
+    id: str
+    agency: str
+    outcome: str
+    answered_at: datetime
+    items: tuple[ItemView, ...]
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """One request on a contact, as MASH staff see it."""
+
+    id: str
+    agency: str
+    agency_name: str
+    status: str
+    requested_at: datetime
+    due_at: datetime
+    question: str
+    answer: AnswerView | None
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: str
+    contact_rag: str
+    requested_at: datetime
+    due_at: datetime
+    time_left: timedelta
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """The need-to-know view of a request for the agency it is addressed to."""
+
+    id: str
+    agency: str
+    status: str
+    contact_rag: str
+    requested_at: datetime
+    due_at: datetime
+    question: str
+    subjects: tuple[SubjectDetails, ...]
+    answer: AnswerView | None
+
+
+def _changed(db: Session, statement: Any) -> int:
+    """Rows an UPDATE changed: the claim that makes each transition happen once."""
+    result: CursorResult[Any] = db.execute(statement)  # type: ignore[assignment]
+    return result.rowcount
+
+
+def effective_status(request: InfoRequest, now: datetime) -> str:
+    """The status as of `now`: an open request past its due time has expired, whether or
+    not the scheduler has recorded it yet."""
+    if request.status == "open" and now >= request.due_at:
+        return "expired"
+    return request.status
+
+
+def _resource(request: InfoRequest) -> InfoRequestResource:
+    return InfoRequestResource(
+        str(request.id),
+        request.agency,
+        request.status,  # type: ignore[arg-type]
+        request.due_at,
+        request.contact_rag,  # type: ignore[arg-type]
+    )
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def _load_request(
+    db: Session, principal: Principal, request_id: str, action: Action
+) -> InfoRequest:
+    ident = _uuid(request_id)
+    request = db.get(InfoRequest, ident) if ident is not None else None
+    if request is None:
+        firewall.record_not_found(principal, action, "InfoRequest", request_id)
+        raise RequestNotFound(request_id)
+    return request
+
+
+def _contact_resource(contact: Contact) -> ContactResource:
+    return ContactResource(
+        str(contact.id),
+        contact.rag or "none",  # type: ignore[arg-type]
+        "closed" if contact.status == "closed" else "open",
+    )
+
+
+def _load_contact(db: Session, principal: Principal, contact_id: str, action: Action) -> Contact:
+    ident = _uuid(contact_id)
+    contact = db.get(Contact, ident) if ident is not None else None
+    if contact is None:
+        firewall.record_not_found(principal, action, "Contact", contact_id)
+        raise RequestNotFound(contact_id)
+    try:
+        firewall.require(
+            principal, Action.CONTACT_READ, _contact_resource(contact), contact_id=str(contact.id)
+        )
+    except firewall.AccessDenied as refused:
+        raise RequestNotFound(contact_id) from refused
+    return contact
+
+
+# --- sending -------------------------------------------------------------------------
+
+
+def send_request(
+    db: Session, principal: Principal, contact_id: str, agency: str, question: str
+) -> InfoRequest:
+    """Ask `agency` about a Red or Amber contact. RequestNotFound if the contact is not
+    the caller's to see; RequestConflict if it is not Red or Amber, the agency has no
+    agreement in force, or it has already been asked."""
+    if agency not in AGENCY_CODES:
+        raise ValueError(f"unknown agency {agency!r}")
+    question = question.strip()
+    if not question:
+        raise ValueError("write the question")
+    contact = _load_contact(db, principal, contact_id, Action.REQUEST_CREATE)
+    cid = str(contact.id)
+    now = runtime.now()
+    rag = contact.rag or "none"
+    if rag not in ("red", "amber"):
+        due = now
+    else:
+        from mash_hub.contacts.services import working_calendar
+
+        due = response_due(rag, now, runtime.settings().timescales, working_calendar())
+    request_id = uuid.uuid4()
+    resource = InfoRequestResource(str(request_id), agency, "open", due, rag)  # type: ignore[arg-type]
+    try:
+        access = firewall.require(principal, Action.REQUEST_CREATE, resource, contact_id=cid)
+    except firewall.AccessDenied as refused:
+        if rag not in ("red", "amber"):
+            raise RequestConflict(
+                "requests can only be sent on a Red or Amber contact"
+            ) from refused
+        if refused.decision.reason in (NOT_IN_FORCE, NO_POLICY):
+            raise RequestConflict(
+                f"there is no information-sharing agreement in force with {AGENCY_NAMES[agency]}"
+            ) from refused
+        raise RequestNotFound(contact_id) from refused
+    # A lapsed request the scheduler has not closed yet is closed now: it no longer
+    # stands in the way of asking again.
+    _expire(db, InfoRequest.contact_id == contact.id, InfoRequest.agency == agency)
+    live = db.scalar(
+        select(InfoRequest.id).where(
+            InfoRequest.contact_id == contact.id,
+            InfoRequest.agency == agency,
+            InfoRequest.status.in_(("open", "answered")),
+        )
+    )
+    if live is not None:
+        raise RequestConflict(f"{AGENCY_NAMES[agency]} has already been asked about this contact")
+    request = InfoRequest(
+        id=request_id,
+        contact_id=contact.id,
+        agency=agency,
+        source_agency=contact.source_agency.code,
+        status="open",
+        contact_rag=rag,
+        question_sealed=seal(
+            access,
+            contact_id=cid,
+            agency_code=agency,
+            table="info_requests",
+            row_id=str(request_id),
+            column="question",
+            text=question,
+        ),
+        requested_at=now,
+        requested_by=principal.id,
+        due_at=due,
+    )
+    db.add(request)
+    try:
+        db.flush()
+    except IntegrityError as clash:  # asked at the same moment by someone else
+        raise RequestConflict(
+            f"{AGENCY_NAMES[agency]} has already been asked about this contact"
+        ) from clash
+    return request
+
+
+# --- the researcher's side -----------------------------------------------------------
+
+
+def inbox(db: Session, principal: Principal) -> list[InboxRow]:
+    """The caller's agency's open requests that still have time left, soonest due first,
+    each read decided and audited. Nothing else."""
+    now = runtime.now()
+    rows = db.scalars(
+        select(InfoRequest)
+        .where(
+            InfoRequest.agency == principal.agency,
+            InfoRequest.status == "open",
+            InfoRequest.due_at > now,
+        )
+        .order_by(InfoRequest.due_at, InfoRequest.id)
+        .limit(1000)
+    )
+    requests = list(rows)
+    accesses = firewall.decide_many(
+        principal,
+        Action.REQUEST_READ,
+        [(_resource(request), str(request.contact_id)) for request in requests],
+    )
+    listed = [
+        InboxRow(
+            id=str(request.id),
+            contact_rag=request.contact_rag,
+            requested_at=request.requested_at,
+            due_at=request.due_at,
+            time_left=request.due_at - now,
+        )
+        for request, access in zip(requests, accesses, strict=True)
+        if access is not None
+    ]
+    return listed
+
+
+def get_request_for(db: Session, principal: Principal, request_id: str) -> RequestView:
+    """The need-to-know view, or RequestNotFound (missing, another agency's, past its due
+    time or withdrawn: all the same)."""
+    request = _load_request(db, principal, request_id, Action.REQUEST_READ)
+    cid = str(request.contact_id)
+    try:
+        access = firewall.require(
+            principal, Action.REQUEST_READ, _resource(request), contact_id=cid
+        )
+    except firewall.AccessDenied as refused:
+        raise RequestNotFound(request_id) from refused
+    subjects = []
+    for subject in db.scalars(
+        select(ContactSubject)
+        .where(ContactSubject.contact_id == request.contact_id)
+        .order_by(ContactSubject.position)
+    ):
+        details = json.loads(
+            release(
+                access,
+                contact_id=cid,
+                agency_code=request.source_agency,
+                table="contact_subjects",
+                row_id=str(subject.id),
+                column="details",
+                envelope=subject.details_sealed,
+            )
+        )
+        born = details.get("date_of_birth")
+        subjects.append(
+            SubjectDetails(
+                role=subject.role,
+                given_name=details["given_name"],
+                family_name=details["family_name"],
+                date_of_birth=date.fromisoformat(born) if born else None,
+                address=details.get("address"),
+                nhs_number=details.get("nhs_number"),
+                upn=details.get("upn"),
+            )
+        )
+    answer = None
+    if request.contribution is not None and request.contribution.agency == principal.agency:
+        answer = _answer_view(principal, request, request.contribution, own_access=access)
+    return RequestView(
+        id=str(request.id),
+        agency=request.agency,
+        status=effective_status(request, runtime.now()),
+        contact_rag=request.contact_rag,
+        requested_at=request.requested_at,
+        due_at=request.due_at,
+        question=_question(access, request),
+        subjects=tuple(subjects),
+        answer=answer,
+    )
+
+
+def _question(access: firewall.Access, request: InfoRequest) -> str:
+    return release(
+        access,
+        contact_id=str(request.contact_id),
+        agency_code=request.agency,
+        table="info_requests",
+        row_id=str(request.id),
+        column="question",
+        envelope=request.question_sealed,
+    )
+
+
+def answer_request(
+    db: Session,
+    principal: Principal,
+    request_id: str,
+    outcome: str,
+    items: tuple[ItemInput, ...],
+) -> Contribution:
+    """Record the agency's one answer. RequestNotFound for a missing request or another
+    agency's; RequestConflict once expired, withdrawn or answered."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    if outcome == "information_held" and not items:
+        raise ValueError("information held needs at least one item")
+    if outcome != "information_held" and items:
+        raise ValueError("only an answer of information held has items")
+    request = _load_request(db, principal, request_id, Action.REQUEST_ANSWER)
+    cid = str(request.contact_id)
+    now = runtime.now()
+    try:
+        access = firewall.require(
+            principal, Action.REQUEST_ANSWER, _resource(request), contact_id=cid
+        )
+    except firewall.AccessDenied as refused:
+        if request.agency != principal.agency:
+            raise RequestNotFound(request_id) from refused
+        status = effective_status(request, now)
+        if status != "open":
+            raise RequestConflict(
+                f"the request is {status}: it can no longer be answered"
+            ) from refused
+        if request.contact_rag not in ("red", "amber"):
+            raise RequestConflict("the contact is no longer Red or Amber") from refused
+        raise RequestNotFound(request_id) from refused
+    # Only one answer, even when two arrive at once or expiry runs in between.
+    claimed = _changed(
+        db,
+        update(InfoRequest)
+        .where(InfoRequest.id == request.id, InfoRequest.status == "open")
+        .values(status="answered", closed_at=now)
+        .execution_options(synchronize_session=False),
+    )
+    if claimed != 1:
+        raise RequestConflict("the request has already been answered or closed")
+    db.refresh(request)
+    contribution_id = uuid.uuid4()
+    contribution = Contribution(
+        id=contribution_id,
+        request_id=request.id,
+        contact_id=request.contact_id,
+        agency=request.agency,
+        outcome=outcome,
+        answered_at=now,
+        answered_by=principal.id,
+    )
+    for position, item in enumerate(items):
+        item_id = uuid.uuid4()
+        contribution.items.append(
+            ContributionItem(
+                id=item_id,
+                agency=request.agency,
+                position=position,
+                kind=item.kind,
+                restricted=item.restricted,
+                text_sealed=seal(
+                    access,
+                    contact_id=cid,
+                    agency_code=request.agency,
+                    table="contribution_items",
+                    row_id=str(item_id),
+                    column="text",
+                    text=item.text,
+                ),
+            )
+        )
+    db.add(contribution)
+    db.flush()
+    return contribution
+
+
+def check_items(raw_items: list[tuple[str, str, bool]]) -> tuple[ItemInput, ...]:
+    """Items as given: (kind, text, restricted); ValueError naming the first bad one."""
+    if len(raw_items) > MAX_ITEMS:
+        raise ValueError(f"give {MAX_ITEMS} items or fewer")
+    items = []
+    for kind, text, restricted in raw_items:
+        if kind not in ITEM_KINDS:
+            raise ValueError("each item is a fact or an opinion")
+        if not text.strip():
+            raise ValueError("each item needs its text")
+        items.append(ItemInput(kind, text.strip(), bool(restricted)))
+    return tuple(items)
+
+
+# --- the MASH's side -----------------------------------------------------------------
+
+
+def _answer_view(
+    principal: Principal,
+    request: InfoRequest,
+    contribution: Contribution,
+    own_access: firewall.Access | None = None,
+) -> AnswerView:
+    """The answer with each item released, or marked withheld where the firewall refuses
+    (an item restricted by its originator). Each decision is audited with the page. The
+    originating agency reads its own answer under its allowed read of the request
+    (`own_access`), restricted items included."""
+    cid = str(contribution.contact_id)
+    accesses: dict[bool, firewall.Access | None] = {}
+    if own_access is not None:
+        accesses = {False: own_access, True: own_access}
+    items = []
+    for item in contribution.items:
+        if item.restricted not in accesses:
+            accesses[item.restricted] = firewall.decide_within(
+                principal,
+                Action.CONTRIBUTION_READ,
+                ContributionResource(
+                    str(contribution.id),
+                    contribution.agency,
+                    item.restricted,
+                    request.contact_rag,  # type: ignore[arg-type]
+                ),
+                contact_id=cid,
+            )
+        access = accesses[item.restricted]
+        if access is None:
+            items.append(ItemView(item.kind, item.restricted, True, None))
+            continue
+        text = release(
+            access,
+            contact_id=cid,
+            agency_code=contribution.agency,
+            table="contribution_items",
+            row_id=str(item.id),
+            column="text",
+            envelope=item.text_sealed,
+        )
+        items.append(ItemView(item.kind, item.restricted, False, text))
+    return AnswerView(
+        id=str(contribution.id),
+        agency=contribution.agency,
+        outcome=contribution.outcome,
+        answered_at=contribution.answered_at,
+        items=tuple(items),
+    )
+
+
+def requests_on_contact(db: Session, principal: Principal, contact_id: str) -> list[RequestSummary]:
+    """Every request on a contact with its answer, for MASH staff. RequestNotFound if the
+    contact is not the caller's to see."""
+    contact = _load_contact(db, principal, contact_id, Action.CONTRIBUTION_READ)
+    return _summaries(db, principal, contact)
+
+
+def requests_on_visible_contact(
+    db: Session, principal: Principal, contact_id: str
+) -> list[RequestSummary]:
+    """As `requests_on_contact`, for a contact the caller has just been allowed to read
+    (the contact page and the API's contact): no second contact decision."""
+    ident = _uuid(contact_id)
+    contact = db.get(Contact, ident) if ident is not None else None
+    if contact is None:
+        return []
+    return _summaries(db, principal, contact)
+
+
+def _summaries(db: Session, principal: Principal, contact: Contact) -> list[RequestSummary]:
+    now = runtime.now()
+    summaries = []
+    requests = db.scalars(
+        select(InfoRequest)
+        .where(InfoRequest.contact_id == contact.id)
+        .order_by(InfoRequest.requested_at, InfoRequest.agency)
+    )
+    for request in requests:
+        access = firewall.decide_within(
+            principal, Action.REQUEST_READ, _resource(request), contact_id=str(contact.id)
+        )
+        if access is None:
+            continue
+        answer = None
+        if request.contribution is not None:
+            answer = _answer_view(principal, request, request.contribution)
+        summaries.append(
+            RequestSummary(
+                id=str(request.id),
+                agency=request.agency,
+                agency_name=AGENCY_NAMES.get(request.agency, request.agency),
+                status=effective_status(request, now),
+                requested_at=request.requested_at,
+                due_at=request.due_at,
+                question=_question(access, request),
+                answer=answer,
+            )
+        )
+    return summaries
+
+
+# --- bookkeeping: rating changes and the scheduler's jobs ------------------------------
+
+
+def _system_event(
+    kind: str,
+    action: str,
+    request: InfoRequest,
+    reason: str,
+    actor: str = SYSTEM_ACTOR,
+    actor_type: str = "system",
+) -> EventDraft:
+    return EventDraft(
+        kind=kind,
+        actor_type=actor_type,
+        actor_id=actor,
+        agency=request.agency,
+        action=action,
+        object_type="InfoRequest",
+        object_id=str(request.id),
+        contact_id=str(request.contact_id),
+        decision="allow",
+        reason=reason,
+    )
+
+
+def contact_rated(db: Session, contact: Contact, principal: Principal) -> int:
+    """Keep requests in step with a new rating: each carries the contact's rating, and a
+    Green rating withdraws every open request at once. Returns how many were withdrawn."""
+    db.execute(
+        update(InfoRequest)
+        .where(InfoRequest.contact_id == contact.id)
+        .values(contact_rag=contact.rag or "none")
+        .execution_options(synchronize_session=False)
+    )
+    if contact.rag != "green":
+        return 0
+    return _withdraw(
+        db,
+        select(InfoRequest).where(InfoRequest.contact_id == contact.id),
+        principal.id,
+        principal.kind,
+    )
+
+
+def _withdraw(
+    db: Session, query: object, actor: str = SYSTEM_ACTOR, actor_type: str = "system"
+) -> int:
+    now = runtime.now()
+    withdrawn = 0
+    for request in db.scalars(query.where(InfoRequest.status == "open")):  # type: ignore[attr-defined]
+        changed = _changed(
+            db,
+            update(InfoRequest)
+            .where(InfoRequest.id == request.id, InfoRequest.status == "open")
+            .values(status="withdrawn", closed_at=now)
+            .execution_options(synchronize_session=False),
+        )
+        if changed == 1:
+            withdrawn += 1
+            record(
+                db,
+                _system_event(
+                    "request.withdrawn",
+                    "request:withdraw",
+                    request,
+                    "contact rated green",
+                    actor,
+                    actor_type,
+                ),
+            )
+    db.expire_all()
+    return withdrawn
+
+
+def withdraw_green_requests(db: Session) -> int:
+    """Job: withdraw open requests whose contact is rated Green (stragglers the rating
+    service did not reach, e.g. a rating written by another process)."""
+    green = select(Contact.id).where(Contact.rag == "green")
+    return _withdraw(db, select(InfoRequest).where(InfoRequest.contact_id.in_(green)))
+
+
+def _escalate(db: Session, request: InfoRequest, kind: str) -> None:
+    for agency, role in (("csc", Role.MASH_MANAGER), (request.agency, Role.GOVERNANCE_LEAD)):
+        notify(
+            db,
+            agency=agency,
+            role=role,
+            kind=kind,
+            object_type="InfoRequest",
+            object_id=str(request.id),
+        )
+    record(
+        db,
+        _system_event("request.escalated", "request:escalate", request, kind),
+    )
+
+
+def expire_due_requests(db: Session) -> int:
+    """Job: close every open request whose due time has passed, each exactly once (the
+    conditional update is the claim), and escalate it as overdue."""
+    return _expire(db)
+
+
+def _expire(db: Session, *conditions: Any) -> int:
+    now = runtime.now()
+    expired = 0
+    due = db.scalars(
+        select(InfoRequest).where(
+            InfoRequest.status == "open", InfoRequest.due_at <= now, *conditions
+        )
+    ).all()
+    for request in due:
+        changed = _changed(
+            db,
+            update(InfoRequest)
+            .where(InfoRequest.id == request.id, InfoRequest.status == "open")
+            .values(status="expired", closed_at=now, escalation_level=2)
+            .execution_options(synchronize_session=False),
+        )
+        if changed != 1:
+            continue
+        expired += 1
+        record(
+            db,
+            _system_event("request.expired", "request:expire", request, "due time passed"),
+        )
+        _escalate(db, request, "request.overdue")
+    db.expire_all()
+    return expired
+
+
+def escalate_due_soon(db: Session) -> int:
+    """Job: escalate open requests within `[requests] escalate_before_due` of their due
+    time, once each."""
+    now = runtime.now()
+    horizon = now + runtime.settings().requests.escalate_before_due.timedelta
+    escalated = 0
+    near = db.scalars(
+        select(InfoRequest).where(
+            InfoRequest.status == "open",
+            InfoRequest.escalation_level == 0,
+            InfoRequest.due_at > now,
+            InfoRequest.due_at <= horizon,
+        )
+    ).all()
+    for request in near:
+        changed = _changed(
+            db,
+            update(InfoRequest)
+            .where(InfoRequest.id == request.id, InfoRequest.escalation_level == 0)
+            .values(escalation_level=1)
+            .execution_options(synchronize_session=False),
+        )
+        if changed == 1:
+            escalated += 1
+            _escalate(db, request, "request.due_soon")
+    db.expire_all()
+    return escalated
+
+
+# --- response performance (the MASH manager's dashboard) -------------------------------
+
+
+@dataclass(frozen=True)
+class AgencyPerformance:
+    agency: str
+    agency_name: str
+    answered: int
+    expired: int
+    open: int
+    median_response: timedelta | None
+
+    @property
+    def answered_in_time_share(self) -> float | None:
+        """Answers are only taken before the due time, so every answer is in time."""
+        closed = self.answered + self.expired
+        return self.answered / closed if closed else None
+
+
+def response_performance(db: Session, days: int = 30) -> list[AgencyPerformance]:
+    """Per agency, over requests sent in the last `days` days: answered in time, median
+    response time, expired count. Counts and times only, no case content."""
+    now = runtime.now()
+    since = now - timedelta(days=days)
+    rows = db.execute(
+        select(
+            InfoRequest.agency,
+            InfoRequest.status,
+            InfoRequest.due_at,
+            InfoRequest.requested_at,
+            Contribution.answered_at,
+        )
+        .outerjoin(Contribution, Contribution.request_id == InfoRequest.id)
+        .where(InfoRequest.requested_at >= since, InfoRequest.status != "withdrawn")
+    ).all()
+    by_agency: dict[str, dict[str, Any]] = {}
+    for agency, status, due_at, requested_at, answered_at in rows:
+        stats = by_agency.setdefault(agency, {"answered": 0, "expired": 0, "open": 0, "times": []})
+        if status == "open" and now >= due_at:
+            status = "expired"
+        stats[status] += 1
+        if answered_at is not None:
+            stats["times"].append(answered_at - requested_at)
+    result = []
+    for agency in sorted(by_agency, key=lambda code: AGENCY_NAMES.get(code, code)):
+        stats = by_agency[agency]
+        times = sorted(stats["times"])
+        median = None
+        if times:
+            middle = len(times) // 2
+            median = times[middle] if len(times) % 2 else (times[middle - 1] + times[middle]) / 2
+        result.append(
+            AgencyPerformance(
+                agency=agency,
+                agency_name=AGENCY_NAMES.get(agency, agency),
+                answered=stats["answered"],
+                expired=stats["expired"],
+                open=stats["open"],
+                median_response=median,
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class Escalation:
+    at: datetime
+    kind: str
+    request_id: str
+    agency: str
+    contact_id: str
+
+
+def escalations_for(db: Session, principal: Principal, limit: int = 20) -> list[Escalation]:
+    """Request escalations sent to the principal's roles in their agency, newest first."""
+    roles = [r.value for r in principal.roles if r in (Role.MASH_MANAGER, Role.GOVERNANCE_LEAD)]
+    if not roles:
+        return []
+    sent = db.execute(
+        select(Notification.created_at, Notification.kind, Notification.object_id)
+        .where(
+            Notification.recipient_agency == principal.agency,
+            Notification.recipient_role.in_(roles),
+            Notification.kind.in_(("request.due_soon", "request.overdue")),
+        )
+        .order_by(Notification.created_at.desc())
+        .limit(limit)
+    ).all()
+    ids = [ident for ident in (_uuid(row.object_id) for row in sent) if ident is not None]
+    requests = {
+        str(row.id): row
+        for row in db.execute(
+            select(InfoRequest.id, InfoRequest.agency, InfoRequest.contact_id).where(
+                InfoRequest.id.in_(ids)
+            )
+        )
+    }
+    return [
+        Escalation(
+            row.created_at,
+            row.kind,
+            row.object_id,
+            requests[row.object_id].agency,
+            str(requests[row.object_id].contact_id),
+        )
+        for row in sent
+        if row.object_id in requests
+    ]

@@ -1,0 +1,317 @@
+"""Request pages (sending, the researcher's inbox, answering) and their JSON API. Thin:
+parse, call the service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response as BaseResponse
+
+from mash_hub import db, runtime
+from mash_hub.api.errors import ApiError
+from mash_hub.api.validation import ValidationFailed
+from mash_hub.authz import Permission, current_principal, requires
+from mash_hub.authz.gate import Principal
+from mash_hub.authz.permissions import Role
+from mash_hub.contacts.views import json_body
+from mash_hub.notifications.services import MESSAGES
+from mash_hub.sharing import services
+from mash_hub.sharing.forms import AnswerForm, SendRequestForm
+from mash_hub.sharing.schemas import answer_json, read_request, read_response, summary_json
+
+bp = Blueprint("sharing", __name__)
+api_bp = Blueprint("sharing_api", __name__, url_prefix="/api/v1")
+
+NOT_FOUND = "no such record"
+
+
+def init_app(app: Flask, csrf: CSRFProtect) -> None:
+    csrf.exempt(api_bp)  # bearer tokens, never cookies
+    app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
+    app.jinja_env.globals["contact_sharing"] = contact_sharing
+    app.jinja_env.globals["response_performance"] = response_performance
+    app.jinja_env.globals["request_escalations"] = request_escalations
+    app.jinja_env.filters["time_left"] = time_left
+
+
+def _principal() -> Principal:
+    principal = current_principal()
+    if principal is None:  # the gate always sets it for a declared endpoint
+        raise ApiError(401, "no principal")
+    return principal
+
+
+def time_left(delta: Any) -> str:
+    minutes = max(0, int(delta.total_seconds()) // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def contact_sharing(contact_id: str) -> dict[str, Any] | None:
+    """For the contact page's requests section: the requests and answers the signed-in
+    MASH member may see (each read decided and audited), or None for anyone else."""
+    principal = current_principal()
+    if principal is None or not principal.can(Permission.REQUESTS_SEND):
+        return None
+    return {
+        "requests": services.requests_on_visible_contact(db.session(), principal, contact_id),
+        "now": runtime.now(),
+    }
+
+
+def response_performance() -> list[services.AgencyPerformance] | None:
+    """For the MASH manager's home page: each agency's response performance."""
+    principal = current_principal()
+    if principal is None or Role.MASH_MANAGER not in principal.roles:
+        return None
+    return services.response_performance(db.session())
+
+
+def request_escalations() -> list[dict[str, Any]]:
+    """For the home page of MASH managers and agency governance leads: requests escalated
+    to them. Managers get a link to the contact; others only the agency and what happened."""
+    principal = current_principal()
+    if principal is None:
+        return []
+    return [
+        {
+            "at": item.at,
+            "agency_name": services.AGENCY_NAMES.get(item.agency, item.agency),
+            "message": MESSAGES[item.kind],
+            "contact_href": url_for("contacts.show", contact_id=item.contact_id) + "#requests"
+            if principal.can(Permission.CONTACTS_VIEW)
+            else None,
+        }
+        for item in services.escalations_for(db.session(), principal)
+    ]
+
+
+# --- pages -----------------------------------------------------------------------------
+
+
+@bp.route("/contacts/<contact_id>/requests/new", methods=["GET", "POST"])
+@requires(Permission.REQUESTS_SEND)
+def send(contact_id: str) -> str | BaseResponse:
+    form = SendRequestForm()
+    if form.validate_on_submit():
+        try:
+            services.send_request(
+                db.session(),
+                _principal(),
+                contact_id,
+                form.agency.data or "",
+                form.question.data or "",
+            )
+        except services.RequestNotFound:
+            abort(404)
+        except services.RequestConflict as refused:
+            form.agency.errors = [str(refused)[:1].upper() + str(refused)[1:]]
+        else:
+            return redirect(url_for("contacts.show", contact_id=contact_id) + "#requests")
+    return render_template(
+        "sharing/send.html", form=form, contact_id=contact_id, title="Ask an agency"
+    )
+
+
+@bp.route("/requests")
+@requires(Permission.REQUESTS_ANSWER)
+def inbox() -> str:
+    rows = services.inbox(db.session(), _principal())
+    return render_template("sharing/inbox.html", rows=rows, title="Requests to your agency")
+
+
+@bp.route("/requests/<request_id>", methods=["GET", "POST"])
+@requires(Permission.REQUESTS_ANSWER)
+def show(request_id: str) -> str | BaseResponse | tuple[str, int]:
+    principal = _principal()
+    form = AnswerForm()
+    if request.method == "POST" and form.validate_on_submit():
+        outcome = form.outcome.data or ""
+        try:
+            items = services.check_items(form.items())
+            if outcome == "information_held" and not items:
+                raise ValueError("Give at least one item of the information held")
+            if outcome != "information_held":
+                items = ()
+            services.answer_request(db.session(), principal, request_id, outcome, items)
+        except services.RequestNotFound:
+            abort(404)
+        except services.RequestConflict as refused:
+            return render_template(
+                "sharing/closed.html", message=str(refused), title="This request is closed"
+            ), 409
+        except ValueError as bad:
+            form.item1_text.errors = [str(bad)[:1].upper() + str(bad)[1:]]
+        else:
+            return redirect(url_for("sharing.show", request_id=request_id))
+    try:
+        view = services.get_request_for(db.session(), principal, request_id)
+    except services.RequestNotFound:
+        abort(404)
+    return render_template(
+        "sharing/show.html",
+        view=view,
+        form=form,
+        left=view.due_at - runtime.now(),
+        title="Information request",
+    )
+
+
+# --- JSON API --------------------------------------------------------------------------
+
+
+@api_bp.route("/contacts/<contact_id>/requests", methods=["POST"])
+@requires(Permission.API_REQUESTS_CREATE)
+def api_send(contact_id: str) -> tuple[Response, int]:
+    try:
+        agency, question = read_request(json_body())
+    except ValidationFailed as failed:
+        raise ApiError(422, "the request has problems", fields=failed.fields) from failed
+    try:
+        sent = services.send_request(db.session(), _principal(), contact_id, agency, question)
+    except services.RequestNotFound as missing:
+        raise ApiError(404, NOT_FOUND) from missing
+    except services.RequestConflict as refused:
+        raise ApiError(409, str(refused)) from refused
+    return jsonify(
+        {
+            "id": str(sent.id),
+            "agency": sent.agency,
+            "status": sent.status,
+            "due_at": sent.due_at.isoformat(),
+        }
+    ), 201
+
+
+@api_bp.route("/contacts/<contact_id>/contributions")
+@requires(Permission.API_CONTRIBUTIONS_READ)
+def api_contributions(contact_id: str) -> Response:
+    try:
+        summaries = services.requests_on_contact(db.session(), _principal(), contact_id)
+    except services.RequestNotFound as missing:
+        raise ApiError(404, NOT_FOUND) from missing
+    return jsonify(
+        {
+            "contributions": [
+                {**answer_json(s.answer), "request_id": s.id}
+                for s in summaries
+                if s.answer is not None
+            ],
+            "next_cursor": None,
+        }
+    )
+
+
+def _page_limit() -> tuple[int, int]:
+    api = runtime.settings().api
+    try:
+        limit = int(request.args.get("limit", api.page_limit_default))
+        offset = int(request.args.get("cursor", "0") or 0)
+    except ValueError as bad:
+        raise ApiError(400, "cursor and limit must be the values the API gave") from bad
+    if not 1 <= limit <= api.page_limit_max or offset < 0:
+        raise ApiError(400, f"limit must be between 1 and {api.page_limit_max}")
+    return limit, offset
+
+
+@api_bp.route("/requests")
+@requires(Permission.API_REQUESTS_READ)
+def api_inbox() -> Response:
+    limit, offset = _page_limit()
+    rows = services.inbox(db.session(), _principal())
+    page = rows[offset : offset + limit]
+    more = offset + limit < len(rows)
+    return jsonify(
+        {
+            "requests": [
+                {
+                    "id": row.id,
+                    "status": "open",
+                    "contact_rag": row.contact_rag,
+                    "requested_at": row.requested_at.isoformat(),
+                    "due_at": row.due_at.isoformat(),
+                }
+                for row in page
+            ],
+            "next_cursor": str(offset + limit) if more else None,
+        }
+    )
+
+
+@api_bp.route("/requests/<request_id>")
+@requires(Permission.API_REQUESTS_READ)
+def api_show(request_id: str) -> Response:
+    try:
+        view = services.get_request_for(db.session(), _principal(), request_id)
+    except services.RequestNotFound as missing:
+        raise ApiError(404, NOT_FOUND) from missing
+    return jsonify(
+        {
+            "id": view.id,
+            "agency": view.agency,
+            "status": view.status,
+            "question": view.question,
+            "requested_at": view.requested_at.isoformat(),
+            "due_at": view.due_at.isoformat(),
+            "subjects": [
+                {
+                    "role": s.role,
+                    "given_name": s.given_name,
+                    "family_name": s.family_name,
+                    "date_of_birth": s.date_of_birth.isoformat() if s.date_of_birth else None,
+                    "address": s.address,
+                    "nhs_number": s.nhs_number,
+                    "upn": s.upn,
+                }
+                for s in view.subjects
+            ],
+            "answer": answer_json(view.answer) if view.answer else None,
+        }
+    )
+
+
+@api_bp.route("/requests/<request_id>/response", methods=["POST"])
+@requires(Permission.API_RESPONSES_WRITE)
+def api_answer(request_id: str) -> tuple[Response, int]:
+    try:
+        outcome, items = read_response(json_body())
+    except ValidationFailed as failed:
+        raise ApiError(422, "the response has problems", fields=failed.fields) from failed
+    try:
+        answer = services.answer_request(db.session(), _principal(), request_id, outcome, items)
+    except services.RequestNotFound as missing:
+        raise ApiError(404, NOT_FOUND) from missing
+    except services.RequestConflict as refused:
+        raise ApiError(409, str(refused)) from refused
+    return jsonify(
+        {
+            "id": str(answer.id),
+            "request_id": request_id,
+            "agency": answer.agency,
+            "outcome": answer.outcome,
+            "answered_at": answer.answered_at.isoformat(),
+            "items": len(answer.items),
+        }
+    ), 201
+
+
+def requests_for_contact_api(contact_id: str) -> list[dict[str, Any]]:
+    """The `requests` of GET /api/v1/contacts/{id}, for a contact just released."""
+    principal = _principal()
+    return [
+        summary_json(s)
+        for s in services.requests_on_visible_contact(db.session(), principal, contact_id)
+    ]
