@@ -44,7 +44,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     app.jinja_env.globals["contact_sharing"] = contact_sharing
     app.jinja_env.globals["response_performance"] = response_performance
     app.jinja_env.globals["request_escalations"] = request_escalations
-    app.jinja_env.filters["time_left"] = time_left
+    app.jinja_env.filters["duration"] = duration
 
 
 def _principal() -> Principal:
@@ -54,7 +54,8 @@ def _principal() -> Principal:
     return principal
 
 
-def time_left(delta: Any) -> str:
+def duration(delta: Any) -> str:
+    """A span of time as hours and minutes ("2 h 05 min"); negative spans count as none."""
     minutes = max(0, int(delta.total_seconds()) // 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
