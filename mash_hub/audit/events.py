@@ -40,6 +40,16 @@ _KINDS = (
         "A governance lead recorded the outcome of a break-glass review",
         frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
     ),
+    EventKind(
+        "sign_in.oidc_refused",
+        "An agency identity provider's sign-in was refused (state, token, MFA or group)",
+        frozenset({"actor_id", "action", "decision", "reason", "agency"}),
+    ),
+    EventKind(
+        "sign_in.oidc_completed",
+        "Someone signed in through their agency's identity provider (account created or found)",
+        frozenset({"actor_id", "action", "decision", "reason", "agency", "object_id"}),
+    ),
 )
 
 EVENT_KINDS: MappingProxyType[str, EventKind] = MappingProxyType({k.name: k for k in _KINDS})
