@@ -123,6 +123,9 @@ class ApiSettings:
     max_body_bytes: int = 1048576
     page_limit_default: int = 100
     page_limit_max: int = 1000
+    # Calls each client may make per window, counted in the database across every worker.
+    rate_limit: int = 600
+    rate_limit_window: Duration = field(default_factory=lambda: _d("1 minute"))
 
 
 @dataclass(frozen=True)
@@ -411,6 +414,11 @@ def _check(settings: Settings, where: _Locator) -> None:
         raise ConfigError(
             f"{where.describe(('passwords', 'min_length'))}: passwords must allow 8 to at least "
             "64 characters"
+        )
+    if settings.api.rate_limit < 1 or settings.api.rate_limit_window.seconds < 1:
+        raise ConfigError(
+            f"{where.describe(('api', 'rate_limit'))}: the rate limit and its window must be "
+            "at least 1"
         )
     for name, provider in settings.oidc.providers.items():
         _check_provider(name, provider, app.production, where)
