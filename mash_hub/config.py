@@ -75,6 +75,8 @@ class AppSettings:
     mode: str = "development"
     secret_key: str = DEVELOPMENT_SECRET_KEY
     instance_path: str = "instance"
+    # The hub's address as people and agency systems reach it, e.g. "https://mash.example".
+    public_url: str = ""
 
     @property
     def production(self) -> bool:
@@ -422,6 +424,13 @@ def _check(settings: Settings, where: _Locator) -> None:
         )
     for name, provider in settings.oidc.providers.items():
         _check_provider(name, provider, app.production, where)
+    if app.public_url and not app.public_url.startswith(("https://", *_LOCAL_HOSTS)):
+        raise ConfigError(f"{where.describe(('app', 'public_url'))}: expected an https:// URL")
+    if app.production and settings.oidc.providers and not app.public_url.startswith("https://"):
+        raise ConfigError(
+            f"{where.describe(('app', 'public_url'))}: production sign-in with an identity "
+            "provider needs the hub's https:// address, for its redirect URI"
+        )
     if app.production:
         if (
             not app.secret_key

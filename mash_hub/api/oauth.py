@@ -17,7 +17,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from flask import Flask, current_app, g, url_for
+from flask import Flask, current_app, g
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, Key
@@ -26,6 +26,7 @@ from mash_hub import db, runtime
 from mash_hub.authz.permissions import Scope
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import ApiClient
+from mash_hub.identity.oidc import external_url
 
 SUPPORTED_SCOPES = [scope.value for scope in Scope]
 
@@ -101,7 +102,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         return client
 
     def get_audiences(self) -> list[str]:
-        return [url_for("oauth.issue_token", _external=True)]
+        return [external_url("oauth.issue_token")]
 
     def resolve_client_public_key(self, client: OAuthClient) -> Key:
         if client.model.auth_method != identity.PRIVATE_KEY_JWT or not client.model.public_jwk:

@@ -18,7 +18,7 @@ from typing import Any
 
 from authlib.integrations.flask_client import OAuth
 from authlib.oidc.core import CodeIDToken
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 from joserfc import jwt
 from joserfc.errors import (
     ExpiredTokenError,
@@ -83,6 +83,14 @@ def providers() -> dict[str, OidcProviderSettings]:
 
 def client(name: str) -> Any:
     return current_app.extensions["mash.oidc"].create_client(name)
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL of the hub: under [app] public_url when set (behind a proxy)."""
+    base = runtime.settings().app.public_url.rstrip("/")
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
 
 
 def button_label(name: str, provider: OidcProviderSettings) -> str:

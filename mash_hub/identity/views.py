@@ -201,7 +201,7 @@ def _refuse_oidc(name: str, err: oidc.SignInRefused) -> tuple[str, int]:
 def oidc_start(name: str) -> BaseResponse:
     if name not in oidc.providers():
         abort(404)
-    redirect_uri = url_for("identity.oidc_callback", name=name, _external=True)
+    redirect_uri = oidc.external_url("identity.oidc_callback", name=name)
     try:
         response: BaseResponse = oidc.client(name).authorize_redirect(redirect_uri)
     except (OAuthError, OSError, ValueError) as err:

@@ -381,3 +381,21 @@ def test_the_limit_is_shared_by_every_worker(limited_app, limited_settings, cloc
         assert first.get("/api/v1/whoami", headers=bearer(token)).status_code == 429
     finally:
         second_worker.extensions["mash.db"].dispose()
+
+
+def test_the_assertion_audience_is_the_public_token_url(test_db_url, tmp_path, clock, rsa_key):
+    settings = make_settings(test_db_url, MASH_APP__PUBLIC_URL="https://mash.example")
+    app = create_app(settings, clock=clock)
+    try:
+        with app.app_context():
+            database: Database = app.extensions["mash.db"]
+            with database.transaction() as db:
+                identity.ensure_agencies(db)
+        client_id = register_key_client(app, rsa_key)
+        client = app.test_client()
+        internal = assertion(client_id, rsa_key, clock)  # aud http://localhost/oauth/token
+        assert token_with_assertion(client, internal).status_code == 401
+        public = assertion(client_id, rsa_key, clock, aud="https://mash.example/oauth/token")
+        assert token_with_assertion(client, public).status_code == 200
+    finally:
+        app.extensions["mash.db"].dispose()

@@ -255,3 +255,43 @@ def test_disabled_account_cannot_come_back_through_the_provider(client, app, pro
 def test_unknown_provider_is_not_found(client):
     assert client.get("/sign-in/oidc/nobody").status_code == 404
     assert client.get("/sign-in/oidc/nobody/callback?state=x&code=y").status_code == 404
+
+
+def test_a_callback_works_once(client, app, provider):
+    start = client.get("/sign-in/oidc/police")
+    at_provider = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    back = at_provider.headers["Location"].removeprefix("http://localhost")
+    assert client.get(back).status_code == 302
+    replayed = app.test_client().get(back)  # someone else's browser, same code and state
+    assert replayed.status_code == 403
+    assert [e.reason for e in refusals(app)] == ["state_mismatch"]
+
+
+def test_a_forged_code_is_refused_by_the_provider_and_here(client, app, provider, capsys):
+    start = client.get("/sign-in/oidc/police")
+    at_provider = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    back = urlsplit(at_provider.headers["Location"])
+    state = parse_qs(back.query)["state"][0]
+    response = client.get(f"{back.path}?code=made-up-code&state={state}")
+    assert_refused(app, response, "token_exchange_failed", capsys)
+
+
+def test_the_redirect_uri_uses_the_public_url(test_db_url, tmp_path, clock, provider):
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        test_db_url,
+        MASH_APP__PUBLIC_URL="https://mash.example",
+        MASH_OIDC__PROVIDERS__POLICE__ISSUER=provider.issuer,
+        MASH_OIDC__PROVIDERS__POLICE__CLIENT_ID=CLIENT_ID,
+        MASH_OIDC__PROVIDERS__POLICE__CLIENT_SECRET=CLIENT_SECRET,
+        MASH_OIDC__PROVIDERS__POLICE__AGENCY="police",
+        MASH_OIDC__PROVIDERS__POLICE__GROUP_ROLES__SCREENERS="screener",
+    )
+    app = create_app(settings, clock=clock)
+    try:
+        start = app.test_client().get("/sign-in/oidc/police")
+        sent = parse_qs(urlsplit(start.headers["Location"]).query)
+        assert sent["redirect_uri"] == ["https://mash.example/sign-in/oidc/police/callback"]
+    finally:
+        app.extensions["mash.db"].dispose()

@@ -67,3 +67,17 @@ def test_a_provider_needs_a_mapped_group(tmp_path):
     text = PROVIDER.split("[oidc.providers.police.group_roles]")[0]
     with pytest.raises(ConfigError, match="map at least one group"):
         load(tmp_path, text)
+
+
+def test_production_with_a_provider_needs_the_hubs_https_address(tmp_path):
+    production = {
+        "MASH_APP__MODE": "production",
+        "MASH_APP__SECRET_KEY": "p" * 40,
+        "MASH_KEYS__MASTER_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    }
+    with pytest.raises(ConfigError, match=r"\[app\] public_url: production sign-in"):
+        load(tmp_path, PROVIDER, **production)
+    settings = load(tmp_path, PROVIDER, MASH_APP__PUBLIC_URL="https://mash.example", **production)
+    assert settings.app.public_url == "https://mash.example"
+    with pytest.raises(ConfigError, match="expected an https:// URL"):
+        load(tmp_path, PROVIDER, MASH_APP__PUBLIC_URL="http://mash.example")
