@@ -23,7 +23,7 @@ from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.models import AuthorizationCodeMixin
 from flask import Flask, jsonify, request
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import OctKey, RSAKey
 from werkzeug.serving import make_server
 
 from mash_hub.clock import FrozenClock
@@ -115,6 +115,7 @@ class TestIdentityProvider:
         # (header, claims) -> (header, claims), or "alg-none" to send an unsigned token.
         self.tamper: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
         self.unsigned = False
+        self.hs256_secret: str | None = None  # sign with HMAC under this shared secret
         self.authorize_requests: list[dict[str, str]] = []
         self.codes: dict[str, _Code] = {}
         self.client = _Client(redirect_uris)
@@ -190,7 +191,7 @@ class TestIdentityProvider:
 
             def encode_id_token(self, token: dict[str, Any], req: Any) -> str:
                 signed = super().encode_id_token(token, req)
-                if provider.tamper is None and not provider.unsigned:
+                if provider.tamper is None and not provider.unsigned and not provider.hs256_secret:
                     return str(signed)
                 decoded = jwt.decode(signed, provider.signing_key or provider.key)
                 header, claims = dict(decoded.header), dict(decoded.claims)
@@ -198,6 +199,9 @@ class TestIdentityProvider:
                     provider.tamper(header, claims)
                 if provider.unsigned:
                     return _unsigned(claims)
+                if provider.hs256_secret:
+                    secret = OctKey.import_key(provider.hs256_secret)
+                    return str(jwt.encode({"alg": "HS256"}, claims, secret))
                 return str(jwt.encode(header, claims, provider.signing_key or provider.key))
 
         server.register_grant(CodeGrant, [CodeChallenge(required=True), OpenID(require_nonce=True)])

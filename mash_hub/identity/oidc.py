@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,15 @@ def external_url(endpoint: str, **values: Any) -> str:
     if base:
         return base + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values)
+
+
+def state_is_fresh(stored: object) -> bool:
+    """Authlib keeps a sign-in's state with an expiry but does not check it on return."""
+    if not isinstance(stored, dict):
+        return False
+    expires = stored.get("exp")
+    # Authlib stamps it with the system time, so it is checked against the system time.
+    return isinstance(expires, int | float) and expires >= time.time()
 
 
 def button_label(name: str, provider: OidcProviderSettings) -> str:

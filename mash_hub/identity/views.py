@@ -224,6 +224,9 @@ def oidc_callback(name: str) -> BaseResponse | tuple[str, int]:
         state_data = remote.framework.get_state_data(session, state) if state else None
         if not state_data or not state_data.get("nonce"):
             raise oidc.SignInRefused("state_mismatch")
+        if not oidc.state_is_fresh(session.get(f"_state_{name}_{state}")):
+            remote.framework.clear_state_data(session, state)
+            raise oidc.SignInRefused("state_expired")
         remote.framework.clear_state_data(session, state)
         try:
             token = remote.fetch_access_token(

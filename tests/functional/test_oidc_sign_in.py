@@ -194,6 +194,25 @@ def test_unsigned_alg_none_id_token_is_refused(client, app, provider, capsys):
     assert users(app) == []
 
 
+def test_hmac_signed_id_token_is_refused(client, app, provider, capsys):
+    """Signed with the client secret (which the hub also knows): not an algorithm allowed."""
+    provider.hs256_secret = CLIENT_SECRET
+    assert_refused(app, sign_in_at_provider(client, provider), "unexpected_algorithm", capsys)
+    assert users(app) == []
+
+
+def test_an_expired_sign_in_state_is_refused(client, app, provider, capsys, monkeypatch):
+    import time
+
+    start = client.get("/sign-in/oidc/police")
+    at_provider = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    real = time.time()
+    monkeypatch.setattr(time, "time", lambda: real + 3601)  # Authlib's state lasts an hour
+    response = client.get(at_provider.headers["Location"].removeprefix("http://localhost"))
+    monkeypatch.undo()
+    assert_refused(app, response, "state_expired", capsys)
+
+
 def test_id_token_signed_by_another_key_is_refused(client, app, provider, capsys):
     from joserfc.jwk import RSAKey
 
