@@ -382,7 +382,7 @@ def clients_revoke(hub: HubContext, client_id: str) -> None:
 
     try:
         with unit_of_work(hub) as db:
-            identity.revoke_client(db, client_id)
+            identity.revoke_client(db, client_id, actor_id="mash-hub-cli")
     except identity.IdentityError as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"revoked client {client_id}; its tokens stop working on their next call")

@@ -46,6 +46,11 @@ _KINDS = (
         frozenset({"actor_id", "action", "decision", "reason", "agency"}),
     ),
     EventKind(
+        "client.revoked",
+        "An operator revoked an agency system's API client and every live token it held",
+        frozenset({"actor_id", "action", "decision", "reason", "agency", "object_id"}),
+    ),
+    EventKind(
         "sign_in.oidc_completed",
         "Someone signed in through their agency's identity provider (account created or found)",
         frozenset({"actor_id", "action", "decision", "reason", "agency", "object_id"}),

@@ -456,14 +456,31 @@ def list_clients(db: Session) -> list[ApiClient]:
     return list(db.scalars(select(ApiClient).order_by(ApiClient.created_at, ApiClient.client_id)))
 
 
-def revoke_client(db: Session, client_id: str) -> ApiClient:
-    """End a client's access: its live tokens stop working on their next call."""
+def revoke_client(db: Session, client_id: str, *, actor_id: str = "operator") -> ApiClient:
+    """End a client's access: its live tokens stop working on their next call. Audited in
+    the same unit of work, so a revocation and its record commit together."""
+    from mash_hub.audit.services import EventDraft, record  # audit imports the web layer
+
     client = client_by_client_id(db, client_id)
     if client is None:
         raise IdentityError("no client with that client id")
     now = runtime.now()
     if client.revoked_at is None:
         client.revoked_at = now
+        record(
+            db,
+            EventDraft(
+                kind="client.revoked",
+                actor_type="system",
+                actor_id=actor_id,
+                action="revoke_client",
+                decision="allow",
+                reason="revoked by an operator",
+                agency=client.agency.code,
+                object_type="api_client",
+                object_id=client.client_id,
+            ),
+        )
     db.execute(
         update(ApiToken)
         .where(ApiToken.client_pk == client.id, ApiToken.revoked_at.is_(None))

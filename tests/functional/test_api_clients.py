@@ -12,8 +12,10 @@ import pytest
 from flask import Flask
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
+from sqlalchemy import select
 
 from mash_hub import create_app
+from mash_hub.audit.models import AuditEvent
 from mash_hub.authz.permissions import Scope
 from mash_hub.db import Database
 from mash_hub.identity import services as identity
@@ -206,6 +208,15 @@ def test_revoking_a_client_stops_its_live_tokens_on_the_next_call(app, client, m
     refused = get_token(client, client_id, secret)
     assert refused.status_code == 401
     assert refused.json["error"] == "invalid_client"
+    with app.app_context():
+        database = app.extensions["mash.db"]
+        with database.transaction() as db:
+            [event] = db.scalars(select(AuditEvent).where(AuditEvent.kind == "client.revoked"))
+            assert (event.object_id, event.agency, event.actor_type) == (
+                client_id,
+                "police",
+                "system",
+            )
 
 
 def test_clients_list_and_revoke_from_the_command_line(tmp_path, clean_database, app):
