@@ -334,10 +334,22 @@ def clients() -> None:
     help="Scopes, space- or comma-separated, or repeated: " + ", ".join(s.value for s in Scope),
 )
 @click.option("--name", default="", help="What the system is, e.g. 'Police case system'.")
+@click.option(
+    "--jwk",
+    "jwk_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A file holding the system's public JWK: it then authenticates with private_key_jwt "
+    "(RFC 7523) and has no secret.",
+)
 @pass_hub
-def clients_create(hub: HubContext, agency_code: str, scopes: tuple[str, ...], name: str) -> None:
+def clients_create(
+    hub: HubContext, agency_code: str, scopes: tuple[str, ...], name: str, jwk_file: str | None
+) -> None:
     """Register a client. Its secret is shown once and stored only as a hash."""
     from mash_hub.identity import services as identity
+
+    public_jwk = Path(jwk_file).read_text(encoding="utf-8") if jwk_file else None
 
     wanted = {part for value in scopes for part in value.replace(",", " ").split()}
     unknown = sorted(wanted - {s.value for s in Scope})
@@ -350,12 +362,46 @@ def clients_create(hub: HubContext, agency_code: str, scopes: tuple[str, ...], n
                 agency_code=agency_code,
                 scopes=frozenset(Scope(s) for s in wanted),
                 name=name,
+                public_jwk=public_jwk,
             )
             client_id = client.client_id
     except identity.IdentityError as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"client_id: {client_id}")
-    click.echo(f"client_secret (shown once): {secret}")
+    if public_jwk is None:
+        click.echo(f"client_secret (shown once): {secret}")
+    else:
+        click.echo("authentication: private_key_jwt with the registered public key")
+
+
+@clients.command("list")
+@pass_hub
+def clients_list(hub: HubContext) -> None:
+    """List every client: id, agency, scopes, authentication, status, name."""
+    from mash_hub.identity import services as identity
+
+    with unit_of_work(hub) as db:
+        for client in identity.list_clients(db):
+            status = "revoked" if client.revoked_at is not None else "active"
+            click.echo(
+                f"{client.client_id}\t{client.agency.code}\t{client.scope}\t"
+                f"{client.auth_method}\t{status}\t{client.name}"
+            )
+
+
+@clients.command("revoke")
+@click.argument("client_id")
+@pass_hub
+def clients_revoke(hub: HubContext, client_id: str) -> None:
+    """Revoke a client: it gets no new tokens, and its live tokens stop on their next call."""
+    from mash_hub.identity import services as identity
+
+    try:
+        with unit_of_work(hub) as db:
+            identity.revoke_client(db, client_id, actor_id="mash-hub-cli")
+    except identity.IdentityError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"revoked client {client_id}; its tokens stop working on their next call")
 
 
 cli.add_command(policies)

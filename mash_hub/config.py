@@ -76,6 +76,8 @@ class AppSettings:
     mode: str = "development"
     secret_key: str = DEVELOPMENT_SECRET_KEY
     instance_path: str = "instance"
+    # The hub's address as people and agency systems reach it, e.g. "https://mash.example".
+    public_url: str = ""
 
     @property
     def production(self) -> bool:
@@ -124,6 +126,9 @@ class ApiSettings:
     max_body_bytes: int = 1048576
     page_limit_default: int = 100
     page_limit_max: int = 1000
+    # Calls each client may make per window, counted in the database across every worker.
+    rate_limit: int = 600
+    rate_limit_window: Duration = field(default_factory=lambda: _d("1 minute"))
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,35 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class OidcProviderSettings:
+    """One agency identity provider for "Sign in with <display_name>"."""
+
+    display_name: str = ""
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    # The hub agency every account from this provider belongs to.
+    agency: str = ""
+    # The ID token claim listing the person's groups, and which hub role each group gives.
+    groups_claim: str = "groups"
+    group_roles: dict[str, str] = field(default_factory=dict)
+    # MFA evidence: the sign-in is accepted only if "amr" holds one of mfa_amr or "acr"
+    # equals one of mfa_acr.
+    mfa_amr: tuple[str, ...] = ("mfa",)
+    mfa_acr: tuple[str, ...] = ()
+    # ID token signature algorithms accepted ("none" and HMAC never are).
+    algorithms: tuple[str, ...] = ("RS256", "PS256", "ES256")
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    providers: dict[str, OidcProviderSettings] = field(default_factory=dict)
+    # Clock skew allowed on the ID token's exp and iat.
+    leeway: Duration = field(default_factory=lambda: _d("60 seconds"))
+
+
+@dataclass(frozen=True)
 class Settings:
     app: AppSettings = field(default_factory=AppSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -220,6 +254,7 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
     source: str = "(defaults)"
 
     def master_key_bytes(self) -> bytes:
@@ -354,9 +389,27 @@ def _build(cls: type[Any], raw: object, prefix: tuple[str, ...], where: _Locator
         target = hints[f.name]
         if target is not Duration and dataclasses.is_dataclass(target):
             values[f.name] = _build(typing.cast(type[Any], target), raw[f.name], keys, where)
+        elif typing.get_origin(target) is dict:
+            values[f.name] = _build_table(typing.get_args(target)[1], raw[f.name], keys, where)
         else:
             values[f.name] = _convert(target, raw[f.name], keys, where)
     return cls(**values)
+
+
+def _build_table(
+    item: Any, raw: object, prefix: tuple[str, ...], where: _Locator
+) -> dict[str, Any]:
+    """A table of named entries, e.g. [oidc.providers.police] or group = "role" lines."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where.describe(prefix, raw)}: expected a table")
+    built: dict[str, Any] = {}
+    for name, value in raw.items():
+        keys = (*prefix, name)
+        if dataclasses.is_dataclass(item):
+            built[name] = _build(typing.cast(type[Any], item), value, keys, where)
+        else:
+            built[name] = _convert(item, value, keys, where)
+    return built
 
 
 def _convert(target: Any, value: object, keys: tuple[str, ...], where: _Locator) -> Any:
@@ -421,6 +474,20 @@ def _check(settings: Settings, where: _Locator) -> None:
             f"{where.describe(('passwords', 'min_length'))}: passwords must allow 8 to at least "
             "64 characters"
         )
+    if settings.api.rate_limit < 1 or settings.api.rate_limit_window.seconds < 1:
+        raise ConfigError(
+            f"{where.describe(('api', 'rate_limit'))}: the rate limit and its window must be "
+            "at least 1"
+        )
+    for name, provider in settings.oidc.providers.items():
+        _check_provider(name, provider, app.production, where)
+    if app.public_url and not app.public_url.startswith(("https://", *_LOCAL_HOSTS)):
+        raise ConfigError(f"{where.describe(('app', 'public_url'))}: expected an https:// URL")
+    if app.production and settings.oidc.providers and not app.public_url.startswith("https://"):
+        raise ConfigError(
+            f"{where.describe(('app', 'public_url'))}: production sign-in with an identity "
+            "provider needs the hub's https:// address, for its redirect URI"
+        )
     if app.production:
         if (
             not app.secret_key
@@ -444,3 +511,37 @@ def _check(settings: Settings, where: _Locator) -> None:
             settings.master_key_bytes()
         except (OSError, ValueError) as err:
             raise ConfigError(f"[keys] master_key: cannot be read ({err})") from err
+
+
+_SAFE_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+_LOCAL_HOSTS = ("http://127.0.0.1:", "http://localhost:")
+
+
+def _check_provider(
+    name: str, provider: OidcProviderSettings, production: bool, where: _Locator
+) -> None:
+    from mash_hub.authz.permissions import Role  # here: config loads before the domain
+    from mash_hub.identity.models import AGENCY_CODES
+
+    def fail(key: str, problem: str) -> typing.NoReturn:
+        raise ConfigError(f"{where.describe(('oidc', 'providers', name, key))}: {problem}")
+
+    local = provider.issuer.startswith(_LOCAL_HOSTS) and not production
+    if not (provider.issuer.startswith("https://") or local):
+        fail("issuer", "expected the provider's https:// issuer URL")
+    if not provider.client_id or not provider.client_secret:
+        fail("client_id", "a provider needs a client_id and a client_secret")
+    if provider.agency not in AGENCY_CODES:
+        fail("agency", f"expected one of {', '.join(AGENCY_CODES)}, got {provider.agency!r}")
+    if "openid" not in provider.scopes:
+        fail("scopes", 'the scopes must include "openid"')
+    if not provider.group_roles:
+        fail("group_roles", "map at least one group to a role, or nobody can sign in")
+    roles = {role.value for role in Role}
+    for group, role in provider.group_roles.items():
+        if role not in roles:
+            fail("group_roles", f"group {group!r}: expected one of {', '.join(sorted(roles))}")
+    if not provider.mfa_amr and not provider.mfa_acr:
+        fail("mfa_amr", "name the amr or acr values that prove MFA; sign-in requires MFA")
+    if not provider.algorithms or any(a not in _SAFE_ALGORITHMS for a in provider.algorithms):
+        fail("algorithms", f"expected some of {', '.join(_SAFE_ALGORITHMS)}")

@@ -1,23 +1,32 @@
 """OAuth2 client credentials with Authlib's server: tokens for agency systems.
 
-Clients authenticate with HTTP Basic; a token carries the scopes asked for (all of the
-client's when none are named) and lives for [api] token_lifetime. Only a SHA-256 of each
-token is stored.
+Clients authenticate with HTTP Basic, or with private_key_jwt (RFC 7523: a short-lived JWT
+signed with the key whose public half the client registered; its jti is used once). A token
+carries the scopes asked for (all of the client's when none are named) and lives for [api]
+token_lifetime. Only a SHA-256 of each token is stored. A revoked client gets no token,
+and its tokens stop working on their next call.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
-from authlib.oauth2.rfc6749.errors import InvalidScopeError
-from flask import Flask, current_app
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from flask import Flask, current_app, g
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import JWKRegistry, Key
 
-from mash_hub import db
+from mash_hub import db, runtime
 from mash_hub.authz.permissions import Scope
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import ApiClient
+from mash_hub.identity.oidc import external_url
 
 SUPPORTED_SCOPES = [scope.value for scope in Scope]
 
@@ -50,7 +59,7 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return identity.client_secret_matches(self.model, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint == "token" and method == "client_secret_basic"
+        return endpoint == "token" and method == self.model.auth_method
 
     def check_response_type(self, response_type: str) -> bool:
         return False
@@ -60,13 +69,84 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic"]
+    TOKEN_ENDPOINT_AUTH_METHODS = [identity.CLIENT_SECRET_BASIC, identity.PRIVATE_KEY_JWT]
 
     def validate_requested_scope(self) -> None:
         super().validate_requested_scope()
         requested = self.request.payload.scope
         if requested and self.request.client.get_allowed_scope(requested) is None:
             raise InvalidScopeError("the client does not hold every scope it asked for")
+
+
+class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
+    """RFC 7523 client authentication, checked on the hub's clock.
+
+    iss and sub are the client id, aud is this token endpoint, exp is present and at most
+    MAX_ASSERTION_LIFETIME ahead, the signature verifies with the client's registered public
+    key under an algorithm of that key's kind, and the jti has not been used before.
+    """
+
+    CLIENT_AUTH_METHOD = identity.PRIVATE_KEY_JWT
+    MAX_ASSERTION_LIFETIME = 300
+    LEEWAY = 60
+
+    def __init__(self) -> None:
+        super().__init__(validate_jti=True, leeway=self.LEEWAY)
+
+    def __call__(self, query_client: Any, request: Any) -> OAuthClient | None:
+        try:
+            client: OAuthClient | None = super().__call__(query_client, request)
+        except InvalidClientError as err:
+            err.status_code = 401  # the contract: invalid_client is 401, however it failed
+            raise
+        return client
+
+    def get_audiences(self) -> list[str]:
+        return [external_url("oauth.issue_token")]
+
+    def resolve_client_public_key(self, client: OAuthClient) -> Key:
+        if client.model.auth_method != identity.PRIVATE_KEY_JWT or not client.model.public_jwk:
+            raise InvalidClientError(description="the client does not use private_key_jwt")
+        return JWKRegistry.import_key(json.loads(client.model.public_jwk))
+
+    def process_assertion_claims(self, assertion: str, key: Key) -> dict[str, Any]:
+        algorithms = identity.ASSERTION_ALGORITHMS.get(key.key_type, ())
+        try:
+            token = jwt.decode(assertion, key, algorithms=list(algorithms))
+        except (JoseError, ValueError) as err:
+            raise InvalidClientError(description="the client assertion does not verify") from err
+        claims: dict[str, Any] = dict(token.claims)
+        now = int(runtime.now().timestamp())
+        registry = jwt.JWTClaimsRegistry(
+            now=now,
+            leeway=self.LEEWAY,
+            iss={"essential": True},
+            sub={"essential": True},
+            aud={"essential": True, "values": self.get_audiences()},
+            exp={"essential": True},
+            jti={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as err:
+            raise InvalidClientError(description=f"client assertion: {err.description}") from err
+        if claims["iss"] != claims["sub"]:
+            raise InvalidClientError(description="client assertion: iss and sub must match")
+        if not isinstance(claims["exp"], int) or claims["exp"] > now + self.MAX_ASSERTION_LIFETIME:
+            raise InvalidClientError(description="client assertion: exp is too far ahead")
+        g.client_assertion_claims = claims  # per request: this object serves every thread
+        return claims
+
+    def verify_claims(self, claims: Any) -> None:  # done in process_assertion_claims
+        return None
+
+    def authenticate_client(self, client: OAuthClient) -> OAuthClient:
+        authenticated: OAuthClient = super().authenticate_client(client)
+        claims: dict[str, Any] = g.client_assertion_claims
+        expires = datetime.fromtimestamp(claims["exp"] + self.LEEWAY, UTC)
+        if not identity.use_assertion_once(client.model, str(claims["jti"]), expires):
+            raise InvalidClientError(description="client assertion: jti has been used before")
+        return authenticated
 
 
 def _query_client(client_id: str) -> OAuthClient | None:
@@ -89,6 +169,7 @@ def init_app(app: Flask) -> AuthorizationServer:
     server = AuthorizationServer()
     server.init_app(app, query_client=_query_client, save_token=_save_token)
     server.register_grant(ClientCredentialsGrant)
+    server.register_client_auth_method(identity.PRIVATE_KEY_JWT, PrivateKeyJwt())
     app.extensions["mash.oauth_server"] = server
     return server
 

@@ -37,6 +37,7 @@ def _error(description: str) -> dict[str, Any]:
 BEARER_ERRORS = {
     "401": _error("No token, or an invalid, expired or revoked one"),
     "403": _error("The token's scopes do not allow this"),
+    "429": _error("The client has made too many calls in the window; see Retry-After"),
 }
 
 ID_PARAMETER: dict[str, Any] = {
@@ -118,7 +119,12 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("/oauth/token", "post"): {
         "operationId": "issueToken",
         "summary": "Exchange client credentials (HTTP Basic) for a short-lived access token",
-        "security": [{"clientBasic": []}],
+        "description": "Clients registered with a public key authenticate with "
+        "private_key_jwt (RFC 7523) instead of HTTP Basic: `client_assertion_type` "
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer and a `client_assertion` "
+        "JWT with iss = sub = client_id, aud = this endpoint's URL, exp at most 5 minutes "
+        "ahead and a jti used once.",
+        "security": [{"clientBasic": []}, {}],
         "requestBody": {
             "required": True,
             "content": {
@@ -133,6 +139,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                 "description": "Space-separated scopes; omitted means all "
                                 "of the client's scopes",
                             },
+                            "client_assertion_type": {
+                                "type": "string",
+                                "enum": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+                            },
+                            "client_assertion": {"type": "string"},
                         },
                     }
                 }

@@ -106,6 +106,21 @@ _KINDS = (
         "A repeat-contact warning and a child's earlier contacts were shown",
         _PERSON_FIELDS,
     ),
+    EventKind(
+        "sign_in.oidc_refused",
+        "An agency identity provider's sign-in was refused (state, token, MFA or group)",
+        frozenset({"actor_id", "action", "decision", "reason", "agency"}),
+    ),
+    EventKind(
+        "client.revoked",
+        "An operator revoked an agency system's API client and every live token it held",
+        frozenset({"actor_id", "action", "decision", "reason", "agency", "object_id"}),
+    ),
+    EventKind(
+        "sign_in.oidc_completed",
+        "Someone signed in through their agency's identity provider (account created or found)",
+        frozenset({"actor_id", "action", "decision", "reason", "agency", "object_id"}),
+    ),
 )
 
 EVENT_KINDS: MappingProxyType[str, EventKind] = MappingProxyType({k.name: k for k in _KINDS})

@@ -7,13 +7,26 @@ from typing import Any
 
 import segno
 import structlog
-from flask import Blueprint, Flask, Response, redirect, render_template, session, url_for
+from authlib.integrations.base_client import OAuthError
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, current_user, login_user, logout_user
 from markupsafe import Markup
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, runtime
+from mash_hub.audit.services import EventDraft, record, record_on_its_own
 from mash_hub.authz import Permission, Role, current_principal, public, requires
+from mash_hub.identity import oidc
 from mash_hub.identity import services as identity
 from mash_hub.identity.forms import SecurityCodeForm, SignInForm, SignOutForm
 from mash_hub.identity.models import User
@@ -59,6 +72,7 @@ def init_app(app: Flask) -> None:
             "navigation_items": items,
         }
 
+    oidc.init_app(app)
     app.register_blueprint(bp)
 
 
@@ -123,8 +137,140 @@ def sign_in() -> BaseResponse | str:
                     return redirect(url_for("identity.enrol"))
                 return redirect(url_for("identity.security_code"))
     return render_template(
-        "identity/sign_in.html", form=form, title="Sign in to MASH Hub", notice=notice
+        "identity/sign_in.html",
+        form=form,
+        title="Sign in to MASH Hub",
+        notice=notice,
+        providers=[
+            {"name": name, "label": oidc.button_label(name, provider)}
+            for name, provider in oidc.providers().items()
+        ],
     )
+
+
+# What the refusal page tells the person, by reason. Anything about the token itself gets
+# the same words: the person cannot fix it, and the details are in the log and the audit.
+REFUSAL_MESSAGES = {
+    "no_mfa_evidence": (
+        "Your organisation's sign-in did not confirm a second factor (multi-factor "
+        "authentication). MASH Hub only accepts sign-ins that used one. Sign in again and "
+        "use your security key, authenticator app or code when asked."
+    ),
+    "no_mapped_group": (
+        "Your organisation's account is not in a group that has access to MASH Hub. Ask your "
+        "manager or your organisation's IT service desk to add you to the right group."
+    ),
+    "account_disabled": "Your MASH Hub account has been disabled. Contact your MASH manager.",
+    "email_in_use": (
+        "A MASH Hub account already uses your email address. Ask a MASH Hub administrator "
+        "to link your organisation's account."
+    ),
+    "no_email": "Your organisation's sign-in did not give an email address for you.",
+}
+GENERIC_REFUSAL = (
+    "We could not confirm your sign-in with your organisation. Go back to the sign-in page "
+    "and try again. If this keeps happening, contact your IT service desk."
+)
+
+
+def _refuse_oidc(name: str, err: oidc.SignInRefused) -> tuple[str, int]:
+    """Log, audit (in its own transaction: the answer is an error) and explain a refusal."""
+    db.rollback_request()
+    provider = oidc.providers()[name]
+    actor = err.actor or f"oidc:{name}"
+    log.warning(
+        "oidc_sign_in_refused", provider=name, reason=err.reason, detail=err.detail, actor=actor
+    )
+    record_on_its_own(
+        EventDraft(
+            kind="sign_in.oidc_refused",
+            actor_type="user",
+            actor_id=actor[:64],
+            action="sign_in",
+            decision="deny",
+            reason=err.reason,
+            agency=provider.agency,
+            object_type="identity_provider",
+            object_id=name[:64],
+        )
+    )
+    message = REFUSAL_MESSAGES.get(err.reason, GENERIC_REFUSAL)
+    page = render_template(
+        "identity/oidc_refused.html",
+        title="You cannot sign in to MASH Hub",
+        message=message,
+        provider_label=oidc.button_label(name, provider),
+    )
+    return page, 403
+
+
+@bp.route("/sign-in/oidc/<name>")
+@public
+def oidc_start(name: str) -> BaseResponse:
+    if name not in oidc.providers():
+        abort(404)
+    redirect_uri = oidc.external_url("identity.oidc_callback", name=name)
+    try:
+        response: BaseResponse = oidc.client(name).authorize_redirect(redirect_uri)
+    except (OAuthError, OSError, ValueError) as err:
+        log.error("oidc_provider_unreachable", provider=name, error=type(err).__name__)
+        abort(503)
+    return response
+
+
+@bp.route("/sign-in/oidc/<name>/callback")
+@public
+def oidc_callback(name: str) -> BaseResponse | tuple[str, int]:
+    if name not in oidc.providers():
+        abort(404)
+    provider = oidc.providers()[name]
+    remote = oidc.client(name)
+    try:
+        if request.args.get("error"):
+            raise oidc.SignInRefused("provider_error", detail=request.args["error"][:64])
+        state = request.args.get("state", "")
+        state_data = remote.framework.get_state_data(session, state) if state else None
+        if not state_data or not state_data.get("nonce"):
+            raise oidc.SignInRefused("state_mismatch")
+        if not oidc.state_is_fresh(session.get(f"_state_{name}_{state}")):
+            remote.framework.clear_state_data(session, state)
+            raise oidc.SignInRefused("state_expired")
+        remote.framework.clear_state_data(session, state)
+        try:
+            token = remote.fetch_access_token(
+                code=request.args.get("code", ""),
+                redirect_uri=state_data.get("redirect_uri"),
+                code_verifier=state_data.get("code_verifier"),
+            )
+            metadata = remote.load_server_metadata()
+            jwks = remote.fetch_jwk_set()
+        except (OAuthError, OSError, ValueError) as err:
+            raise oidc.SignInRefused("token_exchange_failed", detail=type(err).__name__) from err
+        verified = oidc.verify_id_token(provider, metadata, jwks, token, state_data["nonce"])
+        signed_in = oidc.sign_in_account(db.session(), name, provider, verified)
+    except oidc.SignInRefused as err:
+        return _refuse_oidc(name, err)
+    user = signed_in.user
+    record(
+        db.session(),
+        EventDraft(
+            kind="sign_in.oidc_completed",
+            actor_type="user",
+            actor_id=str(user.id),
+            action="sign_in",
+            decision="allow",
+            reason="account_created" if signed_in.created else "account_found",
+            agency=user.agency.code,
+            roles=tuple(sorted(r.value for r in user.roles)),
+            object_type="user",
+            object_id=str(user.id),
+        ),
+    )
+    session.pop(PENDING_KEY, None)
+    login_user(user)
+    session.regenerate()  # type: ignore[attr-defined]
+    log.info("sign_in_completed", user_id=str(user.id), method="oidc", provider=name)
+    return redirect(url_for("home.index"))
 
 
 @bp.route("/sign-in/security-code", methods=["GET", "POST"])

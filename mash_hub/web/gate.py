@@ -6,6 +6,7 @@ bearer token with a scope that grants the permission. The API never accepts a co
 
 from __future__ import annotations
 
+import structlog
 from flask import Flask, current_app, g, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden
@@ -16,6 +17,8 @@ from mash_hub.api.errors import ApiError
 from mash_hub.authz.gate import Principal, declared_permission, is_public
 from mash_hub.identity import services as identity
 from mash_hub.web.security import is_api_request
+
+log = structlog.get_logger("mash_hub.gate")
 
 
 def init_app(app: Flask) -> None:
@@ -65,4 +68,14 @@ def _api_principal() -> Principal:
             check.problem,
             headers={"WWW-Authenticate": 'Bearer realm="mash-hub", error="invalid_token"'},
         )
+    if check.client_pk is not None:
+        rate = identity.take_rate_slot(check.client_pk)
+        if not rate.allowed:
+            log.info("api_rate_limited", client_id=check.principal.id, limit=rate.limit)
+            raise ApiError(
+                429,
+                f"this client has made more than {rate.limit} calls in the current window; "
+                f"try again in {rate.retry_after} seconds",
+                headers={"Retry-After": str(rate.retry_after)},
+            )
     return check.principal

@@ -19,6 +19,8 @@ PUBLIC_ENDPOINTS = {
     "identity.security_code",
     "identity.enrol",
     "identity.sign_out",
+    "identity.oidc_start",
+    "identity.oidc_callback",
     "oauth.issue_token",
     "api.openapi",
 }
