@@ -103,5 +103,43 @@ def stacked_bars(
     return Chart(title, svg, columns, rows)
 
 
+def share_bars(title: str, rows: list[tuple[str, float | None, str]]) -> Chart:
+    """One horizontal bar per (label, share from 0 to 1 or None, detail for the table)."""
+    bar_h, gap, label_w = 22, 10, 180
+    height = TOP + len(rows) * (bar_h + gap) + 24
+    plot_w = WIDTH - label_w - RIGHT - 56
+    parts: list[str] = []
+    for i, (label, share, _detail) in enumerate(rows):
+        y = TOP + i * (bar_h + gap)
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + bar_h * 0.7:.1f}" text-anchor="end" '
+            f'font-size="13">{escape(label)}</text>'
+        )
+        if share is None:
+            parts.append(
+                f'<text x="{label_w}" y="{y + bar_h * 0.7:.1f}" font-size="13">'
+                "no requests closed</text>"
+            )
+            continue
+        width = max(plot_w * share, 1.0)
+        parts.append(
+            f'<rect x="{label_w}" y="{y}" width="{width:.1f}" height="{bar_h}" '
+            f'fill="{PALETTE[0]}"><title>{escape(label)}: {share:.0%}</title></rect>'
+            f'<text x="{label_w + width + 6:.1f}" y="{y + bar_h * 0.7:.1f}" '
+            f'font-size="13">{share:.0%}</text>'
+        )
+    # Every value put in the markup is a number we computed or passed through escape().
+    svg = Markup(  # noqa: S704
+        f'<svg class="hub-chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-labelledby="chart-{_slug(title)}" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="chart-{_slug(title)}">{escape(title)}</title>{"".join(parts)}</svg>'
+    )
+    table = [
+        [label, f"{share:.0%}" if share is not None else "None closed", detail]
+        for label, share, detail in rows
+    ]
+    return Chart(title, svg, ["Agency", "Answered in time", "Answered, expired, open"], table)
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower())

@@ -47,6 +47,12 @@ class AuditSearchForm(FlaskForm):
             Regexp(_REFERENCE, message="Enter a contact reference like MASH-2026-000123"),
         ],
     )
+    person = StringField(
+        "Child or person id (from the person register)",
+        widget=GovTextInput(),
+        filters=[_strip],
+        validators=[Optional(), Regexp(_UUID, message="Enter the person id, a UUID")],
+    )
     actor = StringField(
         "User or API client id",
         widget=GovTextInput(),

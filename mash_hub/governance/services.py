@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from mash_hub.audit.models import AuditEvent
@@ -42,6 +42,8 @@ class AuditFilters:
     """What the lead searches by. Every field is optional; all given ones must match."""
 
     contact_ids: tuple[str, ...] = ()
+    # "Who accessed this child": events on the person's register record itself.
+    person_ids: tuple[str, ...] = ()
     actor: str | None = None
     agency: str | None = None
     action: str | None = None
@@ -56,6 +58,8 @@ class AuditFilters:
         parts = []
         if self.contact_ids:
             parts.append(f"contacts={','.join(self.contact_ids)}")
+        if self.person_ids:
+            parts.append(f"persons={','.join(self.person_ids)}")
         for name in ("actor", "agency", "action", "decision", "isa"):
             value = getattr(self, name)
             if value:
@@ -77,8 +81,16 @@ class Page:
 
 def _filtered(agency: str, filters: AuditFilters) -> Select[AuditEvent]:
     conditions: list[ColumnElement[bool]] = [trail_of(agency)]
-    if filters.contact_ids:
-        conditions.append(AuditEvent.contact_id.in_(filters.contact_ids))
+    if filters.contact_ids or filters.person_ids:
+        conditions.append(
+            or_(
+                AuditEvent.contact_id.in_(filters.contact_ids),
+                and_(
+                    AuditEvent.object_type == "Person",
+                    AuditEvent.object_id.in_(filters.person_ids),
+                ),
+            )
+        )
     if filters.actor:
         conditions.append(AuditEvent.actor_id == filters.actor)
     if filters.agency:

@@ -6,6 +6,7 @@ Every page reads the audit of the lead's own agency through the firewall first
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +34,9 @@ from mash_hub.governance import charts, exports
 from mash_hub.governance import services as governance
 from mash_hub.governance.forms import AuditSearchForm, ExportForm
 from mash_hub.identity import services as identity
+from mash_hub.people import services as people
 from mash_hub.policy.pdp import Action, AuditLogResource
+from mash_hub.sharing import services as sharing
 
 bp = Blueprint("governance", __name__, url_prefix="/governance")
 
@@ -63,8 +66,10 @@ def _read_audit() -> Access:
 
 def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
     """The form's filters; None when a contact reference names no contact the lead can see
-    (then nothing matches)."""
+    (then nothing matches). A person stands for every contact their records are linked to,
+    merges followed, and for their own register record: "who accessed this child"."""
     contact_ids: tuple[str, ...] = ()
+    person_ids: tuple[str, ...] = ()
     if form.reference.data:
         contact = contacts.contact_by_reference(db.session(), form.reference.data)
         if contact is None:
@@ -73,8 +78,13 @@ def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
     contact_id = request.args.get("contact_id", "")
     if contact_id and not contact_ids:
         contact_ids = (contact_id[:64],)
+    if form.person.data:
+        found = people.footprint(db.session(), uuid.UUID(form.person.data))
+        person_ids = tuple(sorted(found.person_ids))
+        contact_ids = tuple(sorted(set(contact_ids) | found.contact_ids))
     return governance.AuditFilters(
         contact_ids=contact_ids,
+        person_ids=person_ids,
         actor=form.actor.data or None,
         agency=form.agency.data or None,
         action=form.action.data or None,
@@ -105,6 +115,8 @@ def workspace() -> str:
     since, until = _window()
     accesses = governance.accesses_per_day(db.session(), principal.agency, since, until)
     refusals = governance.refusals_per_day(db.session(), principal.agency, since, until)
+    # Counts and times only, no case content: each agency's answers to requests.
+    scorecard = sharing.response_performance(db.session(), days=REPORT_DAYS)
     return render_template(
         "governance/workspace.html",
         title="Governance",
@@ -119,6 +131,17 @@ def workspace() -> str:
                 refusals.days,
                 refusals.series,
                 unit="refusals",
+            ),
+            charts.share_bars(
+                f"Share of requests answered in time, by agency, last {REPORT_DAYS} days",
+                [
+                    (
+                        row.agency_name,
+                        row.answered_in_time_share,
+                        f"{row.answered} answered, {row.expired} expired, {row.open} open",
+                    )
+                    for row in scorecard
+                ],
             ),
         ],
         agreements=governance.agreement_register(
@@ -144,9 +167,16 @@ def audit_search() -> str:
             page = governance.search(
                 db.session(), principal.agency, filters, cursor=request.args.get("cursor")
             )
+    children: list[uuid.UUID] = []
+    if filters is not None and len(filters.contact_ids) == 1 and not filters.person_ids:
+        try:
+            children = people.linked_children(db.session(), uuid.UUID(filters.contact_ids[0]))
+        except ValueError:  # a contact_id that is no id matches nothing, and has no children
+            children = []
     return render_template(
         "governance/audit.html",
         title=_search_title(),
+        children=children,
         form=form,
         page=page,
         actors=governance.actor_labels(
@@ -162,6 +192,8 @@ def _search_title() -> str:
         return "Refused access"
     if request.args.get("break_glass") == "1":
         return "Emergency (break-glass) access"
+    if request.args.get("person"):
+        return "Who accessed this child"
     if request.args.get("reference") or request.args.get("contact_id"):
         return "Who accessed this contact"
     if request.args.get("actor"):

@@ -828,6 +828,37 @@ def _persons_standing_for(db: Session, person_id: uuid.UUID) -> set[uuid.UUID]:
     return found
 
 
+@dataclass(frozen=True)
+class PersonFootprint:
+    """Ids only: the persons standing for one person (merges followed) and the contacts
+    whose subjects are linked to any of them. For "who accessed this child"."""
+
+    person_ids: frozenset[str]
+    contact_ids: frozenset[str]
+
+
+def footprint(db: Session, person_id: uuid.UUID) -> PersonFootprint:
+    persons = _persons_standing_for(db, _survivor(db, person_id))
+    contacts = db.scalars(
+        select(ContactSubject.contact_id).where(ContactSubject.person_id.in_(persons)).distinct()
+    ).all()
+    return PersonFootprint(frozenset(str(p) for p in persons), frozenset(str(c) for c in contacts))
+
+
+def linked_children(db: Session, contact_id: uuid.UUID) -> list[uuid.UUID]:
+    """The person ids of the contact's child subjects that are linked to the register."""
+    found = db.scalars(
+        select(ContactSubject.person_id)
+        .where(
+            ContactSubject.contact_id == contact_id,
+            ContactSubject.role == "child",
+            ContactSubject.person_id.is_not(None),
+        )
+        .order_by(ContactSubject.position)
+    )
+    return [person for person in found if person is not None]
+
+
 def _warnings(
     db: Session,
     contact: Contact,

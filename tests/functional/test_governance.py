@@ -18,6 +18,8 @@ from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.permissions import Role, Scope
 from mash_hub.db import Database
 from tests.functional.test_contacts_api import CONTACT, token
+from tests.functional.test_people import repeat
+from tests.functional.test_requests import ask, rated_contact, researcher, screening
 from tests.helpers import csrf_token, current_code, sign_in
 
 SATURDAY_NIGHT = datetime(2026, 12, 5, 23, 30, tzinfo=UTC)
@@ -221,7 +223,7 @@ def test_workspace_charts_have_a_table_alternative_with_the_same_figures(
     )
     lead, _ = signed_in(app, make_account, clock, Role.GOVERNANCE_LEAD, "police")
     page = lead.get("/governance")
-    assert page.text.count('<svg class="hub-chart"') == 2
+    assert page.text.count('<svg class="hub-chart"') == 3
     assert "as a table" in page.text
     today = clock.now().strftime("%a %d %b %Y")
     rows = re.findall(rf"<td class=\"govuk-table__cell\">{today}</td>(.*?)</tr>", page.text)
@@ -272,3 +274,52 @@ def test_csv_export_needs_a_fresh_code_escapes_formulas_and_is_audited(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.kind == "audit.exported")
         )
     assert count == 1
+
+
+def test_who_accessed_this_child_covers_every_contact_linked_to_them(
+    app, client, make_account, make_client, clock
+):
+    police = token(client, make_client, "police", Scope.CONTACTS_WRITE, Scope.SCREENING_READ)
+    screener, _ = signed_in(app, make_account, clock, Role.SCREENER, "csc")
+    first, second, person_id = repeat(app, client, police, screener)
+    unrelated = client.post("/api/v1/contacts", json=CONTACT, headers=police).json["id"]
+
+    lead, _ = signed_in(app, make_account, clock, Role.GOVERNANCE_LEAD, "csc")
+    by_contact = lead.get(f"/governance/audit?contact_id={second}")
+    assert f"person={person_id}" in by_contact.text  # the way from a contact to the child
+
+    page = lead.get(f"/governance/audit?person={person_id}")
+    assert "Who accessed this child" in page.text
+    expected = events(
+        app,
+        (AuditEvent.contact_id.in_([first, second]))
+        | ((AuditEvent.object_type == "Person") & (AuditEvent.object_id == person_id)),
+    )
+    assert result_rows(page.text) == len(expected) > 0
+    assert first[:8] in page.text and second[:8] in page.text
+    assert unrelated[:8] not in page.text
+
+
+def test_scorecard_chart_shows_each_agencys_share_answered_in_time(
+    app, client, make_account, make_client, clock
+):
+    police = screening(client, make_client)
+    contact_id = rated_contact(client, police)
+    health_id = ask(client, police, contact_id, "health").json["id"]
+    ask(client, police, contact_id, "education")
+    clock.advance(timedelta(minutes=30))
+    answered = client.post(
+        f"/api/v1/requests/{health_id}/response",
+        json={"outcome": "not_known"},
+        headers=researcher(client, make_client, "health"),
+    )
+    assert answered.status_code == 201
+    clock.advance(timedelta(hours=8))  # education's request runs out unanswered
+
+    lead, _ = signed_in(app, make_account, clock, Role.GOVERNANCE_LEAD, "csc")
+    page = lead.get("/governance")
+    section = page.text[page.text.index("Share of requests answered in time") :]
+    rows = re.findall(r"<tr class=\"govuk-table__row\">(.*?)</tr>", section, re.S)
+    cells = [re.findall(r"<td class=\"govuk-table__cell\">([^<]*)</td>", row) for row in rows]
+    assert ["Education", "0%", "0 answered, 1 expired, 0 open"] in cells
+    assert ["Health", "100%", "1 answered, 0 expired, 0 open"] in cells
