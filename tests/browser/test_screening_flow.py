@@ -4,14 +4,19 @@ deadline, proposes an outcome; a MASH manager approves it from the queue."""
 from __future__ import annotations
 
 import base64
+import copy
 import re
 from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import expect
 
 from mash_hub.config import load_settings
 from mash_hub.contacts.deadlines import WorkingCalendar, deadline_for
 from mash_hub.identity import services as identity
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_answer_request import _call, _token
 from tests.conftest import TEST_ENV
+from tests.functional.test_contacts_api import CONTACT
 
 
 def _sign_in(page, hub, user) -> None:
@@ -37,7 +42,18 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
     received = (datetime.now(UTC) - timedelta(minutes=5)).replace(second=0, microsecond=0)
     local = received.astimezone(calendar.zone)
 
+    # Sam Smith was the subject of a contact an hour ago, now on the person register.
+    earlier = copy.deepcopy(CONTACT)
+    earlier["received_at"] = (received - timedelta(hours=1)).isoformat()
+    police = _token(live_hub, "police")
+    earlier_id = _call(f"{live_hub.url}/api/v1/contacts", "POST", earlier, police)["id"]
+
     _sign_in(page, live_hub, _user(live_hub, "police", "screener"))
+    page.goto(f"{live_hub.url}/contacts/{earlier_id}")
+    earlier_reference = page.get_by_role("heading", level=1).inner_text()
+    page.get_by_role("button", name=re.compile(r"Add Sam Smith as a new person")).click()
+    page.wait_for_url(re.compile(rf"/contacts/{earlier_id}"))
+
     page.get_by_role("link", name="Record a contact").click()
     page.get_by_label("Date received").fill(local.strftime("%d/%m/%Y"))
     page.get_by_label("Time received").fill(local.strftime("%H:%M"))
@@ -59,11 +75,18 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
     assert re.fullmatch(r"MASH-\d{4}-\d{6}", reference)
     assert "Sam Smith" in page.content()
 
-    # --- INTEGRATOR: repeat-contact warning ------------------------------------------
-    # The `people` helper's person register adds the repeat-contact warning to this
-    # page. Assert it here once merged (record an earlier contact for Sam Smith first);
-    # deliberately left out rather than faked.
-    # ----------------------------------------------------------------------------------
+    # The register offers the earlier Sam Smith; once linked, the repeat-contact warning
+    # and the chronology with the earlier contact appear.
+    page.get_by_role("button", name=re.compile(r"^Link Sam Smith to ")).first.click()
+    warning = page.locator(".hub-repeat-warning").first
+    expect(warning).to_be_visible()
+    assert "Repeat contact" in warning.inner_text()
+    assert earlier_reference in page.locator("main").inner_text()
+    page.get_by_role("link", name=reference, exact=True).click()  # back to the contact
+    page.wait_for_url(re.compile(r"/contacts/[0-9a-f-]{36}$"))
+    expect(page.locator(".hub-repeat-warning").first).to_be_visible()
+    assert earlier_reference in page.locator("#people-register").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "repeat-contact-warning.png"), full_page=True)
 
     page.get_by_role("link", name="Rate this contact").click()
     page.wait_for_url(re.compile(r"/rating$"))
