@@ -155,6 +155,32 @@ def _show_rows(principal: Principal, rows: list[Contact]) -> None:
         shown.add(str(contact.id))
 
 
+@dataclass(frozen=True)
+class QueueCounts:
+    """Counts only, for the home page: no contact is shown, so nothing is released."""
+
+    waiting: int
+    overdue: int
+    awaiting_approval: int
+
+
+def queue_counts(db: Session, now: datetime) -> QueueCounts:
+    on_queue = Contact.status.in_(SCREENING_STATUSES)
+    waiting = db.scalar(select(func.count()).select_from(Contact).where(on_queue)) or 0
+    overdue = (
+        db.scalar(
+            select(func.count())
+            .select_from(Contact)
+            .where(on_queue, Contact.decision_due_at.is_not(None), Contact.decision_due_at < now)
+        )
+        or 0
+    )
+    pending = (
+        db.scalar(select(func.count()).select_from(Contact).where(on_queue, _pending_clause())) or 0
+    )
+    return QueueCounts(waiting, overdue, pending)
+
+
 def queue(
     db: Session, principal: Principal, filters: QueueFilters, limit: int = QUEUE_LIMIT
 ) -> list[QueueRow]:

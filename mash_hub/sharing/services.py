@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -272,6 +272,22 @@ def send_request(
 
 
 # --- the researcher's side -----------------------------------------------------------
+
+
+def open_request_count(db: Session, agency: str, now: datetime) -> int:
+    """How many requests to `agency` are open and not yet due (a count, for the home page)."""
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(InfoRequest)
+            .where(
+                InfoRequest.agency == agency,
+                InfoRequest.status == "open",
+                InfoRequest.due_at > now,
+            )
+        )
+        or 0
+    )
 
 
 def inbox(db: Session, principal: Principal) -> list[InboxRow]:
