@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mash_hub.audit.cli import audit
@@ -143,9 +143,15 @@ def scheduler_command(hub: HubContext, once: bool) -> None:
     default=None,
     help="Where to write the demo credentials (default: <instance>/demo-credentials.json).",
 )
+@click.option(
+    "--cases/--no-cases",
+    default=True,
+    help="Also enter a few invented contacts at different stages (only into an empty hub).",
+)
 @pass_hub
-def demo(hub: HubContext, credentials_path: str | None) -> None:
-    """Seed the agencies, one user per role, and the demo API clients. Never in production."""
+def demo(hub: HubContext, credentials_path: str | None, cases: bool) -> None:
+    """Seed the agencies, one user per role, the demo API clients and a few invented cases.
+    Never in production."""
     if hub.settings.app.production:
         raise click.ClickException("refusing to load demo data in production mode")
     from mash_hub.identity import services as identity
@@ -206,6 +212,25 @@ def demo(hub: HubContext, credentials_path: str | None) -> None:
         out.write("\n")
     click.echo(f"demo data loaded: {len(users_out)} users, {len(clients_out)} API clients")
     click.echo(f"credentials written to {path}")
+    if cases:
+        _demo_cases(hub, clients_out)
+
+
+def _demo_cases(hub: HubContext, clients: list[dict[str, Any]]) -> None:
+    from mash_hub import demo_cases
+    from mash_hub.contacts.models import Contact
+
+    with unit_of_work(hub) as db:
+        existing = db.scalar(select(func.count()).select_from(Contact)) or 0
+    if existing:
+        click.echo(f"demo cases skipped: the hub already holds {existing} contacts")
+        return
+    with hub.app.app_context():
+        try:
+            references = demo_cases.load(hub.app, clients, hub.app.extensions["mash.clock"].now())
+        except demo_cases.DemoCaseError as refused:
+            raise click.ClickException(f"demo cases refused: {refused}") from refused
+    click.echo(f"demo cases entered through the API: {', '.join(references)}")
 
 
 def _demo_accounts() -> list[tuple[str, Role]]:

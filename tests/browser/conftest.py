@@ -56,7 +56,7 @@ def live_hub(clean_database: str, tmp_path: Path) -> Iterator[LiveHub]:
         "MASH_LOGGING__LEVEL": "INFO",
     }
     demo = subprocess.run(
-        [sys.executable, "-m", "mash_hub", "demo"],
+        [sys.executable, "-m", "mash_hub", "demo", "--no-cases"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert demo.returncode == 0, demo.stderr

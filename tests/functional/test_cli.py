@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from mash_hub.db import head_revision
 from tests.conftest import TEST_ENV
@@ -196,3 +197,31 @@ def test_clients_create_shows_the_secret_once_and_it_works(tmp_path, clean_datab
     )
     assert token.status_code == 200
     assert token.json["scope"] == "contributions:write requests:read"
+
+
+def test_demo_enters_its_cases_through_the_api_once(tmp_path, clean_database, admin_database_url):
+    first = run(["demo"], tmp_path, clean_database)
+    assert first.returncode == 0, first.stderr
+    assert "demo cases entered through the API: MASH-" in first.stdout
+    # Read as the owner on PostgreSQL: row-level security hides rows from a bare app role.
+    postgres = clean_database.startswith("postgresql")
+    engine = create_engine(admin_database_url if postgres else clean_database)
+    with engine.connect() as conn:
+        ratings = conn.execute(text("SELECT rag FROM contacts ORDER BY reference")).scalars().all()
+        requests = conn.execute(text("SELECT agency, status FROM info_requests")).all()
+        actors = (
+            conn.execute(
+                text("SELECT DISTINCT actor_type FROM audit_events WHERE contact_id IS NOT NULL")
+            )
+            .scalars()
+            .all()
+        )
+    assert ratings == [None, "amber", "red"]
+    assert sorted(tuple(r) for r in requests) == [
+        ("education", "open"), ("health", "answered"), ("probation", "open")
+    ]  # fmt: skip
+    assert set(actors) == {"client"}  # every case went through the API, audited
+    again = run(["demo"], tmp_path, clean_database)
+    assert again.returncode == 0, again.stderr
+    assert "demo cases skipped: the hub already holds 3 contacts" in again.stdout
+    engine.dispose()
