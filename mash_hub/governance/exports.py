@@ -8,28 +8,12 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
+from mash_hub.audit.chain import FIELDS
 from mash_hub.audit.models import AuditEvent
 
-COLUMNS = (
-    "seq",
-    "at",
-    "kind",
-    "actor_type",
-    "actor_id",
-    "agency",
-    "roles",
-    "action",
-    "object_type",
-    "object_id",
-    "contact_id",
-    "decision",
-    "isa_ids",
-    "clauses",
-    "policy_ids",
-    "reason",
-    "break_glass",
-    "request_id",
-)
+# Every column the hash chain covers, then the chain itself, so an investigator's copy can
+# be checked against the trail event by event.
+COLUMNS = (*FIELDS, "prev_hash", "hash")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
