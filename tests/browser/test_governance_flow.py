@@ -3,36 +3,20 @@ CSV with a fresh security code, in a real browser against a real server."""
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from mash_hub.identity import services as identity
 from tests.browser.conftest import ARTIFACTS
-
-
-def _code(secret_text: str, later: timedelta = timedelta(0)) -> str:
-    return identity.totp_code(base64.b32decode(secret_text), datetime.now(UTC) + later)
+from tests.browser.hub import demo_user, security_code, sign_in
 
 
 def test_governance_lead_searches_opens_a_chart_and_exports_csv(live_hub, browser_page):
     page = browser_page
-    lead = next(
-        u
-        for u in live_hub.credentials["users"]
-        if u["role"] == "governance_lead" and u["agency"] == "csc"
-    )
-    page.goto(f"{live_hub.url}/sign-in")
-    page.get_by_label("Email address").fill(lead["email"])
-    page.get_by_label("Password", exact=True).fill(lead["password"])
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/sign-in/security-code$"))
-    page.get_by_label("Security code").fill(_code(lead["totp_secret"]))
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(f"{live_hub.url}/")
+    lead = demo_user(live_hub, "csc", "governance_lead")
+    sign_in(page, live_hub, lead)
 
     page.get_by_role("link", name="Governance", exact=True).first.click()
     page.wait_for_url(f"{live_hub.url}/governance")
@@ -59,7 +43,9 @@ def test_governance_lead_searches_opens_a_chart_and_exports_csv(live_hub, browse
     assert "security code is not correct" in page.locator(".govuk-error-summary").inner_text()
 
     # A code from the next time step: the one used to sign in cannot be used again.
-    page.get_by_label("Security code").fill(_code(lead["totp_secret"], timedelta(seconds=30)))
+    page.get_by_label("Security code").fill(
+        security_code(lead["totp_secret"], timedelta(seconds=30))
+    )
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download CSV").click()
     download = download_info.value

@@ -3,7 +3,6 @@ deadline, proposes an outcome; a MASH manager approves it from the queue."""
 
 from __future__ import annotations
 
-import base64
 import copy
 import re
 from datetime import UTC, datetime, timedelta
@@ -12,27 +11,10 @@ from playwright.sync_api import expect
 
 from mash_hub.config import load_settings
 from mash_hub.contacts.deadlines import WorkingCalendar, deadline_for
-from mash_hub.identity import services as identity
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_answer_request import _call, _token
+from tests.browser.hub import api_call, api_token, demo_user, sign_in
 from tests.conftest import TEST_ENV
 from tests.functional.test_contacts_api import CONTACT
-
-
-def _sign_in(page, hub, user) -> None:
-    page.goto(f"{hub.url}/sign-in")
-    page.get_by_label("Email address").fill(user["email"])
-    page.get_by_label("Password", exact=True).fill(user["password"])
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile(r"/sign-in/security-code$"))
-    code = identity.totp_code(base64.b32decode(user["totp_secret"]), datetime.now(UTC))
-    page.get_by_label("Security code").fill(code)
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(f"{hub.url}/")
-
-
-def _user(hub, agency, role):
-    return next(u for u in hub.credentials["users"] if u["agency"] == agency and u["role"] == role)
 
 
 def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, browser_page):
@@ -45,10 +27,10 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
     # Sam Smith was the subject of a contact an hour ago, now on the person register.
     earlier = copy.deepcopy(CONTACT)
     earlier["received_at"] = (received - timedelta(hours=1)).isoformat()
-    police = _token(live_hub, "police")
-    earlier_id = _call(f"{live_hub.url}/api/v1/contacts", "POST", earlier, police)["id"]
+    police = api_token(live_hub, "police")
+    earlier_id = api_call(f"{live_hub.url}/api/v1/contacts", "POST", earlier, police)["id"]
 
-    _sign_in(page, live_hub, _user(live_hub, "police", "screener"))
+    sign_in(page, live_hub, demo_user(live_hub, "police", "screener"))
     page.goto(f"{live_hub.url}/contacts/{earlier_id}")
     earlier_reference = page.get_by_role("heading", level=1).inner_text()
     page.get_by_role("button", name=re.compile(r"Add Sam Smith as a new person")).click()
@@ -118,7 +100,7 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
     assert "Awaiting approval" in page.locator("#decision-history").inner_text()
     page.get_by_role("button", name="Sign out").click()
 
-    _sign_in(page, live_hub, _user(live_hub, "csc", "mash_manager"))
+    sign_in(page, live_hub, demo_user(live_hub, "csc", "mash_manager"))
     page.get_by_role("link", name="Screening queue").click()
     page.wait_for_url(re.compile(r"/queue$"))
     approvals = page.locator("#awaiting-approval")

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from playwright.sync_api import expect
 
-from mash_hub.identity import services as identity
 from tests.browser.conftest import ARTIFACTS
-
-
-def _code(secret_text: str) -> str:
-    import base64
-
-    return identity.totp_code(base64.b32decode(secret_text), datetime.now(UTC))
+from tests.browser.hub import security_code
 
 
 def test_screener_signs_in_with_totp_and_signs_out(live_hub, browser_page):
@@ -31,7 +24,7 @@ def test_screener_signs_in_with_totp_and_signs_out(live_hub, browser_page):
     page.get_by_role("button", name="Continue").click()
 
     page.wait_for_url(re.compile(r"/sign-in/security-code$"))
-    page.get_by_label("Security code").fill(_code(user["totp_secret"]))
+    page.get_by_label("Security code").fill(security_code(user["totp_secret"]))
     page.get_by_role("button", name="Continue").click()
 
     page.wait_for_url(f"{live_hub.url}/")
