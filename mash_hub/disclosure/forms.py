@@ -32,7 +32,7 @@ class DisclosureForm(FlaskForm):
         widget=GovTextInput(),
         filters=[_strip],
         validators=[
-            InputRequired(message="Enter the organisation receiving the information"),
+            DataRequired(message="Enter the organisation receiving the information"),
             Length(max=200, message="The organisation must be 200 characters or fewer"),
         ],
     )
@@ -41,7 +41,7 @@ class DisclosureForm(FlaskForm):
         widget=GovTextInput(),
         filters=[_strip],
         validators=[
-            InputRequired(message="Enter the named person or role receiving the information"),
+            DataRequired(message="Enter the named person or role receiving the information"),
             Length(max=200, message="The person or role must be 200 characters or fewer"),
         ],
     )
@@ -50,7 +50,7 @@ class DisclosureForm(FlaskForm):
         widget=GovCharacterCount(),
         filters=[_strip],
         validators=[
-            InputRequired(message="Give the purpose of the disclosure"),
+            DataRequired(message="Give the purpose of the disclosure"),
             Length(max=2000, message="The purpose must be 2000 characters or fewer"),
         ],
     )

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mash_hub import firewall, runtime
-from mash_hub.audit.services import EventDraft, record, record_on_its_own
+from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.contacts.models import Contact
@@ -406,7 +406,7 @@ def complete(
     db: Session, principal: Principal, user: User, disclosure: Disclosure, code: str
 ) -> DisclosureCompletion:
     """Complete a ready disclosure with a fresh security code. DisclosureRefused if it is
-    not ready or the code is wrong (the refusal is audited on its own)."""
+    not ready or the code is wrong (the refusal is audited)."""
     status = status_of(disclosure)
     if status == "completed":
         raise DisclosureRefused("this disclosure has already been completed")
@@ -418,7 +418,8 @@ def complete(
         draft = _event(
             principal, "disclosure.code_refused", "disclosure:complete", disclosure, "bad code"
         )
-        record_on_its_own(replace(draft, decision="deny"))
+        # The page answers 200 with the error, so the refusal commits with it.
+        record(db, replace(draft, decision="deny"))
         raise DisclosureRefused("the security code is not correct, or has already been used")
     completion = DisclosureCompletion(
         disclosure_id=disclosure.id,
