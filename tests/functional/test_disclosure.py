@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from mash_hub.audit.models import AuditEvent
 from mash_hub.authz.permissions import Role
@@ -16,6 +16,7 @@ from mash_hub.db import Database
 from mash_hub.disclosure.models import Disclosure, DisclosureItem
 from mash_hub.sharing.models import ContributionItem
 from tests.functional.test_requests import ask, rated_contact, researcher, screening
+from tests.functional.test_row_level_security import visible
 from tests.helpers import csrf_token, current_code, sign_in
 
 OPEN_CANARY = "canary-d1a0-open-fact"
@@ -263,3 +264,29 @@ def test_a_disclosure_cannot_be_changed_or_deleted(
         ):
             session.execute(text(statement))
     assert _count(app, Disclosure) == 1
+
+
+def test_row_level_security_keeps_disclosures_on_the_mash_side(
+    app, client, clock, police, make_client, manager, database_url
+):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row-level security is PostgreSQL's (set MASH_TEST_DATABASE_URL)")
+    contact_id = answered_contact(client, police, make_client, restricted=True)
+    browser, _account = manager
+    fact, opinion = _items(app)
+    start(browser, contact_id, ["concern", fact, opinion])
+    start(browser, contact_id, ["concern"])
+    engine = create_engine(database_url)
+    try:
+        assert visible(engine, "police", "disclosures") == 2
+        assert visible(engine, "police", "disclosure_items") == 4
+        # health originated a restricted item in one of them: that disclosure and that
+        # item only, to decide on it.
+        assert visible(engine, "health", "disclosures") == 1
+        assert visible(engine, "health", "disclosure_items") == 1
+        for agency in ("education", None):
+            assert visible(engine, agency, "disclosures") == 0
+            assert visible(engine, agency, "disclosure_items") == 0
+        assert visible(engine, "health", "disclosure_completions") == 0
+    finally:
+        engine.dispose()
