@@ -33,6 +33,7 @@ from mash_hub.disclosure.models import (
 from mash_hub.firewall.release import release, seal
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import AGENCIES, User
+from mash_hub.notifications import services as notifications
 from mash_hub.notifications.services import notify
 from mash_hub.policy import Action, ContactResource, ContributionResource
 from mash_hub.sharing.models import Contribution, ContributionItem, InfoRequest
@@ -208,7 +209,10 @@ def candidates(
                 principal,
                 Action.CONTRIBUTION_READ,
                 ContributionResource(
-                    str(contribution.id), contribution.agency, item.restricted, rag
+                    str(contribution.id),
+                    contribution.agency,
+                    item.restricted,
+                    rag,  # type: ignore[arg-type]
                 ),
                 contact_id=cid,
             )
@@ -568,3 +572,13 @@ def on_contact(db: Session, contact_id: str) -> list[tuple[str, str, str, str, d
         (str(d.id), reference_of(d), d.recipient_organisation, status_of(d), d.started_at)
         for d in rows
     ]
+
+
+def decided_notifications(db: Session, agency: str, limit: int = 10) -> list[tuple[str, datetime]]:
+    """(disclosure id, when) of the latest originators' decisions told to the agency's
+    MASH managers."""
+    return [
+        (n.object_id, n.created_at)
+        for n in notifications.for_role(db, agency, Role.MASH_MANAGER)
+        if n.kind == "disclosure.decided"
+    ][:limit]

@@ -110,9 +110,7 @@ def upgrade() -> None:
             name=op.f("fk_disclosure_approvals_disclosure_id_disclosures"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_disclosure_approvals")),
-        sa.UniqueConstraint(
-            "disclosure_id", "agency", name="uq_disclosure_approvals_agency"
-        ),
+        sa.UniqueConstraint("disclosure_id", "agency", name="uq_disclosure_approvals_agency"),
     )
     op.create_index(
         op.f("ix_disclosure_approvals_disclosure_id"), "disclosure_approvals", ["disclosure_id"]

@@ -147,6 +147,7 @@ def test_a_restricted_item_waits_for_the_originators_approval(
 
     lead = app.test_client()
     sign_in(lead, make_account(Role.GOVERNANCE_LEAD, "health"), clock)
+    assert "1 disclosure waiting for your agency" in lead.get("/").text
     queue = lead.get("/disclosures/approvals")
     disclosure_id = url.rsplit("/", 1)[1]
     assert disclosure_id in queue.text
@@ -163,6 +164,7 @@ def test_a_restricted_item_waits_for_the_originators_approval(
     sign_in(other, make_account(Role.GOVERNANCE_LEAD, "education"), clock)
     assert other.get(f"/disclosures/{disclosure_id}/approval").status_code == 404
 
+    assert "An agency decided on a disclosure" in browser.get("/").text
     clock.advance(timedelta(seconds=31))
     done = complete(browser, url, current_code(account.seed, clock))
     assert done.status_code == 302, done.text
