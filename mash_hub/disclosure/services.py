@@ -241,10 +241,20 @@ def candidates(
     return found
 
 
-def prepare(db: Session, principal: Principal, contact_id: str) -> tuple[Contact, list[Candidate]]:
-    """The contact and what could be released from it, for the disclosure form."""
+@dataclass(frozen=True)
+class Prepared:
+    """A contact opened for a disclosure: its allowed, audited access and what it offers."""
+
+    contact: Contact
+    access: firewall.Access
+    offered: tuple[Candidate, ...]
+
+
+def prepare(db: Session, principal: Principal, contact_id: str) -> Prepared:
+    """The contact and what could be released from it, for the disclosure form (each read
+    decided and audited once for the page)."""
     contact, access = _contact_access(db, principal, contact_id)
-    return contact, candidates(db, principal, contact, access)
+    return Prepared(contact, access, tuple(candidates(db, principal, contact, access)))
 
 
 def _event(
@@ -268,15 +278,15 @@ def _event(
 def start_disclosure(
     db: Session,
     principal: Principal,
-    contact_id: str,
+    prepared: Prepared,
     *,
     recipient: Recipient,
     purpose: str,
     basis_key: str,
     item_keys: list[str],
 ) -> Disclosure:
-    """Record a disclosure with its released items sealed in. Raises DisclosureRefused
-    for a choice that is not on offer (nothing is saved: the caller rolls back)."""
+    """Record a disclosure with its released items sealed in. Every check comes before the
+    first write: DisclosureRefused for a choice not on offer leaves nothing behind."""
     if Role.MASH_MANAGER not in principal.roles:
         raise DisclosureRefused("only a MASH manager can disclose information out of the MASH")
     now = runtime.now()
@@ -284,8 +294,8 @@ def start_disclosure(
     basis = bases.get(basis_key)
     if basis is None:
         raise DisclosureRefused("choose a lawful basis from an agreement in force")
-    contact, access = _contact_access(db, principal, contact_id)
-    offered = {c.key: c for c in candidates(db, principal, contact, access)}
+    contact, access = prepared.contact, prepared.access
+    offered = {c.key: c for c in prepared.offered}
     chosen = [offered[key] for key in item_keys if key in offered]
     if not chosen or len(chosen) != len(set(item_keys)):
         raise DisclosureRefused("choose at least one item to release")

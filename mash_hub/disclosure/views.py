@@ -64,19 +64,20 @@ def _item_label(candidate: services.Candidate) -> str:
 def start(contact_id: str) -> BaseResponse | str:
     principal = _principal()
     try:
-        contact, offered = services.prepare(db.session(), principal, contact_id)
+        prepared = services.prepare(db.session(), principal, contact_id)
     except services.DisclosureNotFound:
         abort(404)
+    contact = prepared.contact
     bases = services.lawful_bases(runtime.now())
     form = DisclosureForm()
     form.lawful_basis.choices = {b.key: b.label for b in bases}
-    form.items.choices = {c.key: _item_label(c) for c in offered}
+    form.items.choices = {c.key: _item_label(c) for c in prepared.offered}
     if form.validate_on_submit():
         try:
             disclosure = services.start_disclosure(
                 db.session(),
                 principal,
-                contact_id,
+                prepared,
                 recipient=services.Recipient(
                     form.recipient_organisation.data or "", form.recipient_person.data or ""
                 ),
@@ -84,10 +85,8 @@ def start(contact_id: str) -> BaseResponse | str:
                 basis_key=form.lawful_basis.data or "",
                 item_keys=list(form.items.data or []),
             )
-        except services.DisclosureNotFound:
-            abort(404)
         except services.DisclosureRefused as refused:
-            db.rollback_request()
+            # Refused before any write: the page's audited reads stand with it.
             form.items.errors = [str(refused).capitalize()]
         else:
             return redirect(url_for("disclosure.show", disclosure_id=str(disclosure.id)))
@@ -158,7 +157,6 @@ def approval(disclosure_id: str) -> BaseResponse | str:
                 db.session(), principal, current_user, disclosure, form.decision.data or ""
             )
         except services.DisclosureRefused as refused:
-            db.rollback_request()
             form.decision.errors = [str(refused).capitalize()]
         else:
             return redirect(url_for("disclosure.approvals"))

@@ -129,6 +129,19 @@ def test_a_manager_discloses_and_prints_the_record(
     assert "@media print" in printed.text
     assert _events(app, "disclosure.started") == 1
     assert _events(app, "disclosure.completed") == 1
+    assert _events(app, "disclosure.read") >= 3  # the page twice and the print view
+    database: Database = app.extensions["mash.db"]
+    with database.transaction() as session:
+        actions = set(
+            session.scalars(
+                select(AuditEvent.action).where(
+                    AuditEvent.contact_id == contact_id,
+                    AuditEvent.actor_id == str(account.user_id),
+                    AuditEvent.decision == "allow",
+                )
+            )
+        )
+    assert {"contact:read", "contribution:read"} <= actions
     # The contact page lists it.
     assert "to Northshire Family Court, completed" in browser.get(f"/contacts/{contact_id}").text
 
