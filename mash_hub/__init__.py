@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.audit import views as audit_views
     from mash_hub.authz import check_every_endpoint_declared, public
     from mash_hub.contacts import views as contact_views
+    from mash_hub.disclosure import views as disclosure_views
     from mash_hub.firewall import views as firewall_views
     from mash_hub.governance import views as governance_views
     from mash_hub.home import views as home_views
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     people_views.init_app(app)
     audit_views.init_app(app, csrf)
     sharing_views.init_app(app, csrf)
+    disclosure_views.init_app(app)
     gate.init_app(app)
 
     @app.after_request

@@ -12,6 +12,12 @@ from mash_hub.contacts.models import (
     ReferrerAcknowledgement,
 )
 from mash_hub.crypto.models import AgencyKey, DataKey
+from mash_hub.disclosure.models import (
+    Disclosure,
+    DisclosureApproval,
+    DisclosureCompletion,
+    DisclosureItem,
+)
 from mash_hub.firewall.models import BreakGlassGrant
 from mash_hub.identity.models import (
     Agency,
@@ -43,6 +49,10 @@ __all__ = [
     "ReferrerAcknowledgement",
     "ContactSubject",
     "Contribution",
+    "Disclosure",
+    "DisclosureApproval",
+    "DisclosureCompletion",
+    "DisclosureItem",
     "ContributionItem",
     "InfoRequest",
     "Notification",

@@ -19,6 +19,7 @@ class EventKind:
 
 _DECISION_FIELDS = frozenset({"actor_id", "action", "object_type", "decision", "reason"})
 _PERSON_FIELDS = frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"})
+_DISCLOSURE_FIELDS = frozenset({"actor_id", "agency", "action", "object_id", "contact_id"})
 
 _KINDS = (
     EventKind(
@@ -120,6 +121,38 @@ _KINDS = (
         "sign_in.oidc_completed",
         "Someone signed in through their agency's identity provider (account created or found)",
         frozenset({"actor_id", "action", "decision", "reason", "agency", "object_id"}),
+    ),
+    EventKind(
+        "disclosure.started",
+        "A MASH manager recorded a disclosure out of the MASH: recipient, purpose, lawful "
+        "basis and the items to release",
+        _DISCLOSURE_FIELDS,
+    ),
+    EventKind(
+        "disclosure.read",
+        "A disclosure's record was shown (its page or print view)",
+        _DISCLOSURE_FIELDS,
+    ),
+    EventKind(
+        "disclosure.approved",
+        "An originating agency approved releasing its restricted items in a disclosure",
+        _DISCLOSURE_FIELDS,
+    ),
+    EventKind(
+        "disclosure.refused",
+        "An originating agency refused releasing its restricted items in a disclosure",
+        _DISCLOSURE_FIELDS,
+    ),
+    EventKind(
+        "disclosure.completed",
+        "A MASH manager completed a disclosure with a fresh security code: the information left "
+        "the MASH",
+        _DISCLOSURE_FIELDS,
+    ),
+    EventKind(
+        "disclosure.code_refused",
+        "A disclosure was not completed: the security code was wrong or already used",
+        _DISCLOSURE_FIELDS,
     ),
 )
 

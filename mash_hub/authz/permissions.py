@@ -28,6 +28,8 @@ class Permission(StrEnum):
     PERSONS_MERGE_DECIDE = "web:persons:merge_decide"
     REQUESTS_SEND = "web:requests:send"
     REQUESTS_ANSWER = "web:requests:answer"
+    DISCLOSURES_MAKE = "web:disclosures:make"
+    DISCLOSURES_APPROVE = "web:disclosures:approve"
     # JSON API for agency systems.
     API_TOKEN_READ = "api:token:read"  # noqa: S105 - a permission name, not a secret
     API_AGENCIES_READ = "api:agencies:read"
@@ -101,10 +103,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.DECISIONS_APPROVE,
         Permission.BREAK_GLASS_OPEN,
         Permission.PERSONS_MERGE_DECIDE,
+        Permission.DISCLOSURES_MAKE,
     },
     Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER | {Permission.REQUESTS_ANSWER},
     Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER
-    | {Permission.BREAK_GLASS_REVIEW, Permission.GOVERNANCE_VIEW, Permission.GOVERNANCE_EXPORT},
+    | {
+        Permission.BREAK_GLASS_REVIEW,
+        Permission.GOVERNANCE_VIEW,
+        Permission.GOVERNANCE_EXPORT,
+        # An originating agency's governance lead decides on releasing its restricted items.
+        Permission.DISCLOSURES_APPROVE,
+    },
     Role.ADMIN: _EVERY_SIGNED_IN_USER | {Permission.USERS_READ},
 }
 

@@ -13,6 +13,9 @@ MESSAGES = {
     "break_glass.opened": "Emergency access was opened and is waiting for your review",
     "request.due_soon": "An information request is close to its due time and not yet answered",
     "request.overdue": "An information request ran out without an answer",
+    "disclosure.approval_needed": "A disclosure out of the MASH includes your agency's restricted "
+    "information and waits for your decision",
+    "disclosure.decided": "An agency recorded its decision on a disclosure you started",
 }
 
 

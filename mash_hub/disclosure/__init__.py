@@ -1,0 +1,1 @@
+"""Disclosure out of the MASH: recorded, approved where restricted, sealed, printable."""

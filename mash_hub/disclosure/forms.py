@@ -1,0 +1,83 @@
+"""Forms for disclosures: starting one, an originator's decision, and completing one."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCharacterCount,
+    GovCheckboxesInput,
+    GovRadioInput,
+    GovSubmitInput,
+    GovTextInput,
+)
+from wtforms import (
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from mash_hub.identity.forms import SecurityCodeForm
+
+
+def _strip(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+class DisclosureForm(FlaskForm):
+    recipient_organisation = StringField(
+        "Recipient organisation",
+        widget=GovTextInput(),
+        filters=[_strip],
+        validators=[
+            DataRequired(message="Enter the organisation receiving the information"),
+            Length(max=200, message="The organisation must be 200 characters or fewer"),
+        ],
+    )
+    recipient_person = StringField(
+        "Named person or role receiving it",
+        widget=GovTextInput(),
+        filters=[_strip],
+        validators=[
+            DataRequired(message="Enter the named person or role receiving the information"),
+            Length(max=200, message="The person or role must be 200 characters or fewer"),
+        ],
+    )
+    purpose = TextAreaField(
+        "Purpose of the disclosure",
+        widget=GovCharacterCount(),
+        filters=[_strip],
+        validators=[
+            DataRequired(message="Give the purpose of the disclosure"),
+            Length(max=2000, message="The purpose must be 2000 characters or fewer"),
+        ],
+    )
+    lawful_basis = RadioField(
+        "Lawful basis",
+        widget=GovRadioInput(),
+        choices=[],
+        validators=[InputRequired(message="Choose the lawful basis for the disclosure")],
+    )
+    items = SelectMultipleField(
+        "Information to release",
+        widget=GovCheckboxesInput(),
+        choices=[],
+        validators=[DataRequired(message="Choose at least one item to release")],
+    )
+    submit = SubmitField("Record the disclosure", widget=GovSubmitInput())
+
+
+class ApprovalForm(FlaskForm):
+    decision = RadioField(
+        "Do you approve releasing your agency's restricted information?",
+        widget=GovRadioInput(),
+        choices={"approved": "Yes, approve the release", "refused": "No, refuse the release"},
+        validators=[InputRequired(message="Choose whether to approve or refuse the release")],
+    )
+    submit = SubmitField("Record the decision", widget=GovSubmitInput())
+
+
+class CompleteForm(SecurityCodeForm):
+    submit = SubmitField("Complete the disclosure", widget=GovSubmitInput())

@@ -1,0 +1,165 @@
+"""Disclosure pages: a MASH manager starts, completes and prints a disclosure; an
+originating agency's governance lead approves or refuses releasing its restricted items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, abort, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers.response import Response as BaseResponse
+
+from mash_hub import db, runtime
+from mash_hub.authz import Permission, current_principal, requires
+from mash_hub.authz.gate import Principal
+from mash_hub.disclosure import services
+from mash_hub.disclosure.forms import ApprovalForm, CompleteForm, DisclosureForm
+
+bp = Blueprint("disclosure", __name__)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals["contact_disclosures"] = contact_disclosures
+    app.jinja_env.globals["disclosure_home"] = disclosure_home
+
+
+def _principal() -> Principal:
+    principal = current_principal()
+    if principal is None:
+        abort(401)
+    return principal
+
+
+def contact_disclosures(contact_id: str) -> list[Any] | None:
+    """For the contact page (already allowed and audited): its disclosures, for managers."""
+    principal = current_principal()
+    if principal is None or not principal.can(Permission.DISCLOSURES_MAKE):
+        return None
+    return services.on_contact(db.session(), contact_id)
+
+
+def disclosure_home() -> dict[str, Any] | None:
+    """For the home page: a governance lead's count of disclosures waiting for their
+    agency's decision; a manager's disclosures an originator has decided on."""
+    principal = current_principal()
+    if principal is None:
+        return None
+    if principal.can(Permission.DISCLOSURES_APPROVE):
+        return {"pending": len(services.pending_approvals(db.session(), principal))}
+    if principal.can(Permission.DISCLOSURES_MAKE):
+        return {"decided": services.decided_notifications(db.session(), principal.agency)}
+    return None
+
+
+def _item_label(candidate: services.Candidate) -> str:
+    if candidate.key == services.CONCERN:
+        return f"The concern narrative: {candidate.text}"
+    restricted = f" (restricted by {candidate.agency_name})" if candidate.restricted else ""
+    return f"{candidate.agency_name}, {candidate.kind}{restricted}: {candidate.text}"
+
+
+@bp.route("/contacts/<contact_id>/disclosures/new", methods=["GET", "POST"])
+@requires(Permission.DISCLOSURES_MAKE)
+def start(contact_id: str) -> BaseResponse | str:
+    principal = _principal()
+    try:
+        prepared = services.prepare(db.session(), principal, contact_id)
+    except services.DisclosureNotFound:
+        abort(404)
+    contact = prepared.contact
+    bases = services.lawful_bases(runtime.now())
+    form = DisclosureForm()
+    form.lawful_basis.choices = {b.key: b.label for b in bases}
+    form.items.choices = {c.key: _item_label(c) for c in prepared.offered}
+    if form.validate_on_submit():
+        try:
+            disclosure = services.start_disclosure(
+                db.session(),
+                principal,
+                prepared,
+                recipient=services.Recipient(
+                    form.recipient_organisation.data or "", form.recipient_person.data or ""
+                ),
+                purpose=form.purpose.data or "",
+                basis_key=form.lawful_basis.data or "",
+                item_keys=list(form.items.data or []),
+            )
+        except services.DisclosureRefused as refused:
+            # Refused before any write: the page's audited reads stand with it.
+            form.items.errors = [str(refused).capitalize()]
+        else:
+            return redirect(url_for("disclosure.show", disclosure_id=str(disclosure.id)))
+    return render_template(
+        "disclosure/start.html",
+        form=form,
+        contact=contact,
+        title=f"Disclose information from {contact.reference}",
+    )
+
+
+def _manager_view(disclosure_id: str) -> tuple[Any, services.DisclosureView]:
+    try:
+        return services.disclosure_for_manager(db.session(), _principal(), disclosure_id)
+    except services.DisclosureNotFound:
+        abort(404)
+
+
+@bp.route("/disclosures/<disclosure_id>", methods=["GET", "POST"])
+@requires(Permission.DISCLOSURES_MAKE)
+def show(disclosure_id: str) -> BaseResponse | str:
+    disclosure, view = _manager_view(disclosure_id)
+    form = CompleteForm()
+    if form.validate_on_submit():
+        try:
+            services.complete(
+                db.session(), _principal(), current_user, disclosure, form.code.data or ""
+            )
+        except services.DisclosureRefused as refused:
+            form.code.errors = [str(refused).capitalize()]
+        else:
+            return redirect(url_for("disclosure.show", disclosure_id=view.id))
+    return render_template(
+        "disclosure/show.html", form=form, d=view, title=f"Disclosure {view.reference}"
+    )
+
+
+@bp.route("/disclosures/<disclosure_id>/print")
+@requires(Permission.DISCLOSURES_MAKE)
+def print_view(disclosure_id: str) -> str:
+    _disclosure, view = _manager_view(disclosure_id)
+    if view.status != "completed":
+        abort(404)
+    return render_template("disclosure/print.html", d=view, title=f"Disclosure {view.reference}")
+
+
+@bp.route("/disclosures/approvals")
+@requires(Permission.DISCLOSURES_APPROVE)
+def approvals() -> str:
+    pending = services.pending_approvals(db.session(), _principal())
+    return render_template(
+        "disclosure/approvals.html", pending=pending, title="Disclosures waiting for your decision"
+    )
+
+
+@bp.route("/disclosures/<disclosure_id>/approval", methods=["GET", "POST"])
+@requires(Permission.DISCLOSURES_APPROVE)
+def approval(disclosure_id: str) -> BaseResponse | str:
+    principal = _principal()
+    try:
+        disclosure, view = services.approval_for(db.session(), principal, disclosure_id)
+    except services.DisclosureNotFound:
+        abort(404)
+    form = ApprovalForm()
+    if view.decision is None and form.validate_on_submit():
+        try:
+            services.record_decision(
+                db.session(), principal, current_user, disclosure, form.decision.data or ""
+            )
+        except services.DisclosureRefused as refused:
+            form.decision.errors = [str(refused).capitalize()]
+        else:
+            return redirect(url_for("disclosure.approvals"))
+    return render_template(
+        "disclosure/approval.html", form=form, p=view, title=f"Disclosure {view.reference}"
+    )
