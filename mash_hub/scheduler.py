@@ -34,6 +34,7 @@ from mash_hub import runtime
 from mash_hub.audit import sealer
 from mash_hub.config import Settings
 from mash_hub.db import Database
+from mash_hub.retention import services as retention
 from mash_hub.sharing import services as sharing
 
 log = structlog.get_logger("mash_hub.scheduler")
@@ -78,6 +79,7 @@ JOBS: list[Job | DatabaseJob] = [
     Job("expire_requests", sharing.expire_due_requests, _every_interval),
     Job("escalate_requests", sharing.escalate_due_soon, _every_interval),
     Job("withdraw_green_requests", sharing.withdraw_green_requests, _every_interval),
+    Job("list_retention_due", retention.list_due, _every_interval),
     DatabaseJob("seal_audit", seal_audit, _every_seal_interval),
 ]
 
