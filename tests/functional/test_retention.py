@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select, text, update
 
 from mash_hub import scheduler
 from mash_hub.audit.models import AuditEvent
@@ -134,6 +134,15 @@ class Hub:
             "closed"
         )
         return cid
+
+    def backdate(self, contact_id) -> None:
+        """As if the contact had closed six years ago."""
+        with _db(self.app).transaction() as session:
+            session.execute(
+                update(Contact)
+                .where(Contact.id == uuid.UUID(contact_id))
+                .values(closed_at=self.clock.now() - SIX_YEARS - timedelta(days=1))
+            )
 
     def lead(self, agency="csc"):
         return self.person(Role.GOVERNANCE_LEAD, agency)
@@ -393,15 +402,19 @@ def test_after_deletion_nothing_of_the_contact_can_be_read(
         assert (contact.reference, contact.status) == (contact.reference, "deleted")
         assert all(s.person_id is None for s in contact.subjects)
         other = session.get(Contact, uuid.UUID(kept))
-        assert keys.decrypt(
-            session,
-            contact_id=other.id,
-            agency_code="police",
-            table="contacts",
-            row_id=str(other.id),
-            column="concern",
-            envelope=other.concern_sealed,
-        ).decode().endswith(CANARY)
+        assert (
+            keys.decrypt(
+                session,
+                contact_id=other.id,
+                agency_code="police",
+                table="contacts",
+                row_id=str(other.id),
+                column="concern",
+                envelope=other.concern_sealed,
+            )
+            .decode()
+            .endswith(CANARY)
+        )
 
     dump = _dump(app, admin_database_url)
     assert b"MASH-2026-" in dump  # the dump search sees stored values
@@ -441,8 +454,10 @@ def test_after_deletion_nothing_of_the_contact_can_be_read(
 
 def test_the_tombstone_answers_cleanly_on_pages_and_api(app, hub, clock, client, make_client):
     cid = hub.closed_contact(register=True)
-    clock.advance(SIX_YEARS)
-    listed(app)
+    # Closed six years ago (the clock stays while the agreements are in force, so the
+    # firewall still lets break-glass through to find the tombstone).
+    hub.backdate(cid)
+    assert listed(app) == 1
     lead = hub.lead("csc")
     assert hub.delete(lead, cid, current_code(lead.account.seed, clock)).status_code == 302
 
@@ -468,6 +483,7 @@ def test_the_tombstone_answers_cleanly_on_pages_and_api(app, hub, clock, client,
         },
     )
     assert opened.status_code == 302, opened.text
+    assert opened.headers["Location"] == f"/contacts/{cid}", opened.headers["Location"]
     shown = manager.get(f"/contacts/{cid}")
     assert shown.status_code == 200
     assert "deleted under retention" in shown.text and reference in shown.text
@@ -476,8 +492,8 @@ def test_the_tombstone_answers_cleanly_on_pages_and_api(app, hub, clock, client,
 
 def test_only_governance_leads_of_the_mash_core_review_retention(app, hub, clock):
     cid = hub.closed_contact()
-    clock.advance(SIX_YEARS)
-    listed(app)
+    hub.backdate(cid)
+    assert listed(app) == 1
     review = hub.review_id(cid)
     for agency in ("health", "education"):
         partner = hub.lead(agency)
@@ -522,4 +538,3 @@ def test_row_level_security_keeps_the_review_list_on_the_mash_side(app, hub, clo
             )
     finally:
         engine.dispose()
-
