@@ -360,7 +360,7 @@ def delete_contact(db: Session, principal: Principal, review_id: str, reason: st
     contact = db.scalar(
         select(Contact)
         .where(Contact.id == review.contact_id)
-        .with_for_update()
+        .with_for_update(of=Contact)
         .execution_options(populate_existing=True)
     )
     if contact is None or contact.status != "closed":
