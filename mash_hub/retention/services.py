@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from flask import current_app
-from sqlalchemy import and_, delete, event, exists, func, or_, select, text, update
+from sqlalchemy import Engine, and_, delete, event, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
@@ -393,7 +393,8 @@ def delete_contact(db: Session, principal: Principal, review_id: str, reason: st
 
 
 def _checkpoint_sqlite(db: Session) -> None:
-    engine = db.get_bind()
+    bind = db.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
     with engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
