@@ -303,11 +303,10 @@ def test_deletion_needs_a_fresh_code_and_a_reason(app, hub, clock):
     clock.advance(timedelta(seconds=31))
     code = current_code(lead.account.seed, clock)
     assert hub.delete(lead, cid, code).status_code == 302
-    replayed = hub.lead("csc")
-    # A used code cannot be used again (by its owner); and the review is done anyway.
+    # A used code cannot be used again; and the review is done anyway.
     again = hub.delete(lead, cid, code)
     assert again.status_code == 200 and "not correct" in again.text
-    assert replayed.get("/governance/retention").text.count("Deleted (1)") == 1
+    assert "Deleted (1)" in hub.lead("csc").get("/governance/retention").text
 
 
 def _sealed_fields(session, contact_id: uuid.UUID):
