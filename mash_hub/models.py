@@ -33,6 +33,7 @@ from mash_hub.identity.models import (
 )
 from mash_hub.notifications.models import Notification
 from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
+from mash_hub.retention.models import RetentionReview
 from mash_hub.sharing.models import Contribution, ContributionItem, InfoRequest
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "PersonKey",
     "PersonMerge",
     "ReferenceCounter",
+    "RetentionReview",
     "Agency",
     "ApiClient",
     "ApiToken",

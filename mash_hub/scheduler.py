@@ -7,7 +7,8 @@ connection or file closes when it exits, however it exits).
 
 Each job is one unit of work, run with the app's clock and audited as the system. Add a
 job by appending a `Job` to `JOBS`: a name, a function of the job's session returning how
-many records it changed, and a trigger built from the settings.
+many records it changed, and a trigger built from the settings. A job that runs its own
+transactions (the audit sealer) is a `DatabaseJob`: its function gets the database.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ from flask import Flask
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from mash_hub import runtime
+from mash_hub.audit import sealer
 from mash_hub.config import Settings
 from mash_hub.db import Database
+from mash_hub.retention import services as retention
 from mash_hub.sharing import services as sharing
 
 log = structlog.get_logger("mash_hub.scheduler")
@@ -43,6 +47,10 @@ def _every_interval(settings: Settings) -> BaseTrigger:
     return IntervalTrigger(seconds=max(1, settings.scheduler.interval.seconds))
 
 
+def _every_seal_interval(settings: Settings) -> BaseTrigger:
+    return IntervalTrigger(seconds=max(1, settings.audit.seal_interval.seconds))
+
+
 @dataclass(frozen=True)
 class Job:
     name: str
@@ -50,19 +58,42 @@ class Job:
     trigger: Callable[[Settings], BaseTrigger]
 
 
-JOBS: list[Job] = [
+@dataclass(frozen=True)
+class DatabaseJob:
+    """A job that owns its transactions: it is given the database, not a session."""
+
+    name: str
+    run: Callable[[Database], int]
+    trigger: Callable[[Settings], BaseTrigger]
+
+
+def seal_audit(database: Database) -> int:
+    """Job: link new audit events into the hash chain, and sign a checkpoint when due.
+    Not audited itself (an event per run would never let the chain be quiet); its work
+    is the chain and the checkpoints, which `mash-hub audit verify` checks."""
+    result = sealer.run_once(database, runtime.settings(), runtime.now())
+    return result.sealed + (1 if result.checkpoint is not None else 0)
+
+
+JOBS: list[Job | DatabaseJob] = [
     Job("expire_requests", sharing.expire_due_requests, _every_interval),
     Job("escalate_requests", sharing.escalate_due_soon, _every_interval),
     Job("withdraw_green_requests", sharing.withdraw_green_requests, _every_interval),
+    Job("list_retention_due", retention.list_due, _every_interval),
+    DatabaseJob("seal_audit", seal_audit, _every_seal_interval),
 ]
 
 
-def run_job(app: Flask, job: Job) -> int:
-    """Run one job as one unit of work; returns the number of records it changed."""
+def run_job(app: Flask, job: Job | DatabaseJob) -> int:
+    """Run one job (one unit of work, unless it owns its transactions); returns the number
+    of records it changed."""
     with app.app_context():
         database: Database = app.extensions["mash.db"]
-        with database.transaction() as session:
-            changed = job.run(session)
+        if isinstance(job, DatabaseJob):
+            changed = job.run(database)
+        else:
+            with database.transaction() as session:
+                changed = job.run(session)
     if changed:
         log.info("job_ran", job=job.name, changed=changed)
     return changed

@@ -108,6 +108,26 @@ _KINDS = (
         _PERSON_FIELDS,
     ),
     EventKind(
+        "retention.listed",
+        "The scheduler listed a closed contact past its retention period for review",
+        frozenset({"actor_id", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "retention.held",
+        "A governance lead placed a legal hold, stopping a contact's deletion",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "retention.hold_lifted",
+        "A governance lead lifted a legal hold",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "retention.deleted",
+        "A governance lead deleted a contact past its retention period (its keys destroyed)",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
         "sign_in.oidc_refused",
         "An agency identity provider's sign-in was refused (state, token, MFA or group)",
         frozenset({"actor_id", "action", "decision", "reason", "agency"}),

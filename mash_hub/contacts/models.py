@@ -13,7 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from mash_hub.db import Base, UTCDateTime, new_id
 from mash_hub.identity.models import Agency
 
-CONTACT_STATUSES = ("awaiting_screening", "in_progress", "decided", "closed")
+# "deleted": a retention tombstone (mash_hub.retention).
+CONTACT_STATUSES = ("awaiting_screening", "in_progress", "decided", "closed", "deleted")
 SUBJECT_ROLES = (
     "child",
     "parent",

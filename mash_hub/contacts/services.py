@@ -38,6 +38,18 @@ class ContactNotFound(LookupError):
     """No such contact, or one on the other side of the caller's firewall: the same answer."""
 
 
+class ContactDeleted(LookupError):
+    """The contact was deleted under retention: only its tombstone (reference, dates) is
+    left, and its content can no longer be opened. Raised after the firewall allowed the
+    read, so only someone who could have read it learns that."""
+
+    def __init__(self, contact_id: str, reference: str, received_at: datetime) -> None:
+        super().__init__(contact_id)
+        self.contact_id = contact_id
+        self.reference = reference
+        self.received_at = received_at
+
+
 @dataclass(frozen=True)
 class SubjectView:
     id: str
@@ -110,7 +122,7 @@ def _resource(contact: Contact) -> ContactResource:
     return ContactResource(
         str(contact.id),
         contact.rag or "none",  # type: ignore[arg-type]
-        "closed" if contact.status == "closed" else "open",
+        "closed" if contact.status in ("closed", "deleted") else "open",
     )
 
 
@@ -197,6 +209,8 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
         )
     except firewall.AccessDenied as refused:
         raise ContactNotFound(contact_id) from refused
+    if contact.status == "deleted":
+        raise ContactDeleted(cid, contact.reference, contact.received_at)
     agency = contact.source_agency.code
 
     def opened(table: str, row_id: str, column: str, envelope: bytes) -> str:

@@ -64,6 +64,8 @@ def api_show(contact_id: str) -> Response:
         view = services.get_contact_for(db.session(), _principal(), contact_id)
     except services.ContactNotFound as missing:
         raise ApiError(404, "no such record") from missing
+    except services.ContactDeleted as deleted:
+        raise ApiError(410, "deleted under retention", code="deleted_under_retention") from deleted
     return jsonify(
         {
             "id": view.id,
@@ -122,6 +124,9 @@ def show(contact_id: str) -> str:
         view = services.get_contact_for(db.session(), _principal(), contact_id)
     except services.ContactNotFound:
         abort(404)
+    except services.ContactDeleted as deleted:
+        # 200: the page shows what is left (the firewall's allow stays in the audit).
+        return render_template("contacts/deleted.html", contact=deleted, title=deleted.reference)
     return render_template("contacts/show.html", contact=view, title=view.reference)
 
 

@@ -31,6 +31,7 @@ from mash_hub.authz.gate import Principal
 from mash_hub.contacts import services as contacts
 from mash_hub.firewall.decisions import Access, AccessDenied, require
 from mash_hub.governance import charts, exports
+from mash_hub.governance import retention as retention_views
 from mash_hub.governance import services as governance
 from mash_hub.governance.forms import AuditSearchForm, ExportForm
 from mash_hub.identity import services as identity
@@ -46,6 +47,7 @@ EXPORT_LIMIT = 100_000
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    retention_views.init_app(app)
 
 
 def _principal() -> Principal:

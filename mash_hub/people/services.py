@@ -337,7 +337,7 @@ def _contact(
     resource = ContactResource(
         cid,
         contact.rag or "none",  # type: ignore[arg-type]
-        "closed" if contact.status == "closed" else "open",
+        "closed" if contact.status in ("closed", "deleted") else "open",
     )
     try:
         access = firewall.require(principal, action, resource, contact_id=cid)

@@ -748,6 +748,7 @@ def acknowledge(
     )
     db.add(told)
     contact.status = "closed"
+    contact.closed_at = now  # retention periods run from here
     db.flush()
     _event(
         db, principal, "referrer.acknowledged", Action.CONTACT_RATE, str(told.id), contact, method

@@ -172,7 +172,7 @@ def _contact_resource(contact: Contact) -> ContactResource:
     return ContactResource(
         str(contact.id),
         contact.rag or "none",  # type: ignore[arg-type]
-        "closed" if contact.status == "closed" else "open",
+        "closed" if contact.status in ("closed", "deleted") else "open",
     )
 
 

@@ -174,3 +174,36 @@ def test_escalations_show_on_the_home_pages_of_those_escalated_to(
     other = app.test_client()
     sign_in(other, make_account(Role.GOVERNANCE_LEAD, "education"), clock)
     assert "request-escalations" not in other.get("/").text
+
+
+def test_the_scheduler_seals_pending_audit_events_and_signs_a_checkpoint(
+    app, client, clock, police, settings
+):
+    from mash_hub.audit.models import AuditCheckpoint
+
+    rated_contact(client, police, "red")  # leaves access events, unsealed
+    with _db(app).transaction() as session:
+        pending = session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.hash.is_(None))
+        )
+    assert pending and pending > 0
+    ran = scheduler.run_all_once(app)
+    assert ran["seal_audit"] >= pending + 1  # the events, and the first checkpoint
+    with _db(app).transaction() as session:
+        unsealed = session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.hash.is_(None))
+        )
+        head = session.scalar(select(func.max(AuditEvent.seq)))
+        checkpoints = session.scalars(select(AuditCheckpoint)).all()
+    assert unsealed == 0
+    assert [c.seq for c in checkpoints] == [head]
+    line = settings.audit.checkpoint_path(settings.app.instance_path).read_text().splitlines()
+    assert len(line) == 1 and f'"seq":{head}' in line[0]
+    # Nothing new: nothing sealed, no second checkpoint.
+    assert scheduler.run_all_once(app)["seal_audit"] == 0
+
+
+def test_the_seal_job_runs_on_its_own_interval(settings):
+    job = next(j for j in scheduler.JOBS if j.name == "seal_audit")
+    trigger = job.trigger(settings)
+    assert trigger.interval == settings.audit.seal_interval.timedelta
