@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from mash_hub.audit.sealer import run_once
 from mash_hub.authz.permissions import Scope
 from tests.functional.test_contacts_api import CANARY, CONTACT
+from tests.functional.test_requests import ask, rated_contact, researcher
+from tests.functional.test_requests import screening as screening_headers
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 HEALTH_TEXT = "Seen in A&E twice this autumn with bruising."
@@ -186,6 +188,9 @@ def test_the_whole_api_flow_with_agency_systems_only(app, client, make_client, s
         {"kind": "opinion", "restricted": True, "withheld": True, "agency": "health"},
     ]
     assert RESTRICTED_TEXT not in contributions.text
+    first = screening.get(f"/api/v1/contacts/{contact_id}/contributions?limit=1").json
+    assert first == contributions.json  # one answer: one page, no cursor
+    is_error(screening.get(f"/api/v1/contacts/{contact_id}/contributions?limit=0"), 400)
     requests = screening.get(f"/api/v1/contacts/{contact_id}").json["requests"]
     assert {r["agency"]: r["status"] for r in requests} == {
         "health": "answered",
@@ -265,3 +270,35 @@ def test_the_whole_api_flow_with_agency_systems_only(app, client, make_client, s
         and e["decision"] == "deny"
         for e in events
     )  # fmt: skip
+
+
+def test_contributions_page_with_cursor_and_limit(client, make_client):
+    police = screening_headers(client, make_client)
+    contact_id = rated_contact(client, police)
+    for agency in ("health", "education", "housing"):
+        request_id = ask(client, police, contact_id, agency).json["id"]
+        answered = client.post(
+            f"/api/v1/requests/{request_id}/response",
+            json={"outcome": "not_known"},
+            headers=researcher(client, make_client, agency),
+        )
+        assert answered.status_code == 201, answered.json
+    path = f"/api/v1/contacts/{contact_id}/contributions"
+    everything = client.get(path, headers=police).json
+    assert everything["next_cursor"] is None
+    assert sorted(c["agency"] for c in everything["contributions"]) == [
+        "education",
+        "health",
+        "housing",
+    ]
+    pages, cursor = [], None
+    while True:
+        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get(path, query_string=query, headers=police).json
+        assert set(page) == {"contributions", "next_cursor"}
+        pages.append(page["contributions"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(p) for p in pages] == [2, 1]
+    assert [c for p in pages for c in p] == everything["contributions"]
