@@ -302,3 +302,25 @@ def test_contributions_page_with_cursor_and_limit(client, make_client):
             break
     assert [len(p) for p in pages] == [2, 1]
     assert [c for p in pages for c in p] == everything["contributions"]
+
+
+def test_a_time_window_gives_exactly_the_events_inside_it(client, make_client, clock):
+    """since is inclusive and until exclusive, across events hours apart (the searches turn
+    the window into a seq range first: it must not lose or add an event)."""
+    for _ in range(3):
+        rated_contact(client, screening_headers(client, make_client))
+        clock.advance(timedelta(hours=2))
+    governance = System(client, make_client, "police", Scope.AUDIT_READ)
+    everything = governance.get("/api/v1/audit/events").json["events"]
+    moments = sorted({e["at"] for e in everything})
+    assert len(moments) >= 3
+    for since, until in ((moments[1], moments[-1]), (moments[0], moments[1])):
+        window = governance.get(
+            "/api/v1/audit/events", query_string={"since": since, "until": until}
+        )
+        expected = [e["seq"] for e in everything if since <= e["at"] < until]
+        assert expected and [e["seq"] for e in window.json["events"]] == expected
+    after = governance.get("/api/v1/audit/events", query_string={"since": moments[-1]}).json
+    assert {e["seq"] for e in everything if e["at"] >= moments[-1]} <= {
+        e["seq"] for e in after["events"]
+    }
