@@ -543,9 +543,18 @@ OPERATIONS.update(
             "operationId": "listContributions",
             "summary": "Every answer on the contact; restricted items withheld but for the "
             "originating agency and MASH managers",
-            "parameters": [ID_PARAMETER],
+            "parameters": [
+                ID_PARAMETER,
+                {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                },
+            ],
             "responses": {
                 "200": _ok("{contributions: [...], next_cursor}"),
+                "400": _error("A bad cursor or limit"),
                 "404": _error("No such contact, or not on the caller's side of the firewall"),
                 **BEARER_ERRORS,
             },

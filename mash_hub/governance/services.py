@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from mash_hub.audit.models import AuditEvent
-from mash_hub.audit.services import trail_of
+from mash_hub.audit.services import trail_of, within
 from mash_hub.contacts.deadlines import WorkingCalendar
 from mash_hub.identity.models import ApiClient, User
 from mash_hub.policy.register import Agreement, Register
@@ -79,7 +79,7 @@ class Page:
     next_cursor: str | None
 
 
-def _filtered(agency: str, filters: AuditFilters) -> Select[AuditEvent]:
+def _filtered(db: Session, agency: str, filters: AuditFilters) -> Select[AuditEvent]:
     conditions: list[ColumnElement[bool]] = [trail_of(agency)]
     if filters.contact_ids or filters.person_ids:
         conditions.append(
@@ -101,10 +101,7 @@ def _filtered(agency: str, filters: AuditFilters) -> Select[AuditEvent]:
         conditions.append(AuditEvent.decision == filters.decision)
     if filters.isa:
         conditions.append(AuditEvent.isa_ids.contains(filters.isa, autoescape=True))
-    if filters.since:
-        conditions.append(AuditEvent.at >= filters.since)
-    if filters.until:
-        conditions.append(AuditEvent.at < filters.until)
+    conditions += within(db, filters.since or None, filters.until or None)
     if filters.break_glass:
         conditions.append(AuditEvent.break_glass.is_(True))
     return select(AuditEvent).where(and_(*conditions))
@@ -127,7 +124,7 @@ def search(
 ) -> Page:
     """One page of matching events, newest first."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    query = _filtered(agency, filters)
+    query = _filtered(db, agency, filters)
     below = parse_cursor(cursor)
     if below is not None:
         query = query.where(AuditEvent.seq < below)
@@ -192,7 +189,7 @@ def out_of_hours(
 ) -> list[AuditEvent]:
     """Allowed accesses to contacts outside the working-hours calendar, newest first."""
     query = (
-        _filtered(agency, AuditFilters(decision="allow", since=since, until=until))
+        _filtered(db, agency, AuditFilters(decision="allow", since=since, until=until))
         .where(AuditEvent.contact_id.is_not(None))
         .order_by(AuditEvent.seq.desc())
     )

@@ -200,18 +200,19 @@ def api_send(contact_id: str) -> tuple[Response, int]:
 @api_bp.route("/contacts/<contact_id>/contributions")
 @requires(Permission.API_CONTRIBUTIONS_READ)
 def api_contributions(contact_id: str) -> Response:
+    limit, offset = _page_limit()  # api.md: every list pages with cursor and limit
     try:
         summaries = services.requests_on_contact(db.session(), _principal(), contact_id)
     except services.RequestNotFound as missing:
         raise ApiError(404, NOT_FOUND) from missing
+    answered = [
+        {**answer_json(s.answer), "request_id": s.id} for s in summaries if s.answer is not None
+    ]
+    more = offset + limit < len(answered)
     return jsonify(
         {
-            "contributions": [
-                {**answer_json(s.answer), "request_id": s.id}
-                for s in summaries
-                if s.answer is not None
-            ],
-            "next_cursor": None,
+            "contributions": answered[offset : offset + limit],
+            "next_cursor": str(offset + limit) if more else None,
         }
     )
 

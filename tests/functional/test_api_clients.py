@@ -22,6 +22,7 @@ from mash_hub.identity import services as identity
 from tests.conftest import make_settings
 from tests.functional.test_api_auth import bearer, get_token
 from tests.functional.test_cli import run
+from tests.functional.test_contacts_api import CONTACT
 
 TOKEN_URL = "http://localhost/oauth/token"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -410,3 +411,79 @@ def test_the_assertion_audience_is_the_public_token_url(test_db_url, tmp_path, c
         assert token_with_assertion(client, public).status_code == 200
     finally:
         app.extensions["mash.db"].dispose()
+
+
+# ------------------------------------------------------- the firewall's 404 for partners
+
+
+def test_a_partner_reading_another_agencys_request_gets_the_missing_record_404(
+    app, client, make_client
+):
+    """Education's system cannot tell health's request from one that does not exist: the
+    same status and byte-identical body, for a read and for an answer; each attempt is a
+    refusal in the hub's trail. (On PostgreSQL row-level security already hides the row
+    from education's session, so that refusal's reason is not_found there too.)"""
+    screening = bearer(
+        get_token(
+            client, *make_client("csc", frozenset({Scope.SCREENING_READ, Scope.SCREENING_WRITE}))
+        ).json["access_token"]
+    )
+    contact_id = client.post(
+        "/api/v1/contacts", json=CONTACT, headers=police_token(client, make_client)
+    ).json["id"]
+    rated = client.post(
+        f"/api/v1/contacts/{contact_id}/rating",
+        json={"rag": "red", "rationale": "injury to a baby"},
+        headers=screening,
+    )
+    assert rated.status_code == 200, rated.json
+    sent = client.post(
+        f"/api/v1/contacts/{contact_id}/requests",
+        json={"agency": "health", "question": "Known to the health visitor?"},
+        headers=screening,
+    )
+    assert sent.status_code == 201, sent.json
+    health_request = sent.json["id"]
+    partner = frozenset({Scope.REQUESTS_READ, Scope.CONTRIBUTIONS_WRITE})
+    education = bearer(get_token(client, *make_client("education", partner)).json["access_token"])
+    health = bearer(get_token(client, *make_client("health", partner)).json["access_token"])
+    assert client.get(f"/api/v1/requests/{health_request}", headers=health).status_code == 200
+
+    other = client.get(f"/api/v1/requests/{health_request}", headers=education)
+    missing = client.get(f"/api/v1/requests/{uuid.uuid4()}", headers=education)
+    garbage = client.get("/api/v1/requests/not-an-id", headers=education)
+    assert other.status_code == missing.status_code == garbage.status_code == 404
+    assert other.data == missing.data == garbage.data
+    assert set(other.json) == {"error", "message"}
+    answer = {"outcome": "not_known"}
+    other_answer = client.post(
+        f"/api/v1/requests/{health_request}/response", json=answer, headers=education
+    )
+    missing_answer = client.post(
+        f"/api/v1/requests/{uuid.uuid4()}/response", json=answer, headers=education
+    )
+    assert other_answer.status_code == missing_answer.status_code == 404
+    assert other_answer.data == missing_answer.data == other.data
+    assert client.get("/api/v1/requests", headers=education).json == {
+        "requests": [],
+        "next_cursor": None,
+    }
+
+    with app.app_context():
+        database: Database = app.extensions["mash.db"]
+        with database.transaction() as db:
+            refusals = db.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.agency == "education", AuditEvent.decision == "deny"
+                )
+            ).all()
+    assert [e.action for e in refusals if e.object_id == health_request] == [
+        "request:read",
+        "request:answer",
+    ]
+    assert sum(e.reason == "not_found" for e in refusals) >= 3
+
+
+def police_token(client, make_client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    pair = make_client("police", frozenset({Scope.CONTACTS_WRITE}))
+    return bearer(get_token(client, *pair).json["access_token"])
