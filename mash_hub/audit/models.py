@@ -18,6 +18,8 @@ class AuditEvent(Base):
         Index("ix_audit_events_contact_id_at", "contact_id", "at"),
         Index("ix_audit_events_actor_id_at", "actor_id", "at"),
         Index("ix_audit_events_agency_at", "agency", "at"),
+        # A time window becomes a seq range read off this index alone (audit.services.within).
+        Index("ix_audit_events_at_seq", "at", "seq"),
     )
 
     # Insertion order. The hash chain (sealed later) follows it.
