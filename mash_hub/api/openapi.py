@@ -554,7 +554,7 @@ OPERATIONS.update(
             ],
             "responses": {
                 "200": _ok("{contributions: [...], next_cursor}"),
-                "400": _error("A bad cursor or limit"),
+                "422": VALIDATION_ERROR,
                 "404": _error("No such contact, or not on the caller's side of the firewall"),
                 **BEARER_ERRORS,
             },
@@ -572,7 +572,7 @@ OPERATIONS.update(
             ],
             "responses": {
                 "200": _ok("{requests: [...], next_cursor}"),
-                "400": _error("A bad cursor or limit"),
+                "422": VALIDATION_ERROR,
                 **BEARER_ERRORS,
             },
         },

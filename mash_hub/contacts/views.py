@@ -65,7 +65,8 @@ def api_show(contact_id: str) -> Response:
     except services.ContactNotFound as missing:
         raise ApiError(404, "no such record") from missing
     except services.ContactDeleted as deleted:
-        raise ApiError(410, "deleted under retention", code="deleted_under_retention") from deleted
+        # api.md has no 410: a contact deleted under retention is no longer a record.
+        raise ApiError(404, "no such record") from deleted
     return jsonify(
         {
             "id": view.id,

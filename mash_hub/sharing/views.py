@@ -219,14 +219,19 @@ def api_contributions(contact_id: str) -> Response:
 
 def _page_limit() -> tuple[int, int]:
     api = runtime.settings().api
-    try:
-        limit = int(request.args.get("limit", api.page_limit_default))
-        offset = int(request.args.get("cursor", "0") or 0)
-    except ValueError as bad:
-        raise ApiError(400, "cursor and limit must be the values the API gave") from bad
-    if not 1 <= limit <= api.page_limit_max or offset < 0:
-        raise ApiError(400, f"limit must be between 1 and {api.page_limit_max}")
-    return limit, offset
+    raw_limit = request.args.get("limit", str(api.page_limit_default))
+    raw_cursor = request.args.get("cursor", "0") or "0"
+    fields = {}
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not (
+        1 <= int(raw_limit) <= api.page_limit_max
+    ):
+        fields["limit"] = f"must be a whole number from 1 to {api.page_limit_max}"
+    if not (raw_cursor.isascii() and raw_cursor.isdigit()) or len(raw_cursor) > 12:
+        fields["cursor"] = "must be a next_cursor this list gave out"
+    if fields:
+        # The same answer as the audit list's: a validation failure naming each parameter.
+        raise ApiError(422, "the paging parameters have problems", fields=fields)
+    return int(raw_limit), int(raw_cursor)
 
 
 @api_bp.route("/requests")

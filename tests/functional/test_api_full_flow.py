@@ -190,7 +190,7 @@ def test_the_whole_api_flow_with_agency_systems_only(app, client, make_client, s
     assert RESTRICTED_TEXT not in contributions.text
     first = screening.get(f"/api/v1/contacts/{contact_id}/contributions?limit=1").json
     assert first == contributions.json  # one answer: one page, no cursor
-    is_error(screening.get(f"/api/v1/contacts/{contact_id}/contributions?limit=0"), 400)
+    is_error(screening.get(f"/api/v1/contacts/{contact_id}/contributions?limit=0"), 422)
     requests = screening.get(f"/api/v1/contacts/{contact_id}").json["requests"]
     assert {r["agency"]: r["status"] for r in requests} == {
         "health": "answered",

@@ -449,3 +449,11 @@ def test_inbox_is_ordered_by_time_left_and_holds_nothing_else(client, police, ma
     assert [r["id"] for r in first["requests"]] == [red_id]
     rest = client.get(f"/api/v1/requests?limit=1&cursor={first['next_cursor']}", headers=health)
     assert [r["id"] for r in rest.json["requests"]] == [amber_id]
+
+
+def test_bad_paging_parameters_are_field_errors(client, make_client):
+    health = researcher(client, make_client, "health")
+    response = client.get("/api/v1/requests?limit=5000&cursor=-1", headers=health)
+    assert response.status_code == 422
+    assert set(response.json["fields"]) == {"limit", "cursor"}
+    assert client.get("/api/v1/requests?limit=1", headers=health).status_code == 200
