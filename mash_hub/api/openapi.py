@@ -62,6 +62,12 @@ RATING_SCHEMA: dict[str, Any] = {
 
 VALIDATION_ERROR = _error("Validation failed; `fields` names each bad field")
 
+# api.md: every list pages with `cursor` (a next_cursor it gave out) and `limit`.
+PAGE_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+]
+
 
 SUBJECT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -545,12 +551,7 @@ OPERATIONS.update(
             "originating agency and MASH managers",
             "parameters": [
                 ID_PARAMETER,
-                {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
-                },
+                *PAGE_PARAMETERS,
             ],
             "responses": {
                 "200": _ok("{contributions: [...], next_cursor}"),
@@ -562,14 +563,7 @@ OPERATIONS.update(
         ("/api/v1/requests", "get"): {
             "operationId": "listRequests",
             "summary": "Open requests addressed to the caller's agency, soonest due first",
-            "parameters": [
-                {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
-                },
-            ],
+            "parameters": PAGE_PARAMETERS,
             "responses": {
                 "200": _ok("{requests: [...], next_cursor}"),
                 "422": VALIDATION_ERROR,
