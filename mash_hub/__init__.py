@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.api import views as api_views
     from mash_hub.audit import views as audit_views
     from mash_hub.authz import check_every_endpoint_declared, public
+    from mash_hub.casefile import views as casefile_views
     from mash_hub.contacts import views as contact_views
     from mash_hub.disclosure import views as disclosure_views
     from mash_hub.firewall import views as firewall_views
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     home_views.init_app(app)
     api_views.init_app(app, csrf)
     contact_views.init_app(app, csrf)
+    casefile_views.init_app(app, csrf)
     screening_views.init_app(app, csrf)
     firewall_views.init_app(app)
     governance_views.init_app(app)

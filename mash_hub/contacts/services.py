@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -98,6 +98,9 @@ class ContactView:
     decision_due_at: datetime | None
     subjects: tuple[SubjectView, ...]
     ratings: tuple[RatingView, ...]
+    # The decided, audited read this view came from: the proof the page's other parts
+    # (requests, people, disclosures) ask for instead of a bare contact id.
+    access: firewall.Access = field(repr=False, compare=False)
 
 
 def next_reference(db: Session, year: int) -> str:
@@ -277,6 +280,7 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
         decision_due_at=contact.decision_due_at,
         subjects=tuple(subjects),
         ratings=ratings,
+        access=access,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -16,15 +16,12 @@ from mash_hub.authz.gate import Principal
 from mash_hub.contacts import services
 from mash_hub.contacts.models import RAG_RATINGS
 from mash_hub.contacts.schemas import read_contact
-from mash_hub.people import services as people
 
-bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 api_bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1/contacts")
 
 
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
     csrf.exempt(api_bp)  # bearer tokens, never cookies
-    app.register_blueprint(bp)
     app.register_blueprint(api_bp)
 
 
@@ -55,80 +52,6 @@ def api_create() -> tuple[Response, int]:
     return jsonify(
         {"id": str(contact.id), "reference": contact.reference, "status": contact.status}
     ), 201
-
-
-@api_bp.route("/<contact_id>")
-@requires(Permission.API_CONTACTS_READ)
-def api_show(contact_id: str) -> Response:
-    try:
-        view = services.get_contact_for(db.session(), _principal(), contact_id)
-    except services.ContactNotFound as missing:
-        raise ApiError(404, "no such record") from missing
-    except services.ContactDeleted as deleted:
-        # api.md has no 410: a contact deleted under retention is no longer a record.
-        raise ApiError(404, "no such record") from deleted
-    return jsonify(
-        {
-            "id": view.id,
-            "reference": view.reference,
-            "received_at": view.received_at.isoformat(),
-            "status": view.status,
-            "rag": view.rag,
-            "decision_due_at": view.decision_due_at.isoformat() if view.decision_due_at else None,
-            "rating_history": [
-                {
-                    "rag": r.rag,
-                    "previous_rag": r.previous_rag,
-                    "rationale": r.rationale,
-                    "rated_at": r.rated_at.isoformat(),
-                    "rated_by": r.rated_by,
-                    "decision_due_at": r.decision_due_at.isoformat(),
-                }
-                for r in view.ratings
-            ],
-            "source": {
-                "agency": view.source_agency,
-                "referrer_name": view.referrer_name,
-                "referrer_role": view.referrer_role,
-            },
-            "concern": view.concern,
-            "warnings": people.repeat_contact_warnings(db.session(), _principal(), view.id),
-            "consent": {"status": view.consent_status, "reason": view.consent_reason},
-            "subjects": [
-                {
-                    "id": s.id,
-                    "role": s.role,
-                    "given_name": s.given_name,
-                    "family_name": s.family_name,
-                    "date_of_birth": s.date_of_birth.isoformat() if s.date_of_birth else None,
-                    "address": s.address,
-                    "nhs_number": s.nhs_number,
-                    "upn": s.upn,
-                }
-                for s in view.subjects
-            ],
-            "requests": _requests(view.id),
-        }
-    )
-
-
-def _requests(contact_id: str) -> list[Any]:
-    from mash_hub.sharing.views import requests_for_contact_api  # sharing builds on contacts
-
-    return requests_for_contact_api(contact_id)
-
-
-@bp.route("/<contact_id>")
-@requires(Permission.CONTACTS_VIEW)
-def show(contact_id: str) -> str:
-    try:
-        view = services.get_contact_for(db.session(), _principal(), contact_id)
-    except services.ContactNotFound:
-        abort(404)
-    except services.ContactDeleted as deleted:
-        # 200: the page shows what is left (the firewall's allow stays in the audit).
-        return render_template("contacts/deleted.html", contact=deleted, title=deleted.reference)
-    return render_template("contacts/show.html", contact=view, title=view.reference)
 
 
 @api_bp.route("/<contact_id>/rating", methods=["POST"])

@@ -30,7 +30,7 @@ from mash_hub.disclosure.models import (
     DisclosureCompletion,
     DisclosureItem,
 )
-from mash_hub.firewall.release import release, seal
+from mash_hub.firewall.release import opened_contact, release, seal
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import AGENCIES, User
 from mash_hub.notifications import services as notifications
@@ -569,14 +569,16 @@ def record_decision(
     return approval
 
 
-def on_contact(db: Session, contact_id: str) -> list[tuple[str, str, str, str, datetime]]:
+def on_contact(
+    db: Session, principal: Principal, access: firewall.Access
+) -> list[tuple[str, str, str, str, datetime]]:
     """(id, reference, recipient organisation, status, started) of each disclosure on a
-    contact the caller has just been allowed to read (the contact page)."""
-    ident = _uuid(contact_id)
-    if ident is None:
-        return []
+    contact this principal was just allowed to read: the contact page's access is the proof."""
+    contact_id = opened_contact(access, principal.id, Action.CONTACT_READ)
     rows = db.scalars(
-        select(Disclosure).where(Disclosure.contact_id == ident).order_by(Disclosure.started_at)
+        select(Disclosure)
+        .where(Disclosure.contact_id == uuid.UUID(contact_id))
+        .order_by(Disclosure.started_at)
     )
     return [
         (str(d.id), reference_of(d), d.recipient_organisation, status_of(d), d.started_at)

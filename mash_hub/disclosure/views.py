@@ -20,8 +20,6 @@ bp = Blueprint("disclosure", __name__)
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.jinja_env.globals["contact_disclosures"] = contact_disclosures
-    app.jinja_env.globals["disclosure_home"] = disclosure_home
 
 
 def _principal() -> Principal:
@@ -29,27 +27,6 @@ def _principal() -> Principal:
     if principal is None:
         abort(401)
     return principal
-
-
-def contact_disclosures(contact_id: str) -> list[Any] | None:
-    """For the contact page (already allowed and audited): its disclosures, for managers."""
-    principal = current_principal()
-    if principal is None or not principal.can(Permission.DISCLOSURES_MAKE):
-        return None
-    return services.on_contact(db.session(), contact_id)
-
-
-def disclosure_home() -> dict[str, Any] | None:
-    """For the home page: a governance lead's count of disclosures waiting for their
-    agency's decision; a manager's disclosures an originator has decided on."""
-    principal = current_principal()
-    if principal is None:
-        return None
-    if principal.can(Permission.DISCLOSURES_APPROVE):
-        return {"pending": len(services.pending_approvals(db.session(), principal))}
-    if principal.can(Permission.DISCLOSURES_MAKE):
-        return {"decided": services.decided_notifications(db.session(), principal.agency)}
-    return None
 
 
 def _item_label(candidate: services.Candidate) -> str:

@@ -12,6 +12,7 @@ from mash_hub import db, runtime
 from mash_hub.audit.models import AuditEvent
 from mash_hub.crypto import keys
 from mash_hub.firewall.decisions import Access
+from mash_hub.policy import Action
 
 
 class ReleaseRefused(RuntimeError):
@@ -31,6 +32,20 @@ def _check(access: Access, contact_id: str) -> None:
         )
         if event != "allow":
             raise ReleaseRefused("released without an allow event in this unit of work")
+
+
+def opened_contact(access: Access, principal_id: str, action: Action) -> str:
+    """The contact that `access` opened for this principal and action, or ReleaseRefused.
+
+    For the parts of a page that show what the page's own decision allowed (the requests,
+    people and disclosures of a contact page): they take the page's Access as proof instead
+    of trusting a bare contact id."""
+    if access.contact_id is None:
+        raise ReleaseRefused("the access is not for a contact")
+    _check(access, access.contact_id)
+    if access.principal_id != principal_id or access.action != action:
+        raise ReleaseRefused("the access was decided for someone or something else")
+    return access.contact_id
 
 
 def seal(

@@ -49,7 +49,7 @@ def open_emergency_access() -> BaseResponse | str:
                 db.rollback_request()
                 form.code.errors = [str(refused).capitalize()]
             else:
-                return redirect(url_for("contacts.show", contact_id=str(contact.id)))
+                return redirect(url_for("casefile.show", contact_id=str(contact.id)))
     return render_template(
         "firewall/break_glass.html", form=form, title="Open emergency access to a contact"
     )

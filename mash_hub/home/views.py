@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Blueprint, Flask, render_template, url_for
 from flask_login import current_user
 
 from mash_hub import db, runtime
-from mash_hub.authz import Permission, Role, requires
+from mash_hub.authz import Permission, Role, current_principal, requires
+from mash_hub.authz.gate import Principal
+from mash_hub.disclosure import services as disclosure
 from mash_hub.firewall import break_glass
 from mash_hub.identity import services as identity
+from mash_hub.notifications.services import MESSAGES
 from mash_hub.screening import services as screening
 from mash_hub.sharing import services as sharing
 
@@ -92,9 +96,37 @@ def _section(role: Role, agency_name: str) -> Section:
     )
 
 
+def _escalations(principal: Principal) -> list[dict[str, Any]]:
+    """Requests escalated to this person's role. Managers get a link to the contact;
+    others only the agency and what happened."""
+    return [
+        {
+            "at": item.at,
+            "agency_name": sharing.AGENCY_NAMES.get(item.agency, item.agency),
+            "message": MESSAGES[item.kind],
+            "contact_href": url_for("casefile.show", contact_id=item.contact_id) + "#requests"
+            if principal.can(Permission.CONTACTS_VIEW)
+            else None,
+        }
+        for item in sharing.escalations_for(db.session(), principal)
+    ]
+
+
+def _disclosure_summary(principal: Principal) -> dict[str, Any] | None:
+    """A governance lead's count of disclosures waiting for their agency's decision; a
+    manager's disclosures an originator has decided on."""
+    if principal.can(Permission.DISCLOSURES_APPROVE):
+        return {"pending": len(disclosure.pending_approvals(db.session(), principal))}
+    if principal.can(Permission.DISCLOSURES_MAKE):
+        return {"decided": disclosure.decided_notifications(db.session(), principal.agency)}
+    return None
+
+
 @bp.route("/")
 @requires(Permission.HOME_VIEW)
 def index() -> str:
+    principal = current_principal()
+    assert principal is not None  # noqa: S101 - the gate sets it for a declared endpoint
     agency = current_user.agency
     sections = [_section(role, agency.name) for role in sorted(current_user.roles)]
     return render_template(
@@ -102,4 +134,12 @@ def index() -> str:
         title=f"Welcome, {current_user.display_name}",
         agency=agency,
         sections=sections,
+        escalations=_escalations(principal),
+        # Partners' response performance, for MASH managers (counts and times only).
+        performance=(
+            sharing.response_performance(db.session())
+            if Role.MASH_MANAGER in principal.roles
+            else None
+        ),
+        disclosure_summary=_disclosure_summary(principal),
     )

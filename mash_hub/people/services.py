@@ -35,7 +35,7 @@ from mash_hub.contacts.models import Contact, ContactSubject
 from mash_hub.crypto import keys
 from mash_hub.crypto.sealing import purpose_key
 from mash_hub.firewall.decisions import Access
-from mash_hub.firewall.release import ReleaseRefused, release
+from mash_hub.firewall.release import ReleaseRefused, opened_contact, release
 from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
 from mash_hub.policy import Action, ContactResource
 
@@ -923,11 +923,12 @@ def _audit_warnings(
 
 
 def repeat_contact_warnings(
-    db: Session, principal: Principal, contact_id: str
+    db: Session, principal: Principal, access: Access
 ) -> list[dict[str, str]]:
     """The `warnings` of GET /api/v1/contacts/{id} (shared/docs/api.md): one entry per
-    linked child and earlier contact within a window. Called after the contact was
-    released to `principal`, so the firewall has already decided; no person details."""
+    linked child and earlier contact within a window. Takes the access that released the
+    contact to `principal` as proof that the firewall has decided; no person details."""
+    contact_id = opened_contact(access, principal.id, Action.CONTACT_READ)
     contact = db.get(Contact, uuid.UUID(contact_id))
     if contact is None:  # pragma: no cover - just released
         return []

@@ -25,13 +25,6 @@ bp = Blueprint("people", __name__)
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.jinja_env.globals["people_section"] = people_section
-    app.jinja_env.globals["current_principal_can_decide_merges"] = can_decide_merges
-
-
-def can_decide_merges() -> bool:
-    principal = current_principal()
-    return principal is not None and principal.can(Permission.PERSONS_MERGE_DECIDE)
 
 
 def _principal() -> Principal:
@@ -39,18 +32,6 @@ def _principal() -> Principal:
     if principal is None:  # the gate always sets it for a declared endpoint
         abort(401)
     return principal
-
-
-def people_section(contact_id: str) -> services.ContactPeople | None:
-    """For the contact page's people partial: the register's view of the contact, for the
-    MASH staff who may read it (the firewall decides again and audits the read)."""
-    principal = current_principal()
-    if principal is None or not principal.can(Permission.CONTACTS_VIEW):
-        return None
-    try:
-        return services.people_for_contact(db.session(), principal, str(contact_id))
-    except services.PersonNotFound:
-        return None
 
 
 def _merge_form(people: services.ContactPeople, form: MergeForm | None = None) -> MergeForm:

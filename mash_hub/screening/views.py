@@ -237,7 +237,7 @@ def intake() -> BaseResponse | str:
                         contact = contacts.create_contact(db.session(), _principal(), data)
                     except firewall.AccessDenied:
                         abort(403)  # outside the MASH side: never a contact's author
-                    return redirect(url_for("contacts.show", contact_id=str(contact.id)))
+                    return redirect(url_for("casefile.show", contact_id=str(contact.id)))
             _clear_errors(form)
             _show_intake_errors(form, errors)
     return render_template("screening/intake.html", form=form, title="Record a new contact")

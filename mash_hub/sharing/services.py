@@ -23,7 +23,7 @@ from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.contacts.deadlines import response_due
 from mash_hub.contacts.models import Contact, ContactSubject
-from mash_hub.firewall.release import release, seal
+from mash_hub.firewall.release import opened_contact, release, seal
 from mash_hub.identity.models import AGENCIES, AGENCY_CODES
 from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
@@ -546,14 +546,15 @@ def requests_on_contact(db: Session, principal: Principal, contact_id: str) -> l
     return _summaries(db, principal, contact)
 
 
-def requests_on_visible_contact(
-    db: Session, principal: Principal, contact_id: str
+def requests_on_opened_contact(
+    db: Session, principal: Principal, access: firewall.Access
 ) -> list[RequestSummary]:
-    """As `requests_on_contact`, for a contact the caller has just been allowed to read
-    (the contact page and the API's contact): no second contact decision."""
-    ident = _uuid(contact_id)
-    contact = db.get(Contact, ident) if ident is not None else None
-    if contact is None:
+    """As `requests_on_contact`, for a contact this principal was just allowed to read (the
+    contact page and the API's contact): the page's own access is the proof, so there is no
+    second contact decision, and each request is still decided on its own."""
+    contact_id = opened_contact(access, principal.id, Action.CONTACT_READ)
+    contact = db.get(Contact, uuid.UUID(contact_id))
+    if contact is None:  # pragma: no cover - just opened in this unit of work
         return []
     return _summaries(db, principal, contact)
 

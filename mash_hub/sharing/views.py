@@ -24,12 +24,10 @@ from mash_hub.api.errors import ApiError
 from mash_hub.api.validation import ValidationFailed
 from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
-from mash_hub.authz.permissions import Role
 from mash_hub.contacts.views import json_body
-from mash_hub.notifications.services import MESSAGES
 from mash_hub.sharing import services
 from mash_hub.sharing.forms import AnswerForm, SendRequestForm
-from mash_hub.sharing.schemas import answer_json, read_request, read_response, summary_json
+from mash_hub.sharing.schemas import answer_json, read_request, read_response
 
 bp = Blueprint("sharing", __name__)
 api_bp = Blueprint("sharing_api", __name__, url_prefix="/api/v1")
@@ -41,9 +39,6 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     csrf.exempt(api_bp)  # bearer tokens, never cookies
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
-    app.jinja_env.globals["contact_sharing"] = contact_sharing
-    app.jinja_env.globals["response_performance"] = response_performance
-    app.jinja_env.globals["request_escalations"] = request_escalations
     app.jinja_env.filters["duration"] = duration
 
 
@@ -59,45 +54,6 @@ def duration(delta: Any) -> str:
     minutes = max(0, int(delta.total_seconds()) // 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-
-
-def contact_sharing(contact_id: str) -> dict[str, Any] | None:
-    """For the contact page's requests section: the requests and answers the signed-in
-    MASH member may see (each read decided and audited), or None for anyone else."""
-    principal = current_principal()
-    if principal is None or not principal.can(Permission.REQUESTS_SEND):
-        return None
-    return {
-        "requests": services.requests_on_visible_contact(db.session(), principal, contact_id),
-        "now": runtime.now(),
-    }
-
-
-def response_performance() -> list[services.AgencyPerformance] | None:
-    """For the MASH manager's home page: each agency's response performance."""
-    principal = current_principal()
-    if principal is None or Role.MASH_MANAGER not in principal.roles:
-        return None
-    return services.response_performance(db.session())
-
-
-def request_escalations() -> list[dict[str, Any]]:
-    """For the home page of MASH managers and agency governance leads: requests escalated
-    to them. Managers get a link to the contact; others only the agency and what happened."""
-    principal = current_principal()
-    if principal is None:
-        return []
-    return [
-        {
-            "at": item.at,
-            "agency_name": services.AGENCY_NAMES.get(item.agency, item.agency),
-            "message": MESSAGES[item.kind],
-            "contact_href": url_for("contacts.show", contact_id=item.contact_id) + "#requests"
-            if principal.can(Permission.CONTACTS_VIEW)
-            else None,
-        }
-        for item in services.escalations_for(db.session(), principal)
-    ]
 
 
 # --- pages -----------------------------------------------------------------------------
@@ -121,7 +77,7 @@ def send(contact_id: str) -> str | BaseResponse:
         except services.RequestConflict as refused:
             form.agency.errors = [str(refused)[:1].upper() + str(refused)[1:]]
         else:
-            return redirect(url_for("contacts.show", contact_id=contact_id) + "#requests")
+            return redirect(url_for("casefile.show", contact_id=contact_id) + "#requests")
     return render_template(
         "sharing/send.html", form=form, contact_id=contact_id, title="Ask an agency"
     )
@@ -313,12 +269,3 @@ def api_answer(request_id: str) -> tuple[Response, int]:
             "items": len(answer.items),
         }
     ), 201
-
-
-def requests_for_contact_api(contact_id: str) -> list[dict[str, Any]]:
-    """The `requests` of GET /api/v1/contacts/{id}, for a contact just released."""
-    principal = _principal()
-    return [
-        summary_json(s)
-        for s in services.requests_on_visible_contact(db.session(), principal, contact_id)
-    ]

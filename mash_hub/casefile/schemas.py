@@ -1,0 +1,53 @@
+"""The JSON shape of a contact in the API (shared/docs/api.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mash_hub.casefile.services import ApiContact
+from mash_hub.sharing.schemas import summary_json
+
+
+def contact_json(found: ApiContact) -> dict[str, Any]:
+    view = found.contact
+    return {
+        "id": view.id,
+        "reference": view.reference,
+        "received_at": view.received_at.isoformat(),
+        "status": view.status,
+        "rag": view.rag,
+        "decision_due_at": view.decision_due_at.isoformat() if view.decision_due_at else None,
+        "rating_history": [
+            {
+                "rag": r.rag,
+                "previous_rag": r.previous_rag,
+                "rationale": r.rationale,
+                "rated_at": r.rated_at.isoformat(),
+                "rated_by": r.rated_by,
+                "decision_due_at": r.decision_due_at.isoformat(),
+            }
+            for r in view.ratings
+        ],
+        "source": {
+            "agency": view.source_agency,
+            "referrer_name": view.referrer_name,
+            "referrer_role": view.referrer_role,
+        },
+        "concern": view.concern,
+        "warnings": found.warnings,
+        "consent": {"status": view.consent_status, "reason": view.consent_reason},
+        "subjects": [
+            {
+                "id": s.id,
+                "role": s.role,
+                "given_name": s.given_name,
+                "family_name": s.family_name,
+                "date_of_birth": s.date_of_birth.isoformat() if s.date_of_birth else None,
+                "address": s.address,
+                "nhs_number": s.nhs_number,
+                "upn": s.upn,
+            }
+            for s in view.subjects
+        ],
+        "requests": [summary_json(s) for s in found.requests],
+    }

@@ -1,0 +1,77 @@
+"""Composing a contact's case file. The contact is opened once, through the firewall; each
+other part (people, requests and answers, disclosures) is handed that access as proof and
+decides its own records from there. Nothing here commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from mash_hub.authz.gate import Principal
+from mash_hub.authz.permissions import Permission
+from mash_hub.contacts import services as contacts
+from mash_hub.disclosure import services as disclosure
+from mash_hub.people import services as people
+from mash_hub.sharing import services as sharing
+
+# Raised for a contact that is missing or on the other side of the firewall (one answer),
+# and for one deleted under retention (only its tombstone is left).
+ContactNotFound = contacts.ContactNotFound
+ContactDeleted = contacts.ContactDeleted
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """What the contact page shows. A part is None when this principal's role does not
+    see it at all (as opposed to an empty list: seen, and nothing there)."""
+
+    contact: contacts.ContactView
+    people: people.ContactPeople | None
+    requests: list[sharing.RequestSummary] | None
+    disclosures: list[tuple[str, str, str, str, datetime]] | None
+    can_decide_merges: bool
+
+
+@dataclass(frozen=True)
+class ApiContact:
+    """What GET /api/v1/contacts/{id} answers (shared/docs/api.md)."""
+
+    contact: contacts.ContactView
+    warnings: list[dict[str, str]]
+    requests: list[sharing.RequestSummary]
+
+
+def case_file(db: Session, principal: Principal, contact_id: str) -> CaseFile:
+    """The contact page's parts for this principal; ContactNotFound or ContactDeleted."""
+    view = contacts.get_contact_for(db, principal, contact_id)
+    try:
+        register = people.people_for_contact(db, principal, view.id)
+    except people.PersonNotFound:  # pragma: no cover - the contact was just opened
+        register = None
+    return CaseFile(
+        contact=view,
+        people=register,
+        requests=(
+            sharing.requests_on_opened_contact(db, principal, view.access)
+            if principal.can(Permission.REQUESTS_SEND)
+            else None
+        ),
+        disclosures=(
+            disclosure.on_contact(db, principal, view.access)
+            if principal.can(Permission.DISCLOSURES_MAKE)
+            else None
+        ),
+        can_decide_merges=principal.can(Permission.PERSONS_MERGE_DECIDE),
+    )
+
+
+def api_contact(db: Session, principal: Principal, contact_id: str) -> ApiContact:
+    """The API's contact for an agency system; ContactNotFound or ContactDeleted."""
+    view = contacts.get_contact_for(db, principal, contact_id)
+    return ApiContact(
+        contact=view,
+        warnings=people.repeat_contact_warnings(db, principal, view.access),
+        requests=sharing.requests_on_opened_contact(db, principal, view.access),
+    )

@@ -1,0 +1,55 @@
+"""The contact page and the API's contact: thin, open the case file once, render it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, abort, jsonify, render_template
+from flask_wtf.csrf import CSRFProtect
+
+from mash_hub import db
+from mash_hub.api.errors import ApiError
+from mash_hub.authz import Permission, current_principal, requires
+from mash_hub.authz.gate import Principal
+from mash_hub.casefile import services
+from mash_hub.casefile.schemas import contact_json
+
+bp = Blueprint("casefile", __name__, url_prefix="/contacts")
+api_bp = Blueprint("casefile_api", __name__, url_prefix="/api/v1/contacts")
+
+
+def init_app(app: Flask, csrf: CSRFProtect) -> None:
+    csrf.exempt(api_bp)  # bearer tokens, never cookies
+    app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
+
+
+def _principal() -> Principal:
+    principal = current_principal()
+    if principal is None:  # the gate always sets it for a declared endpoint
+        abort(401)
+    return principal
+
+
+@bp.route("/<contact_id>")
+@requires(Permission.CONTACTS_VIEW)
+def show(contact_id: str) -> str:
+    try:
+        case = services.case_file(db.session(), _principal(), contact_id)
+    except services.ContactNotFound:
+        abort(404)
+    except services.ContactDeleted as deleted:
+        # 200: the page shows what is left (the firewall's allow stays in the audit).
+        return render_template("contacts/deleted.html", contact=deleted, title=deleted.reference)
+    return render_template(
+        "contacts/show.html", case=case, contact=case.contact, title=case.contact.reference
+    )
+
+
+@api_bp.route("/<contact_id>")
+@requires(Permission.API_CONTACTS_READ)
+def api_show(contact_id: str) -> Response:
+    try:
+        found = services.api_contact(db.session(), _principal(), contact_id)
+    except (services.ContactNotFound, services.ContactDeleted) as missing:
+        # api.md has no 410: a contact deleted under retention is no longer a record.
+        raise ApiError(404, "no such record") from missing
+    return jsonify(contact_json(found))
