@@ -28,7 +28,8 @@ from mash_hub.contacts.models import (
     ReferenceCounter,
 )
 from mash_hub.contacts.schemas import ContactInput
-from mash_hub.firewall.release import release, seal
+from mash_hub.firewall import records
+from mash_hub.firewall.release import seal
 from mash_hub.identity import services as identity
 from mash_hub.people import services as people
 from mash_hub.policy import Action, ContactResource
@@ -121,14 +122,6 @@ def next_reference(db: Session, year: int) -> str:
     return f"MASH-{year}-{number:06d}"
 
 
-def _resource(contact: Contact) -> ContactResource:
-    return ContactResource(
-        str(contact.id),
-        contact.rag or "none",  # type: ignore[arg-type]
-        "closed" if contact.status in ("closed", "deleted") else "open",
-    )
-
-
 def create_contact(db: Session, principal: Principal, data: ContactInput) -> Contact:
     contact_id = uuid.uuid4()
     cid = str(contact_id)
@@ -188,53 +181,18 @@ def create_contact(db: Session, principal: Principal, data: ContactInput) -> Con
     return contact
 
 
-def _load(
-    db: Session, principal: Principal, contact_id: str, action: Action = Action.CONTACT_READ
-) -> Contact:
-    try:
-        ident = uuid.UUID(contact_id)
-    except ValueError:
-        ident = None
-    contact = db.get(Contact, ident) if ident is not None else None
-    if contact is None:
-        firewall.record_not_found(principal, action, "Contact", contact_id)
-        raise ContactNotFound(contact_id)
-    return contact
-
-
 def get_contact_for(db: Session, principal: Principal, contact_id: str) -> ContactView:
     """The contact, released to this principal, or ContactNotFound (missing or refused)."""
-    contact = _load(db, principal, contact_id)
-    cid = str(contact.id)
-    try:
-        access = firewall.require(
-            principal, Action.CONTACT_READ, _resource(contact), contact_id=cid
-        )
-    except firewall.AccessDenied as refused:
-        raise ContactNotFound(contact_id) from refused
-    if contact.status == "deleted":
-        raise ContactDeleted(cid, contact.reference, contact.received_at)
-    agency = contact.source_agency.code
-
-    def opened(table: str, row_id: str, column: str, envelope: bytes) -> str:
-        return release(
-            access,
-            contact_id=cid,
-            agency_code=agency,
-            table=table,
-            row_id=row_id,
-            column=column,
-            envelope=envelope,
-        )
-
-    referrer: dict[str, Any] = json.loads(
-        opened("contacts", cid, "referrer", contact.referrer_sealed)
+    opened = records.open(
+        db, principal, Contact, contact_id, Action.CONTACT_READ, missing=ContactNotFound
     )
+    contact = opened.record
+    if contact.status == "deleted":
+        raise ContactDeleted(opened.contact_id, contact.reference, contact.received_at)
+    referrer: dict[str, Any] = json.loads(opened.text("referrer"))
     subjects = []
     for subject in contact.subjects:
-        details = json.loads(
-            opened("contact_subjects", str(subject.id), "details", subject.details_sealed)
-        )
+        details = json.loads(opened.text("details", row=subject))
         born = details.get("date_of_birth")
         subjects.append(
             SubjectView(
@@ -252,9 +210,7 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
         RatingView(
             rag=rating.rag,
             previous_rag=rating.previous_rag,
-            rationale=opened(
-                "contact_ratings", str(rating.id), "rationale", rating.rationale_sealed
-            ),
+            rationale=opened.text("rationale", row=rating),
             rated_at=rating.rated_at,
             rated_by=rating.rated_by,
             decision_due_at=rating.decision_due_at,
@@ -262,25 +218,23 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
         for rating in contact.ratings
     )
     return ContactView(
-        id=cid,
+        id=opened.contact_id,
         reference=contact.reference,
         received_at=contact.received_at,
-        source_agency=agency,
+        source_agency=opened.agency,
         referrer_name=referrer["name"],
         referrer_role=referrer.get("role"),
-        concern=opened("contacts", cid, "concern", contact.concern_sealed),
+        concern=opened.text("concern"),
         consent_status=contact.consent_status,
         consent_reason=(
-            opened("contacts", cid, "consent_reason", contact.consent_reason_sealed)
-            if contact.consent_reason_sealed is not None
-            else None
+            opened.text("consent_reason") if contact.consent_reason_sealed is not None else None
         ),
         status=contact.status,
         rag=contact.rag,
         decision_due_at=contact.decision_due_at,
         subjects=tuple(subjects),
         ratings=ratings,
-        access=access,
+        access=opened.access,
     )
 
 
@@ -299,14 +253,10 @@ def rate_contact(
     rationale = rationale.strip()
     if not rationale:
         raise RatingRefused("give the reason for this rating")
-    contact = _load(db, principal, contact_id, Action.CONTACT_RATE)
-    cid = str(contact.id)
-    try:
-        access = firewall.require(
-            principal, Action.CONTACT_RATE, _resource(contact), contact_id=cid
-        )
-    except firewall.AccessDenied as refused:
-        raise ContactNotFound(contact_id) from refused
+    opened = records.open(
+        db, principal, Contact, contact_id, Action.CONTACT_RATE, missing=ContactNotFound
+    )
+    contact, cid = opened.record, opened.contact_id
     if contact.status not in ("awaiting_screening", "in_progress"):
         raise ContactLeftScreening(cid)
     settings = runtime.settings()
@@ -323,14 +273,8 @@ def rate_contact(
         contact_id=contact.id,
         rag=rag,
         previous_rag=contact.rag,
-        rationale_sealed=seal(
-            access,
-            contact_id=cid,
-            agency_code=contact.source_agency.code,
-            table="contact_ratings",
-            row_id=str(rating_id),
-            column="rationale",
-            text=rationale,
+        rationale_sealed=opened.seal(
+            "rationale", rationale, table="contact_ratings", row_id=rating_id
         ),
         rated_at=runtime.now(),
         rated_by=principal.id,

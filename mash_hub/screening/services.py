@@ -36,7 +36,7 @@ from mash_hub.contacts.models import (
     DecisionReview,
     ReferrerAcknowledgement,
 )
-from mash_hub.firewall.release import release, seal
+from mash_hub.firewall import records
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import Agency, ApiClient, User
 from mash_hub.policy import Action
@@ -147,7 +147,7 @@ def _show_rows(principal: Principal, rows: list[Contact]) -> None:
         decision, _event = firewall.decide(
             principal,
             Action.CONTACT_READ,
-            contacts._resource(contact),  # noqa: SLF001 - the one mapping of a contact
+            records.contact_resource(contact),
             contact_id=str(contact.id),
         )
         if not decision.allowed:
@@ -408,18 +408,10 @@ class DecisionsView:
 
 def _open(
     db: Session, principal: Principal, contact_id: str, action: Action
-) -> tuple[Contact, firewall.Access]:
-    contact = contacts._load(db, principal, contact_id, action)  # noqa: SLF001 - audited load
-    try:
-        access = firewall.require(
-            principal,
-            action,
-            contacts._resource(contact),  # noqa: SLF001
-            contact_id=str(contact.id),
-        )
-    except firewall.AccessDenied as refused:
-        raise contacts.ContactNotFound(contact_id) from refused
-    return contact, access
+) -> records.Opened[Contact]:
+    return records.open(
+        db, principal, Contact, contact_id, action, missing=contacts.ContactNotFound
+    )
 
 
 def _assignee(db: Session, contact: Contact) -> str | None:
@@ -436,21 +428,8 @@ def _assignee(db: Session, contact: Contact) -> str | None:
 def decisions_for(db: Session, principal: Principal, contact_id: str) -> DecisionsView:
     """The contact's proposals, reviews and acknowledgement, released to this principal
     (one audited `contact:read`), or ContactNotFound."""
-    contact, access = _open(db, principal, contact_id, Action.CONTACT_READ)
-    cid = str(contact.id)
-    agency = contact.source_agency.code
-
-    def opened(table: str, row_id: str, column: str, envelope: bytes) -> str:
-        return release(
-            access,
-            contact_id=cid,
-            agency_code=agency,
-            table=table,
-            row_id=row_id,
-            column=column,
-            envelope=envelope,
-        )
-
+    opened = _open(db, principal, contact_id, Action.CONTACT_READ)
+    contact = opened.record
     decisions = db.scalars(
         select(ContactDecision)
         .where(ContactDecision.contact_id == contact.id)
@@ -474,16 +453,14 @@ def decisions_for(db: Session, principal: Principal, contact_id: str) -> Decisio
             DecisionView(
                 id=str(decision.id),
                 outcome=decision.outcome,
-                rationale=opened(
-                    "contact_decisions", str(decision.id), "rationale", decision.rationale_sealed
-                ),
+                rationale=opened.text("rationale", row=decision),
                 proposed_at=decision.proposed_at,
                 proposed_by=names.get(decision.proposed_by, decision.proposed_by),
                 proposed_by_id=decision.proposed_by,
                 review=ReviewView(
                     verdict=review.verdict,
                     reason=(
-                        opened("decision_reviews", str(review.id), "reason", review.reason_sealed)
+                        opened.text("reason", row=review)
                         if review.reason_sealed is not None
                         else None
                     ),
@@ -496,7 +473,7 @@ def decisions_for(db: Session, principal: Principal, contact_id: str) -> Decisio
             )
         )
     return DecisionsView(
-        contact_id=cid,
+        contact_id=opened.contact_id,
         reference=contact.reference,
         status=contact.status,
         rag=contact.rag,
@@ -565,7 +542,7 @@ def claim(db: Session, principal: Principal, contact_id: str) -> ContactClaim:
     """The signed-in screener takes the contact on; the claim and its audit event stay."""
     if principal.kind != "user":
         raise StateConflict("only a person can take a contact on")
-    contact, _access = _open(db, principal, contact_id, Action.CONTACT_RATE)
+    contact = _open(db, principal, contact_id, Action.CONTACT_RATE).record
     if contact.status not in SCREENING_STATUSES:
         raise StateConflict("the contact has left screening")
     previous = db.scalar(
@@ -601,7 +578,8 @@ def propose(
     rationale = rationale.strip()
     if not rationale:
         raise ScreeningRefused("rationale", "give the rationale for this outcome")
-    contact, access = _open(db, principal, contact_id, Action.CONTACT_RATE)
+    opened = _open(db, principal, contact_id, Action.CONTACT_RATE)
+    contact = opened.record
     if contact.status not in SCREENING_STATUSES:
         raise StateConflict("the contact already has an approved decision")
     if contact.rag is None:
@@ -619,14 +597,8 @@ def propose(
         contact_id=contact.id,
         sequence=(earlier or 0) + 1,
         outcome=outcome,
-        rationale_sealed=seal(
-            access,
-            contact_id=str(contact.id),
-            agency_code=contact.source_agency.code,
-            table="contact_decisions",
-            row_id=str(decision_id),
-            column="rationale",
-            text=rationale,
+        rationale_sealed=opened.seal(
+            "rationale", rationale, table="contact_decisions", row_id=decision_id
         ),
         proposed_at=runtime.now(),
         proposed_by=principal.id,
@@ -660,14 +632,16 @@ def review(
     reason = (reason or "").strip() or None
     if verdict == "returned" and reason is None:
         raise ScreeningRefused("reason", "give the reason for returning the decision")
-    contact = contacts._load(db, principal, contact_id, Action.CONTACT_DECIDE)  # noqa: SLF001
-    cid = str(contact.id)
-    access = firewall.require(
+    opened = records.open(
+        db,
         principal,
+        Contact,
+        contact_id,
         Action.CONTACT_DECIDE,
-        contacts._resource(contact),
-        contact_id=cid,  # noqa: SLF001
+        missing=contacts.ContactNotFound,
+        refusal_shown=True,
     )
+    contact = opened.record
     pending = _pending(db, contact)
     if (
         pending is None
@@ -684,15 +658,7 @@ def review(
         decision_id=pending.id,
         contact_id=contact.id,
         verdict=verdict,
-        reason_sealed=seal(
-            access,
-            contact_id=cid,
-            agency_code=contact.source_agency.code,
-            table="decision_reviews",
-            row_id=str(review_id),
-            column="reason",
-            text=reason,
-        )
+        reason_sealed=opened.seal("reason", reason, table="decision_reviews", row_id=review_id)
         if reason
         else None,
         reviewed_at=now,
@@ -728,7 +694,7 @@ def acknowledge(
         raise ScreeningRefused(
             "told_at", "the time the referrer was told must not be in the future"
         )
-    contact, _access = _open(db, principal, contact_id, Action.CONTACT_RATE)
+    contact = _open(db, principal, contact_id, Action.CONTACT_RATE).record
     if contact.status != "decided":
         raise StateConflict("the contact has no approved decision waiting to be passed on")
     approved = db.execute(

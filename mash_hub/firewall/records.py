@@ -1,0 +1,213 @@
+"""The one door to protected records: a registry of the protected record types, and three
+calls over it.
+
+- `open(db, principal, Model, id, action)` parses the id, loads the record, decides and
+  audits, and hands back an `Opened` record, or raises the caller's NotFound, the same for
+  a record that is missing and one on the other side of the firewall.
+- `scope(principal, Model, action)` is the select of the rows a caller may be shown for an
+  action: a service may narrow it, never widen it. Each row shown is still decided.
+- `Opened.text(...)` and `Opened.seal(...)` release or seal a field of the opened record
+  (or of a row under it), with the table, row, column and agency taken from the record.
+
+Each registry entry says what the policy sees of a record (its Cedar resource), which
+contact it belongs to, and which agency's keys seal its content. Everything else that
+services do with protected records is domain rules.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from mash_hub.authz.gate import Principal
+from mash_hub.contacts.models import Contact
+from mash_hub.firewall.decisions import (
+    Access,
+    AccessDenied,
+    allowed_in_request,
+    record_not_found,
+    require,
+)
+from mash_hub.firewall.release import release, seal
+from mash_hub.policy import Action, ContactResource, InfoRequestResource
+from mash_hub.policy.pdp import Resource
+from mash_hub.sharing.models import InfoRequest
+
+R = TypeVar("R")
+
+
+class NotFound(LookupError):
+    """No such record, or one the caller may not have: the same answer for both."""
+
+
+@dataclass(frozen=True)
+class RecordType(Generic[R]):
+    """What the firewall knows of one protected record type."""
+
+    object_type: str  # the audit trail's name for it
+    resource: Callable[[R], Resource]  # what the policy sees of it
+    contact_of: Callable[[R], uuid.UUID]  # the contact it belongs to
+    agency_of: Callable[[R], str]  # the agency whose keys seal its content
+
+
+def contact_resource(contact: Contact) -> ContactResource:
+    """The one mapping of a contact to the policy: a contact deleted under retention is as
+    closed as a closed one."""
+    return ContactResource(
+        str(contact.id),
+        contact.rag or "none",  # type: ignore[arg-type]
+        "closed" if contact.status in ("closed", "deleted") else "open",
+    )
+
+
+def request_resource(request: InfoRequest) -> InfoRequestResource:
+    return InfoRequestResource(
+        str(request.id),
+        request.agency,
+        request.status,  # type: ignore[arg-type]
+        request.due_at,
+        request.contact_rag,  # type: ignore[arg-type]
+    )
+
+
+REGISTRY: dict[type[Any], RecordType[Any]] = {
+    Contact: RecordType[Contact](
+        object_type="Contact",
+        resource=contact_resource,
+        contact_of=lambda contact: contact.id,
+        agency_of=lambda contact: contact.source_agency.code,
+    ),
+    InfoRequest: RecordType[InfoRequest](
+        object_type="InfoRequest",
+        resource=request_resource,
+        contact_of=lambda request: request.contact_id,
+        # The question is sealed for the agency asked; the subjects stay the source's.
+        agency_of=lambda request: request.agency,
+    ),
+}
+
+
+def record_type(model: type[R]) -> RecordType[R]:
+    entry: RecordType[R] = REGISTRY[model]
+    return entry
+
+
+@dataclass(frozen=True)
+class Opened(Generic[R]):
+    """A record the firewall loaded, decided and audited for one principal and action."""
+
+    record: R
+    access: Access
+    contact_id: str
+    agency: str
+
+    def _place(self, row: Any, column: str, agency: str | None) -> dict[str, str]:
+        row = self.record if row is None else row
+        return {
+            "contact_id": self.contact_id,
+            "agency_code": agency or self.agency,
+            "table": row.__tablename__,
+            "row_id": str(row.id),
+            "column": column,
+        }
+
+    def text(self, column: str, *, row: Any = None, agency: str | None = None) -> str:
+        """Release `column` of the opened record, or of `row` under it (a subject, a
+        rating, an answer's item). `agency` names the sealing agency where the row is not
+        the record's own (a partner's item on a contact)."""
+        target = self.record if row is None else row
+        envelope: bytes = getattr(target, f"{column}_sealed")
+        return release(self.access, envelope=envelope, **self._place(row, column, agency))
+
+    def seal(
+        self,
+        column: str,
+        text: str,
+        *,
+        row: Any = None,
+        table: str | None = None,
+        row_id: uuid.UUID | str | None = None,
+        agency: str | None = None,
+    ) -> bytes:
+        """Seal `text` for `column` of the opened record or of a row under it. A row not
+        yet built is named by `table` and `row_id`."""
+        if row is None and table is not None and row_id is not None:
+            place = {
+                "contact_id": self.contact_id,
+                "agency_code": agency or self.agency,
+                "table": table,
+                "row_id": str(row_id),
+                "column": column,
+            }
+        else:
+            place = self._place(row, column, agency)
+        return seal(self.access, text=text, **place)
+
+
+def _ident(record_id: str | uuid.UUID) -> uuid.UUID | None:
+    if isinstance(record_id, uuid.UUID):
+        return record_id
+    try:
+        return uuid.UUID(str(record_id))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def open(
+    db: Session,
+    principal: Principal,
+    model: type[R],
+    record_id: str | uuid.UUID,
+    action: Action,
+    *,
+    missing: type[LookupError] = NotFound,
+    reuse: bool = False,
+    decide_as: Action | None = None,
+    refusal_shown: bool = False,
+) -> Opened[R]:
+    """Load, decide and audit one record for `action`; `missing` is raised, alike, for a
+    record that does not exist and one the policy refuses.
+
+    `reuse`: the part of a page that shows what the page's own decision allowed takes that
+    decision (still in the unit of work) rather than deciding again. `decide_as`: the
+    action the policy is asked about, where it differs from the one the record is opened
+    for (for instance, a contact's requests are listed under `contact:read`).
+    `refusal_shown`: a refusal raises AccessDenied instead, for actions on a record the
+    caller can already see (a screener asked to sign off a decision answers 403)."""
+    entry = record_type(model)
+    asked = decide_as or action
+    ident = _ident(record_id)
+    found = db.get(model, ident) if ident is not None else None
+    if found is None:
+        record_not_found(principal, asked, entry.object_type, str(record_id))
+        raise missing(str(record_id))
+    contact_id = str(entry.contact_of(found))
+    access = allowed_in_request(principal, asked, contact_id) if reuse else None
+    if access is None:
+        try:
+            access = require(principal, asked, entry.resource(found), contact_id=contact_id)
+        except AccessDenied as refused:
+            if refusal_shown:
+                raise
+            raise missing(str(record_id)) from refused
+    return Opened(found, access, contact_id, entry.agency_of(found))
+
+
+def scope(principal: Principal, model: type[R], action: Action) -> Select[tuple[R]]:
+    """The rows of `model` that `principal` may be shown for `action`, as a select to narrow.
+
+    This is the firewall's first cut (the PostgreSQL row-level security is the second, and
+    each row shown is still decided): an agency's requests only reach that agency; contacts
+    only reach the MASH side."""
+    entry = record_type(model)
+    statement: Select[tuple[R]] = select(model)
+    if model is InfoRequest and action in (Action.REQUEST_READ, Action.REQUEST_ANSWER):
+        return statement.where(InfoRequest.agency == principal.agency)
+    if model is Contact and action is Action.CONTACT_READ:
+        return statement
+    raise LookupError(f"no scope for {entry.object_type} under {action.value}")
