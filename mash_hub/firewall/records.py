@@ -34,7 +34,7 @@ from mash_hub.firewall.decisions import (
     require,
 )
 from mash_hub.firewall.release import release, seal
-from mash_hub.policy import Action, ContactResource, InfoRequestResource
+from mash_hub.policy import Action, ContactResource, Decision, InfoRequestResource
 from mash_hub.policy.pdp import Resource
 from mash_hub.sharing.models import InfoRequest
 
@@ -43,6 +43,15 @@ R = TypeVar("R")
 
 class NotFound(LookupError):
     """No such record, or one the caller may not have: the same answer for both."""
+
+
+class Refused(AccessDenied):
+    """The policy refused a record the caller may be told about (see `open`'s
+    `refusal_shown`): the decision and the record, for the service to say why."""
+
+    def __init__(self, decision: Decision, record: Any) -> None:
+        super().__init__(decision)
+        self.record = record
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,22 @@ REGISTRY: dict[type[Any], RecordType[Any]] = {
 def record_type(model: type[R]) -> RecordType[R]:
     entry: RecordType[R] = REGISTRY[model]
     return entry
+
+
+def text_of(access: Access, row: Any, column: str, *, agency: str) -> str:
+    """Release `column` of a row under an access decided apart from an `Opened` record (an
+    item of an answer, decided item by item)."""
+    if access.contact_id is None:
+        raise LookupError("the access is not for a contact's content")
+    return release(
+        access,
+        contact_id=access.contact_id,
+        agency_code=agency,
+        table=row.__tablename__,
+        row_id=str(row.id),
+        column=column,
+        envelope=getattr(row, f"{column}_sealed"),
+    )
 
 
 @dataclass(frozen=True)
@@ -177,14 +202,15 @@ def open(
     decision (still in the unit of work) rather than deciding again. `decide_as`: the
     action the policy is asked about, where it differs from the one the record is opened
     for (for instance, a contact's requests are listed under `contact:read`).
-    `refusal_shown`: a refusal raises AccessDenied instead, for actions on a record the
-    caller can already see (a screener asked to sign off a decision answers 403)."""
+    `refusal_shown`: a refusal raises `Refused` instead, for a record the caller may be
+    told about (a screener asked to sign off a decision answers 403; an agency's own
+    request that has expired answers 409)."""
     entry = record_type(model)
     asked = decide_as or action
     ident = _ident(record_id)
     found = db.get(model, ident) if ident is not None else None
     if found is None:
-        record_not_found(principal, asked, entry.object_type, str(record_id))
+        record_not_found(principal, action, entry.object_type, str(record_id))
         raise missing(str(record_id))
     contact_id = str(entry.contact_of(found))
     access = allowed_in_request(principal, asked, contact_id) if reuse else None
@@ -193,7 +219,7 @@ def open(
             access = require(principal, asked, entry.resource(found), contact_id=contact_id)
         except AccessDenied as refused:
             if refusal_shown:
-                raise
+                raise Refused(refused.decision, found) from refused
             raise missing(str(record_id)) from refused
     return Opened(found, access, contact_id, entry.agency_of(found))
 

@@ -23,11 +23,12 @@ from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.contacts.deadlines import response_due
 from mash_hub.contacts.models import Contact, ContactSubject
-from mash_hub.firewall.release import opened_contact, release, seal
+from mash_hub.firewall import records
+from mash_hub.firewall.release import opened_contact, seal
 from mash_hub.identity.models import AGENCIES, AGENCY_CODES
 from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
-from mash_hub.policy import Action, ContactResource, ContributionResource, InfoRequestResource
+from mash_hub.policy import Action, ContributionResource, InfoRequestResource
 from mash_hub.policy.pdp import NO_POLICY, NOT_IN_FORCE
 from mash_hub.sharing.models import (
     ITEM_KINDS,
@@ -140,55 +141,11 @@ def effective_status(request: InfoRequest, now: datetime) -> str:
     return request.status
 
 
-def _resource(request: InfoRequest) -> InfoRequestResource:
-    return InfoRequestResource(
-        str(request.id),
-        request.agency,
-        request.status,  # type: ignore[arg-type]
-        request.due_at,
-        request.contact_rag,  # type: ignore[arg-type]
-    )
-
-
 def _uuid(text: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(text)
     except ValueError:
         return None
-
-
-def _load_request(
-    db: Session, principal: Principal, request_id: str, action: Action
-) -> InfoRequest:
-    ident = _uuid(request_id)
-    request = db.get(InfoRequest, ident) if ident is not None else None
-    if request is None:
-        firewall.record_not_found(principal, action, "InfoRequest", request_id)
-        raise RequestNotFound(request_id)
-    return request
-
-
-def _contact_resource(contact: Contact) -> ContactResource:
-    return ContactResource(
-        str(contact.id),
-        contact.rag or "none",  # type: ignore[arg-type]
-        "closed" if contact.status in ("closed", "deleted") else "open",
-    )
-
-
-def _load_contact(db: Session, principal: Principal, contact_id: str, action: Action) -> Contact:
-    ident = _uuid(contact_id)
-    contact = db.get(Contact, ident) if ident is not None else None
-    if contact is None:
-        firewall.record_not_found(principal, action, "Contact", contact_id)
-        raise RequestNotFound(contact_id)
-    try:
-        firewall.require(
-            principal, Action.CONTACT_READ, _contact_resource(contact), contact_id=str(contact.id)
-        )
-    except firewall.AccessDenied as refused:
-        raise RequestNotFound(contact_id) from refused
-    return contact
 
 
 # --- sending -------------------------------------------------------------------------
@@ -205,7 +162,15 @@ def send_request(
     question = question.strip()
     if not question:
         raise ValueError("write the question")
-    contact = _load_contact(db, principal, contact_id, Action.REQUEST_CREATE)
+    contact = records.open(
+        db,
+        principal,
+        Contact,
+        contact_id,
+        Action.REQUEST_CREATE,
+        decide_as=Action.CONTACT_READ,
+        missing=RequestNotFound,
+    ).record
     cid = str(contact.id)
     now = runtime.now()
     rag = contact.rag or "none"
@@ -295,12 +260,8 @@ def inbox(db: Session, principal: Principal) -> list[InboxRow]:
     each read decided and audited. Nothing else."""
     now = runtime.now()
     rows = db.scalars(
-        select(InfoRequest)
-        .where(
-            InfoRequest.agency == principal.agency,
-            InfoRequest.status == "open",
-            InfoRequest.due_at > now,
-        )
+        records.scope(principal, InfoRequest, Action.REQUEST_READ)
+        .where(InfoRequest.status == "open", InfoRequest.due_at > now)
         .order_by(InfoRequest.due_at, InfoRequest.id)
         .limit(1000)
     )
@@ -308,7 +269,7 @@ def inbox(db: Session, principal: Principal) -> list[InboxRow]:
     accesses = firewall.decide_many(
         principal,
         Action.REQUEST_READ,
-        [(_resource(request), str(request.contact_id)) for request in requests],
+        [(records.request_resource(request), str(request.contact_id)) for request in requests],
     )
     listed = [
         InboxRow(
@@ -327,31 +288,18 @@ def inbox(db: Session, principal: Principal) -> list[InboxRow]:
 def get_request_for(db: Session, principal: Principal, request_id: str) -> RequestView:
     """The need-to-know view, or RequestNotFound (missing, another agency's, past its due
     time or withdrawn: all the same)."""
-    request = _load_request(db, principal, request_id, Action.REQUEST_READ)
-    cid = str(request.contact_id)
-    try:
-        access = firewall.require(
-            principal, Action.REQUEST_READ, _resource(request), contact_id=cid
-        )
-    except firewall.AccessDenied as refused:
-        raise RequestNotFound(request_id) from refused
+    opened = records.open(
+        db, principal, InfoRequest, request_id, Action.REQUEST_READ, missing=RequestNotFound
+    )
+    request, access = opened.record, opened.access
     subjects = []
     for subject in db.scalars(
         select(ContactSubject)
         .where(ContactSubject.contact_id == request.contact_id)
         .order_by(ContactSubject.position)
     ):
-        details = json.loads(
-            release(
-                access,
-                contact_id=cid,
-                agency_code=request.source_agency,
-                table="contact_subjects",
-                row_id=str(subject.id),
-                column="details",
-                envelope=subject.details_sealed,
-            )
-        )
+        # The subjects stay sealed for the agency the contact came from.
+        details = json.loads(opened.text("details", row=subject, agency=request.source_agency))
         born = details.get("date_of_birth")
         subjects.append(
             SubjectDetails(
@@ -374,22 +322,14 @@ def get_request_for(db: Session, principal: Principal, request_id: str) -> Reque
         contact_rag=request.contact_rag,
         requested_at=request.requested_at,
         due_at=request.due_at,
-        question=_question(access, request),
+        question=opened.text("question"),
         subjects=tuple(subjects),
         answer=answer,
     )
 
 
 def _question(access: firewall.Access, request: InfoRequest) -> str:
-    return release(
-        access,
-        contact_id=str(request.contact_id),
-        agency_code=request.agency,
-        table="info_requests",
-        row_id=str(request.id),
-        column="question",
-        envelope=request.question_sealed,
-    )
+    return records.text_of(access, request, "question", agency=request.agency)
 
 
 def answer_request(
@@ -407,14 +347,19 @@ def answer_request(
         raise ValueError("information held needs at least one item")
     if outcome != "information_held" and items:
         raise ValueError("only an answer of information held has items")
-    request = _load_request(db, principal, request_id, Action.REQUEST_ANSWER)
-    cid = str(request.contact_id)
     now = runtime.now()
     try:
-        access = firewall.require(
-            principal, Action.REQUEST_ANSWER, _resource(request), contact_id=cid
+        opened = records.open(
+            db,
+            principal,
+            InfoRequest,
+            request_id,
+            Action.REQUEST_ANSWER,
+            missing=RequestNotFound,
+            refusal_shown=True,
         )
-    except firewall.AccessDenied as refused:
+    except records.Refused as refused:
+        request = refused.record
         if request.agency != principal.agency:
             raise RequestNotFound(request_id) from refused
         status = effective_status(request, now)
@@ -425,6 +370,7 @@ def answer_request(
         if request.contact_rag not in ("red", "amber"):
             raise RequestConflict("the contact is no longer Red or Amber") from refused
         raise RequestNotFound(request_id) from refused
+    request = opened.record
     # Only one answer, even when two arrive at once or expiry runs in between.
     claimed = _changed(
         db,
@@ -455,14 +401,8 @@ def answer_request(
                 position=position,
                 kind=item.kind,
                 restricted=item.restricted,
-                text_sealed=seal(
-                    access,
-                    contact_id=cid,
-                    agency_code=request.agency,
-                    table="contribution_items",
-                    row_id=str(item_id),
-                    column="text",
-                    text=item.text,
+                text_sealed=opened.seal(
+                    "text", item.text, table="contribution_items", row_id=item_id
                 ),
             )
         )
@@ -520,15 +460,7 @@ def _answer_view(
         if access is None:
             items.append(ItemView(item.kind, item.restricted, True, None))
             continue
-        text = release(
-            access,
-            contact_id=cid,
-            agency_code=contribution.agency,
-            table="contribution_items",
-            row_id=str(item.id),
-            column="text",
-            envelope=item.text_sealed,
-        )
+        text = records.text_of(access, item, "text", agency=contribution.agency)
         items.append(ItemView(item.kind, item.restricted, False, text))
     return AnswerView(
         id=str(contribution.id),
@@ -542,7 +474,15 @@ def _answer_view(
 def requests_on_contact(db: Session, principal: Principal, contact_id: str) -> list[RequestSummary]:
     """Every request on a contact with its answer, for MASH staff. RequestNotFound if the
     contact is not the caller's to see."""
-    contact = _load_contact(db, principal, contact_id, Action.CONTRIBUTION_READ)
+    contact = records.open(
+        db,
+        principal,
+        Contact,
+        contact_id,
+        Action.CONTRIBUTION_READ,
+        decide_as=Action.CONTACT_READ,
+        missing=RequestNotFound,
+    ).record
     return _summaries(db, principal, contact)
 
 
@@ -569,7 +509,10 @@ def _summaries(db: Session, principal: Principal, contact: Contact) -> list[Requ
     )
     for request in requests:
         access = firewall.decide_within(
-            principal, Action.REQUEST_READ, _resource(request), contact_id=str(contact.id)
+            principal,
+            Action.REQUEST_READ,
+            records.request_resource(request),
+            contact_id=str(contact.id),
         )
         if access is None:
             continue
