@@ -224,14 +224,14 @@ def open(
     return Opened(found, access, contact_id, entry.agency_of(found))
 
 
-def scope(principal: Principal, model: type[R], action: Action) -> Select[tuple[R]]:
+def scope(principal: Principal, model: type[R], action: Action) -> Select[R]:
     """The rows of `model` that `principal` may be shown for `action`, as a select to narrow.
 
     This is the firewall's first cut (the PostgreSQL row-level security is the second, and
     each row shown is still decided): an agency's requests only reach that agency; contacts
     only reach the MASH side."""
     entry = record_type(model)
-    statement: Select[tuple[R]] = select(model)
+    statement: Select[R] = select(model)
     if model is InfoRequest and action in (Action.REQUEST_READ, Action.REQUEST_ANSWER):
         return statement.where(InfoRequest.agency == principal.agency)
     if model is Contact and action is Action.CONTACT_READ:

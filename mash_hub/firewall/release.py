@@ -19,10 +19,17 @@ class ReleaseRefused(RuntimeError):
     """Content was asked for without a matching, audited, allowed access."""
 
 
-def _check(access: Access, contact_id: str) -> None:
+# The person register is the MASH's: each person's details (and the reasons for merging
+# them) are sealed under a key of that person's own, held for the register's agency.
+REGISTER_AGENCY = "csc"
+
+
+def _check(access: Access, contact_id: str | None) -> None:
+    """`contact_id` None: content not bound to one contact (the person register), opened
+    under an allowed access to the contact that shows it."""
     if not isinstance(access, Access) or not access.decision.allowed:
         raise ReleaseRefused("no allowed access")
-    if access.contact_id != contact_id:
+    if contact_id is not None and access.contact_id != contact_id:
         raise ReleaseRefused("the access is for another contact")
     if runtime.settings().app.mode == "test":
         event = db.session().scalar(
@@ -85,6 +92,39 @@ def release(
         db.session(),
         contact_id=contact_id,
         agency_code=agency_code,
+        table=table,
+        row_id=row_id,
+        column=column,
+        envelope=envelope,
+    ).decode()
+
+
+def seal_for_person(
+    access: Access, *, person_id: str, table: str, row_id: str, column: str, text: str
+) -> bytes:
+    """Seal register content under the person's own key (crypto-shredding a person
+    shreds only them), under an allowed access to the contact it came from."""
+    _check(access, None)
+    return keys.encrypt(
+        db.session(),
+        contact_id=person_id,
+        agency_code=REGISTER_AGENCY,
+        table=table,
+        row_id=row_id,
+        column=column,
+        plaintext=text.encode(),
+    )
+
+
+def release_for_person(
+    access: Access, *, person_id: str, table: str, row_id: str, column: str, envelope: bytes
+) -> str:
+    """Release register content sealed by `seal_for_person`."""
+    _check(access, None)
+    return keys.decrypt(
+        db.session(),
+        contact_id=person_id,
+        agency_code=REGISTER_AGENCY,
         table=table,
         row_id=row_id,
         column=column,

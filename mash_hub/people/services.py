@@ -27,20 +27,23 @@ from typing import Any, Final
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from mash_hub import firewall, runtime
+from mash_hub import runtime
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import matching
 from mash_hub.contacts.models import Contact, ContactSubject
-from mash_hub.crypto import keys
 from mash_hub.crypto.sealing import purpose_key
+from mash_hub.firewall import records
 from mash_hub.firewall.decisions import Access
-from mash_hub.firewall.release import ReleaseRefused, opened_contact, release
+from mash_hub.firewall.release import (
+    opened_contact,
+    release_for_person,
+    seal_for_person,
+)
 from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
-from mash_hub.policy import Action, ContactResource
+from mash_hub.policy import Action
 
 # The register is the MASH's, held under the key of its lead agency (see models.py).
-REGISTER_AGENCY: Final = "csc"
 _KEY_HASH_PURPOSE: Final = "mash-hub/person-blocking-keys"
 _KEY_HASH_BYTES: Final = 16
 # Most persons scored per subject: those sharing the most blocking keys come first.
@@ -153,35 +156,26 @@ def hashed_keys(record: matching.PersonRecord, hash_key: bytes | None = None) ->
     )
 
 
-def _check(access: Access) -> None:
-    if not isinstance(access, Access) or not access.decision.allowed:
-        raise ReleaseRefused("no allowed access")
-
-
 def _seal_person(
     db: Session, access: Access, person_id: uuid.UUID, document: dict[str, Any]
 ) -> bytes:
-    _check(access)
-    return keys.encrypt(
-        db,
-        contact_id=person_id,
-        agency_code=REGISTER_AGENCY,
+    return seal_for_person(
+        access,
+        person_id=str(person_id),
         table="persons",
-        row_id=person_id,
+        row_id=str(person_id),
         column="details",
-        plaintext=json.dumps(document).encode(),
+        text=json.dumps(document),
     )
 
 
 def open_person(db: Session, access: Access, person: Person) -> PersonDetails:
     """A person's details, under an allowed and audited access."""
-    _check(access)
-    text = keys.decrypt(
-        db,
-        contact_id=person.id,
-        agency_code=REGISTER_AGENCY,
+    text = release_for_person(
+        access,
+        person_id=str(person.id),
         table="persons",
-        row_id=person.id,
+        row_id=str(person.id),
         column="details",
         envelope=person.details_sealed,
     )
@@ -192,15 +186,7 @@ def _subject_document(
     db: Session, access: Access, contact: Contact, subject: ContactSubject
 ) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(
-        release(
-            access,
-            contact_id=str(contact.id),
-            agency_code=contact.source_agency.code,
-            table="contact_subjects",
-            row_id=str(subject.id),
-            column="details",
-            envelope=subject.details_sealed,
-        )
+        records.text_of(access, subject, "details", agency=contact.source_agency.code)
     )
     return document
 
@@ -321,29 +307,10 @@ def _contact(
 ) -> tuple[Contact, Access]:
     """The contact and an allowed, audited access to it; PersonNotFound otherwise (as if
     missing, for the other side of the firewall)."""
-    try:
-        ident = contact_id if isinstance(contact_id, uuid.UUID) else uuid.UUID(contact_id)
-    except ValueError:
-        ident = None
-    contact = db.get(Contact, ident) if ident is not None else None
-    if contact is None:
-        firewall.record_not_found(principal, action, "Contact", str(contact_id))
-        raise PersonNotFound(str(contact_id))
-    cid = str(contact.id)
-    if reuse:
-        earlier = firewall.allowed_in_request(principal, action, cid)
-        if earlier is not None:
-            return contact, earlier
-    resource = ContactResource(
-        cid,
-        contact.rag or "none",  # type: ignore[arg-type]
-        "closed" if contact.status in ("closed", "deleted") else "open",
+    opened = records.open(
+        db, principal, Contact, contact_id, action, missing=PersonNotFound, reuse=reuse
     )
-    try:
-        access = firewall.require(principal, action, resource, contact_id=cid)
-    except firewall.AccessDenied as refused:
-        raise PersonNotFound(cid) from refused
-    return contact, access
+    return opened.record, opened.access
 
 
 def _audit(
@@ -607,7 +574,7 @@ def propose_merge(
 ) -> PersonMerge:
     """A screener proposes that two persons reached from this contact are one."""
     reason = reason.strip()
-    contact, _access = _contact(db, principal, contact_id, Action.CONTACT_RATE)
+    contact, access = _contact(db, principal, contact_id, Action.CONTACT_RATE)
     survivor = _active_person(db, survivor_id, "survivor_id")
     merged = _active_person(db, merged_id, "merged_id")
     if survivor.id == merged.id:
@@ -633,14 +600,13 @@ def propose_merge(
         merged_id=merged.id,
         contact_id=contact.id,
         status="proposed",
-        reason_sealed=keys.encrypt(
-            db,
-            contact_id=survivor.id,
-            agency_code=REGISTER_AGENCY,
+        reason_sealed=seal_for_person(
+            access,
+            person_id=str(survivor.id),
             table="person_merges",
-            row_id=merge_id,
+            row_id=str(merge_id),
             column="reason",
-            plaintext=reason.encode(),
+            text=reason,
         ),
         proposed_by=principal.id,
         proposed_at=runtime.now(),
@@ -702,15 +668,14 @@ def show_merge(db: Session, principal: Principal, merge_id: str) -> MergeView:
     survivor = db.get(Person, merge.survivor_id)
     merged = db.get(Person, merge.merged_id)
     assert survivor is not None and merged is not None  # noqa: S101 - foreign keys
-    reason = keys.decrypt(
-        db,
-        contact_id=survivor.id,
-        agency_code=REGISTER_AGENCY,
+    reason = release_for_person(
+        access,
+        person_id=str(survivor.id),
         table="person_merges",
-        row_id=merge.id,
+        row_id=str(merge.id),
         column="reason",
         envelope=merge.reason_sealed,
-    ).decode()
+    )
     for person in (survivor, merged):
         _audit_read(db, principal, person.id, contact.id)
     return MergeView(
