@@ -30,12 +30,13 @@ from mash_hub.disclosure.models import (
     DisclosureCompletion,
     DisclosureItem,
 )
-from mash_hub.firewall.release import opened_contact, release, seal
+from mash_hub.firewall import records
+from mash_hub.firewall.release import opened_contact, seal
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import AGENCIES, User
 from mash_hub.notifications import services as notifications
 from mash_hub.notifications.services import notify
-from mash_hub.policy import Action, ContactResource, ContributionResource
+from mash_hub.policy import Action, ContributionResource
 from mash_hub.sharing.models import Contribution, ContributionItem, InfoRequest
 
 AGENCY_NAMES = {agency.code: agency.name for agency in AGENCIES}
@@ -144,29 +145,13 @@ def _uuid(text: str) -> uuid.UUID | None:
         return None
 
 
-def _contact_resource(contact: Contact) -> ContactResource:
-    return ContactResource(
-        str(contact.id),
-        contact.rag or "none",  # type: ignore[arg-type]
-        "closed" if contact.status == "closed" else "open",
-    )
-
-
 def _contact_access(
     db: Session, principal: Principal, contact_id: str
 ) -> tuple[Contact, firewall.Access]:
-    ident = _uuid(contact_id)
-    contact = db.get(Contact, ident) if ident is not None else None
-    if contact is None:
-        firewall.record_not_found(principal, Action.CONTACT_READ, "Contact", contact_id)
-        raise DisclosureNotFound(contact_id)
-    try:
-        access = firewall.require(
-            principal, Action.CONTACT_READ, _contact_resource(contact), contact_id=str(contact.id)
-        )
-    except firewall.AccessDenied as refused:
-        raise DisclosureNotFound(contact_id) from refused
-    return contact, access
+    opened = records.open(
+        db, principal, Contact, contact_id, Action.CONTACT_READ, missing=DisclosureNotFound
+    )
+    return opened.record, opened.access
 
 
 def candidates(
@@ -183,15 +168,7 @@ def candidates(
             AGENCY_NAMES.get(source, source),
             "concern",
             False,
-            release(
-                access,
-                contact_id=cid,
-                agency_code=source,
-                table="contacts",
-                row_id=cid,
-                column="concern",
-                envelope=contact.concern_sealed,
-            ),
+            records.text_of(access, contact, "concern", agency=source),
         )
     ]
     rows = db.execute(
@@ -219,15 +196,7 @@ def candidates(
         item_access = decided[key]
         if item_access is None:
             continue
-        text = release(
-            item_access,
-            contact_id=cid,
-            agency_code=contribution.agency,
-            table="contribution_items",
-            row_id=str(item.id),
-            column="text",
-            envelope=item.text_sealed,
-        )
+        text = records.text_of(item_access, item, "text", agency=contribution.agency)
         found.append(
             Candidate(
                 str(item.id),
@@ -372,22 +341,13 @@ def disclosure_for_manager(
         raise DisclosureNotFound(disclosure_id)
     contact, access = _contact_access(db, principal, str(disclosure.contact_id))
     record(db, _event(principal, "disclosure.read", "disclosure:read", disclosure, "shown"))
-    cid = str(contact.id)
     items = tuple(
         ReleasedItem(
             item.agency,
             AGENCY_NAMES.get(item.agency, item.agency),
             item.kind,
             item.restricted,
-            release(
-                access,
-                contact_id=cid,
-                agency_code=item.agency,
-                table="disclosure_items",
-                row_id=str(item.id),
-                column="text",
-                envelope=item.text_sealed,
-            ),
+            records.text_of(access, item, "text", agency=item.agency),
         )
         for item in disclosure.items
     )
