@@ -31,7 +31,7 @@ from mash_hub.disclosure.models import (
     DisclosureItem,
 )
 from mash_hub.firewall import records
-from mash_hub.firewall.release import opened_contact, seal
+from mash_hub.firewall.release import seal
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import AGENCIES, User
 from mash_hub.notifications import services as notifications
@@ -534,10 +534,10 @@ def on_contact(
 ) -> list[tuple[str, str, str, str, datetime]]:
     """(id, reference, recipient organisation, status, started) of each disclosure on a
     contact this principal was just allowed to read: the contact page's access is the proof."""
-    contact_id = opened_contact(access, principal.id, Action.CONTACT_READ)
+    contact = records.reopen(db, principal, access).record
     rows = db.scalars(
         select(Disclosure)
-        .where(Disclosure.contact_id == uuid.UUID(contact_id))
+        .where(Disclosure.contact_id == contact.id)
         .order_by(Disclosure.started_at)
     )
     return [

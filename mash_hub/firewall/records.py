@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts.models import Contact
+from mash_hub.disclosure.models import Disclosure
 from mash_hub.firewall.decisions import (
     Access,
     AccessDenied,
@@ -33,7 +34,14 @@ from mash_hub.firewall.decisions import (
     record_not_found,
     require,
 )
-from mash_hub.firewall.release import release, seal
+from mash_hub.firewall.release import (
+    REGISTER_AGENCY,
+    opened_contact,
+    release,
+    release_for_person,
+    seal,
+)
+from mash_hub.people.models import Person, PersonMerge
 from mash_hub.policy import Action, ContactResource, Decision, InfoRequestResource
 from mash_hub.policy.pdp import Resource
 from mash_hub.sharing.models import InfoRequest
@@ -56,10 +64,11 @@ class Refused(AccessDenied):
 
 @dataclass(frozen=True)
 class RecordType(Generic[R]):
-    """What the firewall knows of one protected record type."""
+    """What the firewall knows of one protected record type. A type with no resource of
+    its own (a person merge, a disclosure) is decided as the contact it belongs to."""
 
     object_type: str  # the audit trail's name for it
-    resource: Callable[[R], Resource]  # what the policy sees of it
+    resource: Callable[[R], Resource] | None  # what the policy sees of it
     contact_of: Callable[[R], uuid.UUID]  # the contact it belongs to
     agency_of: Callable[[R], str]  # the agency whose keys seal its content
 
@@ -97,6 +106,19 @@ REGISTRY: dict[type[Any], RecordType[Any]] = {
         contact_of=lambda request: request.contact_id,
         # The question is sealed for the agency asked; the subjects stay the source's.
         agency_of=lambda request: request.agency,
+    ),
+    PersonMerge: RecordType[PersonMerge](
+        object_type="PersonMerge",
+        resource=None,
+        contact_of=lambda merge: merge.contact_id,
+        agency_of=lambda _merge: REGISTER_AGENCY,
+    ),
+    Disclosure: RecordType[Disclosure](
+        object_type="Disclosure",
+        resource=None,
+        contact_of=lambda disclosure: disclosure.contact_id,
+        # Each released item stays sealed for the agency it came from.
+        agency_of=lambda disclosure: disclosure.started_by_agency,
     ),
 }
 
@@ -215,13 +237,62 @@ def open(
     contact_id = str(entry.contact_of(found))
     access = allowed_in_request(principal, asked, contact_id) if reuse else None
     if access is None:
+        if entry.resource is not None:
+            resource = entry.resource(found)
+        else:
+            contact = db.get(Contact, entry.contact_of(found))
+            if contact is None:  # pragma: no cover - a foreign key
+                record_not_found(principal, action, entry.object_type, str(record_id))
+                raise missing(str(record_id))
+            resource = contact_resource(contact)
         try:
-            access = require(principal, asked, entry.resource(found), contact_id=contact_id)
+            access = require(principal, asked, resource, contact_id=contact_id)
         except AccessDenied as refused:
             if refusal_shown:
                 raise Refused(refused.decision, found) from refused
             raise missing(str(record_id)) from refused
     return Opened(found, access, contact_id, entry.agency_of(found))
+
+
+def reopen(db: Session, principal: Principal, access: Access) -> Opened[Contact]:
+    """The contact that `access` opened for this principal's read, without deciding again:
+    for the parts of a page that show what the page's own decision allowed. ReleaseRefused
+    for an access that is someone else's or for another action."""
+    contact_id = opened_contact(access, principal.id, Action.CONTACT_READ)
+    contact = db.get(Contact, uuid.UUID(contact_id))
+    if contact is None:  # pragma: no cover - opened in this unit of work
+        raise NotFound(contact_id)
+    return Opened(contact, access, contact_id, contact.source_agency.code)
+
+
+def person(db: Session, access: Access, person_id: uuid.UUID | str) -> Person | None:
+    """A person of the register (ciphertext only), reached under an allowed access to a
+    contact that shows them; None for an id that is not a person."""
+    if not access.decision.allowed:
+        raise NotFound(str(person_id))
+    ident = _ident(person_id)
+    return db.get(Person, ident) if ident is not None else None
+
+
+def persons(db: Session, access: Access, person_ids: list[uuid.UUID]) -> list[Person]:
+    """Several persons of the register at once, as `person`."""
+    if not access.decision.allowed:
+        raise NotFound("persons")
+    if not person_ids:
+        return []
+    return list(db.scalars(select(Person).where(Person.id.in_(person_ids))))
+
+
+def person_details(access: Access, person: Person) -> str:
+    """A person's sealed details (JSON text), released under an allowed access."""
+    return release_for_person(
+        access,
+        person_id=str(person.id),
+        table="persons",
+        row_id=str(person.id),
+        column="details",
+        envelope=person.details_sealed,
+    )
 
 
 def scope(principal: Principal, model: type[R], action: Action) -> Select[R]:

@@ -36,7 +36,6 @@ from mash_hub.crypto.sealing import purpose_key
 from mash_hub.firewall import records
 from mash_hub.firewall.decisions import Access
 from mash_hub.firewall.release import (
-    opened_contact,
     release_for_person,
     seal_for_person,
 )
@@ -254,7 +253,7 @@ class Suggestion:
 def search(db: Session, access: Access, record: matching.PersonRecord) -> list[Suggestion]:
     """Candidates for `record`: index lookup, then open and score the few found."""
     found = find_person_ids(db, record)
-    persons = db.scalars(select(Person).where(Person.id.in_(found))).all() if found else []
+    persons = records.persons(db, access, found)
     scored: list[Suggestion] = []
     for person in persons:
         details = open_person(db, access, person)
@@ -404,7 +403,7 @@ def people_for_contact(db: Session, principal: Principal, contact_id: str) -> Co
 
     def details_of(person_id: uuid.UUID) -> PersonDetails:
         if person_id not in opened:
-            person = db.get(Person, person_id)
+            person = records.person(db, access, person_id)
             if person is None:  # pragma: no cover - foreign key
                 raise PersonNotFound(str(person_id))
             opened[person_id] = open_person(db, access, person)
@@ -456,12 +455,8 @@ def _subject(contact: Contact, subject_id: str) -> ContactSubject:
     raise PersonNotFound(subject_id)
 
 
-def _active_person(db: Session, person_id: str, field: str) -> Person:
-    try:
-        ident = uuid.UUID(person_id)
-    except ValueError:
-        raise PersonChangeRefused("Choose a person from the list", field) from None
-    person = db.get(Person, ident)
+def _active_person(db: Session, access: Access, person_id: str, field: str) -> Person:
+    person = records.person(db, access, person_id)
     if person is None:
         raise PersonChangeRefused("Choose a person from the list", field)
     if person.merged_into_id is not None:
@@ -485,11 +480,11 @@ def link_subject(
     db: Session, principal: Principal, contact_id: str, subject_id: str, person_id: str
 ) -> Person:
     """Link a subject to one of their candidates (chosen by a screener)."""
-    contact, _access = _contact(db, principal, contact_id, Action.CONTACT_RATE)
+    contact, access = _contact(db, principal, contact_id, Action.CONTACT_RATE)
     subject = _subject(contact, subject_id)
     if subject.person_id is not None:
         raise PersonChangeRefused("This person is already linked", "person_id")
-    person = _active_person(db, person_id, "person_id")
+    person = _active_person(db, access, person_id, "person_id")
     if not _known_to_contact(db, contact, person.id):
         raise PersonChangeRefused("Choose a person from the list", "person_id")
     subject.person_id = person.id
@@ -575,8 +570,8 @@ def propose_merge(
     """A screener proposes that two persons reached from this contact are one."""
     reason = reason.strip()
     contact, access = _contact(db, principal, contact_id, Action.CONTACT_RATE)
-    survivor = _active_person(db, survivor_id, "survivor_id")
-    merged = _active_person(db, merged_id, "merged_id")
+    survivor = _active_person(db, access, survivor_id, "survivor_id")
+    merged = _active_person(db, access, merged_id, "merged_id")
     if survivor.id == merged.id:
         raise PersonChangeRefused("Choose two different people", "merged_id")
     for person in (survivor, merged):
@@ -641,15 +636,20 @@ class MergeView:
     undone_at: datetime | None
 
 
-def _merge(db: Session, merge_id: str) -> PersonMerge:
-    try:
-        ident = uuid.UUID(merge_id)
-    except ValueError:
-        raise PersonNotFound(merge_id) from None
-    merge = db.get(PersonMerge, ident)
-    if merge is None:
-        raise PersonNotFound(merge_id)
-    return merge
+def _merge(
+    db: Session, principal: Principal, merge_id: str, action: Action
+) -> tuple[PersonMerge, Access]:
+    """The merge, opened for `action` on the contact it was proposed from; PersonNotFound
+    for a missing merge and a refused one alike."""
+    opened = records.open(db, principal, PersonMerge, merge_id, action, missing=PersonNotFound)
+    return opened.record, opened.access
+
+
+def _pair(db: Session, access: Access, merge: PersonMerge) -> tuple[Person, Person]:
+    survivor = records.person(db, access, merge.survivor_id)
+    merged = records.person(db, access, merge.merged_id)
+    assert survivor is not None and merged is not None  # noqa: S101 - foreign keys
+    return survivor, merged
 
 
 def merges_waiting(db: Session) -> Sequence[PersonMerge]:
@@ -663,11 +663,9 @@ def merges_waiting(db: Session) -> Sequence[PersonMerge]:
 
 def show_merge(db: Session, principal: Principal, merge_id: str) -> MergeView:
     """Both persons of a merge, released for the contact the merge was proposed from."""
-    merge = _merge(db, merge_id)
-    contact, access = _contact(db, principal, merge.contact_id, Action.CONTACT_READ)
-    survivor = db.get(Person, merge.survivor_id)
-    merged = db.get(Person, merge.merged_id)
-    assert survivor is not None and merged is not None  # noqa: S101 - foreign keys
+    merge, access = _merge(db, principal, merge_id, Action.CONTACT_READ)
+    contact = records.reopen(db, principal, access).record
+    survivor, merged = _pair(db, access, merge)
     reason = release_for_person(
         access,
         person_id=str(survivor.id),
@@ -698,17 +696,14 @@ def decide_merge(db: Session, principal: Principal, merge_id: str, approve: bool
     """A MASH manager approves or rejects a proposed merge (the firewall's contact:decide,
     which only managers hold). Approval folds the merged person into the survivor and moves
     their linked subjects, recording which, so the merge can be undone."""
-    merge = _merge(db, merge_id)
-    _contact(db, principal, merge.contact_id, Action.CONTACT_DECIDE)
+    merge, access = _merge(db, principal, merge_id, Action.CONTACT_DECIDE)
     if merge.status != "proposed":
         raise PersonChangeRefused(f"This merge has already been {merge.status}")
     if merge.proposed_by == principal.id:
         raise PersonChangeRefused("Someone other than the proposer must decide a merge")
     now = runtime.now()
     if approve:
-        survivor = db.get(Person, merge.survivor_id)
-        merged = db.get(Person, merge.merged_id)
-        assert survivor is not None and merged is not None  # noqa: S101 - foreign keys
+        survivor, merged = _pair(db, access, merge)
         if survivor.merged_into_id is not None or merged.merged_into_id is not None:
             raise PersonChangeRefused("One of these people has been merged since: reject this")
         moved = db.scalars(
@@ -743,13 +738,10 @@ def decide_merge(db: Session, principal: Principal, merge_id: str, approve: bool
 def undo_merge(db: Session, principal: Principal, merge_id: str) -> PersonMerge:
     """A MASH manager undoes an approved merge: the merged person stands alone again and
     the subjects the merge moved go back to them."""
-    merge = _merge(db, merge_id)
-    _contact(db, principal, merge.contact_id, Action.CONTACT_DECIDE)
+    merge, access = _merge(db, principal, merge_id, Action.CONTACT_DECIDE)
     if merge.status != "approved":
         raise PersonChangeRefused("Only an approved merge can be undone")
-    survivor = db.get(Person, merge.survivor_id)
-    merged = db.get(Person, merge.merged_id)
-    assert survivor is not None and merged is not None  # noqa: S101 - foreign keys
+    survivor, merged = _pair(db, access, merge)
     if survivor.merged_into_id is not None:
         raise PersonChangeRefused(
             "The surviving person has been merged again since: undo that first"
@@ -893,10 +885,7 @@ def repeat_contact_warnings(
     """The `warnings` of GET /api/v1/contacts/{id} (shared/docs/api.md): one entry per
     linked child and earlier contact within a window. Takes the access that released the
     contact to `principal` as proof that the firewall has decided; no person details."""
-    contact_id = opened_contact(access, principal.id, Action.CONTACT_READ)
-    contact = db.get(Contact, uuid.UUID(contact_id))
-    if contact is None:  # pragma: no cover - just released
-        return []
+    contact = records.reopen(db, principal, access).record
     rows = {s.id: s for s in contact.subjects}
     views = [SubjectPeople(str(s.id), "", s.role, None, ()) for s in contact.subjects]
     warnings = _warnings(db, contact, rows, views)

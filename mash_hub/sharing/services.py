@@ -24,7 +24,7 @@ from mash_hub.authz.permissions import Role
 from mash_hub.contacts.deadlines import response_due
 from mash_hub.contacts.models import Contact, ContactSubject
 from mash_hub.firewall import records
-from mash_hub.firewall.release import opened_contact, seal
+from mash_hub.firewall.release import seal
 from mash_hub.identity.models import AGENCIES, AGENCY_CODES
 from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
@@ -492,11 +492,7 @@ def requests_on_opened_contact(
     """As `requests_on_contact`, for a contact this principal was just allowed to read (the
     contact page and the API's contact): the page's own access is the proof, so there is no
     second contact decision, and each request is still decided on its own."""
-    contact_id = opened_contact(access, principal.id, Action.CONTACT_READ)
-    contact = db.get(Contact, uuid.UUID(contact_id))
-    if contact is None:  # pragma: no cover - just opened in this unit of work
-        return []
-    return _summaries(db, principal, contact)
+    return _summaries(db, principal, records.reopen(db, principal, access).record)
 
 
 def _summaries(db: Session, principal: Principal, contact: Contact) -> list[RequestSummary]:
