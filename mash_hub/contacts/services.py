@@ -32,7 +32,7 @@ from mash_hub.firewall import records
 from mash_hub.firewall.release import seal
 from mash_hub.identity import services as identity
 from mash_hub.people import services as people
-from mash_hub.policy import Action, ContactResource
+from mash_hub.policy import Action
 
 
 class ContactNotFound(LookupError):
@@ -126,7 +126,7 @@ def create_contact(db: Session, principal: Principal, data: ContactInput) -> Con
     contact_id = uuid.uuid4()
     cid = str(contact_id)
     access = firewall.require(
-        principal, Action.CONTACT_CREATE, ContactResource(cid, "none", "open"), contact_id=cid
+        principal, Action.CONTACT_CREATE, records.new_contact_resource(cid), contact_id=cid
     )
     agency = identity.agency_by_code(db, data.source_agency)
     now = runtime.now()

@@ -36,7 +36,7 @@ from mash_hub.identity import services as identity
 from mash_hub.identity.models import AGENCIES, User
 from mash_hub.notifications import services as notifications
 from mash_hub.notifications.services import notify
-from mash_hub.policy import Action, ContributionResource
+from mash_hub.policy import Action
 from mash_hub.sharing.models import Contribution, ContributionItem, InfoRequest
 
 AGENCY_NAMES = {agency.code: agency.name for agency in AGENCIES}
@@ -159,7 +159,6 @@ def candidates(
 ) -> list[Candidate]:
     """The concern narrative and every partner item the manager is allowed to read, each
     read decided and audited."""
-    cid = str(contact.id)
     source = contact.source_agency.code
     found = [
         Candidate(
@@ -182,16 +181,8 @@ def candidates(
     for item, contribution, rag in rows:
         key = (contribution.id, item.restricted)
         if key not in decided:
-            decided[key] = firewall.decide_within(
-                principal,
-                Action.CONTRIBUTION_READ,
-                ContributionResource(
-                    str(contribution.id),
-                    contribution.agency,
-                    item.restricted,
-                    rag,  # type: ignore[arg-type]
-                ),
-                contact_id=cid,
+            decided[key] = records.decide_contribution(
+                principal, contribution, restricted=item.restricted, contact_rag=rag
             )
         item_access = decided[key]
         if item_access is None:

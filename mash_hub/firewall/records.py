@@ -19,6 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, select
@@ -31,6 +32,7 @@ from mash_hub.firewall.decisions import (
     Access,
     AccessDenied,
     allowed_in_request,
+    decide_within,
     record_not_found,
     require,
 )
@@ -42,9 +44,15 @@ from mash_hub.firewall.release import (
     seal,
 )
 from mash_hub.people.models import Person, PersonMerge
-from mash_hub.policy import Action, ContactResource, Decision, InfoRequestResource
+from mash_hub.policy import (
+    Action,
+    ContactResource,
+    ContributionResource,
+    Decision,
+    InfoRequestResource,
+)
 from mash_hub.policy.pdp import Resource
-from mash_hub.sharing.models import InfoRequest
+from mash_hub.sharing.models import Contribution, InfoRequest
 
 R = TypeVar("R")
 
@@ -80,6 +88,36 @@ def contact_resource(contact: Contact) -> ContactResource:
         str(contact.id),
         contact.rag or "none",  # type: ignore[arg-type]
         "closed" if contact.status in ("closed", "deleted") else "open",
+    )
+
+
+def new_contact_resource(contact_id: str) -> ContactResource:
+    """A contact about to be recorded: no rating yet, and open."""
+    return ContactResource(contact_id, "none", "open")
+
+
+def new_request_resource(
+    request_id: str, agency: str, due_at: datetime, contact_rag: str
+) -> InfoRequestResource:
+    """A request about to be sent to `agency`."""
+    return InfoRequestResource(request_id, agency, "open", due_at, contact_rag)  # type: ignore[arg-type]
+
+
+def decide_contribution(
+    principal: Principal, contribution: Contribution, *, restricted: bool, contact_rag: str
+) -> Access | None:
+    """Decide (and audit with the page) reading an answer's items of one kind, restricted
+    by their originator or not; None where refused, and the page marks them withheld."""
+    return decide_within(
+        principal,
+        Action.CONTRIBUTION_READ,
+        ContributionResource(
+            str(contribution.id),
+            contribution.agency,
+            restricted,
+            contact_rag,  # type: ignore[arg-type]
+        ),
+        contact_id=str(contribution.contact_id),
     )
 
 

@@ -28,7 +28,7 @@ from mash_hub.firewall.release import seal
 from mash_hub.identity.models import AGENCIES, AGENCY_CODES
 from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
-from mash_hub.policy import Action, ContributionResource, InfoRequestResource
+from mash_hub.policy import Action
 from mash_hub.policy.pdp import NO_POLICY, NOT_IN_FORCE
 from mash_hub.sharing.models import (
     ITEM_KINDS,
@@ -181,7 +181,7 @@ def send_request(
 
         due = response_due(rag, now, runtime.settings().timescales, working_calendar())
     request_id = uuid.uuid4()
-    resource = InfoRequestResource(str(request_id), agency, "open", due, rag)  # type: ignore[arg-type]
+    resource = records.new_request_resource(str(request_id), agency, due, rag)
     try:
         access = firewall.require(principal, Action.REQUEST_CREATE, resource, contact_id=cid)
     except firewall.AccessDenied as refused:
@@ -438,23 +438,14 @@ def _answer_view(
     (an item restricted by its originator). Each decision is audited with the page. The
     originating agency reads its own answer under its allowed read of the request
     (`own_access`), restricted items included."""
-    cid = str(contribution.contact_id)
     accesses: dict[bool, firewall.Access | None] = {}
     if own_access is not None:
         accesses = {False: own_access, True: own_access}
     items = []
     for item in contribution.items:
         if item.restricted not in accesses:
-            accesses[item.restricted] = firewall.decide_within(
-                principal,
-                Action.CONTRIBUTION_READ,
-                ContributionResource(
-                    str(contribution.id),
-                    contribution.agency,
-                    item.restricted,
-                    request.contact_rag,  # type: ignore[arg-type]
-                ),
-                contact_id=cid,
+            accesses[item.restricted] = records.decide_contribution(
+                principal, contribution, restricted=item.restricted, contact_rag=request.contact_rag
             )
         access = accesses[item.restricted]
         if access is None:
