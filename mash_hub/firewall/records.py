@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from mash_hub.authz.gate import Principal
@@ -55,6 +55,7 @@ from mash_hub.policy.pdp import Resource
 from mash_hub.sharing.models import Contribution, InfoRequest
 
 R = TypeVar("R")
+R2 = TypeVar("R2")
 
 
 class NotFound(LookupError):
@@ -190,6 +191,13 @@ class Opened(Generic[R]):
     access: Access
     contact_id: str
     agency: str
+
+    def rows(self, model: type[R2], *also: Any) -> Select[Any]:
+        """The rows of `model` under the opened record's contact (its subjects, ratings,
+        decisions, requests...), as a select to narrow."""
+        column = model.id if model is Contact else model.contact_id  # type: ignore[attr-defined]
+        statement: Select[Any] = select(model, *also).where(column == uuid.UUID(self.contact_id))
+        return statement
 
     def _place(self, row: Any, column: str, agency: str | None) -> dict[str, str]:
         row = self.record if row is None else row
@@ -333,16 +341,39 @@ def person_details(access: Access, person: Person) -> str:
     )
 
 
-def scope(principal: Principal, model: type[R], action: Action) -> Select[R]:
-    """The rows of `model` that `principal` may be shown for `action`, as a select to narrow.
+def _agency_asked(principal: Principal) -> ColumnElement[bool]:
+    return InfoRequest.agency == principal.agency
 
-    This is the firewall's first cut (the PostgreSQL row-level security is the second, and
-    each row shown is still decided): an agency's requests only reach that agency; contacts
-    only reach the MASH side."""
+
+# The first cut of each list, by (record type, action): the same cut as PostgreSQL's
+# row-level security. None: no cut here, and every row shown is decided on its own.
+_SCOPES: dict[tuple[type[Any], Action], Callable[[Principal], ColumnElement[bool]] | None] = {
+    (InfoRequest, Action.REQUEST_READ): _agency_asked,
+    (InfoRequest, Action.REQUEST_ANSWER): _agency_asked,
+    (Contact, Action.CONTACT_READ): None,
+    (Contact, Action.CONTACT_DECIDE): None,
+    (PersonMerge, Action.CONTACT_DECIDE): None,
+}
+
+
+def scope(principal: Principal, model: type[R], action: Action, *also: Any) -> Select[Any]:
+    """The rows of `model` that `principal` may be shown for `action`, as a select to narrow
+    (never widen), with `also` added as further columns or entities to join in.
+
+    This is the firewall's first cut: PostgreSQL's row-level security is the second, and
+    each row shown is still decided (`decide_many`, or the list's own decision per row)."""
     entry = record_type(model)
-    statement: Select[R] = select(model)
-    if model is InfoRequest and action in (Action.REQUEST_READ, Action.REQUEST_ANSWER):
-        return statement.where(InfoRequest.agency == principal.agency)
-    if model is Contact and action is Action.CONTACT_READ:
-        return statement
-    raise LookupError(f"no scope for {entry.object_type} under {action.value}")
+    if (model, action) not in _SCOPES:
+        raise LookupError(f"no list of {entry.object_type} for {action.value}")
+    cut = _SCOPES[(model, action)]
+    statement: Select[Any] = select(model, *also)
+    return statement if cut is None else statement.where(cut(principal))
+
+
+def jobs(model: type[R], *also: Any) -> Select[Any]:
+    """The rows of `model` for the hub's own bookkeeping (a scheduled job expiring, closing
+    or listing records for review). No principal and no Access: nothing selected here can
+    be released, only counted, listed by id or changed in state."""
+    record_type(model)
+    statement: Select[Any] = select(model, *also)
+    return statement

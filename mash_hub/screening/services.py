@@ -190,7 +190,14 @@ def queue(
         raise QueueRefused("outside the MASH side")
     claims = _latest_claims()
     query = (
-        select(Contact, claims.c.assignee_id, User.display_name, _pending_clause().label("pending"))
+        records.scope(
+            principal,
+            Contact,
+            Action.CONTACT_READ,
+            claims.c.assignee_id,
+            User.display_name,
+            _pending_clause().label("pending"),
+        )
         .outerjoin(claims, claims.c.contact_id == Contact.id)
         .outerjoin(User, User.id == claims.c.assignee_id)
         .where(Contact.status.in_(SCREENING_STATUSES))
@@ -264,8 +271,8 @@ def awaiting_approval(db: Session, principal: Principal) -> list[PendingDecision
     if not _on_mash_side(db, principal):
         raise QueueRefused("outside the MASH side")
     found = db.execute(
-        select(ContactDecision, Contact)
-        .join(Contact, Contact.id == ContactDecision.contact_id)
+        records.scope(principal, Contact, Action.CONTACT_READ, ContactDecision)
+        .join(ContactDecision, ContactDecision.contact_id == Contact.id)
         .where(
             Contact.status.in_(SCREENING_STATUSES),
             ~exists(
@@ -275,8 +282,8 @@ def awaiting_approval(db: Session, principal: Principal) -> list[PendingDecision
         .order_by(ContactDecision.proposed_at)
         .limit(QUEUE_LIMIT)
     ).all()
-    _show_rows(principal, [contact for _decision, contact in found])
-    names = display_names(db, [decision.proposed_by for decision, _ in found])
+    _show_rows(principal, [contact for contact, _decision in found])
+    names = display_names(db, [decision.proposed_by for _, decision in found])
     return [
         PendingDecision(
             decision_id=str(decision.id),
@@ -288,7 +295,7 @@ def awaiting_approval(db: Session, principal: Principal) -> list[PendingDecision
             proposed_at=decision.proposed_at,
             proposed_by=names.get(decision.proposed_by, decision.proposed_by),
         )
-        for decision, contact in found
+        for contact, decision in found
     ]
 
 
@@ -297,14 +304,14 @@ def awaiting_acknowledgement(db: Session, principal: Principal) -> list[Awaiting
     if not _on_mash_side(db, principal):
         raise QueueRefused("outside the MASH side")
     found = db.execute(
-        select(DecisionReview, ContactDecision, Contact)
+        records.scope(principal, Contact, Action.CONTACT_READ, DecisionReview, ContactDecision)
+        .join(DecisionReview, DecisionReview.contact_id == Contact.id)
         .join(ContactDecision, ContactDecision.id == DecisionReview.decision_id)
-        .join(Contact, Contact.id == DecisionReview.contact_id)
         .where(Contact.status == "decided", DecisionReview.verdict == "approved")
         .order_by(DecisionReview.acknowledgement_due_at)
         .limit(QUEUE_LIMIT)
     ).all()
-    _show_rows(principal, [contact for _r, _d, contact in found])
+    _show_rows(principal, [contact for contact, _r, _d in found])
     return [
         AwaitingAcknowledgement(
             contact_id=str(contact.id),
@@ -313,7 +320,7 @@ def awaiting_acknowledgement(db: Session, principal: Principal) -> list[Awaiting
             approved_at=review.reviewed_at,
             due_at=review.acknowledgement_due_at or review.reviewed_at,
         )
-        for review, decision, contact in found
+        for contact, review, decision in found
     ]
 
 
@@ -431,17 +438,10 @@ def decisions_for(db: Session, principal: Principal, contact_id: str) -> Decisio
     opened = _open(db, principal, contact_id, Action.CONTACT_READ)
     contact = opened.record
     decisions = db.scalars(
-        select(ContactDecision)
-        .where(ContactDecision.contact_id == contact.id)
-        .order_by(ContactDecision.proposed_at, ContactDecision.id)
+        opened.rows(ContactDecision).order_by(ContactDecision.proposed_at, ContactDecision.id)
     ).all()
-    reviews = {
-        r.decision_id: r
-        for r in db.scalars(select(DecisionReview).where(DecisionReview.contact_id == contact.id))
-    }
-    acknowledgement = db.scalar(
-        select(ReferrerAcknowledgement).where(ReferrerAcknowledgement.contact_id == contact.id)
-    )
+    reviews = {r.decision_id: r for r in db.scalars(opened.rows(DecisionReview))}
+    acknowledgement = db.scalar(opened.rows(ReferrerAcknowledgement))
     actors = [d.proposed_by for d in decisions] + [r.reviewed_by for r in reviews.values()]
     if acknowledgement is not None:
         actors.append(acknowledgement.recorded_by)
@@ -526,10 +526,9 @@ def _event(
     )
 
 
-def _pending(db: Session, contact: Contact) -> ContactDecision | None:
+def _pending(db: Session, opened: records.Opened[Contact]) -> ContactDecision | None:
     decision: ContactDecision | None = db.scalar(
-        select(ContactDecision).where(
-            ContactDecision.contact_id == contact.id,
+        opened.rows(ContactDecision).where(
             ~exists(
                 select(DecisionReview.id).where(DecisionReview.decision_id == ContactDecision.id)
             ),
@@ -584,7 +583,7 @@ def propose(
         raise StateConflict("the contact already has an approved decision")
     if contact.rag is None:
         raise StateConflict("rate the contact before proposing an outcome")
-    if _pending(db, contact) is not None:
+    if _pending(db, opened) is not None:
         raise StateConflict("an outcome is already waiting for a manager's approval")
     earlier = db.scalar(
         select(func.count())
@@ -642,7 +641,7 @@ def review(
         refusal_shown=True,
     )
     contact = opened.record
-    pending = _pending(db, contact)
+    pending = _pending(db, opened)
     if (
         pending is None
         or str(pending.id) != decision_id
