@@ -370,10 +370,11 @@ def scope(principal: Principal, model: type[R], action: Action, *also: Any) -> S
     return statement if cut is None else statement.where(cut(principal))
 
 
-def jobs(model: type[R], *also: Any) -> Select[Any]:
-    """The rows of `model` for the hub's own bookkeeping (a scheduled job expiring, closing
-    or listing records for review). No principal and no Access: nothing selected here can
-    be released, only counted, listed by id or changed in state."""
+def bookkeeping(model: type[R], *also: Any) -> Select[Any]:
+    """The rows of `model` for the hub's own bookkeeping: the state changes it makes on its
+    own account (expiring, withdrawing or escalating requests, listing records for a
+    retention review). No principal and no Access: nothing selected here can be released,
+    only counted, listed by id or changed in state, each change audited by its caller."""
     record_type(model)
     statement: Select[Any] = select(model, *also)
     return statement

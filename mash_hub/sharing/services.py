@@ -293,11 +293,7 @@ def get_request_for(db: Session, principal: Principal, request_id: str) -> Reque
     )
     request, access = opened.record, opened.access
     subjects = []
-    for subject in db.scalars(
-        select(ContactSubject)
-        .where(ContactSubject.contact_id == request.contact_id)
-        .order_by(ContactSubject.position)
-    ):
+    for subject in db.scalars(opened.rows(ContactSubject).order_by(ContactSubject.position)):
         # The subjects stay sealed for the agency the contact came from.
         details = json.loads(opened.text("details", row=subject, agency=request.source_agency))
         born = details.get("date_of_birth")
@@ -465,7 +461,7 @@ def _answer_view(
 def requests_on_contact(db: Session, principal: Principal, contact_id: str) -> list[RequestSummary]:
     """Every request on a contact with its answer, for MASH staff. RequestNotFound if the
     contact is not the caller's to see."""
-    contact = records.open(
+    opened = records.open(
         db,
         principal,
         Contact,
@@ -473,8 +469,8 @@ def requests_on_contact(db: Session, principal: Principal, contact_id: str) -> l
         Action.CONTRIBUTION_READ,
         decide_as=Action.CONTACT_READ,
         missing=RequestNotFound,
-    ).record
-    return _summaries(db, principal, contact)
+    )
+    return _summaries(db, principal, opened)
 
 
 def requests_on_opened_contact(
@@ -483,16 +479,17 @@ def requests_on_opened_contact(
     """As `requests_on_contact`, for a contact this principal was just allowed to read (the
     contact page and the API's contact): the page's own access is the proof, so there is no
     second contact decision, and each request is still decided on its own."""
-    return _summaries(db, principal, records.reopen(db, principal, access).record)
+    return _summaries(db, principal, records.reopen(db, principal, access))
 
 
-def _summaries(db: Session, principal: Principal, contact: Contact) -> list[RequestSummary]:
+def _summaries(
+    db: Session, principal: Principal, opened: records.Opened[Contact]
+) -> list[RequestSummary]:
     now = runtime.now()
+    contact = opened.record
     summaries = []
     requests = db.scalars(
-        select(InfoRequest)
-        .where(InfoRequest.contact_id == contact.id)
-        .order_by(InfoRequest.requested_at, InfoRequest.agency)
+        opened.rows(InfoRequest).order_by(InfoRequest.requested_at, InfoRequest.agency)
     )
     for request in requests:
         access = firewall.decide_within(
@@ -559,7 +556,7 @@ def contact_rated(db: Session, contact: Contact, principal: Principal) -> int:
         return 0
     return _withdraw(
         db,
-        select(InfoRequest).where(InfoRequest.contact_id == contact.id),
+        records.bookkeeping(InfoRequest).where(InfoRequest.contact_id == contact.id),
         principal.id,
         principal.kind,
     )
@@ -599,7 +596,7 @@ def withdraw_green_requests(db: Session) -> int:
     """Job: withdraw open requests whose contact is rated Green (stragglers the rating
     service did not reach, e.g. a rating written by another process)."""
     green = select(Contact.id).where(Contact.rag == "green")
-    return _withdraw(db, select(InfoRequest).where(InfoRequest.contact_id.in_(green)))
+    return _withdraw(db, records.bookkeeping(InfoRequest).where(InfoRequest.contact_id.in_(green)))
 
 
 def _escalate(db: Session, request: InfoRequest, kind: str) -> None:
@@ -628,7 +625,7 @@ def _expire(db: Session, *conditions: Any) -> int:
     now = runtime.now()
     expired = 0
     due = db.scalars(
-        select(InfoRequest).where(
+        records.bookkeeping(InfoRequest).where(
             InfoRequest.status == "open", InfoRequest.due_at <= now, *conditions
         )
     ).all()
@@ -659,7 +656,7 @@ def escalate_due_soon(db: Session) -> int:
     horizon = now + runtime.settings().requests.escalate_before_due.timedelta
     escalated = 0
     near = db.scalars(
-        select(InfoRequest).where(
+        records.bookkeeping(InfoRequest).where(
             InfoRequest.status == "open",
             InfoRequest.escalation_level == 0,
             InfoRequest.due_at > now,
