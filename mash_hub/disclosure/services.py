@@ -171,14 +171,14 @@ def candidates(
         )
     ]
     rows = db.execute(
-        select(ContributionItem, Contribution, InfoRequest.contact_rag)
-        .join(Contribution, ContributionItem.contribution_id == Contribution.id)
+        records.reopen(db, principal, access)
+        .rows(Contribution, ContributionItem, InfoRequest.contact_rag)
+        .join(ContributionItem, ContributionItem.contribution_id == Contribution.id)
         .join(InfoRequest, Contribution.request_id == InfoRequest.id)
-        .where(Contribution.contact_id == contact.id)
         .order_by(Contribution.answered_at, Contribution.agency, ContributionItem.position)
     ).all()
     decided: dict[tuple[uuid.UUID, bool], firewall.Access | None] = {}
-    for item, contribution, rag in rows:
+    for contribution, item, rag in rows:
         key = (contribution.id, item.restricted)
         if key not in decided:
             decided[key] = records.decide_contribution(
