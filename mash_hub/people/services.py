@@ -652,10 +652,11 @@ def _pair(db: Session, access: Access, merge: PersonMerge) -> tuple[Person, Pers
     return survivor, merged
 
 
-def merges_waiting(db: Session) -> Sequence[PersonMerge]:
-    """Proposed merges, oldest first, and approved ones (which may be undone): ids only."""
+def merges_waiting(db: Session, principal: Principal) -> Sequence[PersonMerge]:
+    """Proposed merges, oldest first, and approved ones (which may be undone): ids only;
+    each is decided when opened."""
     return db.scalars(
-        select(PersonMerge)
+        records.scope(principal, PersonMerge, Action.CONTACT_DECIDE)
         .where(PersonMerge.status.in_(["proposed", "approved"]))
         .order_by(PersonMerge.proposed_at, PersonMerge.id)
     ).all()

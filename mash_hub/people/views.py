@@ -148,7 +148,7 @@ def propose_merge(contact_id: str) -> BaseResponse | str:
 @bp.route("/people/merges")
 @requires(Permission.PERSONS_MERGE_DECIDE)
 def merges() -> str:
-    waiting = services.merges_waiting(db.session())
+    waiting = services.merges_waiting(db.session(), _principal())
     return render_template("people/merges.html", merges=waiting, title="Person merges")
 
 
