@@ -102,6 +102,15 @@ def record_on_its_own(draft: EventDraft) -> AuditEvent:
     return event
 
 
+def record_again_on_their_own(events: list[tuple[EventDraft, uuid.UUID]]) -> None:
+    """Write events whose unit of work rolled back again, in one transaction of their own,
+    each under the id it was first given (so whoever holds that id still finds it)."""
+    if not events:
+        return
+    with database().transaction() as own:
+        own.execute(insert(AuditEvent), [{**_values(draft), "id": id_} for draft, id_ in events])
+
+
 @dataclass(frozen=True)
 class EventFilter:
     """A search of the trail. ``after_seq`` is the paging cursor's position."""
