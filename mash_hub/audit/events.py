@@ -128,6 +128,25 @@ _KINDS = (
         frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
     ),
     EventKind(
+        "access.gate_refused",
+        "The gate refused a request before any record was opened: the principal lacks the "
+        "endpoint's permission (object_id: the record id in the path, if any)",
+        frozenset({"actor_id", "agency", "action", "object_type", "decision", "reason"}),
+    ),
+    EventKind(
+        "sign_in.refused",
+        "A password or security code at sign-in was refused, or the account was locked "
+        "(actor_id: the account's id if the email is a known account, else 'unknown'; never "
+        "what was typed)",
+        frozenset({"actor_id", "action", "decision", "reason"}),
+    ),
+    EventKind(
+        "step_up.refused",
+        "A fresh security code asked for before a sensitive action (audit export, retention "
+        "deletion, break-glass) was wrong or already used",
+        frozenset({"actor_id", "agency", "action", "decision", "reason"}),
+    ),
+    EventKind(
         "sign_in.oidc_refused",
         "An agency identity provider's sign-in was refused (state, token, MFA or group)",
         frozenset({"actor_id", "action", "decision", "reason", "agency"}),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from mash_hub import runtime
 from mash_hub.audit.events import check_fields
 from mash_hub.audit.models import AuditEvent
-from mash_hub.db import database
+from mash_hub.db import after_rollback, database
 from mash_hub.web.security import request_id as current_request_id
 
 
@@ -99,6 +99,16 @@ def record_on_its_own(draft: EventDraft) -> AuditEvent:
         own.add(event)
         own.flush()
         own.expunge(event)
+    return event
+
+
+def record_kept(db: Session, draft: EventDraft) -> AuditEvent:
+    """Record in the request's unit of work (`db` is the request's session) and, if that
+    unit of work rolls back, write it again on its own, once: for an event that must be in
+    the trail however the request ends (a refused security code whose page rolls back)."""
+    event = record(db, draft)
+    if has_request_context():
+        after_rollback(lambda: record_again_on_their_own([(draft, event.id)]))
     return event
 
 
