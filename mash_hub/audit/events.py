@@ -69,8 +69,15 @@ _KINDS = (
     ),
     EventKind(
         "request.withdrawn",
-        "An open information request was withdrawn because its contact was rated Green",
+        "An open information request was withdrawn because its contact was rated Green (in "
+        "the acting MASH agency's trail; the agency asked gets a request.withdrawn_marker)",
         frozenset({"actor_id", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "request.withdrawn_marker",
+        "The MASH withdrew an agency's open request: the agency's own record of it, naming "
+        "the acting MASH agency and role only (actor_id 'mash:<agency>'), with no reason",
+        frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
     ),
     EventKind(
         "request.escalated",
