@@ -11,6 +11,7 @@ from mash_hub.authz.permissions import Role, Scope
 from mash_hub.db import Database
 from tests.functional.test_break_glass import closed_contact, open_break_glass  # noqa: F401
 from tests.functional.test_contacts_api import CONTACT, token
+from tests.functional.test_retention import SIX_YEARS, api, hub, listed, person  # noqa: F401
 from tests.helpers import csrf_token, sign_in, submit_code, submit_password
 
 
@@ -130,4 +131,23 @@ def test_a_wrong_step_up_code_for_the_audit_export_is_audited(app, make_account,
         str(lead.user_id),
         "health",
         "audit:export",
+    )
+
+
+def test_a_wrong_step_up_code_for_a_retention_deletion_is_audited(
+    app,
+    hub,  # noqa: F811
+    clock,
+):
+    cid = hub.closed_contact()
+    clock.advance(SIX_YEARS)
+    listed(app)
+    lead = hub.lead("police")
+    wrong = hub.delete(lead, cid, "000000")
+    assert "The security code is not correct" in wrong.text
+    (event,) = events(app, "step_up.refused")
+    assert (event.actor_id, event.agency, event.action) == (
+        str(lead.account.user_id),
+        "police",
+        "retention:delete",
     )
