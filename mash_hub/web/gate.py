@@ -6,6 +6,7 @@ bearer token with a scope that grants the permission. The API never accepts a co
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import structlog
@@ -57,6 +58,8 @@ def enforce() -> BaseResponse | None:
     return None
 
 
+SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
 # The record a path names, by its argument: what a refusal at the gate was aimed at.
 PATH_OBJECTS = {
     "contact_id": "Contact",
@@ -76,6 +79,8 @@ def _audit_refusal(principal: Principal, permission: str) -> None:
     args = request.view_args or {}
     name = next((arg for arg in PATH_OBJECTS if arg in args), None)
     object_id = str(args[name])[:64] if name is not None else None
+    if object_id is not None and not SAFE_ID.fullmatch(object_id):
+        object_id = "(not an id)"  # whatever was typed stays out of the trail
     contact_id = None
     if name == "contact_id" and object_id is not None:
         try:

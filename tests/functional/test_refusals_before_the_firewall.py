@@ -56,6 +56,15 @@ def test_a_partner_token_probing_a_contact_leaves_a_deny_event(app, client, make
     assert "Smith" not in words(event) and "Neighbour" not in words(event)
 
 
+def test_a_probe_with_a_strange_path_id_is_recorded_without_it(app, client, make_client):
+    health = token(client, make_client, "health", Scope.REQUESTS_READ)
+    for probe in ("%00", "Sam%20Smith", "%F0%9F%98%80", "x" * 80):
+        assert client.get(f"/api/v1/contacts/{probe}", headers=health).status_code == 403
+    found = events(app, "access.gate_refused")
+    assert [e.object_id for e in found] == ["(not an id)", "(not an id)", "(not an id)", "x" * 64]
+    assert all(e.contact_id is None for e in found)
+
+
 def test_a_partner_researcher_refused_at_a_page_leaves_a_deny_event(
     app, client, make_client, make_account, clock
 ):
