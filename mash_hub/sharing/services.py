@@ -639,6 +639,9 @@ def _withdrawn_events(request: InfoRequest, by: Principal | None) -> list[EventD
         roles = tuple(sorted(r.value for r in by.roles)) or tuple(
             sorted(s.value for s in by.scopes)
         )
+    # The role the MASH acted in: a person's roles, or those an agency system's scopes
+    # stand for (a screening client acts as a screener).
+    acting_role = tuple(sorted(firewall.policy_actor(by).roles)) if by is not None else ()
     mash_side = replace(
         _system_event(
             "request.withdrawn",
@@ -656,7 +659,7 @@ def _withdrawn_events(request: InfoRequest, by: Principal | None) -> list[EventD
         actor_type="system",
         actor_id=f"mash:{by.agency}" if by is not None else SYSTEM_ACTOR,
         agency=request.agency,
-        roles=roles,
+        roles=acting_role,
         action="request:withdraw",
         object_type="InfoRequest",
         object_id=str(request.id),

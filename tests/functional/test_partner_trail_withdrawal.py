@@ -66,3 +66,22 @@ def test_a_partner_audit_client_gets_the_marker_only(app, client, make_client, m
     ]
     body = json.dumps(response.json)
     assert str(screener.user_id) not in body and "rated green" not in body
+
+
+def test_an_agency_system_rating_green_is_shown_as_the_role_it_acts_in(app, client, make_client):
+    police = screening(client, make_client)
+    contact_id = rated_contact(client, police, "amber")
+    request_id = ask(client, police, contact_id, "housing").json["id"]
+    green = client.post(
+        f"/api/v1/contacts/{contact_id}/rating",
+        json={"rag": "green", "rationale": "Universal services"},
+        headers=police,
+    )
+    assert green.status_code == 200
+    housing = token(client, make_client, "housing", Scope.AUDIT_READ)
+    events = client.get("/api/v1/audit/events", headers=housing).json["events"]
+    withdrawn = [e for e in events if e["action"] == "request:withdraw"]
+    assert [(e["actor"], e["object_id"], e["reason"]) for e in withdrawn] == [
+        ("mash:police", request_id, "request withdrawn")
+    ]
+    assert "rated green" not in json.dumps(events)
