@@ -1,8 +1,10 @@
 """Writing audit events.
 
-An allowed access is recorded in the same unit of work as the access itself: both commit
-or neither does. A refusal is recorded in a transaction of its own, because the request
-that was refused answers with an error and rolls back.
+An allowed access is recorded in the same unit of work as the access itself, so both
+commit together; if that unit of work rolls back while the response still shows what was
+released (an error page, a form shown again), the event is written again on its own
+(`record_kept`, `record_again_on_their_own`). A refusal is recorded in a transaction of its
+own, because the request that was refused answers with an error and rolls back.
 """
 
 from __future__ import annotations
