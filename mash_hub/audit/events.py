@@ -69,8 +69,15 @@ _KINDS = (
     ),
     EventKind(
         "request.withdrawn",
-        "An open information request was withdrawn because its contact was rated Green",
+        "An open information request was withdrawn because its contact was rated Green (in "
+        "the acting MASH agency's trail; the agency asked gets a request.withdrawn_marker)",
         frozenset({"actor_id", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "request.withdrawn_marker",
+        "The MASH withdrew an agency's open request: the agency's own record of it, naming "
+        "the acting MASH agency and role only (actor_id 'mash:<agency>'), with no reason",
+        frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
     ),
     EventKind(
         "request.escalated",
@@ -126,6 +133,25 @@ _KINDS = (
         "retention.deleted",
         "A governance lead deleted a contact past its retention period (its keys destroyed)",
         frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "access.gate_refused",
+        "The gate refused a request before any record was opened: the principal lacks the "
+        "endpoint's permission (object_id: the record id in the path, if any)",
+        frozenset({"actor_id", "agency", "action", "object_type", "decision", "reason"}),
+    ),
+    EventKind(
+        "sign_in.refused",
+        "A password or security code at sign-in was refused, or the account was locked "
+        "(actor_id: the account's id if the email is a known account, else 'unknown'; never "
+        "what was typed)",
+        frozenset({"actor_id", "action", "decision", "reason"}),
+    ),
+    EventKind(
+        "step_up.refused",
+        "A fresh security code asked for before a sensitive action (audit export, retention "
+        "deletion, break-glass) was wrong or already used",
+        frozenset({"actor_id", "agency", "action", "decision", "reason"}),
     ),
     EventKind(
         "sign_in.oidc_refused",

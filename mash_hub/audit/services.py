@@ -1,8 +1,10 @@
 """Writing audit events.
 
-An allowed access is recorded in the same unit of work as the access itself: both commit
-or neither does. A refusal is recorded in a transaction of its own, because the request
-that was refused answers with an error and rolls back.
+An allowed access is recorded in the same unit of work as the access itself, so both
+commit together; if that unit of work rolls back while the response still shows what was
+released (an error page, a form shown again), the event is written again on its own
+(`record_kept`, `record_again_on_their_own`). A refusal is recorded in a transaction of its
+own, because the request that was refused answers with an error and rolls back.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 from mash_hub import runtime
 from mash_hub.audit.events import check_fields
 from mash_hub.audit.models import AuditEvent
-from mash_hub.db import database
+from mash_hub.db import after_rollback, database
 from mash_hub.web.security import request_id as current_request_id
 
 
@@ -100,6 +102,25 @@ def record_on_its_own(draft: EventDraft) -> AuditEvent:
         own.flush()
         own.expunge(event)
     return event
+
+
+def record_kept(db: Session, draft: EventDraft) -> AuditEvent:
+    """Record in the request's unit of work (`db` is the request's session) and, if that
+    unit of work rolls back, write it again on its own, once: for an event that must be in
+    the trail however the request ends (a refused security code whose page rolls back)."""
+    event = record(db, draft)
+    if has_request_context():
+        after_rollback(lambda: record_again_on_their_own([(draft, event.id)]))
+    return event
+
+
+def record_again_on_their_own(events: list[tuple[EventDraft, uuid.UUID]]) -> None:
+    """Write events whose unit of work rolled back again, in one transaction of their own,
+    each under the id it was first given (so whoever holds that id still finds it)."""
+    if not events:
+        return
+    with database().transaction() as own:
+        own.execute(insert(AuditEvent), [{**_values(draft), "id": id_} for draft, id_ in events])
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def open_break_glass(
         raise BreakGlassRefused("give the reason for emergency access")
     if len(reason) > REASON_MAX:
         raise BreakGlassRefused(f"the reason must be {REASON_MAX} characters or fewer")
-    if not identity.verify_totp(db, user, code):
+    if not identity.verify_step_up(db, user, code, "break_glass:open", contact_id=str(contact.id)):
         raise BreakGlassRefused("the security code is not correct, or has already been used")
     now = runtime.now()
     grant = BreakGlassGrant(

@@ -5,6 +5,11 @@ commit together. A refusal throws away whatever the request had done and is audi
 transaction of its own: the request answers with an error and nothing else it did
 survives. Any failure on the way (policy engine, audit writer, database) ends in a refusal
 or an error, never in data.
+
+What a response shows is recorded even if the response is an error or a form shown again
+and the request's writes roll back: every event decided in the unit of work is remembered
+until it commits, and if it rolls back instead the events are written again, once, in a
+transaction of their own (read events are kept apart from the request's writes).
 """
 
 from __future__ import annotations
@@ -18,7 +23,13 @@ from sqlalchemy import select
 
 from mash_hub import db, runtime
 from mash_hub.audit.models import AuditEvent
-from mash_hub.audit.services import EventDraft, record, record_many, record_on_its_own
+from mash_hub.audit.services import (
+    EventDraft,
+    record,
+    record_again_on_their_own,
+    record_many,
+    record_on_its_own,
+)
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Scope
 from mash_hub.firewall.models import BreakGlassGrant
@@ -147,6 +158,7 @@ def decide(
     draft = _draft(principal, action, resource, decision, contact_id)
     if decision.allowed:
         event = record(db.session(), draft)
+        _keep_if_rolled_back([(draft, event.id)])
     else:
         db.rollback_request()
         event = record_on_its_own(draft)
@@ -170,8 +182,8 @@ def decide_within(
         decision = Decision(False, reason=f"error: {type(err).__name__}")
     draft = _draft(principal, action, resource, decision, contact_id)
     event = record(db.session(), draft)
+    _keep_if_rolled_back([(draft, event.id)])
     if not decision.allowed:
-        _keep_if_rolled_back([draft])
         return None
     return Access(
         principal_id=principal.id,
@@ -184,11 +196,14 @@ def decide_within(
     )
 
 
-def _keep_if_rolled_back(refusals: list[EventDraft]) -> None:
-    """A refusal recorded in the page's unit of work must survive the page failing: if the
-    unit of work rolls back, the refusals are written again, each on its own."""
-    if refusals:
-        db.after_rollback(lambda: [record_on_its_own(draft) for draft in refusals])
+def _keep_if_rolled_back(events: list[tuple[EventDraft, uuid.UUID]]) -> None:
+    """A decision recorded in the request's unit of work must survive the unit of work
+    rolling back, whether it was a refusal marked on a list page or an allowed read whose
+    content the page (an error, a form shown again) still shows: if the unit of work rolls
+    back, the events are written again in a transaction of their own. Once only: the
+    callback is dropped when the unit of work commits and when it first rolls back."""
+    if events:
+        db.after_rollback(lambda: record_again_on_their_own(events))
 
 
 def _open_break_glass_contacts(principal: Principal) -> frozenset[str]:
@@ -234,9 +249,7 @@ def decide_many(
         for (resource, contact), decision in zip(resources, decided, strict=True)
     ]
     event_ids = record_many(db.session(), drafts)
-    _keep_if_rolled_back(
-        [d for d, decision in zip(drafts, decided, strict=True) if not decision.allowed]
-    )
+    _keep_if_rolled_back(list(zip(drafts, event_ids, strict=True)))
     return [
         Access(
             principal_id=principal.id,
@@ -281,9 +294,9 @@ def require(
 
 
 def allowed_in_request(principal: Principal, action: Action, contact_id: str) -> Access | None:
-    """An access this request was already allowed, with its audit event still in the unit
-    of work (not rolled back since): one page view of a contact is one decided access,
-    however many parts of the page show what it allowed."""
+    """An access this request was already allowed, with its audit event still on record
+    (in the unit of work, or written again on its own after a rollback): one page view of
+    a contact is one decided access, however many parts of the page show what it allowed."""
     if not has_request_context():
         return None
     accesses: list[Access] = g.get("mash_accesses", [])

@@ -67,7 +67,9 @@ def delete(review_id: str) -> BaseResponse | str:
     row = _row(review_id)
     form = DeleteForm()
     if form.validate_on_submit():
-        if not identity.verify_totp(db.session(), current_user, form.code.data or ""):
+        if not identity.verify_step_up(
+            db.session(), current_user, form.code.data or "", "retention:delete"
+        ):
             form.code.errors = ["The security code is not correct, or has already been used"]
         else:
             try:

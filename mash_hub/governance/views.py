@@ -220,7 +220,9 @@ def export() -> BaseResponse | str:
         abort(400)
     form = ExportForm()
     if form.validate_on_submit():
-        if not identity.verify_totp(db.session(), current_user, form.code.data or ""):
+        if not identity.verify_step_up(
+            db.session(), current_user, form.code.data or "", "audit:export"
+        ):
             form.code.errors = ["The security code is not correct, or has already been used"]
         else:
             access = _read_audit()

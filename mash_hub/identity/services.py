@@ -177,6 +177,28 @@ def record_failure(key: str, stage: str) -> None:
         own.add(LoginAttempt(account_key=key, at=runtime.now(), stage=stage, succeeded=False))
 
 
+def audit_sign_in_refused(email: str, stage: str, reason: str) -> None:
+    """Put a refused sign-in step in the audit trail, in its own transaction (the page that
+    refused it rolls back): the account's id if the email belongs to one, else 'unknown'.
+    Never the email typed, the password or the code."""
+    from mash_hub.audit.services import EventDraft, record_on_its_own  # audit imports web
+
+    with database().transaction() as own:
+        user = own.scalar(select(User).where(User.email == normalise_email(email)))
+        actor, agency = (str(user.id), user.agency.code) if user is not None else ("unknown", None)
+    record_on_its_own(
+        EventDraft(
+            kind="sign_in.refused",
+            actor_type="user",
+            actor_id=actor,
+            agency=agency,
+            action=f"sign_in:{stage}",
+            decision="deny",
+            reason=reason,
+        )
+    )
+
+
 def record_success(db: Session, key: str, stage: str) -> None:
     """A successful step commits with the sign-in it belongs to."""
     db.add(LoginAttempt(account_key=key, at=runtime.now(), stage=stage, succeeded=True))
@@ -282,6 +304,42 @@ def verify_totp(db: Session, user: User, code: str) -> bool:
         return False
     db.refresh(user, ["totp_last_step"])
     return True
+
+
+def verify_step_up(
+    db: Session,
+    user: User,
+    code: str,
+    action: str,
+    *,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    contact_id: str | None = None,
+) -> bool:
+    """`verify_totp` for a fresh code asked for before a sensitive action; a refused code
+    is audited (the action and ids, never the code), and the event survives the page
+    rolling back. `db` is the request's unit of work."""
+    from mash_hub.audit.services import EventDraft, record_kept  # audit imports the web layer
+
+    if verify_totp(db, user, code):
+        return True
+    record_kept(
+        db,
+        EventDraft(
+            kind="step_up.refused",
+            actor_type="user",
+            actor_id=str(user.id),
+            agency=user.agency.code,
+            roles=tuple(sorted(role.value for role in user.roles)),
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            contact_id=contact_id,
+            decision="deny",
+            reason="security code wrong or already used",
+        ),
+    )
+    return False
 
 
 def _step_time(step: int) -> datetime:

@@ -120,12 +120,14 @@ def sign_in() -> BaseResponse | str:
         request_db = db.session()
         if identity.is_locked_out(request_db, key):
             log.info("sign_in_locked_out", account=key[:12])
+            identity.audit_sign_in_refused(email, "password", "locked out")
             form.email.errors = [LOCKED_OUT]
         else:
             user = identity.verify_password(request_db, email, form.password.data or "")
             if user is None:
                 log.info("sign_in_password_refused", account=key[:12])
                 _failed_step(key, "password")
+                identity.audit_sign_in_refused(email, "password", "wrong email or password")
                 form.email.errors = [WRONG_CREDENTIALS]
             else:
                 identity.record_success(request_db, key, "password")
@@ -285,12 +287,14 @@ def security_code() -> BaseResponse | str:
     if form.validate_on_submit():
         key = identity.account_key(user.email)
         if identity.is_locked_out(db.session(), key):
+            identity.audit_sign_in_refused(user.email, "totp", "locked out")
             form.code.errors = [LOCKED_OUT]
         elif identity.verify_totp(db.session(), user, form.code.data or ""):
             return _complete_sign_in(user, key)
         else:
             log.info("sign_in_code_refused", user_id=str(user.id))
             _failed_step(key, "totp")
+            identity.audit_sign_in_refused(user.email, "totp", "security code wrong or used")
             form.code.errors = [WRONG_CODE]
     return render_template(
         "identity/security_code.html", form=form, title="Enter your security code"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -557,14 +557,51 @@ def contact_rated(db: Session, contact: Contact, principal: Principal) -> int:
     return _withdraw(
         db,
         records.bookkeeping(InfoRequest).where(InfoRequest.contact_id == contact.id),
-        principal.id,
-        principal.kind,
+        principal,
     )
 
 
-def _withdraw(
-    db: Session, query: object, actor: str = SYSTEM_ACTOR, actor_type: str = "system"
-) -> int:
+def _withdrawn_events(request: InfoRequest, by: Principal | None) -> list[EventDraft]:
+    """Two events for one withdrawal. The MASH's, in the acting agency's trail (and, being
+    on a contact, the MASH core's): who withdrew it and why. The partner's, in its own
+    trail: a content-free marker naming the acting MASH agency and role, never the person
+    and never the MASH's reasoning."""
+    roles: tuple[str, ...] = ()
+    if by is not None:
+        roles = tuple(sorted(r.value for r in by.roles)) or tuple(
+            sorted(s.value for s in by.scopes)
+        )
+    # The role the MASH acted in: a person's roles, or those an agency system's scopes
+    # stand for (a screening client acts as a screener).
+    acting_role = tuple(sorted(firewall.policy_actor(by).roles)) if by is not None else ()
+    mash_side = replace(
+        _system_event(
+            "request.withdrawn",
+            "request:withdraw",
+            request,
+            "contact rated green",
+            by.id if by is not None else SYSTEM_ACTOR,
+            by.kind if by is not None else "system",
+        ),
+        agency=by.agency if by is not None else None,
+        roles=roles,
+    )
+    marker = EventDraft(
+        kind="request.withdrawn_marker",
+        actor_type="system",
+        actor_id=f"mash:{by.agency}" if by is not None else SYSTEM_ACTOR,
+        agency=request.agency,
+        roles=acting_role,
+        action="request:withdraw",
+        object_type="InfoRequest",
+        object_id=str(request.id),
+        decision="allow",
+        reason="request withdrawn",
+    )
+    return [mash_side, marker]
+
+
+def _withdraw(db: Session, query: object, by: Principal | None = None) -> int:
     now = runtime.now()
     withdrawn = 0
     for request in db.scalars(query.where(InfoRequest.status == "open")):  # type: ignore[attr-defined]
@@ -577,17 +614,8 @@ def _withdraw(
         )
         if changed == 1:
             withdrawn += 1
-            record(
-                db,
-                _system_event(
-                    "request.withdrawn",
-                    "request:withdraw",
-                    request,
-                    "contact rated green",
-                    actor,
-                    actor_type,
-                ),
-            )
+            for draft in _withdrawn_events(request, by):
+                record(db, draft)
     db.expire_all()
     return withdrawn
 

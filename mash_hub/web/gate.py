@@ -6,6 +6,9 @@ bearer token with a scope that grants the permission. The API never accepts a co
 
 from __future__ import annotations
 
+import re
+import uuid
+
 import structlog
 from flask import Flask, current_app, g, redirect, request, url_for
 from flask_login import current_user
@@ -14,6 +17,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db
 from mash_hub.api.errors import ApiError
+from mash_hub.audit.services import EventDraft, record_on_its_own
 from mash_hub.authz.gate import Principal, declared_permission, is_public
 from mash_hub.identity import services as identity
 from mash_hub.web.security import is_api_request
@@ -40,6 +44,7 @@ def enforce() -> BaseResponse | None:
         g.principal = principal
         db.rescope_request()
         if not principal.can(permission):
+            _audit_refusal(principal, permission)
             raise ApiError(403, "the token's scopes do not allow this", code="insufficient_scope")
         return None
     if not current_user.is_authenticated:
@@ -48,8 +53,57 @@ def enforce() -> BaseResponse | None:
     g.principal = principal
     db.rescope_request()
     if not principal.can(permission):
+        _audit_refusal(principal, permission)
         raise Forbidden()
     return None
+
+
+SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+# The record a path names, by its argument: what a refusal at the gate was aimed at.
+PATH_OBJECTS = {
+    "contact_id": "Contact",
+    "request_id": "InfoRequest",
+    "disclosure_id": "Disclosure",
+    "grant_id": "BreakGlassGrant",
+    "merge_id": "PersonMerge",
+    "subject_id": "Subject",
+    "review_id": "RetentionReview",
+}
+
+
+def _audit_refusal(principal: Principal, permission: str) -> None:
+    """A refusal at the gate is in the audit trail, in a transaction of its own (the answer
+    is an error and rolls back): who, the endpoint and permission, and the record id the
+    path names if any (partners probing ids are visible to governance). Ids only."""
+    args = request.view_args or {}
+    name = next((arg for arg in PATH_OBJECTS if arg in args), None)
+    object_id = str(args[name])[:64] if name is not None else None
+    if object_id is not None and not SAFE_ID.fullmatch(object_id):
+        object_id = "(not an id)"  # whatever was typed stays out of the trail
+    contact_id = None
+    if name == "contact_id" and object_id is not None:
+        try:
+            contact_id = str(uuid.UUID(object_id))
+        except ValueError:
+            contact_id = None
+    db.rollback_request()
+    record_on_its_own(
+        EventDraft(
+            kind="access.gate_refused",
+            actor_type=principal.kind,
+            actor_id=principal.id,
+            agency=principal.agency,
+            roles=tuple(sorted(role.value for role in principal.roles))
+            or tuple(sorted(scope.value for scope in principal.scopes)),
+            action=str(permission)[:48],
+            object_type=PATH_OBJECTS[name] if name is not None else "Endpoint",
+            object_id=object_id if name is not None else str(request.endpoint)[:64],
+            contact_id=contact_id,
+            decision="deny",
+            reason=f"{request.endpoint} needs {permission}"[:255],
+        )
+    )
 
 
 def _api_principal() -> Principal:
