@@ -34,8 +34,6 @@ def _principal() -> Principal:
 def show(contact_id: str) -> str:
     try:
         case = services.case_file(db.session(), _principal(), contact_id)
-    except services.ContactNotFound:
-        abort(404)
     except services.ContactDeleted as deleted:
         # 200: the page shows what is left (the firewall's allow stays in the audit).
         return render_template("contacts/deleted.html", contact=deleted, title=deleted.reference)

@@ -28,6 +28,7 @@ from mash_hub.contacts.models import (
     ReferenceCounter,
 )
 from mash_hub.contacts.schemas import ContactInput
+from mash_hub.errors import Conflict, NotFound
 from mash_hub.firewall import records
 from mash_hub.firewall.release import seal
 from mash_hub.identity import services as identity
@@ -35,11 +36,11 @@ from mash_hub.people import services as people
 from mash_hub.policy import Action
 
 
-class ContactNotFound(LookupError):
+class ContactNotFound(NotFound):
     """No such contact, or one on the other side of the caller's firewall: the same answer."""
 
 
-class ContactDeleted(LookupError):
+class ContactDeleted(NotFound):
     """The contact was deleted under retention: only its tombstone (reference, dates) is
     left, and its content can no longer be opened. Raised after the firewall allowed the
     read, so only someone who could have read it learns that."""
@@ -77,7 +78,7 @@ class RatingRefused(ValueError):
     """The rating itself is not acceptable (the message says why)."""
 
 
-class ContactLeftScreening(Exception):
+class ContactLeftScreening(Conflict):
     """The contact has an approved decision (or is closed): it can no longer be rated."""
 
 

@@ -69,8 +69,6 @@ def api_rate(contact_id: str) -> Response:
     assert rag is not None and rationale is not None  # noqa: S101 - checked above
     try:
         contact = services.rate_contact(db.session(), _principal(), contact_id, rag, rationale)
-    except services.ContactNotFound as missing:
-        raise ApiError(404, "no such record") from missing
     except services.ContactLeftScreening as left:
         raise ApiError(409, "the contact has a decision and can no longer be rated") from left
     except StaleDataError as clash:

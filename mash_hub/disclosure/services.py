@@ -30,6 +30,7 @@ from mash_hub.disclosure.models import (
     DisclosureCompletion,
     DisclosureItem,
 )
+from mash_hub.errors import NotFound
 from mash_hub.firewall import records
 from mash_hub.firewall.release import seal
 from mash_hub.identity import services as identity
@@ -43,7 +44,7 @@ AGENCY_NAMES = {agency.code: agency.name for agency in AGENCIES}
 CONCERN = "concern"
 
 
-class DisclosureNotFound(LookupError):
+class DisclosureNotFound(NotFound):
     """No such disclosure or contact, or one the caller may not see."""
 
 

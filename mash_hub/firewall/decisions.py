@@ -32,6 +32,7 @@ from mash_hub.audit.services import (
 )
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Scope
+from mash_hub.errors import Refused
 from mash_hub.firewall.models import BreakGlassGrant
 from mash_hub.policy import (
     Action,
@@ -57,7 +58,7 @@ SCOPE_ROLES: MappingProxyType[Scope, str] = MappingProxyType(
 )
 
 
-class AccessDenied(Exception):
+class AccessDenied(Refused):
     """The firewall refused. Callers answer 404 for records (as if missing) or 403."""
 
     def __init__(self, decision: Decision) -> None:

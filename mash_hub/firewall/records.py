@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts.models import Contact
 from mash_hub.disclosure.models import Disclosure
+from mash_hub.errors import NotFound
 from mash_hub.firewall.decisions import (
     Access,
     AccessDenied,
@@ -58,11 +59,7 @@ R = TypeVar("R")
 R2 = TypeVar("R2")
 
 
-class NotFound(LookupError):
-    """No such record, or one the caller may not have: the same answer for both."""
-
-
-class Refused(AccessDenied):
+class Denied(AccessDenied):
     """The policy refused a record the caller may be told about (see `open`'s
     `refusal_shown`): the decision and the record, for the service to say why."""
 
@@ -270,7 +267,7 @@ def open(
     decision (still in the unit of work) rather than deciding again. `decide_as`: the
     action the policy is asked about, where it differs from the one the record is opened
     for (for instance, a contact's requests are listed under `contact:read`).
-    `refusal_shown`: a refusal raises `Refused` instead, for a record the caller may be
+    `refusal_shown`: a refusal raises `Denied` instead, for a record the caller may be
     told about (a screener asked to sign off a decision answers 403; an agency's own
     request that has expired answers 409)."""
     entry = record_type(model)
@@ -295,7 +292,7 @@ def open(
             access = require(principal, asked, resource, contact_id=contact_id)
         except AccessDenied as refused:
             if refusal_shown:
-                raise Refused(refused.decision, found) from refused
+                raise Denied(refused.decision, found) from refused
             raise missing(str(record_id)) from refused
     return Opened(found, access, contact_id, entry.agency_of(found))
 

@@ -33,6 +33,7 @@ from mash_hub.authz.gate import Principal
 from mash_hub.contacts import matching
 from mash_hub.contacts.models import Contact, ContactSubject
 from mash_hub.crypto.sealing import purpose_key
+from mash_hub.errors import NotFound
 from mash_hub.firewall import records
 from mash_hub.firewall.decisions import Access
 from mash_hub.firewall.release import (
@@ -52,7 +53,7 @@ MAX_KEPT: Final = 5
 _POSTCODE: Final = re.compile(r"\b([A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2})\b")
 
 
-class PersonNotFound(LookupError):
+class PersonNotFound(NotFound):
     """No such person, subject, contact or merge; or one the caller may not see."""
 
 

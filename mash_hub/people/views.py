@@ -55,7 +55,7 @@ def merge_choices(people: services.ContactPeople) -> dict[str, str]:
 
 
 def _review(contact_id: str, form: FlaskForm | None = None, **forms: Any) -> str:
-    people = people_section_or_404(contact_id)
+    people = _people(contact_id)
     merge_form = forms.pop("merge_form", None)
     return render_template(
         "people/review.html",
@@ -66,11 +66,8 @@ def _review(contact_id: str, form: FlaskForm | None = None, **forms: Any) -> str
     )
 
 
-def people_section_or_404(contact_id: str) -> services.ContactPeople:
-    try:
-        return services.people_for_contact(db.session(), _principal(), contact_id)
-    except services.PersonNotFound:
-        abort(404)
+def _people(contact_id: str) -> services.ContactPeople:
+    return services.people_for_contact(db.session(), _principal(), contact_id)
 
 
 @bp.route("/contacts/<contact_id>/people")
@@ -92,8 +89,6 @@ def link(contact_id: str, subject_id: str) -> BaseResponse | str:
             services.link_subject(
                 db.session(), _principal(), contact_id, subject_id, form.person_id.data or ""
             )
-        except services.PersonNotFound:
-            abort(404)
         except services.PersonChangeRefused as refused:
             db.rollback_request()
             form.person_id.errors = [str(refused)]
@@ -109,8 +104,6 @@ def new_person(contact_id: str, subject_id: str) -> BaseResponse | str:
     if form.validate_on_submit():
         try:
             services.create_person_for_subject(db.session(), _principal(), contact_id, subject_id)
-        except services.PersonNotFound:
-            abort(404)
         except services.PersonChangeRefused as refused:
             db.rollback_request()
             form.submit.errors = [str(refused)]
@@ -122,7 +115,7 @@ def new_person(contact_id: str, subject_id: str) -> BaseResponse | str:
 @bp.route("/contacts/<contact_id>/people/merge", methods=["POST"])
 @requires(Permission.PERSONS_MERGE_PROPOSE)
 def propose_merge(contact_id: str) -> BaseResponse | str:
-    people = people_section_or_404(contact_id)
+    people = _people(contact_id)
     form = _merge_form(people, MergeForm())
     if form.validate_on_submit():
         try:
@@ -134,8 +127,6 @@ def propose_merge(contact_id: str) -> BaseResponse | str:
                 form.merged_id.data or "",
                 form.reason.data or "",
             )
-        except services.PersonNotFound:
-            abort(404)
         except services.PersonChangeRefused as refused:
             db.rollback_request()
             field = getattr(form, refused.field, form.merged_id)
@@ -153,10 +144,7 @@ def merges() -> str:
 
 
 def _show_merge(merge_id: str, form: FlaskForm | None = None) -> str:
-    try:
-        merge = services.show_merge(db.session(), _principal(), merge_id)
-    except services.PersonNotFound:
-        abort(404)
+    merge = services.show_merge(db.session(), _principal(), merge_id)
     return render_template(
         "people/merge.html",
         merge=merge,
@@ -182,8 +170,6 @@ def decide(merge_id: str) -> BaseResponse | str:
             services.decide_merge(
                 db.session(), _principal(), merge_id, form.decision.data == "approve"
             )
-        except services.PersonNotFound:
-            abort(404)
         except services.PersonChangeRefused as refused:
             db.rollback_request()
             form.decision.errors = [str(refused)]
@@ -199,8 +185,6 @@ def undo(merge_id: str) -> BaseResponse | str:
     if form.validate_on_submit():
         try:
             services.undo_merge(db.session(), _principal(), merge_id)
-        except services.PersonNotFound:
-            abort(404)
         except services.PersonChangeRefused as refused:
             db.rollback_request()
             form.submit.errors = [str(refused)]

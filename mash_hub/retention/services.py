@@ -48,6 +48,7 @@ from mash_hub.contacts.models import (
     ReferrerAcknowledgement,
 )
 from mash_hub.crypto import keys
+from mash_hub.errors import NotFound
 from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
 from mash_hub.policy.register import Register
 from mash_hub.retention.models import RetentionReview
@@ -70,7 +71,7 @@ class RetentionRefused(ValueError):
         self.field = field
 
 
-class ReviewNotFound(LookupError):
+class ReviewNotFound(NotFound):
     """No such review, or one this principal may not see."""
 
 

@@ -36,6 +36,7 @@ from mash_hub.contacts.models import (
     DecisionReview,
     ReferrerAcknowledgement,
 )
+from mash_hub.errors import Conflict, Refused
 from mash_hub.firewall import records
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import Agency, ApiClient, User
@@ -61,7 +62,7 @@ METHOD_LABELS = {
 }
 
 
-class StateConflict(Exception):
+class StateConflict(Conflict):
     """The contact's state forbids this now (API 409); the message says why."""
 
 
@@ -73,7 +74,7 @@ class ScreeningRefused(ValueError):
         self.field = field
 
 
-class QueueRefused(Exception):
+class QueueRefused(Refused):
     """This person may not see the screening queue (outside the MASH side)."""
 
 

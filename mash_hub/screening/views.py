@@ -301,8 +301,6 @@ def claim(contact_id: str) -> BaseResponse:
         abort(400)
     try:
         services.claim(db.session(), _principal(), contact_id)
-    except contacts.ContactNotFound:
-        abort(404)
     except services.StateConflict:
         db.rollback_request()
     return redirect(url_for("screening.queue", assignee="me"))
@@ -327,10 +325,7 @@ def _rating_page(view: contacts.ContactView, form: RatingForm, conflict: bool = 
 @requires(Permission.CONTACTS_RATE)
 def rate(contact_id: str) -> BaseResponse | str:
     principal = _principal()
-    try:
-        view = contacts.get_contact_for(db.session(), principal, contact_id)
-    except contacts.ContactNotFound:
-        abort(404)
+    view = contacts.get_contact_for(db.session(), principal, contact_id)
     if view.status not in services.SCREENING_STATUSES:
         abort(409)
     form = RatingForm()
@@ -348,8 +343,6 @@ def rate(contact_id: str) -> BaseResponse | str:
         contacts.rate_contact(
             db.session(), principal, contact_id, form.rag.data or "", form.rationale.data or ""
         )
-    except contacts.ContactNotFound:
-        abort(404)
     except contacts.RatingRefused as refused:
         db.rollback_request()
         form.rationale.errors = [str(refused).capitalize()]
@@ -375,10 +368,7 @@ def _decision_page(
     status: int = 200,
 ) -> tuple[str, int]:
     principal = _principal()
-    try:
-        view = services.decisions_for(db.session(), principal, contact_id)
-    except contacts.ContactNotFound:
-        abort(404)
+    view = services.decisions_for(db.session(), principal, contact_id)
     proposal = proposal or ProposalForm(formdata=None)
     review = review or ReviewForm(formdata=None)
     told = told or AcknowledgementForm(formdata=None)
@@ -426,8 +416,6 @@ def propose(contact_id: str) -> BaseResponse | tuple[str, int]:
                 form.outcome.data or "",
                 form.rationale.data or "",
             )
-        except contacts.ContactNotFound:
-            abort(404)
         except services.ScreeningRefused as refused:
             db.rollback_request()
             form.rationale.errors = [str(refused).capitalize()]
@@ -453,8 +441,6 @@ def review(contact_id: str) -> BaseResponse | tuple[str, int]:
                 form.verdict.data or "",
                 form.reason.data,
             )
-        except contacts.ContactNotFound:
-            abort(404)
         except firewall.AccessDenied:
             abort(403)
         except services.ScreeningRefused as refused:
@@ -484,8 +470,6 @@ def acknowledge(contact_id: str) -> BaseResponse | tuple[str, int]:
                 services.acknowledge(
                     db.session(), _principal(), contact_id, form.method.data or "", told_at
                 )
-            except contacts.ContactNotFound:
-                abort(404)
             except services.ScreeningRefused as refused:
                 db.rollback_request()
                 target = form.method if refused.field == "method" else form.told_date
@@ -511,12 +495,7 @@ def api_decide(contact_id: str) -> tuple[Response, int]:
         outcome, rationale = read_decision(json_body())
     except ValidationFailed as failed:
         raise ApiError(422, "the decision has problems", fields=failed.fields) from failed
-    try:
-        proposed = services.propose(db.session(), principal, contact_id, outcome, rationale)
-    except contacts.ContactNotFound as missing:
-        raise ApiError(404, "no such record") from missing
-    except services.StateConflict as clash:
-        raise ApiError(409, str(clash)) from clash
+    proposed = services.propose(db.session(), principal, contact_id, outcome, rationale)
     return jsonify(
         {
             "id": str(proposed.id),

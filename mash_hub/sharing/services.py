@@ -23,6 +23,7 @@ from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.contacts.deadlines import response_due
 from mash_hub.contacts.models import Contact, ContactSubject
+from mash_hub.errors import Conflict, NotFound
 from mash_hub.firewall import records
 from mash_hub.firewall.release import seal
 from mash_hub.identity.models import AGENCIES, AGENCY_CODES
@@ -45,11 +46,11 @@ ITEM_MAX = 5000
 MAX_ITEMS = 50
 
 
-class RequestNotFound(LookupError):
+class RequestNotFound(NotFound):
     """No such request or contact, or one on the other side of the firewall."""
 
 
-class RequestConflict(Exception):
+class RequestConflict(Conflict):
     """The record's state forbids this (expired, withdrawn, answered, not Red/Amber, no
     agreement in force). The message says which, for the person or system asking."""
 
@@ -354,7 +355,7 @@ def answer_request(
             missing=RequestNotFound,
             refusal_shown=True,
         )
-    except records.Refused as refused:
+    except records.Denied as refused:
         request = refused.record
         if request.agency != principal.agency:
             raise RequestNotFound(request_id) from refused

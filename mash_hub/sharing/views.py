@@ -9,7 +9,6 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    abort,
     jsonify,
     redirect,
     render_template,
@@ -72,8 +71,6 @@ def send(contact_id: str) -> str | BaseResponse:
                 form.agency.data or "",
                 form.question.data or "",
             )
-        except services.RequestNotFound:
-            abort(404)
         except services.RequestConflict as refused:
             form.agency.errors = [str(refused)[:1].upper() + str(refused)[1:]]
         else:
@@ -104,8 +101,6 @@ def show(request_id: str) -> str | BaseResponse | tuple[str, int]:
             if outcome != "information_held":
                 items = ()
             services.answer_request(db.session(), principal, request_id, outcome, items)
-        except services.RequestNotFound:
-            abort(404)
         except services.RequestConflict as refused:
             return render_template(
                 "sharing/closed.html", message=str(refused), title="This request is closed"
@@ -114,10 +109,7 @@ def show(request_id: str) -> str | BaseResponse | tuple[str, int]:
             form.item1_text.errors = [str(bad)[:1].upper() + str(bad)[1:]]
         else:
             return redirect(url_for("sharing.show", request_id=request_id))
-    try:
-        view = services.get_request_for(db.session(), principal, request_id)
-    except services.RequestNotFound:
-        abort(404)
+    view = services.get_request_for(db.session(), principal, request_id)
     return render_template(
         "sharing/show.html",
         view=view,
@@ -137,12 +129,7 @@ def api_send(contact_id: str) -> tuple[Response, int]:
         agency, question = read_request(json_body())
     except ValidationFailed as failed:
         raise ApiError(422, "the request has problems", fields=failed.fields) from failed
-    try:
-        sent = services.send_request(db.session(), _principal(), contact_id, agency, question)
-    except services.RequestNotFound as missing:
-        raise ApiError(404, NOT_FOUND) from missing
-    except services.RequestConflict as refused:
-        raise ApiError(409, str(refused)) from refused
+    sent = services.send_request(db.session(), _principal(), contact_id, agency, question)
     return jsonify(
         {
             "id": str(sent.id),
@@ -157,10 +144,7 @@ def api_send(contact_id: str) -> tuple[Response, int]:
 @requires(Permission.API_CONTRIBUTIONS_READ)
 def api_contributions(contact_id: str) -> Response:
     limit, offset = _page_limit()  # api.md: every list pages with cursor and limit
-    try:
-        summaries = services.requests_on_contact(db.session(), _principal(), contact_id)
-    except services.RequestNotFound as missing:
-        raise ApiError(404, NOT_FOUND) from missing
+    summaries = services.requests_on_contact(db.session(), _principal(), contact_id)
     answered = [
         {**answer_json(s.answer), "request_id": s.id} for s in summaries if s.answer is not None
     ]
@@ -217,10 +201,7 @@ def api_inbox() -> Response:
 @api_bp.route("/requests/<request_id>")
 @requires(Permission.API_REQUESTS_READ)
 def api_show(request_id: str) -> Response:
-    try:
-        view = services.get_request_for(db.session(), _principal(), request_id)
-    except services.RequestNotFound as missing:
-        raise ApiError(404, NOT_FOUND) from missing
+    view = services.get_request_for(db.session(), _principal(), request_id)
     return jsonify(
         {
             "id": view.id,
@@ -253,12 +234,7 @@ def api_answer(request_id: str) -> tuple[Response, int]:
         outcome, items = read_response(json_body())
     except ValidationFailed as failed:
         raise ApiError(422, "the response has problems", fields=failed.fields) from failed
-    try:
-        answer = services.answer_request(db.session(), _principal(), request_id, outcome, items)
-    except services.RequestNotFound as missing:
-        raise ApiError(404, NOT_FOUND) from missing
-    except services.RequestConflict as refused:
-        raise ApiError(409, str(refused)) from refused
+    answer = services.answer_request(db.session(), _principal(), request_id, outcome, items)
     return jsonify(
         {
             "id": str(answer.id),

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from mash_hub.api.errors import ApiError, error_response, from_api_error
 from mash_hub.db import rollback_request
+from mash_hub.errors import Conflict, NotFound, Refused
 from mash_hub.web.security import is_api_request, request_id
 
 log = structlog.get_logger("mash_hub.errors")
@@ -21,6 +22,7 @@ PAGE_TITLES = {
     403: "You do not have permission to see this page",
     404: "Page not found",
     405: "That action is not allowed here",
+    409: "That cannot be done now",
     413: "What you sent is too large",
     500: "Sorry, there is a problem with the service",
 }
@@ -53,6 +55,30 @@ def init_app(app: Flask) -> None:
     def _api_error(err: ApiError) -> Response:
         rollback_request()
         return from_api_error(err)
+
+    # The one error vocabulary (mash_hub.errors): a view lets these through and they are
+    # answered alike everywhere, with the request's writes rolled back.
+    @app.errorhandler(NotFound)
+    def _not_found(_err: NotFound) -> Response:
+        rollback_request()
+        if is_api_request():
+            return error_response(404, API_MESSAGES[404])
+        return _page(404)
+
+    @app.errorhandler(Conflict)
+    def _conflict(err: Conflict) -> Response:
+        rollback_request()
+        message = str(err) or "the record has changed: read it again"
+        if is_api_request():
+            return error_response(409, message)
+        return _page(409, detail=message[:1].upper() + message[1:] + ".")
+
+    @app.errorhandler(Refused)
+    def _refused(_err: Refused) -> Response:
+        rollback_request()
+        if is_api_request():
+            return error_response(403, API_MESSAGES[403])
+        return _page(403)
 
     @app.errorhandler(CSRFError)
     def _csrf(err: CSRFError) -> Response:
