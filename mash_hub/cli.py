@@ -154,8 +154,9 @@ def demo(hub: HubContext, credentials_path: str | None, cases: bool) -> None:
     Never in production."""
     if hub.settings.app.production:
         raise click.ClickException("refusing to load demo data in production mode")
+    from mash_hub.agencies import AGENCIES
     from mash_hub.identity import services as identity
-    from mash_hub.identity.models import AGENCIES, ApiClient, User
+    from mash_hub.identity.models import ApiClient, User
 
     users_out: list[dict[str, Any]] = []
     clients_out: list[dict[str, Any]] = []

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
+from mash_hub.agencies import AGENCIES
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import (
     Role,
@@ -43,7 +44,6 @@ from mash_hub.config import PasswordSettings
 from mash_hub.crypto.sealing import open_sealed, purpose_key, seal
 from mash_hub.db import database
 from mash_hub.identity.models import (
-    AGENCIES,
     Agency,
     ApiClient,
     ApiRateWindow,

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 import cedarpy
 from cedarpy import pst
 
-from mash_hub.policy.register import AGENCIES, Finding, Register
+from mash_hub.agencies import AGENCY_CODES
+from mash_hub.policy.register import Finding, Register
 
 if TYPE_CHECKING:
     from mash_hub.policy.check import PolicyInfo, PolicySources
@@ -265,7 +266,7 @@ class PolicyDecisionPoint:
             {
                 (action, agency): _policy_set_for(action, agency, sources.policies)
                 for action in Action
-                for agency in AGENCIES
+                for agency in AGENCY_CODES
             }
         )
         self._other_agency_policy_sets: Mapping[Action, cedarpy.PolicySet] = MappingProxyType(

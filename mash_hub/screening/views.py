@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, firewall, runtime
+from mash_hub.agencies import AGENCIES, AGENCY_CODES
 from mash_hub.authz import Permission, Role, current_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import services as contacts
@@ -30,7 +31,6 @@ from mash_hub.contacts.schemas import read_contact
 from mash_hub.http.body import json_body
 from mash_hub.http.errors import ApiError
 from mash_hub.http.validation import ValidationFailed
-from mash_hub.identity.models import AGENCIES, AGENCY_CODES
 from mash_hub.screening import services
 from mash_hub.screening.forms import (
     AcknowledgementForm,

@@ -18,13 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mash_hub import firewall, runtime
+from mash_hub.agencies import AGENCIES, AGENCY_CODES
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.contacts.deadlines import response_due
 from mash_hub.contacts.models import Contact, ContactSubject
 from mash_hub.firewall.release import release, seal
-from mash_hub.identity.models import AGENCIES, AGENCY_CODES
 from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
 from mash_hub.policy import Action, ContactResource, ContributionResource, InfoRequestResource
