@@ -22,7 +22,7 @@ from mash_hub.policy import PolicyDecisionPoint
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
     from mash_hub import logs
     from mash_hub.api import views as api_views
-    from mash_hub.audit import views as audit_views
+    from mash_hub.audit_api import views as audit_views
     from mash_hub.authz import check_every_endpoint_declared, public
     from mash_hub.contacts import views as contact_views
     from mash_hub.disclosure import views as disclosure_views

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from mash_hub import runtime
 from mash_hub.agencies import AGENCIES
+from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import (
     Role,
@@ -459,8 +460,6 @@ def list_clients(db: Session) -> list[ApiClient]:
 def revoke_client(db: Session, client_id: str, *, actor_id: str = "operator") -> ApiClient:
     """End a client's access: its live tokens stop working on their next call. Audited in
     the same unit of work, so a revocation and its record commit together."""
-    from mash_hub.audit.services import EventDraft, record  # audit imports the web layer
-
     client = client_by_client_id(db, client_id)
     if client is None:
         raise IdentityError("no client with that client id")
