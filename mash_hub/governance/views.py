@@ -36,7 +36,8 @@ from mash_hub.governance import services as governance
 from mash_hub.governance.forms import AuditSearchForm, ExportForm
 from mash_hub.identity import services as identity
 from mash_hub.people import services as people
-from mash_hub.policy.pdp import Action, AuditLogResource
+from mash_hub.policy.pdp import AuditLogResource
+from mash_hub.policy.types import Action
 from mash_hub.sharing import services as sharing
 
 bp = Blueprint("governance", __name__, url_prefix="/governance")
