@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Flask, Response, abort, jsonify, render_template
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm.exc import StaleDataError
@@ -12,12 +10,12 @@ from mash_hub import db, runtime
 from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import services
+from mash_hub.contacts.hooks import hooks
 from mash_hub.contacts.models import RAG_RATINGS
 from mash_hub.contacts.schemas import read_contact
 from mash_hub.http.body import json_body
 from mash_hub.http.errors import ApiError
 from mash_hub.http.validation import Reader, ValidationFailed
-from mash_hub.people import services as people
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 api_bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1/contacts")
@@ -84,7 +82,7 @@ def api_show(contact_id: str) -> Response:
                 "referrer_role": view.referrer_role,
             },
             "concern": view.concern,
-            "warnings": people.repeat_contact_warnings(db.session(), _principal(), view.id),
+            "warnings": hooks().warnings(db.session(), _principal(), view.id),
             "consent": {"status": view.consent_status, "reason": view.consent_reason},
             "subjects": [
                 {
@@ -99,15 +97,9 @@ def api_show(contact_id: str) -> Response:
                 }
                 for s in view.subjects
             ],
-            "requests": _requests(view.id),
+            "requests": hooks().requests(view.id),
         }
     )
-
-
-def _requests(contact_id: str) -> list[Any]:
-    from mash_hub.sharing.views import requests_for_contact_api  # sharing builds on contacts
-
-    return requests_for_contact_api(contact_id)
 
 
 @bp.route("/<contact_id>")

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from flask import current_app, g, has_request_context
+from flask import g, has_request_context
 from sqlalchemy import select
 
 from mash_hub import db, runtime
@@ -26,7 +26,6 @@ from mash_hub.policy import (
     Action,
     Context,
     Decision,
-    PolicyDecisionPoint,
     Resource,
 )
 from mash_hub.policy import (
@@ -65,11 +64,6 @@ class Access:
     contact_id: str | None
     decision: Decision
     audit_event_id: uuid.UUID
-
-
-def current_pdp() -> PolicyDecisionPoint:
-    pdp: PolicyDecisionPoint = current_app.extensions["mash.pdp"]
-    return pdp
 
 
 def policy_actor(principal: Principal) -> PolicyPrincipal:
@@ -141,7 +135,7 @@ def decide(
     """Decide and audit. Returns the decision and the id of its audit event."""
     try:
         context = Context(now=runtime.now(), break_glass=_break_glass_open(principal, contact_id))
-        decision = current_pdp().decide(policy_actor(principal), action, resource, context)
+        decision = runtime.pdp().decide(policy_actor(principal), action, resource, context)
     except Exception as err:  # noqa: BLE001 - the decision point must fail closed
         decision = Decision(False, reason=f"error: {type(err).__name__}")
     draft = _draft(principal, action, resource, decision, contact_id)
@@ -165,7 +159,7 @@ def decide_within(
     item, say). The events commit with the page. Returns the Access, or None if refused."""
     try:
         context = Context(now=runtime.now(), break_glass=_break_glass_open(principal, contact_id))
-        decision = current_pdp().decide(policy_actor(principal), action, resource, context)
+        decision = runtime.pdp().decide(policy_actor(principal), action, resource, context)
     except Exception as err:  # noqa: BLE001 - the decision point must fail closed
         decision = Decision(False, reason=f"error: {type(err).__name__}")
     draft = _draft(principal, action, resource, decision, contact_id)
@@ -220,7 +214,7 @@ def decide_many(
     try:
         glass = _open_break_glass_contacts(principal)
         actor = policy_actor(principal)
-        pdp = current_pdp()
+        pdp = runtime.pdp()
     except Exception as err:  # noqa: BLE001 - the decision point must fail closed
         refused = Decision(False, reason=f"error: {type(err).__name__}")
         decided = [refused] * len(resources)

@@ -15,7 +15,6 @@ from flask import (
     Flask,
     Response,
     abort,
-    current_app,
     render_template,
     request,
     url_for,
@@ -147,9 +146,7 @@ def workspace() -> str:
                 ],
             ),
         ],
-        agreements=governance.agreement_register(
-            current_app.extensions["mash.pdp"].register, runtime.now()
-        ),
+        agreements=governance.agreement_register(runtime.pdp().register, runtime.now()),
     )
 
 
@@ -272,7 +269,7 @@ def out_of_hours() -> str:
     principal = _principal()
     since, until = _window()
     events = governance.out_of_hours(
-        db.session(), principal.agency, contacts.working_calendar(), since, until
+        db.session(), principal.agency, runtime.calendar(), since, until
     )
     return render_template(
         "governance/out_of_hours.html",
@@ -308,7 +305,5 @@ def agreements() -> str:
     return render_template(
         "governance/agreements.html",
         title="Information-sharing agreements",
-        agreements=governance.agreement_register(
-            current_app.extensions["mash.pdp"].register, runtime.now()
-        ),
+        agreements=governance.agreement_register(runtime.pdp().register, runtime.now()),
     )

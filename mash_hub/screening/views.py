@@ -113,7 +113,7 @@ def _local_moment(day_text: str, time_text: str) -> datetime | None:
         )
     except ValueError:
         return None
-    zone = contacts.working_calendar().zone
+    zone = runtime.calendar().zone
     return wall.replace(tzinfo=zone).astimezone(UTC)
 
 

@@ -22,8 +22,8 @@ from mash_hub.agencies import AGENCIES, AGENCY_CODES
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
-from mash_hub.contacts.deadlines import response_due
 from mash_hub.contacts.models import Contact, ContactSubject
+from mash_hub.deadlines import response_due
 from mash_hub.firewall.release import release, seal
 from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
@@ -212,9 +212,7 @@ def send_request(
     if rag not in ("red", "amber"):
         due = now
     else:
-        from mash_hub.contacts.services import working_calendar
-
-        due = response_due(rag, now, runtime.settings().timescales, working_calendar())
+        due = response_due(rag, now, runtime.settings().timescales, runtime.calendar())
     request_id = uuid.uuid4()
     resource = InfoRequestResource(str(request_id), agency, "open", due, rag)  # type: ignore[arg-type]
     try:
