@@ -24,10 +24,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.api import views as api_views
     from mash_hub.audit_api import views as audit_views
     from mash_hub.authz import check_every_endpoint_declared, public
+    from mash_hub.break_glass import views as break_glass_views
     from mash_hub.contacts import views as contact_views
     from mash_hub.contacts.hooks import ContactHooks, install
     from mash_hub.disclosure import views as disclosure_views
-    from mash_hub.firewall import views as firewall_views
     from mash_hub.governance import views as governance_views
     from mash_hub.home import views as home_views
     from mash_hub.identity import views as identity_views
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api_views.init_app(app, csrf)
     contact_views.init_app(app, csrf)
     screening_views.init_app(app, csrf)
-    firewall_views.init_app(app)
+    break_glass_views.init_app(app)
     governance_views.init_app(app)
     people_views.init_app(app)
     audit_views.init_app(app, csrf)

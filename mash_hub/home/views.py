@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from mash_hub import db, runtime
 from mash_hub.authz import Permission, Role, requires
-from mash_hub.firewall import break_glass
+from mash_hub.break_glass import services as break_glass
 from mash_hub.identity import services as identity
 from mash_hub.screening import services as screening
 from mash_hub.sharing import services as sharing
