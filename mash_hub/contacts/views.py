@@ -11,8 +11,8 @@ from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import services
 from mash_hub.contacts.hooks import hooks
-from mash_hub.contacts.models import RAG_RATINGS
 from mash_hub.contacts.schemas import read_contact
+from mash_hub.deadlines import RAG_RATINGS
 from mash_hub.http.body import json_body
 from mash_hub.http.errors import ApiError
 from mash_hub.http.validation import Reader, ValidationFailed

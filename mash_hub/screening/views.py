@@ -26,8 +26,8 @@ from mash_hub.agencies import AGENCIES, AGENCY_CODES
 from mash_hub.authz import Permission, Role, current_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import services as contacts
-from mash_hub.contacts.models import RAG_RATINGS
 from mash_hub.contacts.schemas import read_contact
+from mash_hub.deadlines import RAG_RATINGS
 from mash_hub.http.body import json_body
 from mash_hub.http.errors import ApiError
 from mash_hub.http.validation import ValidationFailed
