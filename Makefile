@@ -58,6 +58,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check mash_hub migrations tests benchmarks tools
 	$(BIN)/ruff format --check mash_hub migrations tests benchmarks tools
 	$(BIN)/mypy mash_hub
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format mash_hub migrations tests
@@ -77,4 +78,4 @@ bench: setup
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
 
 clean:
-	rm -rf $(VENV) node_modules $(STATIC) .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) node_modules $(STATIC) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache test-artifacts

@@ -14,25 +14,28 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
 from mash_hub.clock import Clock
 from mash_hub.config import ConfigError, Settings, load_settings
-from mash_hub.contacts.deadlines import WorkingCalendar
 from mash_hub.db import REPO_ROOT, Database, close_request, commit_request, rollback_request
+from mash_hub.deadlines import WorkingCalendar
 from mash_hub.policy import PolicyDecisionPoint
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
     from mash_hub import logs
     from mash_hub.api import views as api_views
-    from mash_hub.audit import views as audit_views
+    from mash_hub.audit_api import views as audit_views
     from mash_hub.authz import check_every_endpoint_declared, public
+    from mash_hub.break_glass import views as break_glass_views
     from mash_hub.casefile import views as casefile_views
     from mash_hub.contacts import views as contact_views
+    from mash_hub.contacts.hooks import ContactHooks, install
     from mash_hub.disclosure import views as disclosure_views
-    from mash_hub.firewall import views as firewall_views
     from mash_hub.governance import views as governance_views
     from mash_hub.home import views as home_views
     from mash_hub.identity import views as identity_views
+    from mash_hub.people import services as people
     from mash_hub.people import views as people_views
     from mash_hub.screening import views as screening_views
+    from mash_hub.sharing import services as sharing
     from mash_hub.sharing import views as sharing_views
     from mash_hub.web import errors, gate, security
     from mash_hub.web.sessions import DatabaseSessionInterface
@@ -66,6 +69,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         raise ConfigError(f"{settings.source}: [calendar] {err}") from err
     # Parsed and checked once: an app with a broken policy set does not start.
     app.extensions["mash.pdp"] = PolicyDecisionPoint.from_dir(REPO_ROOT / "policies")
+    # People and sharing build on contacts; contacts reaches them only through these.
+    install(
+        app,
+        ContactHooks(
+            created=people.suggest_for_contact,
+            rated=sharing.contact_rated,
+        ),
+    )
 
     app.jinja_loader = ChoiceLoader(
         [
@@ -92,7 +103,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     contact_views.init_app(app, csrf)
     casefile_views.init_app(app, csrf)
     screening_views.init_app(app, csrf)
-    firewall_views.init_app(app)
+    break_glass_views.init_app(app)
     governance_views.init_app(app)
     people_views.init_app(app)
     audit_views.init_app(app, csrf)

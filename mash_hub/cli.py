@@ -6,61 +6,23 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
 
+from mash_hub import create_app
 from mash_hub.audit.cli import audit
 from mash_hub.authz.permissions import Role, Scope
-from mash_hub.config import ConfigError, Settings, load_settings
+from mash_hub.commands import HubContext, pass_hub, unit_of_work
+from mash_hub.config import ConfigError
 from mash_hub.crypto.cli import keys
 from mash_hub.policy.cli import policies
 
 DEMO_PASSWORD_BYTES = 12
 DEMO_CLIENT_PREFIX = "Demo "
-
-
-class HubContext:
-    """Loads settings once per command and builds the app only when a command needs it."""
-
-    def __init__(self, config_path: str | None) -> None:
-        self.config_path = config_path
-        self._settings: Settings | None = None
-        self._app: Flask | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config_path)
-        return self._settings
-
-    @property
-    def app(self) -> Flask:
-        if self._app is None:
-            from mash_hub import create_app
-
-            self._app = create_app(self.settings)
-        return self._app
-
-
-pass_hub = click.make_pass_decorator(HubContext)
-
-
-@contextmanager
-def unit_of_work(hub: HubContext) -> Iterator[Session]:
-    """A command is one unit of work: it commits at the end, or not at all."""
-    from mash_hub.db import Database
-
-    with hub.app.app_context():
-        database: Database = hub.app.extensions["mash.db"]
-        with database.transaction() as session:
-            yield session
 
 
 @click.group()
@@ -74,7 +36,7 @@ def unit_of_work(hub: HubContext) -> Iterator[Session]:
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """MASH Hub: the multi-agency safeguarding hub."""
-    ctx.obj = HubContext(config_path)
+    ctx.obj = HubContext(config_path, create_app)
 
 
 @cli.command("init-db")
@@ -154,8 +116,9 @@ def demo(hub: HubContext, credentials_path: str | None, cases: bool) -> None:
     Never in production."""
     if hub.settings.app.production:
         raise click.ClickException("refusing to load demo data in production mode")
+    from mash_hub.agencies import AGENCIES
     from mash_hub.identity import services as identity
-    from mash_hub.identity.models import AGENCIES, ApiClient, User
+    from mash_hub.identity.models import ApiClient, User
 
     users_out: list[dict[str, Any]] = []
     clients_out: list[dict[str, Any]] = []

@@ -18,6 +18,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from mash_hub.agencies import AGENCY_CODES
+from mash_hub.authz.permissions import Role
+
 ENV_PREFIX = "MASH_"
 CONFIG_ENV = "MASH_CONFIG"
 
@@ -522,9 +525,6 @@ _LOCAL_HOSTS = ("http://127.0.0.1:", "http://localhost:")
 def _check_provider(
     name: str, provider: OidcProviderSettings, production: bool, where: _Locator
 ) -> None:
-    from mash_hub.authz.permissions import Role  # here: config loads before the domain
-    from mash_hub.identity.models import AGENCY_CODES
-
     def fail(key: str, problem: str) -> typing.NoReturn:
         raise ConfigError(f"{where.describe(('oidc', 'providers', name, key))}: {problem}")
 

@@ -1,6 +1,7 @@
 """Every model, imported in one place so the metadata (and Alembic) sees every table."""
 
 from mash_hub.audit.models import AuditCheckpoint, AuditEvent
+from mash_hub.break_glass.models import BreakGlassGrant
 from mash_hub.contacts.models import (
     Contact,
     ContactClaim,
@@ -18,7 +19,6 @@ from mash_hub.disclosure.models import (
     DisclosureCompletion,
     DisclosureItem,
 )
-from mash_hub.firewall.models import BreakGlassGrant
 from mash_hub.identity.models import (
     Agency,
     ApiClient,

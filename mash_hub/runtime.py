@@ -1,13 +1,22 @@
-"""The current app's settings, clock and master key, for code running inside it."""
+"""The current app's settings, clock and master key, for code running inside it, and the
+things the layers below reach through the app rather than by importing the layers above:
+the request's origin (set by the web layer), the working-hours calendar and the policy
+decision point (both set by the app factory)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from flask import current_app
+from flask import Flask, current_app
 
 from mash_hub.clock import Clock
 from mash_hub.config import Settings
+from mash_hub.deadlines import WorkingCalendar
+from mash_hub.policy.pdp import PolicyDecisionPoint
+
+# The request id and client address of the request being served; (None, None) outside one.
+Origin = tuple[str | None, str | None]
 
 
 def settings() -> Settings:
@@ -27,3 +36,24 @@ def now() -> datetime:
 def master_key() -> bytes:
     value: bytes = current_app.extensions["mash.master_key"]
     return value
+
+
+def calendar() -> WorkingCalendar:
+    value: WorkingCalendar = current_app.extensions["mash.calendar"]
+    return value
+
+
+def pdp() -> PolicyDecisionPoint:
+    value: PolicyDecisionPoint = current_app.extensions["mash.pdp"]
+    return value
+
+
+def set_origin(app: Flask, provider: Callable[[], Origin]) -> None:
+    """Let audit events carry the request they came from, without audit importing the web
+    layer: the web layer registers how to read the request id and client address."""
+    app.extensions["mash.origin"] = provider
+
+
+def origin() -> Origin:
+    provider: Callable[[], Origin] | None = current_app.extensions.get("mash.origin")
+    return provider() if provider is not None else (None, None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mash_hub.identity.models import AGENCY_CODES
+from mash_hub.agencies import AGENCY_CODES
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",

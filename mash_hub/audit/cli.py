@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from mash_hub.cli import HubContext
+from mash_hub.commands import HubContext
 
 
 @click.group("audit")
@@ -18,8 +17,6 @@ def audit() -> None:
 
 
 def _hub() -> HubContext:
-    from mash_hub.cli import HubContext
-
     hub = click.get_current_context().find_object(HubContext)
     assert hub is not None
     return hub

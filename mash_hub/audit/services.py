@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import has_request_context, request
+from flask import has_request_context
 from sqlalchemy import ColumnElement, false, func, insert, or_, select
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,6 @@ from mash_hub import runtime
 from mash_hub.audit.events import check_fields
 from mash_hub.audit.models import AuditEvent
 from mash_hub.db import after_rollback, database
-from mash_hub.web.security import request_id as current_request_id
 
 
 @dataclass(frozen=True)
@@ -51,10 +50,7 @@ def _event(draft: EventDraft) -> AuditEvent:
 
 def _values(draft: EventDraft) -> dict[str, Any]:
     check_fields(draft.kind, asdict(draft))
-    request_id = client_address = None
-    if has_request_context():
-        request_id = current_request_id()
-        client_address = request.remote_addr
+    request_id, client_address = runtime.origin()
     return {
         "at": runtime.now(),
         "kind": draft.kind,

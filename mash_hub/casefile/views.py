@@ -6,7 +6,7 @@ from flask import Blueprint, Flask, Response, abort, jsonify, render_template
 from flask_wtf.csrf import CSRFProtect
 
 from mash_hub import db
-from mash_hub.api.errors import ApiError
+from mash_hub.http.errors import ApiError
 from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.casefile import services

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from mash_hub.api.validation import Reader
+from mash_hub.agencies import AGENCY_CODES
 from mash_hub.contacts.identifiers import normalise_nhs_number, upn_valid
 from mash_hub.contacts.models import CONSENT_STATUSES, SUBJECT_ROLES
-from mash_hub.identity.models import AGENCY_CODES
+from mash_hub.http.validation import Reader
 
 MAX_SUBJECTS = 30
 NAME_MAX = 100

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mash_hub import firewall, runtime
 from mash_hub.authz.gate import Principal
-from mash_hub.contacts.deadlines import WorkingCalendar, deadline_for
+from mash_hub.contacts.hooks import hooks
 from mash_hub.contacts.models import (
     RAG_RATINGS,
     Contact,
@@ -28,11 +27,11 @@ from mash_hub.contacts.models import (
     ReferenceCounter,
 )
 from mash_hub.contacts.schemas import ContactInput
+from mash_hub.deadlines import deadline_for
 from mash_hub.errors import Conflict, NotFound
 from mash_hub.firewall import records
 from mash_hub.firewall.release import seal
 from mash_hub.identity import services as identity
-from mash_hub.people import services as people
 from mash_hub.policy import Action
 
 
@@ -178,7 +177,7 @@ def create_contact(db: Session, principal: Principal, data: ContactInput) -> Con
         )
     db.add(contact)
     db.flush()
-    people.suggest_for_contact(db, access, contact)  # candidates for review; links nothing
+    hooks().created(db, access, contact)  # candidates for review; links nothing
     return contact
 
 
@@ -239,11 +238,6 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
     )
 
 
-def working_calendar() -> WorkingCalendar:
-    calendar: WorkingCalendar = current_app.extensions["mash.calendar"]
-    return calendar
-
-
 def rate_contact(
     db: Session, principal: Principal, contact_id: str, rag: str, rationale: str
 ) -> Contact:
@@ -265,7 +259,7 @@ def rate_contact(
         rag,
         contact.received_at,
         settings.timescales,
-        working_calendar(),
+        runtime.calendar(),
         settings.calendar.red_counts_outside_working_hours,
     )
     rating_id = uuid.uuid4()
@@ -287,9 +281,7 @@ def rate_contact(
     if contact.status == "awaiting_screening":
         contact.status = "in_progress"
     db.flush()
-    from mash_hub.sharing.services import contact_rated  # sharing builds on contacts
-
-    contact_rated(db, contact, principal)  # Green withdraws open requests at once
+    hooks().rated(db, contact, principal)  # Green withdraws open requests at once
     return contact
 
 

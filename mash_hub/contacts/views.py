@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm.exc import StaleDataError
 
 from mash_hub import db, runtime
-from mash_hub.api.errors import ApiError
-from mash_hub.api.validation import Reader, ValidationFailed
 from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import services
-from mash_hub.contacts.models import RAG_RATINGS
 from mash_hub.contacts.schemas import read_contact
+from mash_hub.deadlines import RAG_RATINGS
+from mash_hub.http.body import json_body
+from mash_hub.http.errors import ApiError
+from mash_hub.http.validation import Reader, ValidationFailed
 
 api_bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1/contacts")
 
@@ -30,15 +29,6 @@ def _principal() -> Principal:
     if principal is None:  # the gate always sets it for a declared endpoint
         raise ApiError(401, "no principal")
     return principal
-
-
-def json_body() -> Any:
-    if not request.is_json:
-        raise ApiError(415, "send the body as application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "the body is not valid JSON")
-    return body
 
 
 @api_bp.route("", methods=["POST"])

@@ -3,8 +3,7 @@
 Both commands re-wrap keys in one unit of work and never re-encrypt content. Neither prints
 a key: only key ids (fingerprints) and what the operator must do next.
 
-Registered on the main command with ``cli.add_command(keys)``. The HubContext helpers are
-imported inside the commands, so mash_hub.cli may import this module at its top.
+Registered on the main command with ``cli.add_command(keys)``.
 """
 
 from __future__ import annotations
@@ -13,14 +12,11 @@ import base64
 import binascii
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from mash_hub.commands import HubContext, unit_of_work
 from mash_hub.config import DEVELOPMENT_MASTER_KEY
-
-if TYPE_CHECKING:
-    from mash_hub.cli import HubContext
 
 NEW_MASTER_KEY_ENV = "MASH_NEW_MASTER_KEY"
 
@@ -72,7 +68,6 @@ def rotate_master_command(hub: HubContext, new_key_file: Path | None) -> None:
     The current master key comes from the configuration, as for every command. Make the
     new one with, for example, `openssl rand -base64 32`.
     """
-    from mash_hub.cli import unit_of_work
     from mash_hub.crypto import keys as key_service
 
     new_master = _new_master_key(new_key_file)
@@ -115,7 +110,6 @@ def rotate_agency_command(hub: HubContext, agency_code: str) -> None:
 
     The old version's wrapped material is destroyed; content is not re-encrypted.
     """
-    from mash_hub.cli import unit_of_work
     from mash_hub.crypto import keys as key_service
 
     master = hub.settings.master_key_bytes()

@@ -42,15 +42,26 @@ from typing import Any, Final, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import has_app_context
-from sqlalchemy import Executable, bindparam, delete, event, func, select, update
+from sqlalchemy import (
+    Executable,
+    String,
+    Uuid,
+    bindparam,
+    column,
+    delete,
+    event,
+    func,
+    select,
+    table,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction
 
 from mash_hub import runtime
+from mash_hub.crypto import resealing
 from mash_hub.crypto.models import AgencyKey, DataKey
 from mash_hub.crypto.sealing import SealError, open_sealed, purpose_key, seal
 from mash_hub.db import new_id
-from mash_hub.identity.models import Agency, User
 
 ENVELOPE_VERSION: Final = 1
 KEY_BYTES: Final = 32
@@ -63,10 +74,6 @@ ENVELOPE_OVERHEAD: Final = _HEADER_BYTES + TAG_BYTES
 # HKDF purposes of keys derived from the master key.
 _AGENCY_WRAP_PURPOSE: Final = "mash-hub/agency-key-wrap"
 _MASTER_ID_PURPOSE: Final = "mash-hub/master-key-id"
-# TOTP seeds are sealed by mash_hub.identity.services under this purpose and associated
-# data; a master rotation re-seals them too, or nobody could sign in afterwards.
-_TOTP_PURPOSE: Final = "totp-secret"
-_TOTP_AAD_PREFIX: Final = b"users.totp_secret_sealed:"
 
 _CONTENT_LABEL: Final = b"mash-hub/content/v1"
 _AGENCY_KEY_LABEL: Final = b"mash-hub/agency-key/v1"
@@ -76,8 +83,11 @@ _CACHE_INFO_KEY: Final = "mash_hub.crypto.keys.cache"
 _CANONICAL_UUID_TEXT: Final = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 _UUID_TEXT: Final = re.compile(r"[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}", re.IGNORECASE)
 
+# The agencies table, owned by identity (which builds on crypto): only its id and code.
+_AGENCIES: Final = table("agencies", column("id", Uuid()), column("code", String()))
+
 # Statements on the lookup path, built once (building one costs more than running it).
-_AGENCY_ID_BY_CODE: Final = select(Agency.id).where(Agency.code == bindparam("code"))
+_AGENCY_ID_BY_CODE: Final = select(_AGENCIES.c.id).where(_AGENCIES.c.code == bindparam("code"))
 # Data key and agency key in one statement, so a rotation committing in between cannot
 # pair a data key with an agency key version it is not wrapped under. Columns, not
 # entities, run on the session's connection: a third of the cost of an ORM load.
@@ -199,10 +209,6 @@ def _data_key_aad(
     return _aad(
         _DATA_KEY_LABEL, key_id.bytes, contact_id.bytes, agency_id.bytes, agency_key_id.bytes
     )
-
-
-def _totp_aad(user_id: uuid.UUID) -> bytes:
-    return _TOTP_AAD_PREFIX + str(user_id).encode()
 
 
 # --------------------------------------------------------------------- argument forms
@@ -337,8 +343,8 @@ def active_agency_key(db: Session, agency_code: str) -> AgencyKey | None:
     """The agency's active key version (wrapped), or None if it has none yet."""
     return db.scalar(
         select(AgencyKey)
-        .join(Agency, Agency.id == AgencyKey.agency_id)
-        .where(Agency.code == agency_code, AgencyKey.retired_at.is_(None))
+        .join(_AGENCIES, _AGENCIES.c.id == AgencyKey.agency_id)
+        .where(_AGENCIES.c.code == agency_code, AgencyKey.retired_at.is_(None))
     )
 
 
@@ -638,43 +644,13 @@ def rotate_master_detailed(db: Session, old_master: bytes, new_master: bytes) ->
         )
         key.master_key_id = new.master_key_id
         agency_keys += 1
-    totp_secrets = _reseal_totp_secrets(db, old_master, new_master)
+    try:
+        totp_secrets = resealing.reseal_all(db, old_master, new_master)
+    except resealing.ResealError as err:
+        raise KeyRotationError(str(err)) from err
     db.flush()
     forget_keys(db)
     return MasterRotation(agency_keys, totp_secrets, old.master_key_id, new.master_key_id)
-
-
-def _reseal_totp_secrets(db: Session, old_master: bytes, new_master: bytes) -> int:
-    old_key = purpose_key(old_master, _TOTP_PURPOSE)
-    new_key = purpose_key(new_master, _TOTP_PURPOSE)
-    rows = db.execute(
-        select(User.id, User.totp_secret_sealed)
-        .where(User.totp_secret_sealed.is_not(None))
-        .order_by(User.id)
-        .with_for_update(of=User)
-    ).all()
-    count = 0
-    for user_id, sealed in rows:
-        if sealed is None:  # pragma: no cover - excluded by the query
-            continue
-        aad = _totp_aad(user_id)
-        try:
-            secret = open_sealed(old_key, sealed, aad)
-        except SealError:
-            try:
-                open_sealed(new_key, sealed, aad)
-            except SealError as err:
-                raise KeyRotationError(
-                    f"the TOTP secret of user {user_id} opens under neither master key"
-                ) from err
-            continue  # already re-sealed by an earlier run
-        db.execute(
-            update(User)
-            .where(User.id == user_id)
-            .values(totp_secret_sealed=seal(new_key, secret, aad))
-        )
-        count += 1
-    return count
 
 
 def rotate_master(db: Session, old_master: bytes, new_master: bytes) -> int:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mash_hub import firewall, runtime
+from mash_hub.agencies import AGENCIES
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
@@ -34,7 +35,7 @@ from mash_hub.errors import NotFound
 from mash_hub.firewall import records
 from mash_hub.firewall.release import seal
 from mash_hub.identity import services as identity
-from mash_hub.identity.models import AGENCIES, User
+from mash_hub.identity.models import User
 from mash_hub.notifications import services as notifications
 from mash_hub.notifications.services import notify
 from mash_hub.policy import Action

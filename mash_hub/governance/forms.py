@@ -10,9 +10,9 @@ from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTex
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
+from mash_hub.agencies import AGENCIES
 from mash_hub.identity.forms import SecurityCodeForm
-from mash_hub.identity.models import AGENCIES
-from mash_hub.policy.pdp import Action
+from mash_hub.policy.types import Action
 
 DATE_HINT = "For example, 2026-11-30"
 _REFERENCE = r"^MASH-\d{4}-\d{6}$"

@@ -17,7 +17,6 @@ from mash_hub.authz.gate import Principal
 from mash_hub.identity import services as identity
 from mash_hub.retention import services as retention
 from mash_hub.retention.forms import DeleteForm, HoldForm, LiftForm
-from mash_hub.retention.models import REVIEW_STATUSES
 
 bp = Blueprint("retention", __name__, url_prefix="/governance/retention")
 
@@ -35,7 +34,7 @@ def _principal() -> Principal:
 
 def _row(review_id: str) -> retention.ReviewRow:
     try:
-        rows = retention.reviews(db.session(), _principal(), REVIEW_STATUSES)
+        rows = retention.reviews(db.session(), _principal())
     except retention.ReviewNotFound:
         abort(404)
     for row in rows:
@@ -48,7 +47,7 @@ def _row(review_id: str) -> retention.ReviewRow:
 @requires(Permission.GOVERNANCE_VIEW)
 def review_list() -> str:
     try:
-        rows = retention.reviews(db.session(), _principal(), REVIEW_STATUSES)
+        rows = retention.reviews(db.session(), _principal())
     except retention.ReviewNotFound:
         abort(404)
     return render_template(

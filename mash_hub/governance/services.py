@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from mash_hub.audit.models import AuditEvent
 from mash_hub.audit.services import trail_of, within
-from mash_hub.contacts.deadlines import WorkingCalendar
+from mash_hub.deadlines import WorkingCalendar
 from mash_hub.identity.models import ApiClient, User
 from mash_hub.policy.register import Agreement, Register
 

@@ -15,7 +15,6 @@ from flask import (
     Flask,
     Response,
     abort,
-    current_app,
     render_template,
     request,
     url_for,
@@ -36,7 +35,8 @@ from mash_hub.governance import services as governance
 from mash_hub.governance.forms import AuditSearchForm, ExportForm
 from mash_hub.identity import services as identity
 from mash_hub.people import services as people
-from mash_hub.policy.pdp import Action, AuditLogResource
+from mash_hub.policy.pdp import AuditLogResource
+from mash_hub.policy.types import Action
 from mash_hub.sharing import services as sharing
 
 bp = Blueprint("governance", __name__, url_prefix="/governance")
@@ -146,9 +146,7 @@ def workspace() -> str:
                 ],
             ),
         ],
-        agreements=governance.agreement_register(
-            current_app.extensions["mash.pdp"].register, runtime.now()
-        ),
+        agreements=governance.agreement_register(runtime.pdp().register, runtime.now()),
     )
 
 
@@ -273,7 +271,7 @@ def out_of_hours() -> str:
     principal = _principal()
     since, until = _window()
     events = governance.out_of_hours(
-        db.session(), principal.agency, contacts.working_calendar(), since, until
+        db.session(), principal.agency, runtime.calendar(), since, until
     )
     return render_template(
         "governance/out_of_hours.html",
@@ -309,7 +307,5 @@ def agreements() -> str:
     return render_template(
         "governance/agreements.html",
         title="Information-sharing agreements",
-        agreements=governance.agreement_register(
-            current_app.extensions["mash.pdp"].register, runtime.now()
-        ),
+        agreements=governance.agreement_register(runtime.pdp().register, runtime.now()),
     )

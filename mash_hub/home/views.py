@@ -11,8 +11,8 @@ from flask_login import current_user
 from mash_hub import db, runtime
 from mash_hub.authz import Permission, Role, current_principal, requires
 from mash_hub.authz.gate import Principal
+from mash_hub.break_glass import services as break_glass
 from mash_hub.disclosure import services as disclosure
-from mash_hub.firewall import break_glass
 from mash_hub.identity import services as identity
 from mash_hub.notifications.services import MESSAGES
 from mash_hub.screening import services as screening

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -23,27 +22,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mash_hub.authz.permissions import Role, Scope
 from mash_hub.db import Base, UTCDateTime, new_id
-
-
-@dataclass(frozen=True)
-class AgencyInfo:
-    code: str
-    name: str
-    mash_core: bool
-
-
-# The agencies of the MASH (shared/docs/domain.md). Core agencies screen in the MASH;
-# partners only answer requests addressed to them.
-AGENCIES: tuple[AgencyInfo, ...] = (
-    AgencyInfo("csc", "Children's social care", True),
-    AgencyInfo("police", "Police (Public Protection Desk)", True),
-    AgencyInfo("health", "Health", False),
-    AgencyInfo("education", "Education", False),
-    AgencyInfo("probation", "Probation", False),
-    AgencyInfo("housing", "Housing", False),
-    AgencyInfo("yos", "Youth offending service", False),
-)
-AGENCY_CODES = tuple(a.code for a in AGENCIES)
 
 
 class Agency(Base):

@@ -32,6 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
+from mash_hub.agencies import AGENCIES
+from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import (
     Role,
@@ -40,10 +42,11 @@ from mash_hub.authz.permissions import (
     permissions_for_scopes,
 )
 from mash_hub.config import PasswordSettings
-from mash_hub.crypto.sealing import open_sealed, purpose_key, seal
+from mash_hub.crypto import resealing
+from mash_hub.crypto.resealing import ResealError
+from mash_hub.crypto.sealing import SealError, open_sealed, purpose_key, seal
 from mash_hub.db import database
 from mash_hub.identity.models import (
-    AGENCIES,
     Agency,
     ApiClient,
     ApiRateWindow,
@@ -234,12 +237,59 @@ def load_active_user(db: Session, user_id: str) -> User | None:
 # ------------------------------------------------------------------------------- TOTP
 
 
+# TOTP seeds are sealed under this purpose of the master key, bound to their row.
+_TOTP_PURPOSE = "totp-secret"
+_TOTP_COLUMN = "users.totp_secret_sealed"
+
+
 def _totp_key() -> bytes:
-    return purpose_key(runtime.master_key(), "totp-secret")
+    return purpose_key(runtime.master_key(), _TOTP_PURPOSE)
 
 
 def _totp_aad(user: User) -> bytes:
-    return b"users.totp_secret_sealed:" + str(user.id).encode()
+    return _totp_aad_of(user.id)
+
+
+def _totp_aad_of(user_id: uuid.UUID) -> bytes:
+    return f"{_TOTP_COLUMN}:{user_id}".encode()
+
+
+def reseal_totp_secrets(db: Session, old_master: bytes, new_master: bytes) -> int:
+    """Re-seal every TOTP seed under `new_master` in a master key rotation, or nobody could
+    sign in afterwards. Seeds already under the new key (a re-run) are left alone."""
+    old_key = purpose_key(old_master, _TOTP_PURPOSE)
+    new_key = purpose_key(new_master, _TOTP_PURPOSE)
+    rows = db.execute(
+        select(User.id, User.totp_secret_sealed)
+        .where(User.totp_secret_sealed.is_not(None))
+        .order_by(User.id)
+        .with_for_update(of=User)
+    ).all()
+    count = 0
+    for user_id, sealed in rows:
+        if sealed is None:  # pragma: no cover - excluded by the query
+            continue
+        aad = _totp_aad_of(user_id)
+        try:
+            secret = open_sealed(old_key, sealed, aad)
+        except SealError:
+            try:
+                open_sealed(new_key, sealed, aad)
+            except SealError as err:
+                raise ResealError(
+                    f"the TOTP secret of user {user_id} opens under neither master key"
+                ) from err
+            continue  # already re-sealed by an earlier run
+        db.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(totp_secret_sealed=seal(new_key, secret, aad))
+        )
+        count += 1
+    return count
+
+
+resealing.register(_TOTP_COLUMN, reseal_totp_secrets)
 
 
 def totp_secret(user: User) -> bytes | None:
@@ -517,8 +567,6 @@ def list_clients(db: Session) -> list[ApiClient]:
 def revoke_client(db: Session, client_id: str, *, actor_id: str = "operator") -> ApiClient:
     """End a client's access: its live tokens stop working on their next call. Audited in
     the same unit of work, so a revocation and its record commit together."""
-    from mash_hub.audit.services import EventDraft, record  # audit imports the web layer
-
     client = client_by_client_id(db, client_id)
     if client is None:
         raise IdentityError("no client with that client id")

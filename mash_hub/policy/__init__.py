@@ -5,7 +5,6 @@ calls `decide(principal, action, resource, context)` and audits the `Decision`.
 """
 
 from mash_hub.policy.pdp import (
-    Action,
     Actor,
     AuditLogResource,
     ContactResource,
@@ -20,6 +19,7 @@ from mash_hub.policy.pdp import (
     UserDirectoryResource,
 )
 from mash_hub.policy.register import Agreement, Finding, Register, RegisterError, load_register
+from mash_hub.policy.types import Action
 
 __all__ = [
     "Action",

@@ -15,16 +15,14 @@ import dataclasses
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TextIO
 
 import cedarpy
-from cedarpy import pst
 
-from mash_hub.policy.pdp import ACTION_RESOURCE_TYPES, PRINCIPAL_TYPE
 from mash_hub.policy.register import Finding, Register, Severity, read_register
+from mash_hub.policy.types import ACTION_RESOURCE_TYPES, PRINCIPAL_TYPE, PolicyInfo, PolicySources
 
 SCHEMA_FILE = "schema.cedarschema"
 REGISTER_DIR = "isa"
@@ -34,28 +32,6 @@ _END_OF_INPUT = "unexpected end of input"
 _TOKEN_ERRORS = ("unexpected token", "invalid token")
 _BACKTICKED = re.compile(r"`([^`]+)`")
 _UNRESOLVED_TYPES = re.compile(r"failed to resolve types?: ([A-Za-z_][A-Za-z0-9_:]*)")
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyInfo:
-    """One Cedar policy as written: its annotations and where it is."""
-
-    policy_id: str
-    effect: Literal["permit", "forbid"]
-    isa_id: str
-    clause: str
-    break_glass: bool
-    file: str
-    line: int
-    node: pst.Template
-
-
-@dataclass(frozen=True, slots=True)
-class PolicySources:
-    """Everything under policies/, read once."""
-
-    register: Register
-    policies: tuple[PolicyInfo, ...]
 
 
 def check_policies(policies_dir: Path, today: date) -> list[Finding]:

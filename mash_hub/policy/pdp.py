@@ -20,53 +20,24 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 import cedarpy
 from cedarpy import pst
 
-from mash_hub.policy.register import AGENCIES, Finding, Register
-
-if TYPE_CHECKING:
-    from mash_hub.policy.check import PolicyInfo, PolicySources
-
-PRINCIPAL_TYPE = "Actor"
-ACTION_TYPE = "Action"
-
-
-class Action(StrEnum):
-    """The actions the firewall decides, as named in policies/schema.cedarschema."""
-
-    CONTACT_READ = "contact:read"
-    CONTACT_CREATE = "contact:create"
-    CONTACT_RATE = "contact:rate"
-    CONTACT_DECIDE = "contact:decide"
-    REQUEST_CREATE = "request:create"
-    REQUEST_READ = "request:read"
-    REQUEST_ANSWER = "request:answer"
-    CONTRIBUTION_READ = "contribution:read"
-    AUDIT_READ = "audit:read"
-    USERS_MANAGE = "users:manage"
-
-
-# The one resource type each action applies to (the schema's `appliesTo`).
-ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
-    {
-        Action.CONTACT_READ: "Contact",
-        Action.CONTACT_CREATE: "Contact",
-        Action.CONTACT_RATE: "Contact",
-        Action.CONTACT_DECIDE: "Contact",
-        Action.REQUEST_CREATE: "InfoRequest",
-        Action.REQUEST_READ: "InfoRequest",
-        Action.REQUEST_ANSWER: "InfoRequest",
-        Action.CONTRIBUTION_READ: "Contribution",
-        Action.AUDIT_READ: "AuditLog",
-        Action.USERS_MANAGE: "UserDirectory",
-    }
+from mash_hub.agencies import AGENCY_CODES
+from mash_hub.policy.check import inspect_policies
+from mash_hub.policy.register import Finding, Register
+from mash_hub.policy.types import (
+    ACTION_RESOURCE_TYPES,
+    ACTION_TYPE,
+    PRINCIPAL_TYPE,
+    Action,
+    PolicyInfo,
+    PolicySources,
 )
 
 Rag = Literal["none", "red", "amber", "green"]
@@ -265,7 +236,7 @@ class PolicyDecisionPoint:
             {
                 (action, agency): _policy_set_for(action, agency, sources.policies)
                 for action in Action
-                for agency in AGENCIES
+                for agency in AGENCY_CODES
             }
         )
         self._other_agency_policy_sets: Mapping[Action, cedarpy.PolicySet] = MappingProxyType(
@@ -280,8 +251,6 @@ class PolicyDecisionPoint:
     @classmethod
     def from_dir(cls, policies_dir: Path, today: date | None = None) -> PolicyDecisionPoint:
         """Load and check policies/; PolicyConfigError if the check finds any error."""
-        from mash_hub.policy.check import inspect_policies  # check imports this module
-
         sources, findings = inspect_policies(policies_dir, today or datetime.now(UTC).date())
         errors = [finding for finding in findings if finding.severity == "error"]
         if errors:

@@ -19,15 +19,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-AGENCIES: tuple[str, ...] = (
-    "csc",
-    "police",
-    "health",
-    "education",
-    "probation",
-    "housing",
-    "yos",
-)
+from mash_hub.agencies import AGENCY_CODES
+
 AGREEMENT_STATUSES: tuple[str, ...] = ("draft", "active", "suspended", "ended")
 UK_TIME = ZoneInfo("Europe/London")
 
@@ -276,7 +269,7 @@ class _Reader:
     ) -> tuple[str, ...]:
         codes = self.strings(key, value, where=where, line=line)
         for code in codes:
-            if code not in AGENCIES:
+            if code not in AGENCY_CODES:
                 self.error(key, f"{where}{key}: unknown agency {code!r}", line)
         return codes
 
@@ -362,7 +355,7 @@ def _data_categories(reader: _Reader, parties: tuple[str, ...]) -> tuple[DataCat
             reader.error("party", f"{where}{party!r} is not a party to this agreement", line)
         visible_to = reader.agencies("visible_to", table["visible_to"], where=where, line=line)
         for code in visible_to:
-            if parties and code in AGENCIES and code not in parties:
+            if parties and code in AGENCY_CODES and code not in parties:
                 reader.error(
                     "visible_to", f"{where}{code!r} is not a party to this agreement", line
                 )

@@ -51,7 +51,7 @@ from mash_hub.crypto import keys
 from mash_hub.errors import NotFound
 from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
 from mash_hub.policy.register import Register
-from mash_hub.retention.models import RetentionReview
+from mash_hub.retention.models import REVIEW_STATUSES, RetentionReview
 from mash_hub.sharing.models import Contribution, InfoRequest
 
 SYSTEM_ACTOR: Final = "scheduler"
@@ -248,8 +248,10 @@ def _may_review(principal: Principal) -> None:
         raise ReviewNotFound("retention review is for governance leads of the MASH core")
 
 
-def reviews(db: Session, principal: Principal, statuses: Iterable[str]) -> list[ReviewRow]:
-    """The review list in the given statuses, oldest due first."""
+def reviews(
+    db: Session, principal: Principal, statuses: Iterable[str] = REVIEW_STATUSES
+) -> list[ReviewRow]:
+    """The review list in the given statuses (by default all), oldest due first."""
     _may_review(principal)
     rows = db.execute(
         select(RetentionReview, Contact.reference, Contact.received_at, Contact.status)

@@ -25,8 +25,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length
 
+from mash_hub.agencies import AGENCIES
 from mash_hub.contacts.schemas import MAX_SUBJECTS
-from mash_hub.identity.models import AGENCIES
 from mash_hub.screening.services import METHOD_LABELS, OUTCOME_LABELS
 
 ROLE_CHOICES = {

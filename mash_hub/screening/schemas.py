@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mash_hub.api.validation import Reader
 from mash_hub.contacts.models import DECISION_OUTCOMES
+from mash_hub.http.validation import Reader
 
 RATIONALE_MAX = 5000
 

@@ -613,7 +613,7 @@ def propose(
 
 def acknowledgement_due(approved_at: datetime) -> datetime:
     """One working day after the decision: a full working day's hours on the calendar."""
-    calendar = contacts.working_calendar()
+    calendar = runtime.calendar()
     return calendar.add_working(approved_at, calendar.day_ends - calendar.day_starts)
 
 

@@ -22,15 +22,15 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, firewall, runtime
-from mash_hub.api.errors import ApiError
-from mash_hub.api.validation import ValidationFailed
+from mash_hub.agencies import AGENCIES, AGENCY_CODES
 from mash_hub.authz import Permission, Role, current_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import services as contacts
-from mash_hub.contacts.models import RAG_RATINGS
 from mash_hub.contacts.schemas import read_contact
-from mash_hub.contacts.views import json_body
-from mash_hub.identity.models import AGENCIES, AGENCY_CODES
+from mash_hub.deadlines import RAG_RATINGS
+from mash_hub.http.body import json_body
+from mash_hub.http.errors import ApiError
+from mash_hub.http.validation import ValidationFailed
 from mash_hub.screening import services
 from mash_hub.screening.forms import (
     AcknowledgementForm,
@@ -113,7 +113,7 @@ def _local_moment(day_text: str, time_text: str) -> datetime | None:
         )
     except ValueError:
         return None
-    zone = contacts.working_calendar().zone
+    zone = runtime.calendar().zone
     return wall.replace(tzinfo=zone).astimezone(UTC)
 
 

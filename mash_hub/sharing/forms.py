@@ -14,7 +14,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, RadioField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from mash_hub.identity.models import AGENCIES
+from mash_hub.agencies import AGENCIES
 from mash_hub.sharing.services import ITEM_MAX, QUESTION_MAX
 
 ITEM_SLOTS = 3  # items a researcher can give on the page at once (the API takes more)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mash_hub.api.validation import Reader
-from mash_hub.identity.models import AGENCY_CODES
+from mash_hub.agencies import AGENCY_CODES
+from mash_hub.http.validation import Reader
 from mash_hub.sharing.models import ITEM_KINDS, OUTCOMES
 from mash_hub.sharing.services import (
     ITEM_MAX,

@@ -18,15 +18,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mash_hub import firewall, runtime
+from mash_hub.agencies import AGENCIES, AGENCY_CODES
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
-from mash_hub.contacts.deadlines import response_due
 from mash_hub.contacts.models import Contact, ContactSubject
+from mash_hub.deadlines import response_due
 from mash_hub.errors import Conflict, NotFound
 from mash_hub.firewall import records
 from mash_hub.firewall.release import seal
-from mash_hub.identity.models import AGENCIES, AGENCY_CODES
 from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
 from mash_hub.policy import Action
@@ -178,9 +178,7 @@ def send_request(
     if rag not in ("red", "amber"):
         due = now
     else:
-        from mash_hub.contacts.services import working_calendar
-
-        due = response_due(rag, now, runtime.settings().timescales, working_calendar())
+        due = response_due(rag, now, runtime.settings().timescales, runtime.calendar())
     request_id = uuid.uuid4()
     resource = records.new_request_resource(str(request_id), agency, due, rag)
     try:

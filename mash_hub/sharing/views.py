@@ -19,11 +19,11 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response as BaseResponse
 
 from mash_hub import db, runtime
-from mash_hub.api.errors import ApiError
-from mash_hub.api.validation import ValidationFailed
 from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
-from mash_hub.contacts.views import json_body
+from mash_hub.http.body import json_body
+from mash_hub.http.errors import ApiError
+from mash_hub.http.validation import ValidationFailed
 from mash_hub.sharing import services
 from mash_hub.sharing.forms import AnswerForm, SendRequestForm
 from mash_hub.sharing.schemas import answer_json, read_request, read_response

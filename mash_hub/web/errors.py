@@ -10,9 +10,9 @@ from flask import Flask, Response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from mash_hub.api.errors import ApiError, error_response, from_api_error
 from mash_hub.db import rollback_request
 from mash_hub.errors import Conflict, NotFound, Refused
+from mash_hub.http.errors import ApiError, error_response, from_api_error
 from mash_hub.web.security import is_api_request, request_id
 
 log = structlog.get_logger("mash_hub.errors")

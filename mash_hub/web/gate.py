@@ -16,9 +16,9 @@ from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db
-from mash_hub.api.errors import ApiError
 from mash_hub.audit.services import EventDraft, record_on_its_own
 from mash_hub.authz.gate import Principal, declared_permission, is_public
+from mash_hub.http.errors import ApiError
 from mash_hub.identity import services as identity
 from mash_hub.web.security import is_api_request
 

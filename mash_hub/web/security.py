@@ -5,7 +5,9 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
+
+from mash_hub import runtime
 
 STATIC_PREFIXES = ("/static/",)
 
@@ -25,8 +27,16 @@ def csp_nonce() -> str:
     return nonce
 
 
+def origin() -> runtime.Origin:
+    """The request id and client address that audit events record."""
+    if not has_request_context():
+        return None, None
+    return request_id(), request.remote_addr
+
+
 def init_app(app: Flask) -> None:
     production = app.extensions["mash.settings"].app.production
+    runtime.set_origin(app, origin)
 
     @app.before_request
     def _assign_ids() -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from playwright.sync_api import expect
 
 from mash_hub.config import load_settings
-from mash_hub.contacts.deadlines import WorkingCalendar, deadline_for
+from mash_hub.deadlines import WorkingCalendar, deadline_for
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.hub import api_call, api_token, demo_user, sign_in
 from tests.conftest import TEST_ENV

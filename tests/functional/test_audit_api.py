@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from mash_hub.agencies import AGENCIES
 from mash_hub.audit.models import AuditEvent
 from mash_hub.audit.sealer import run_once
 from mash_hub.audit.services import MASH_CORE
 from mash_hub.authz.permissions import Scope
 from mash_hub.db import Database
-from mash_hub.identity.models import AGENCIES
 from tests.functional.test_contacts_api import CONTACT, token
 from tests.functional.test_governance import add_events, read_draft
 

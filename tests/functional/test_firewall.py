@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from mash_hub import db, firewall
+from mash_hub import db, firewall, runtime
 from mash_hub.audit.models import AuditEvent
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role, Scope, permissions_for_roles
@@ -108,7 +108,7 @@ def test_request_readable_until_due_then_refused(app, clock):
 
 def test_an_agreements_last_day_allows_and_the_next_day_denies(app, clock):
     with app.app_context():
-        register = firewall.current_pdp().register
+        register = runtime.pdp().register
         health = register.get("ISA-MASH-HEALTH")
     until = health.in_force_until
     # Late evening of the last day, UK time (23:30 BST or GMT is before midnight in London).
@@ -134,7 +134,7 @@ def test_an_exception_in_the_decision_point_is_a_logged_refusal(app, clock, monk
         raise RuntimeError("policy engine down")
 
     with app.test_request_context("/"):
-        monkeypatch.setattr(firewall.current_pdp(), "decide", explode)
+        monkeypatch.setattr(runtime.pdp(), "decide", explode)
         with pytest.raises(firewall.AccessDenied) as refused:
             firewall.require(
                 person(Role.SCREENER, "police"),

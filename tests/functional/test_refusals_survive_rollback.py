@@ -13,7 +13,8 @@ from mash_hub.audit.models import AuditEvent
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.firewall import decide_many, decide_within
-from mash_hub.policy.pdp import Action, ContactResource
+from mash_hub.policy.pdp import ContactResource
+from mash_hub.policy.types import Action
 
 
 def researcher() -> Principal:

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mash_hub.config import CalendarSettings, Duration, Settings
-from mash_hub.contacts.deadlines import WorkingCalendar, deadline_for
+from mash_hub.deadlines import WorkingCalendar, deadline_for
 
 SHIPPED = WorkingCalendar.from_settings(CalendarSettings())
 AWKWARD = WorkingCalendar.from_settings(

@@ -75,9 +75,9 @@ def breaches_in(path: Path, wanted: dict[str, type]) -> list[Breach]:
             continue
         func = node.func
         line = f"{where}:{node.lineno}"
-        if isinstance(func, ast.Attribute) and func.attr in ("encrypt", "decrypt"):
-            if _root_name(func) == "keys":
-                found.append(Breach(line, f"calls keys.{func.attr}"))
+        is_key_call = isinstance(func, ast.Attribute) and func.attr in ("encrypt", "decrypt")
+        if is_key_call and _root_name(func) == "keys":
+            found.append(Breach(line, f"calls keys.{func.attr}"))
         if isinstance(func, ast.Name) and func.id in names and names[func.id].endswith("Resource"):
             found.append(Breach(line, f"builds a policy resource {names[func.id]}"))
         # Whole records: `db.get(Model, id)` and `select(Model, ...)`. Selecting an id or

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mash_hub.config import CalendarSettings, Duration, Settings, load_settings
-from mash_hub.contacts.deadlines import WorkingCalendar, deadline_for, response_due
+from mash_hub.deadlines import WorkingCalendar, deadline_for, response_due
 
 LONDON = ZoneInfo("Europe/London")
 SETTINGS = Settings()

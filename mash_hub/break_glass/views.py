@@ -9,9 +9,9 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from mash_hub import db
 from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
+from mash_hub.break_glass import services as break_glass
+from mash_hub.break_glass.forms import BreakGlassForm, ReviewForm
 from mash_hub.contacts import services as contacts
-from mash_hub.firewall import break_glass
-from mash_hub.firewall.forms import BreakGlassForm, ReviewForm
 
 bp = Blueprint("firewall", __name__)
 

@@ -6,9 +6,9 @@ import base64
 import binascii
 from typing import Any
 
-from mash_hub.api.validation import Reader
 from mash_hub.audit.models import AuditEvent
 from mash_hub.audit.services import EventFilter
+from mash_hub.http.validation import Reader
 
 DECISIONS = ("allow", "deny")
 

@@ -10,11 +10,13 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 
 from mash_hub import db, firewall, runtime
-from mash_hub.api.errors import ApiError
-from mash_hub.api.validation import ValidationFailed
-from mash_hub.audit import schemas, services
+from mash_hub.audit import services
+from mash_hub.audit_api import schemas
 from mash_hub.authz import Permission, current_principal, requires
-from mash_hub.policy.pdp import Action, AuditLogResource
+from mash_hub.http.errors import ApiError
+from mash_hub.http.validation import ValidationFailed
+from mash_hub.policy.pdp import AuditLogResource
+from mash_hub.policy.types import Action
 
 api_bp = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit")
 

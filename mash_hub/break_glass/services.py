@@ -14,8 +14,8 @@ from mash_hub import runtime
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
+from mash_hub.break_glass.models import REVIEW_OUTCOMES, BreakGlassGrant
 from mash_hub.contacts.models import Contact
-from mash_hub.firewall.models import REVIEW_OUTCOMES, BreakGlassGrant
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import User
 from mash_hub.notifications.services import notify

@@ -1,0 +1,39 @@
+"""What the packages built on contacts add to it. People and sharing import contacts, so
+contacts cannot import them; the app factory plugs their parts in here at start.
+
+- `created`: after a contact is created, in its unit of work (people stores candidate
+  matches for review).
+- `rated`: after a rating, in its unit of work (sharing keeps requests in step: a Green
+  rating withdraws every open request at once).
+
+The contact page and the API's contact are composed above all three, in `casefile`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from mash_hub.authz.gate import Principal
+from mash_hub.contacts.models import Contact
+from mash_hub.firewall import Access
+
+_KEY = "mash.contact_hooks"
+
+
+@dataclass(frozen=True)
+class ContactHooks:
+    created: Callable[[Session, Access, Contact], object]
+    rated: Callable[[Session, Contact, Principal], object]
+
+
+def install(app: Flask, hooks: ContactHooks) -> None:
+    app.extensions[_KEY] = hooks
+
+
+def hooks() -> ContactHooks:
+    value: ContactHooks = current_app.extensions[_KEY]
+    return value

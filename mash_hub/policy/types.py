@@ -1,0 +1,71 @@
+"""The policy layer's shared vocabulary: the actions, the types Cedar requests use, and the
+policies as read from policies/. Both the checker and the decision point build on it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Literal
+
+from cedarpy import pst
+
+from mash_hub.policy.register import Register
+
+PRINCIPAL_TYPE = "Actor"
+ACTION_TYPE = "Action"
+
+
+class Action(StrEnum):
+    """The actions the firewall decides, as named in policies/schema.cedarschema."""
+
+    CONTACT_READ = "contact:read"
+    CONTACT_CREATE = "contact:create"
+    CONTACT_RATE = "contact:rate"
+    CONTACT_DECIDE = "contact:decide"
+    REQUEST_CREATE = "request:create"
+    REQUEST_READ = "request:read"
+    REQUEST_ANSWER = "request:answer"
+    CONTRIBUTION_READ = "contribution:read"
+    AUDIT_READ = "audit:read"
+    USERS_MANAGE = "users:manage"
+
+
+# The one resource type each action applies to (the schema's `appliesTo`).
+ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
+    {
+        Action.CONTACT_READ: "Contact",
+        Action.CONTACT_CREATE: "Contact",
+        Action.CONTACT_RATE: "Contact",
+        Action.CONTACT_DECIDE: "Contact",
+        Action.REQUEST_CREATE: "InfoRequest",
+        Action.REQUEST_READ: "InfoRequest",
+        Action.REQUEST_ANSWER: "InfoRequest",
+        Action.CONTRIBUTION_READ: "Contribution",
+        Action.AUDIT_READ: "AuditLog",
+        Action.USERS_MANAGE: "UserDirectory",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyInfo:
+    """One Cedar policy as written: its annotations and where it is."""
+
+    policy_id: str
+    effect: Literal["permit", "forbid"]
+    isa_id: str
+    clause: str
+    break_glass: bool
+    file: str
+    line: int
+    node: pst.Template
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySources:
+    """Everything under policies/, read once."""
+
+    register: Register
+    policies: tuple[PolicyInfo, ...]
