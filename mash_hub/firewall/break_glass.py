@@ -15,10 +15,12 @@ from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.contacts.models import Contact
+from mash_hub.firewall.decisions import decide_many, decide_within
 from mash_hub.firewall.models import REVIEW_OUTCOMES, BreakGlassGrant
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import User
 from mash_hub.notifications.services import notify
+from mash_hub.policy.pdp import Action, BreakGlassGrantResource, ContactResource
 
 REASON_MAX = 2000
 
@@ -52,7 +54,12 @@ def _audit(
 def open_break_glass(
     db: Session, principal: Principal, user: User, contact: Contact, reason: str, code: str
 ) -> BreakGlassGrant:
-    if principal.kind != "user" or Role.MASH_MANAGER not in principal.roles:
+    resource = ContactResource(
+        str(contact.id),
+        contact.rag or "none",  # type: ignore[arg-type]
+        "closed" if contact.status in ("closed", "deleted") else "open",
+    )
+    if not decide_within(principal, Action.BREAK_GLASS_OPEN, resource, contact_id=resource.id):
         raise BreakGlassRefused("only a MASH manager can open emergency access")
     reason = reason.strip()
     if not reason:
@@ -88,9 +95,20 @@ def open_break_glass(
     return grant
 
 
-def review_queue(db: Session, agency: str) -> list[BreakGlassGrant]:
-    """Grants awaiting review by this agency's governance lead, oldest first."""
-    return list(
+def _resource(grant: BreakGlassGrant) -> BreakGlassGrantResource:
+    return BreakGlassGrantResource(
+        id=str(grant.id),
+        holder=str(grant.user_id),
+        agency=grant.agency,
+        owning_agency=grant.owning_agency,
+    )
+
+
+def review_queue(db: Session, principal: Principal) -> list[BreakGlassGrant]:
+    """Grants awaiting review by this governance lead, oldest first: those of the lead's
+    agency that the firewall lets them review (`break_glass:review`), so never their own."""
+    agency = principal.agency
+    grants = list(
         db.scalars(
             select(BreakGlassGrant)
             .where(
@@ -100,6 +118,10 @@ def review_queue(db: Session, agency: str) -> list[BreakGlassGrant]:
             .order_by(BreakGlassGrant.opened_at)
         )
     )
+    decided = decide_many(
+        principal, Action.BREAK_GLASS_REVIEW, [(_resource(grant), None) for grant in grants]
+    )
+    return [grant for grant, access in zip(grants, decided, strict=True) if access is not None]
 
 
 def grant_for_review(db: Session, agency: str, grant_id: str) -> BreakGlassGrant | None:
@@ -116,12 +138,14 @@ def grant_for_review(db: Session, agency: str, grant_id: str) -> BreakGlassGrant
 def record_review(
     db: Session, principal: Principal, grant: BreakGlassGrant, outcome: str, notes: str
 ) -> None:
-    if Role.GOVERNANCE_LEAD not in principal.roles:
-        raise BreakGlassRefused("only a governance lead reviews emergency access")
     if outcome not in REVIEW_OUTCOMES:
         raise BreakGlassRefused("choose whether the use was justified")
     if grant.reviewed_at is not None:
         raise BreakGlassRefused("this use has already been reviewed")
+    if not decide_within(principal, Action.BREAK_GLASS_REVIEW, _resource(grant)):
+        if str(grant.user_id) == principal.id:
+            raise BreakGlassRefused("you cannot review your own use of emergency access")
+        raise BreakGlassRefused("only a governance lead reviews emergency access")
     grant.reviewed_at = runtime.now()
     grant.reviewed_by = uuid.UUID(principal.id)
     grant.review_outcome = outcome

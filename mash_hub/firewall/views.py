@@ -58,7 +58,7 @@ def open_emergency_access() -> BaseResponse | str:
 @bp.route("/governance/break-glass")
 @requires(Permission.BREAK_GLASS_REVIEW)
 def review_queue() -> str:
-    grants = break_glass.review_queue(db.session(), _principal().agency)
+    grants = break_glass.review_queue(db.session(), _principal())
     return render_template(
         "firewall/review_queue.html", grants=grants, title="Emergency access to review"
     )

@@ -73,6 +73,16 @@ class AuditFilters:
         return " ".join(parts) or "all"
 
 
+def contact_in_trail(db: Session, agency: str, contact_id: str) -> bool:
+    """Whether any event in `agency`'s trail is on this contact."""
+    found = db.scalar(
+        select(AuditEvent.seq)
+        .where(trail_of(agency), AuditEvent.contact_id == contact_id[:64])
+        .limit(1)
+    )
+    return found is not None
+
+
 @dataclass(frozen=True)
 class Page:
     events: Sequence[AuditEvent]

@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, render_template, url_for
 from flask_login import current_user
 
 from mash_hub import db, runtime
-from mash_hub.authz import Permission, Role, requires
+from mash_hub.authz import Permission, Role, current_principal, requires
 from mash_hub.firewall import break_glass
 from mash_hub.identity import services as identity
 from mash_hub.screening import services as screening
@@ -65,7 +65,8 @@ def _section(role: Role, agency_name: str) -> Section:
             links=[{"href": url_for("sharing.inbox"), "text": "Open the requests inbox"}],
         )
     if role is Role.GOVERNANCE_LEAD:
-        grants = break_glass.review_queue(db.session(), current_user.agency.code)
+        principal = current_principal()
+        grants = break_glass.review_queue(db.session(), principal) if principal else []
         return Section(
             role,
             "Emergency access to review",

@@ -7,7 +7,9 @@ calls `decide(principal, action, resource, context)` and audits the `Decision`.
 from mash_hub.policy.pdp import (
     Action,
     Actor,
+    AgencyPerformanceResource,
     AuditLogResource,
+    BreakGlassGrantResource,
     ContactResource,
     Context,
     ContributionResource,
@@ -17,6 +19,8 @@ from mash_hub.policy.pdp import (
     PolicyDecisionPoint,
     Principal,
     Resource,
+    RetentionScheduleResource,
+    TrailContactResource,
     UserDirectoryResource,
 )
 from mash_hub.policy.register import Agreement, Finding, Register, RegisterError, load_register
@@ -24,8 +28,10 @@ from mash_hub.policy.register import Agreement, Finding, Register, RegisterError
 __all__ = [
     "Action",
     "Actor",
+    "AgencyPerformanceResource",
     "Agreement",
     "AuditLogResource",
+    "BreakGlassGrantResource",
     "ContactResource",
     "Context",
     "ContributionResource",
@@ -38,6 +44,8 @@ __all__ = [
     "Register",
     "RegisterError",
     "Resource",
+    "RetentionScheduleResource",
+    "TrailContactResource",
     "UserDirectoryResource",
     "load_register",
 ]

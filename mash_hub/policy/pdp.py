@@ -51,6 +51,12 @@ class Action(StrEnum):
     CONTRIBUTION_READ = "contribution:read"
     AUDIT_READ = "audit:read"
     USERS_MANAGE = "users:manage"
+    PERFORMANCE_READ = "performance:read"
+    AUDIT_FIND_CONTACT = "audit:find_contact"
+    AUDIT_LINKED_CHILDREN = "audit:linked_children"
+    BREAK_GLASS_OPEN = "break_glass:open"
+    BREAK_GLASS_REVIEW = "break_glass:review"
+    RETENTION_REVIEW = "retention:review"
 
 
 # The one resource type each action applies to (the schema's `appliesTo`).
@@ -66,6 +72,12 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.CONTRIBUTION_READ: "Contribution",
         Action.AUDIT_READ: "AuditLog",
         Action.USERS_MANAGE: "UserDirectory",
+        Action.PERFORMANCE_READ: "AgencyPerformance",
+        Action.AUDIT_FIND_CONTACT: "TrailContact",
+        Action.AUDIT_LINKED_CHILDREN: "TrailContact",
+        Action.BREAK_GLASS_OPEN: "Contact",
+        Action.BREAK_GLASS_REVIEW: "BreakGlassGrant",
+        Action.RETENTION_REVIEW: "RetentionSchedule",
     }
 )
 
@@ -193,12 +205,91 @@ class UserDirectoryResource:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AgencyPerformanceResource:
+    """The counts and times of the requests addressed to one agency (no case content)."""
+
+    agency: str
+    entity_type: ClassVar[str] = "AgencyPerformance"
+
+    @property
+    def id(self) -> str:
+        return self.agency
+
+    def entity_json(self) -> str:
+        agency = _json_str(self.agency)
+        return (
+            f'{{"uid":{{"type":"AgencyPerformance","id":{agency}}},'
+            f'"attrs":{{"agency":{agency}}},"parents":[]}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TrailContactResource:
+    """A contact as a governance lead names it in the audit search of one agency's trail.
+
+    `id` is what the lead typed (a reference or an id), never the contact's internal id,
+    so that the audit of the look-up tells nothing about contacts the lead may not find.
+    `in_trail` says whether the contact appears in that agency's trail."""
+
+    id: str
+    agency: str  # whose trail is searched
+    in_trail: bool
+    entity_type: ClassVar[str] = "TrailContact"
+
+    def entity_json(self) -> str:
+        in_trail = "true" if self.in_trail is True else "false"
+        return (
+            f'{{"uid":{{"type":"TrailContact","id":{_json_str(self.id)}}},'
+            f'"attrs":{{"agency":{_json_str(self.agency)},"in_trail":{in_trail}}},'
+            '"parents":[]}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BreakGlassGrantResource:
+    """One use of emergency access: who held it, from which agency, on whose contact."""
+
+    id: str
+    holder: str  # the id of the person who opened it
+    agency: str  # the holder's agency
+    owning_agency: str  # the agency that owns the contact
+    entity_type: ClassVar[str] = "BreakGlassGrant"
+
+    def entity_json(self) -> str:
+        return (
+            f'{{"uid":{{"type":"BreakGlassGrant","id":{_json_str(self.id)}}},'
+            f'"attrs":{{"holder":{{"__entity":{{"type":"{PRINCIPAL_TYPE}",'
+            f'"id":{_json_str(self.holder)}}}}},'
+            f'"agency":{_json_str(self.agency)},'
+            f'"owning_agency":{_json_str(self.owning_agency)}}},"parents":[]}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionScheduleResource:
+    """The hub's list of contacts due for deletion, with their holds and deletions."""
+
+    id: str = "hub"
+    entity_type: ClassVar[str] = "RetentionSchedule"
+
+    def entity_json(self) -> str:
+        return (
+            f'{{"uid":{{"type":"RetentionSchedule","id":{_json_str(self.id)}}},'
+            '"attrs":{},"parents":[]}'
+        )
+
+
 Resource = (
     ContactResource
     | InfoRequestResource
     | ContributionResource
     | AuditLogResource
     | UserDirectoryResource
+    | AgencyPerformanceResource
+    | TrailContactResource
+    | BreakGlassGrantResource
+    | RetentionScheduleResource
 )
 
 
