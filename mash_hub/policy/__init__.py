@@ -19,7 +19,6 @@ from mash_hub.policy.pdp import (
     PolicyDecisionPoint,
     Principal,
     Resource,
-    RetentionScheduleResource,
     TrailContactResource,
     UserDirectoryResource,
 )
@@ -44,7 +43,6 @@ __all__ = [
     "Register",
     "RegisterError",
     "Resource",
-    "RetentionScheduleResource",
     "TrailContactResource",
     "UserDirectoryResource",
     "load_register",

@@ -56,7 +56,6 @@ class Action(StrEnum):
     AUDIT_LINKED_CHILDREN = "audit:linked_children"
     BREAK_GLASS_OPEN = "break_glass:open"
     BREAK_GLASS_REVIEW = "break_glass:review"
-    RETENTION_REVIEW = "retention:review"
 
 
 # The one resource type each action applies to (the schema's `appliesTo`).
@@ -77,7 +76,6 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.AUDIT_LINKED_CHILDREN: "TrailContact",
         Action.BREAK_GLASS_OPEN: "Contact",
         Action.BREAK_GLASS_REVIEW: "BreakGlassGrant",
-        Action.RETENTION_REVIEW: "RetentionSchedule",
     }
 )
 
@@ -266,20 +264,6 @@ class BreakGlassGrantResource:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RetentionScheduleResource:
-    """The hub's list of contacts due for deletion, with their holds and deletions."""
-
-    id: str = "hub"
-    entity_type: ClassVar[str] = "RetentionSchedule"
-
-    def entity_json(self) -> str:
-        return (
-            f'{{"uid":{{"type":"RetentionSchedule","id":{_json_str(self.id)}}},'
-            '"attrs":{},"parents":[]}'
-        )
-
-
 Resource = (
     ContactResource
     | InfoRequestResource
@@ -289,7 +273,6 @@ Resource = (
     | AgencyPerformanceResource
     | TrailContactResource
     | BreakGlassGrantResource
-    | RetentionScheduleResource
 )
 
 

@@ -40,7 +40,6 @@ from mash_hub.policy import (
     InfoRequestResource,
     PolicyDecisionPoint,
     Principal,
-    RetentionScheduleResource,
     TrailContactResource,
     UserDirectoryResource,
 )
@@ -230,11 +229,6 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
         ):
             agreements.append("ISA-MASH-CORE")
 
-    elif (
-        action is Action.RETENTION_REVIEW and "governance_lead" in roles and agency in CORE_AGENCIES
-    ):
-        agreements.append("ISA-MASH-CORE")
-
     return any(agreement_in_force(isa_id, now) for isa_id in agreements)
 
 
@@ -315,11 +309,9 @@ def resources_for(draw: st.DrawFn, action: Action, principal: Principal, now: da
         return TrailContactResource(draw(ids), agency, draw(st.booleans()))
     if action is Action.BREAK_GLASS_OPEN:
         return ContactResource(draw(ids), draw(rags), draw(st.sampled_from(["open", "closed"])))
-    if action is Action.BREAK_GLASS_REVIEW:
-        holder = draw(st.one_of(st.just(principal.id), ids))
-        return BreakGlassGrantResource(draw(ids), holder, agency, draw(resource_agencies))
-    assert action is Action.RETENTION_REVIEW
-    return RetentionScheduleResource(draw(st.sampled_from(["hub", 'quote"d'])))
+    assert action is Action.BREAK_GLASS_REVIEW
+    holder = draw(st.one_of(st.just(principal.id), ids))
+    return BreakGlassGrantResource(draw(ids), holder, agency, draw(resource_agencies))
 
 
 @st.composite
@@ -494,7 +486,6 @@ GOVERNANCE_ACTIONS = [
     Action.AUDIT_LINKED_CHILDREN,
     Action.BREAK_GLASS_OPEN,
     Action.BREAK_GLASS_REVIEW,
-    Action.RETENTION_REVIEW,
 ]
 
 
@@ -503,7 +494,7 @@ GOVERNANCE_ACTIONS = [
 def test_governance_duties_and_segregation(
     pdp: PolicyDecisionPoint, scenario: tuple[Principal, Action, Any, Context]
 ) -> None:
-    """Governance leads' look-ups, performance, retention and break-glass review, where
+    """Governance leads' look-ups, performance and break-glass review, where
     the principal is often the holder of the grant."""
     check_against_oracle(pdp, scenario)
 
