@@ -35,7 +35,7 @@ from mash_hub.identity import services as identity
 from mash_hub.identity.models import AGENCIES, User
 from mash_hub.notifications import services as notifications
 from mash_hub.notifications.services import notify
-from mash_hub.policy import Action, ContactResource, ContributionResource
+from mash_hub.policy import Action, ContactResource, ContributionResource, DisclosureResource
 from mash_hub.sharing.models import Contribution, ContributionItem, InfoRequest
 
 AGENCY_NAMES = {agency.code: agency.name for agency in AGENCIES}
@@ -287,7 +287,12 @@ def start_disclosure(
 ) -> Disclosure:
     """Record a disclosure with its released items sealed in. Every check comes before the
     first write: DisclosureRefused for a choice not on offer leaves nothing behind."""
-    if Role.MASH_MANAGER not in principal.roles:
+    started = DisclosureResource(id="new", restricted_by=frozenset())
+    on_contact = str(prepared.contact.id)
+    if (
+        firewall.decide_within(principal, Action.DISCLOSURE_MAKE, started, contact_id=on_contact)
+        is None
+    ):
         raise DisclosureRefused("only a MASH manager can disclose information out of the MASH")
     now = runtime.now()
     bases = {b.key: b for b in lawful_bases(now)}
@@ -367,9 +372,13 @@ def disclosure_for_manager(
     """The disclosure with its released items opened, for MASH staff allowed to read its
     contact. DisclosureNotFound otherwise."""
     disclosure = _load(db, disclosure_id)
-    if disclosure is None or Role.MASH_MANAGER not in principal.roles:
+    if disclosure is None:
         firewall.record_not_found(principal, Action.CONTACT_READ, "Disclosure", disclosure_id)
         raise DisclosureNotFound(disclosure_id)
+    try:
+        firewall.require(principal, Action.DISCLOSURE_MAKE, _disclosure_resource(disclosure))
+    except firewall.AccessDenied:
+        raise DisclosureNotFound(disclosure_id) from None
     contact, access = _contact_access(db, principal, str(disclosure.contact_id))
     record(db, _event(principal, "disclosure.read", "disclosure:read", disclosure, "shown"))
     cid = str(contact.id)
@@ -468,6 +477,13 @@ class PendingApproval:
     decision: str | None
 
 
+def _disclosure_resource(disclosure: Disclosure) -> DisclosureResource:
+    return DisclosureResource(
+        id=str(disclosure.id),
+        restricted_by=frozenset(item.agency for item in disclosure.items if item.restricted),
+    )
+
+
 def _for_originator(disclosure: Disclosure, agency: str) -> PendingApproval | None:
     mine = [item for item in disclosure.items if item.restricted and item.agency == agency]
     if not mine:
@@ -519,11 +535,20 @@ def approval_for(
     """A disclosure as its originating agency's governance lead sees it: who, why, on
     which basis and how many of its restricted items (never the MASH's content)."""
     disclosure = _load(db, disclosure_id)
-    view = None
-    if disclosure is not None and Role.GOVERNANCE_LEAD in principal.roles:
-        view = _for_originator(disclosure, principal.agency)
+    # A missing disclosure is put to the firewall as one with nothing restricted in it, so
+    # the refusal (and its audit) is the same as for one holding none of this agency's items.
+    resource = (
+        _disclosure_resource(disclosure)
+        if disclosure is not None
+        else DisclosureResource(id=disclosure_id[:64], restricted_by=frozenset())
+    )
+    try:
+        firewall.require(principal, Action.DISCLOSURE_APPROVE, resource)
+    except firewall.AccessDenied:
+        raise DisclosureNotFound(disclosure_id) from None
+    view = _for_originator(disclosure, principal.agency) if disclosure is not None else None
     if disclosure is None or view is None:
-        firewall.record_not_found(principal, Action.CONTRIBUTION_READ, "Disclosure", disclosure_id)
+        firewall.record_not_found(principal, Action.DISCLOSURE_APPROVE, "Disclosure", disclosure_id)
         raise DisclosureNotFound(disclosure_id)
     record(db, _event(principal, "disclosure.read", "disclosure:read", disclosure, "approval"))
     return disclosure, view
@@ -534,10 +559,8 @@ def record_decision(
 ) -> DisclosureApproval:
     if decision not in APPROVAL_DECISIONS:
         raise DisclosureRefused("choose whether to approve or refuse the release")
-    if (
-        Role.GOVERNANCE_LEAD not in principal.roles
-        or _for_originator(disclosure, principal.agency) is None
-    ):
+    resource = _disclosure_resource(disclosure)
+    if firewall.decide_within(principal, Action.DISCLOSURE_APPROVE, resource) is None:
         raise DisclosureRefused("only the originating agency's governance lead decides this")
     if disclosure.completion is not None:
         raise DisclosureRefused("this disclosure has already been completed")

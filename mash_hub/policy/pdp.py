@@ -56,6 +56,8 @@ class Action(StrEnum):
     AUDIT_LINKED_CHILDREN = "audit:linked_children"
     BREAK_GLASS_OPEN = "break_glass:open"
     BREAK_GLASS_REVIEW = "break_glass:review"
+    DISCLOSURE_MAKE = "disclosure:make"
+    DISCLOSURE_APPROVE = "disclosure:approve"
 
 
 # The one resource type each action applies to (the schema's `appliesTo`).
@@ -76,6 +78,8 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.AUDIT_LINKED_CHILDREN: "TrailContact",
         Action.BREAK_GLASS_OPEN: "Contact",
         Action.BREAK_GLASS_REVIEW: "BreakGlassGrant",
+        Action.DISCLOSURE_MAKE: "Disclosure",
+        Action.DISCLOSURE_APPROVE: "Disclosure",
     }
 )
 
@@ -264,6 +268,22 @@ class BreakGlassGrantResource:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class DisclosureResource:
+    """A disclosure out of the MASH (one being started has the id "new")."""
+
+    id: str
+    restricted_by: frozenset[str]  # the agencies whose restricted items it releases
+    entity_type: ClassVar[str] = "Disclosure"
+
+    def entity_json(self) -> str:
+        agencies = ",".join(_json_str(agency) for agency in sorted(self.restricted_by))
+        return (
+            f'{{"uid":{{"type":"Disclosure","id":{_json_str(self.id)}}},'
+            f'"attrs":{{"restricted_by":[{agencies}]}},"parents":[]}}'
+        )
+
+
 Resource = (
     ContactResource
     | InfoRequestResource
@@ -273,6 +293,7 @@ Resource = (
     | AgencyPerformanceResource
     | TrailContactResource
     | BreakGlassGrantResource
+    | DisclosureResource
 )
 
 

@@ -20,6 +20,7 @@ from mash_hub.identity import services as identity
 from tests.accounts import Account
 from tests.functional.test_break_glass import closed_contact, open_break_glass  # noqa: F401
 from tests.functional.test_contacts_api import CONTACT, token
+from tests.functional.test_disclosure import _items, answered_contact, start
 from tests.functional.test_governance import add_events, events, export, read_draft, signed_in
 from tests.functional.test_people import repeat
 from tests.functional.test_requests import ask, rated_contact, researcher, screening
@@ -294,3 +295,38 @@ def test_a_core_lead_still_finds_any_contact(app, client, make_account, clock, p
     (find,) = events(app, AuditEvent.action == "audit:find_contact")
     assert find.decision == "allow"
     assert "core-governance-lead-find-any-contact" in find.policy_ids.split()
+
+
+# ------------------------------------------------------------------ disclosures
+
+
+def test_disclosure_rules_are_decided_by_the_firewall(
+    app, client, clock, make_client, make_account
+):
+    police = screening(client, make_client)
+    contact_id = answered_contact(client, police, make_client, restricted=True)
+    manager = make_account(Role.MASH_MANAGER, "csc")
+    browser = app.test_client()
+    sign_in(browser, manager, clock)
+    fact, opinion = _items(app)
+    url = start(browser, contact_id, [fact, opinion]).headers["Location"]
+    disclosure_id = url.rsplit("/", 1)[1]
+    assert browser.get(url).status_code == 200
+    made = events(app, AuditEvent.action == "disclosure:make")
+    assert [(e.object_id, e.decision, e.policy_ids, e.clauses) for e in made] == [
+        ("new", "allow", "mash-manager-make-disclosure", "5.3"),
+        (disclosure_id, "allow", "mash-manager-make-disclosure", "5.3"),
+    ]
+
+    health, _ = signed_in(app, make_account, clock, Role.GOVERNANCE_LEAD, "health")
+    assert health.get(f"/disclosures/{disclosure_id}/approval").status_code == 200
+    education, _ = signed_in(app, make_account, clock, Role.GOVERNANCE_LEAD, "education")
+    missing = str(uuid.uuid4())
+    assert education.get(f"/disclosures/{disclosure_id}/approval").status_code == 404
+    assert education.get(f"/disclosures/{missing}/approval").status_code == 404
+    approvals = events(app, AuditEvent.action == "disclosure:approve")
+    assert [(e.agency, e.object_id, e.decision, e.reason) for e in approvals] == [
+        ("health", disclosure_id, "allow", "permitted by originating-lead-approve-disclosure"),
+        ("education", disclosure_id, "deny", "no policy permits"),
+        ("education", missing, "deny", "no policy permits"),
+    ]

@@ -37,6 +37,7 @@ from mash_hub.policy import (
     Context,
     ContributionResource,
     Decision,
+    DisclosureResource,
     InfoRequestResource,
     PolicyDecisionPoint,
     Principal,
@@ -214,6 +215,15 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
         if core_lead or finds_in_own_trail:
             agreements.append("ISA-MASH-CORE")
 
+    elif action is Action.DISCLOSURE_MAKE:
+        if "mash_manager" in roles:  # only a MASH manager discloses out of the MASH
+            agreements.append("ISA-MASH-CORE")
+
+    elif action is Action.DISCLOSURE_APPROVE:
+        # Only the lead of an agency whose restricted items the disclosure would release.
+        if "governance_lead" in roles and agency in resource.restricted_by:
+            agreements.append("ISA-MASH-CORE")
+
     elif action is Action.BREAK_GLASS_OPEN:
         if principal.kind == "user" and "mash_manager" in roles:
             agreements.append("ISA-MASH-CORE")
@@ -309,6 +319,9 @@ def resources_for(draw: st.DrawFn, action: Action, principal: Principal, now: da
         return TrailContactResource(draw(ids), agency, draw(st.booleans()))
     if action is Action.BREAK_GLASS_OPEN:
         return ContactResource(draw(ids), draw(rags), draw(st.sampled_from(["open", "closed"])))
+    if action in (Action.DISCLOSURE_MAKE, Action.DISCLOSURE_APPROVE):
+        restricted_by = draw(st.frozensets(st.one_of(st.just(agency), resource_agencies)))
+        return DisclosureResource(draw(st.one_of(st.just("new"), ids)), restricted_by)
     assert action is Action.BREAK_GLASS_REVIEW
     holder = draw(st.one_of(st.just(principal.id), ids))
     return BreakGlassGrantResource(draw(ids), holder, agency, draw(resource_agencies))
@@ -486,6 +499,8 @@ GOVERNANCE_ACTIONS = [
     Action.AUDIT_LINKED_CHILDREN,
     Action.BREAK_GLASS_OPEN,
     Action.BREAK_GLASS_REVIEW,
+    Action.DISCLOSURE_MAKE,
+    Action.DISCLOSURE_APPROVE,
 ]
 
 
@@ -494,7 +509,7 @@ GOVERNANCE_ACTIONS = [
 def test_governance_duties_and_segregation(
     pdp: PolicyDecisionPoint, scenario: tuple[Principal, Action, Any, Context]
 ) -> None:
-    """Governance leads' look-ups, performance and break-glass review, where
+    """Governance leads' look-ups, performance, break-glass review and disclosures, where
     the principal is often the holder of the grant."""
     check_against_oracle(pdp, scenario)
 
