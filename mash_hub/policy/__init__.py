@@ -20,6 +20,7 @@ from mash_hub.policy.pdp import (
     PolicyDecisionPoint,
     Principal,
     Resource,
+    ScreeningQueueResource,
     TrailContactResource,
     UserDirectoryResource,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "Register",
     "RegisterError",
     "Resource",
+    "ScreeningQueueResource",
     "TrailContactResource",
     "UserDirectoryResource",
     "load_register",

@@ -58,6 +58,7 @@ class Action(StrEnum):
     BREAK_GLASS_REVIEW = "break_glass:review"
     DISCLOSURE_MAKE = "disclosure:make"
     DISCLOSURE_APPROVE = "disclosure:approve"
+    SCREENING_READ = "screening:read"
 
 
 # The one resource type each action applies to (the schema's `appliesTo`).
@@ -80,6 +81,7 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.BREAK_GLASS_REVIEW: "BreakGlassGrant",
         Action.DISCLOSURE_MAKE: "Disclosure",
         Action.DISCLOSURE_APPROVE: "Disclosure",
+        Action.SCREENING_READ: "ScreeningQueue",
     }
 )
 
@@ -284,6 +286,20 @@ class DisclosureResource:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ScreeningQueueResource:
+    """The MASH's screening work: its queue, sign-offs and screening staff."""
+
+    id: str = "mash"
+    entity_type: ClassVar[str] = "ScreeningQueue"
+
+    def entity_json(self) -> str:
+        return (
+            f'{{"uid":{{"type":"ScreeningQueue","id":{_json_str(self.id)}}},'
+            '"attrs":{},"parents":[]}'
+        )
+
+
 Resource = (
     ContactResource
     | InfoRequestResource
@@ -294,6 +310,7 @@ Resource = (
     | TrailContactResource
     | BreakGlassGrantResource
     | DisclosureResource
+    | ScreeningQueueResource
 )
 
 

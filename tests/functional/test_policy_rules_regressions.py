@@ -330,3 +330,18 @@ def test_disclosure_rules_are_decided_by_the_firewall(
         ("education", disclosure_id, "deny", "no policy permits"),
         ("education", missing, "deny", "no policy permits"),
     ]
+
+
+# ------------------------------------------------------------------ screening queue
+
+
+def test_the_screening_queue_is_the_mash_sides_by_a_firewall_decision(app, make_account, clock):
+    partner, _ = signed_in(app, make_account, clock, Role.SCREENER, "health")
+    assert partner.get("/queue").status_code == 404
+    core, _ = signed_in(app, make_account, clock, Role.SCREENER, "police")
+    assert core.get("/queue").status_code == 200
+    reads = events(app, AuditEvent.action == "screening:read")
+    assert [(e.agency, e.decision, e.policy_ids) for e in reads][:1] == [("health", "deny", "")]
+    assert ("police", "allow", "mash-side-read-screening-queue") in {
+        (e.agency, e.decision, e.policy_ids) for e in reads
+    }
