@@ -188,12 +188,13 @@ def test_a_partner_lead_sees_only_their_own_agencys_request_performance(
         "Education",
         "Health",
     }
-    reads = events(app, AuditEvent.action == "performance:read")
-    assert {(e.agency, e.object_id, e.decision) for e in reads} >= {
-        ("health", "health", "allow"),
-        ("health", "education", "deny"),
-        ("police", "education", "allow"),
+    reads = {
+        (e.agency, e.object_id, e.decision)
+        for e in events(app, AuditEvent.action == "performance:read")
     }
+    assert {("health", "health", "allow"), ("police", "education", "allow")} <= reads
+    # (On PostgreSQL row-level security already hides education's requests from health.)
+    assert not {r for r in reads if r[0] == "health" and r[1] != "health" and r[2] == "allow"}
 
 
 # ------------------------------------------------------------------ V4
@@ -272,16 +273,19 @@ def test_a_partner_lead_finds_a_contact_in_its_own_trail_but_not_its_linked_chil
     add_events(app, [read_draft(health_actor, "health", contact_id, decision="deny")])
 
     lead, _ = signed_in(app, make_account, clock, Role.GOVERNANCE_LEAD, "health")
-    for query in (f"reference={reference}", f"contact_id={contact_id}"):
-        page = lead.get(f"/governance/audit?{query}")
-        assert str(health_actor) in page.text
-        assert person_id not in page.text
-    finds = events(app, AuditEvent.action == "audit:find_contact")
-    assert {(e.decision, e.policy_ids) for e in finds} == {
-        ("allow", "governance-lead-find-contact-in-own-trail")
-    }
-    children = events(app, AuditEvent.action == "audit:linked_children")
-    assert {e.decision for e in children} == {"deny"}
+    page = lead.get(f"/governance/audit?contact_id={contact_id}")
+    assert str(health_actor) in page.text
+    assert person_id not in page.text
+    (find,) = events(app, AuditEvent.action == "audit:find_contact")
+    assert (find.decision, find.policy_ids) == (
+        "allow",
+        "governance-lead-find-contact-in-own-trail",
+    )
+    (children,) = events(app, AuditEvent.action == "audit:linked_children")
+    assert children.decision == "deny"
+    # By reference too (on PostgreSQL row-level security hides the MASH's contacts from a
+    # partner altogether, so the reference then answers as a missing one).
+    assert person_id not in lead.get(f"/governance/audit?reference={reference}").text
 
     core, _ = signed_in(app, make_account, clock, Role.GOVERNANCE_LEAD, "csc")
     assert f"person={person_id}" in core.get(f"/governance/audit?reference={reference}").text
