@@ -115,7 +115,10 @@ def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
     if form.person.data:
         found = people.footprint(db.session(), uuid.UUID(form.person.data))
         person_ids = tuple(sorted(found.person_ids))
-        contact_ids = tuple(sorted(set(contact_ids) | found.contact_ids))
+        # Only the child's contacts that appear in the lead's own trail: the others match
+        # nothing, and naming them (in the export's audit event) would reveal them.
+        seen = governance.contacts_in_trail(db.session(), principal.agency, found.contact_ids)
+        contact_ids = tuple(sorted(set(contact_ids) | seen))
     return governance.AuditFilters(
         contact_ids=contact_ids,
         person_ids=person_ids,

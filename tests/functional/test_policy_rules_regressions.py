@@ -349,3 +349,20 @@ def test_the_screening_queue_is_the_mash_sides_by_a_firewall_decision(app, make_
     assert ("police", "allow", "mash-side-read-screening-queue") in {
         (e.agency, e.decision, e.policy_ids) for e in reads
     }
+
+
+def test_a_partner_leads_search_by_child_names_no_contact_outside_its_trail(
+    app, make_account, clock, linked_contact
+):
+    contact_id, person_id = linked_contact
+    lead, account = signed_in(app, make_account, clock, Role.GOVERNANCE_LEAD, "health")
+    response = export(lead, f"person={person_id}", current_code(account.seed, clock))
+    assert response.status_code == 200
+    (exported,) = events(app, AuditEvent.kind == "audit.exported")
+    assert exported.reason == f"0 events; persons={person_id}"
+    assert contact_id not in _trail_text(app, "health")
+
+    core, core_account = signed_in(app, make_account, clock, Role.GOVERNANCE_LEAD, "csc")
+    export(core, f"person={person_id}", current_code(core_account.seed, clock))
+    core_export = events(app, AuditEvent.kind == "audit.exported", AuditEvent.agency == "csc")
+    assert contact_id in core_export[0].reason
