@@ -13,9 +13,9 @@ from mash_hub import db, firewall, runtime
 from mash_hub.audit import services
 from mash_hub.audit_api import schemas
 from mash_hub.authz import Permission, current_principal, requires
+from mash_hub.firewall import duties
 from mash_hub.http.errors import ApiError
 from mash_hub.http.validation import ValidationFailed
-from mash_hub.policy.pdp import AuditLogResource
 from mash_hub.policy.types import Action
 
 api_bp = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit")
@@ -43,7 +43,7 @@ def api_events() -> Response:
     except ValidationFailed as failed:
         raise ApiError(422, "the search has problems", fields=failed.fields) from failed
     try:
-        firewall.require(principal, Action.AUDIT_READ, AuditLogResource(agency=wanted.agency))
+        firewall.require(principal, Action.AUDIT_READ, duties.audit_log(wanted.agency))
     except firewall.AccessDenied as refused:
         raise ApiError(403, "this client may not read that agency's audit trail") from refused
     events, last = services.search(db.session(), wanted)

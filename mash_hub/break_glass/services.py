@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
@@ -16,9 +15,13 @@ from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.break_glass.models import REVIEW_OUTCOMES, BreakGlassGrant
 from mash_hub.contacts.models import Contact
+from mash_hub.errors import NotFound
+from mash_hub.firewall import records
+from mash_hub.firewall.decisions import decide_many, decide_within
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import User
 from mash_hub.notifications.services import notify
+from mash_hub.policy.types import Action
 
 REASON_MAX = 2000
 
@@ -50,10 +53,14 @@ def _audit(
 
 
 def open_break_glass(
-    db: Session, principal: Principal, user: User, contact: Contact, reason: str, code: str
+    db: Session, principal: Principal, user: User, contact_id: str, reason: str, code: str
 ) -> BreakGlassGrant:
-    if principal.kind != "user" or Role.MASH_MANAGER not in principal.roles:
-        raise BreakGlassRefused("only a MASH manager can open emergency access")
+    try:
+        contact = records.open(
+            db, principal, Contact, contact_id, Action.BREAK_GLASS_OPEN, refusal_shown=True
+        ).record
+    except records.Denied as refused:
+        raise BreakGlassRefused("only a MASH manager can open emergency access") from refused
     reason = reason.strip()
     if not reason:
         raise BreakGlassRefused("give the reason for emergency access")
@@ -88,11 +95,13 @@ def open_break_glass(
     return grant
 
 
-def review_queue(db: Session, agency: str) -> list[BreakGlassGrant]:
-    """Grants awaiting review by this agency's governance lead, oldest first."""
-    return list(
+def review_queue(db: Session, principal: Principal) -> list[BreakGlassGrant]:
+    """Grants awaiting review by this governance lead, oldest first: those of the lead's
+    agency that the firewall lets them review (`break_glass:review`), so never their own."""
+    agency = principal.agency
+    grants = list(
         db.scalars(
-            select(BreakGlassGrant)
+            records.scope(principal, BreakGlassGrant, Action.BREAK_GLASS_REVIEW)
             .where(
                 BreakGlassGrant.reviewed_at.is_(None),
                 (BreakGlassGrant.owning_agency == agency) | (BreakGlassGrant.agency == agency),
@@ -100,28 +109,40 @@ def review_queue(db: Session, agency: str) -> list[BreakGlassGrant]:
             .order_by(BreakGlassGrant.opened_at)
         )
     )
+    decided = decide_many(
+        principal,
+        Action.BREAK_GLASS_REVIEW,
+        [(records.grant_resource(grant), None) for grant in grants],
+    )
+    return [grant for grant, access in zip(grants, decided, strict=True) if access is not None]
 
 
-def grant_for_review(db: Session, agency: str, grant_id: str) -> BreakGlassGrant | None:
+def grant_for_review(db: Session, principal: Principal, grant_id: str) -> BreakGlassGrant | None:
+    """The grant, opened for review by this lead (`break_glass:review`); None for a missing
+    grant or one the lead may not review. A lead's own use of emergency access is shown,
+    so that they are told plainly why they cannot review it."""
     try:
-        ident = uuid.UUID(grant_id)
-    except ValueError:
+        return records.open(
+            db, principal, BreakGlassGrant, grant_id, Action.BREAK_GLASS_REVIEW, refusal_shown=True
+        ).record
+    except NotFound:
         return None
-    grant = db.get(BreakGlassGrant, ident)
-    if grant is None or agency not in (grant.owning_agency, grant.agency):
-        return None
-    return grant
+    except records.Denied as refused:
+        grant: BreakGlassGrant = refused.record
+        return grant if str(grant.user_id) == principal.id else None
 
 
 def record_review(
     db: Session, principal: Principal, grant: BreakGlassGrant, outcome: str, notes: str
 ) -> None:
-    if Role.GOVERNANCE_LEAD not in principal.roles:
-        raise BreakGlassRefused("only a governance lead reviews emergency access")
     if outcome not in REVIEW_OUTCOMES:
         raise BreakGlassRefused("choose whether the use was justified")
     if grant.reviewed_at is not None:
         raise BreakGlassRefused("this use has already been reviewed")
+    if not decide_within(principal, Action.BREAK_GLASS_REVIEW, records.grant_resource(grant)):
+        if str(grant.user_id) == principal.id:
+            raise BreakGlassRefused("you cannot review your own use of emergency access")
+        raise BreakGlassRefused("only a governance lead reviews emergency access")
     grant.reviewed_at = runtime.now()
     grant.reviewed_by = uuid.UUID(principal.id)
     grant.review_outcome = outcome

@@ -11,7 +11,7 @@ from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.break_glass import services as break_glass
 from mash_hub.break_glass.forms import BreakGlassForm, ReviewForm
-from mash_hub.contacts import services as contacts
+from mash_hub.firewall import records
 
 bp = Blueprint("firewall", __name__)
 
@@ -32,8 +32,8 @@ def _principal() -> Principal:
 def open_emergency_access() -> BaseResponse | str:
     form = BreakGlassForm()
     if form.validate_on_submit():
-        contact = contacts.contact_by_reference(db.session(), form.reference.data or "")
-        if contact is None:
+        contact_id = records.contact_id_by_reference(db.session(), form.reference.data or "")
+        if contact_id is None:
             form.reference.errors = ["There is no contact with that reference"]
         else:
             try:
@@ -41,7 +41,7 @@ def open_emergency_access() -> BaseResponse | str:
                     db.session(),
                     _principal(),
                     current_user,
-                    contact,
+                    contact_id,
                     form.reason.data or "",
                     form.code.data or "",
                 )
@@ -49,7 +49,7 @@ def open_emergency_access() -> BaseResponse | str:
                 db.rollback_request()
                 form.code.errors = [str(refused).capitalize()]
             else:
-                return redirect(url_for("casefile.show", contact_id=str(contact.id)))
+                return redirect(url_for("casefile.show", contact_id=contact_id))
     return render_template(
         "firewall/break_glass.html", form=form, title="Open emergency access to a contact"
     )
@@ -58,7 +58,7 @@ def open_emergency_access() -> BaseResponse | str:
 @bp.route("/governance/break-glass")
 @requires(Permission.BREAK_GLASS_REVIEW)
 def review_queue() -> str:
-    grants = break_glass.review_queue(db.session(), _principal().agency)
+    grants = break_glass.review_queue(db.session(), _principal())
     return render_template(
         "firewall/review_queue.html", grants=grants, title="Emergency access to review"
     )
@@ -68,7 +68,7 @@ def review_queue() -> str:
 @requires(Permission.BREAK_GLASS_REVIEW)
 def review(grant_id: str) -> BaseResponse | str:
     principal = _principal()
-    grant = break_glass.grant_for_review(db.session(), principal.agency, grant_id)
+    grant = break_glass.grant_for_review(db.session(), principal, grant_id)
     if grant is None:
         abort(404)
     form = ReviewForm()

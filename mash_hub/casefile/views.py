@@ -6,11 +6,11 @@ from flask import Blueprint, Flask, Response, abort, jsonify, render_template
 from flask_wtf.csrf import CSRFProtect
 
 from mash_hub import db
-from mash_hub.http.errors import ApiError
 from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.casefile import services
 from mash_hub.casefile.schemas import contact_json
+from mash_hub.http.errors import ApiError
 
 bp = Blueprint("casefile", __name__, url_prefix="/contacts")
 api_bp = Blueprint("casefile_api", __name__, url_prefix="/api/v1/contacts")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -283,8 +283,3 @@ def rate_contact(
     db.flush()
     hooks().rated(db, contact, principal)  # Green withdraws open requests at once
     return contact
-
-
-def contact_by_reference(db: Session, reference: str) -> Contact | None:
-    """The contact row (ciphertext only) with this reference; for break-glass lookups."""
-    return db.scalar(select(Contact).where(Contact.reference == reference.strip().upper()))

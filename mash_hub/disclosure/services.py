@@ -249,7 +249,12 @@ def start_disclosure(
 ) -> Disclosure:
     """Record a disclosure with its released items sealed in. Every check comes before the
     first write: DisclosureRefused for a choice not on offer leaves nothing behind."""
-    if Role.MASH_MANAGER not in principal.roles:
+    started = records.new_disclosure_resource()
+    on_contact = str(prepared.contact.id)
+    if (
+        firewall.decide_within(principal, Action.DISCLOSURE_MAKE, started, contact_id=on_contact)
+        is None
+    ):
         raise DisclosureRefused("only a MASH manager can disclose information out of the MASH")
     now = runtime.now()
     bases = {b.key: b for b in lawful_bases(now)}
@@ -329,9 +334,13 @@ def disclosure_for_manager(
     """The disclosure with its released items opened, for MASH staff allowed to read its
     contact. DisclosureNotFound otherwise."""
     disclosure = _load(db, disclosure_id)
-    if disclosure is None or Role.MASH_MANAGER not in principal.roles:
+    if disclosure is None:
         firewall.record_not_found(principal, Action.CONTACT_READ, "Disclosure", disclosure_id)
         raise DisclosureNotFound(disclosure_id)
+    try:
+        firewall.require(principal, Action.DISCLOSURE_MAKE, records.disclosure_resource(disclosure))
+    except firewall.AccessDenied:
+        raise DisclosureNotFound(disclosure_id) from None
     contact, access = _contact_access(db, principal, str(disclosure.contact_id))
     record(db, _event(principal, "disclosure.read", "disclosure:read", disclosure, "shown"))
     items = tuple(
@@ -472,11 +481,20 @@ def approval_for(
     """A disclosure as its originating agency's governance lead sees it: who, why, on
     which basis and how many of its restricted items (never the MASH's content)."""
     disclosure = _load(db, disclosure_id)
-    view = None
-    if disclosure is not None and Role.GOVERNANCE_LEAD in principal.roles:
-        view = _for_originator(disclosure, principal.agency)
+    # A missing disclosure is put to the firewall as one with nothing restricted in it, so
+    # the refusal (and its audit) is the same as for one holding none of this agency's items.
+    resource = (
+        records.disclosure_resource(disclosure)
+        if disclosure is not None
+        else records.unknown_disclosure_resource(disclosure_id)
+    )
+    try:
+        firewall.require(principal, Action.DISCLOSURE_APPROVE, resource)
+    except firewall.AccessDenied:
+        raise DisclosureNotFound(disclosure_id) from None
+    view = _for_originator(disclosure, principal.agency) if disclosure is not None else None
     if disclosure is None or view is None:
-        firewall.record_not_found(principal, Action.CONTRIBUTION_READ, "Disclosure", disclosure_id)
+        firewall.record_not_found(principal, Action.DISCLOSURE_APPROVE, "Disclosure", disclosure_id)
         raise DisclosureNotFound(disclosure_id)
     record(db, _event(principal, "disclosure.read", "disclosure:read", disclosure, "approval"))
     return disclosure, view
@@ -487,10 +505,8 @@ def record_decision(
 ) -> DisclosureApproval:
     if decision not in APPROVAL_DECISIONS:
         raise DisclosureRefused("choose whether to approve or refuse the release")
-    if (
-        Role.GOVERNANCE_LEAD not in principal.roles
-        or _for_originator(disclosure, principal.agency) is None
-    ):
+    resource = records.disclosure_resource(disclosure)
+    if firewall.decide_within(principal, Action.DISCLOSURE_APPROVE, resource) is None:
         raise DisclosureRefused("only the originating agency's governance lead decides this")
     if disclosure.completion is not None:
         raise DisclosureRefused("this disclosure has already been completed")

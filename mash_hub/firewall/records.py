@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from mash_hub.authz.gate import Principal
+from mash_hub.break_glass.models import BreakGlassGrant
 from mash_hub.contacts.models import Contact
 from mash_hub.disclosure.models import Disclosure
 from mash_hub.errors import NotFound
@@ -47,9 +48,11 @@ from mash_hub.firewall.release import (
 from mash_hub.people.models import Person, PersonMerge
 from mash_hub.policy import (
     Action,
+    BreakGlassGrantResource,
     ContactResource,
     ContributionResource,
     Decision,
+    DisclosureResource,
     InfoRequestResource,
 )
 from mash_hub.policy.pdp import Resource
@@ -119,6 +122,35 @@ def decide_contribution(
     )
 
 
+def grant_resource(grant: BreakGlassGrant) -> BreakGlassGrantResource:
+    """One use of emergency access: its holder, their agency, and whose contact it was."""
+    return BreakGlassGrantResource(
+        id=str(grant.id),
+        holder=str(grant.user_id),
+        agency=grant.agency,
+        owning_agency=grant.owning_agency,
+    )
+
+
+def disclosure_resource(disclosure: Disclosure) -> DisclosureResource:
+    """A disclosure, with the agencies whose restricted items it releases."""
+    return DisclosureResource(
+        id=str(disclosure.id),
+        restricted_by=frozenset(item.agency for item in disclosure.items if item.restricted),
+    )
+
+
+def new_disclosure_resource() -> DisclosureResource:
+    """A disclosure about to be started."""
+    return DisclosureResource(id="new", restricted_by=frozenset())
+
+
+def unknown_disclosure_resource(typed: str) -> DisclosureResource:
+    """A disclosure id that names none: decided like one that releases nothing of the
+    caller's agency, so a missing one and a refused one look the same."""
+    return DisclosureResource(id=typed[:64], restricted_by=frozenset())
+
+
 def request_resource(request: InfoRequest) -> InfoRequestResource:
     return InfoRequestResource(
         str(request.id),
@@ -148,6 +180,12 @@ REGISTRY: dict[type[Any], RecordType[Any]] = {
         resource=None,
         contact_of=lambda merge: merge.contact_id,
         agency_of=lambda _merge: REGISTER_AGENCY,
+    ),
+    BreakGlassGrant: RecordType[BreakGlassGrant](
+        object_type="BreakGlassGrant",
+        resource=grant_resource,
+        contact_of=lambda grant: grant.contact_id,
+        agency_of=lambda grant: grant.owning_agency,
     ),
     Disclosure: RecordType[Disclosure](
         object_type="Disclosure",
@@ -297,6 +335,14 @@ def open(
     return Opened(found, access, contact_id, entry.agency_of(found))
 
 
+def contact_id_by_reference(db: Session, reference: str) -> str | None:
+    """The id of the contact with this reference (MASH-YYYY-NNNNNN), or None: an id only,
+    for the decision that comes next (opening it, or a lead's search of their own trail);
+    never the record."""
+    found = db.scalar(select(Contact.id).where(Contact.reference == reference.strip().upper()))
+    return str(found) if found is not None else None
+
+
 def reopen(db: Session, principal: Principal, access: Access) -> Opened[Contact]:
     """The contact that `access` opened for this principal's read, without deciding again:
     for the parts of a page that show what the page's own decision allowed. ReleaseRefused
@@ -350,6 +396,7 @@ _SCOPES: dict[tuple[type[Any], Action], Callable[[Principal], ColumnElement[bool
     (Contact, Action.CONTACT_READ): None,
     (Contact, Action.CONTACT_DECIDE): None,
     (PersonMerge, Action.CONTACT_DECIDE): None,
+    (BreakGlassGrant, Action.BREAK_GLASS_REVIEW): None,
 }
 
 

@@ -73,6 +73,29 @@ class AuditFilters:
         return " ".join(parts) or "all"
 
 
+def contact_in_trail(db: Session, agency: str, contact_id: str) -> bool:
+    """Whether any event in `agency`'s trail is on this contact."""
+    found = db.scalar(
+        select(AuditEvent.seq)
+        .where(trail_of(agency), AuditEvent.contact_id == contact_id[:64])
+        .limit(1)
+    )
+    return found is not None
+
+
+def contacts_in_trail(db: Session, agency: str, contact_ids: Iterable[str]) -> frozenset[str]:
+    """Those of `contact_ids` that some event in `agency`'s trail is on."""
+    wanted = sorted({contact_id[:64] for contact_id in contact_ids})
+    if not wanted:
+        return frozenset()
+    rows = db.scalars(
+        select(AuditEvent.contact_id)
+        .where(trail_of(agency), AuditEvent.contact_id.in_(wanted))
+        .distinct()
+    )
+    return frozenset(contact_id for contact_id in rows if contact_id is not None)
+
+
 @dataclass(frozen=True)
 class Page:
     events: Sequence[AuditEvent]

@@ -27,15 +27,14 @@ from mash_hub import db, runtime
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz import Permission, current_principal, requires
 from mash_hub.authz.gate import Principal
-from mash_hub.contacts import services as contacts
-from mash_hub.firewall.decisions import Access, AccessDenied, require
+from mash_hub.firewall import duties, records
+from mash_hub.firewall.decisions import Access, AccessDenied, decide_many, decide_within, require
 from mash_hub.governance import charts, exports
 from mash_hub.governance import retention as retention_views
 from mash_hub.governance import services as governance
 from mash_hub.governance.forms import AuditSearchForm, ExportForm
 from mash_hub.identity import services as identity
 from mash_hub.people import services as people
-from mash_hub.policy.pdp import AuditLogResource
 from mash_hub.policy.types import Action
 from mash_hub.sharing import services as sharing
 
@@ -61,29 +60,60 @@ def _read_audit() -> Access:
     """Decide (and audit) this look at the agency's trail; 403 if the firewall says no."""
     principal = _principal()
     try:
-        return require(principal, Action.AUDIT_READ, AuditLogResource(agency=principal.agency))
+        return require(principal, Action.AUDIT_READ, duties.audit_log(principal.agency))
     except AccessDenied:
         abort(403)
 
 
+def _named_contact(form: AuditSearchForm) -> str:
+    """What the lead typed to name one contact: a reference, else a contact id."""
+    return (form.reference.data or request.args.get("contact_id", ""))[:64]
+
+
+def _find_contact(principal: Principal, typed: str, contact_id: str | None) -> str | None:
+    """The contact the lead named, if the firewall lets them find it (`audit:find_contact`):
+    a partner's lead finds only a contact already in its own trail, and any other answers
+    exactly as one that does not exist. The look-up is audited under what the lead typed,
+    never under the contact's internal id."""
+    in_trail = contact_id is not None and governance.contact_in_trail(
+        db.session(), principal.agency, contact_id
+    )
+    resource = duties.trail_contact(typed, principal.agency, in_trail=in_trail)
+    if decide_within(principal, Action.AUDIT_FIND_CONTACT, resource) is None:
+        return None
+    return contact_id
+
+
 def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
-    """The form's filters; None when a contact reference names no contact the lead can see
-    (then nothing matches). A person stands for every contact their records are linked to,
-    merges followed, and for their own register record: "who accessed this child"."""
+    """The form's filters; None when a contact reference or id names no contact the lead
+    may find (then nothing matches). A person stands for every contact their records are
+    linked to, merges followed, and for their own register record: "who accessed this
+    child"."""
+    principal = _principal()
     contact_ids: tuple[str, ...] = ()
     person_ids: tuple[str, ...] = ()
     if form.reference.data:
-        contact = contacts.contact_by_reference(db.session(), form.reference.data)
-        if contact is None:
+        named = _find_contact(
+            principal,
+            _named_contact(form),
+            records.contact_id_by_reference(db.session(), form.reference.data),
+        )
+        if named is None:
             return None
-        contact_ids = (str(contact.id),)
+        contact_ids = (named,)
     contact_id = request.args.get("contact_id", "")
     if contact_id and not contact_ids:
-        contact_ids = (contact_id[:64],)
+        named = _find_contact(principal, contact_id[:64], contact_id[:64])
+        if named is None:
+            return None
+        contact_ids = (named,)
     if form.person.data:
         found = people.footprint(db.session(), uuid.UUID(form.person.data))
         person_ids = tuple(sorted(found.person_ids))
-        contact_ids = tuple(sorted(set(contact_ids) | found.contact_ids))
+        # Only the child's contacts that appear in the lead's own trail: the others match
+        # nothing, and naming them (in the export's audit event) would reveal them.
+        seen = governance.contacts_in_trail(db.session(), principal.agency, found.contact_ids)
+        contact_ids = tuple(sorted(set(contact_ids) | seen))
     return governance.AuditFilters(
         contact_ids=contact_ids,
         person_ids=person_ids,
@@ -117,8 +147,11 @@ def workspace() -> str:
     since, until = _window()
     accesses = governance.accesses_per_day(db.session(), principal.agency, since, until)
     refusals = governance.refusals_per_day(db.session(), principal.agency, since, until)
-    # Counts and times only, no case content: each agency's answers to requests.
-    scorecard = sharing.response_performance(db.session(), days=REPORT_DAYS)
+    # Counts and times only, no case content: each agency's answers to requests, for the
+    # agencies whose performance the firewall lets this lead see (`performance:read`).
+    scorecard = _visible_performance(
+        principal, sharing.response_performance(db.session(), days=REPORT_DAYS)
+    )
     return render_template(
         "governance/workspace.html",
         title="Governance",
@@ -150,6 +183,30 @@ def workspace() -> str:
     )
 
 
+def _visible_performance(
+    principal: Principal, rows: list[sharing.AgencyPerformance]
+) -> list[sharing.AgencyPerformance]:
+    decided = decide_many(
+        principal,
+        Action.PERFORMANCE_READ,
+        [(duties.agency_performance(row.agency), None) for row in rows],
+    )
+    return [row for row, access in zip(rows, decided, strict=True) if access is not None]
+
+
+def _linked_children(form: AuditSearchForm, contact_id: str) -> list[uuid.UUID]:
+    """The children on the contact linked to the person register, for the leads the
+    firewall lets see them (`audit:linked_children`); none for anyone else."""
+    principal = _principal()
+    resource = duties.trail_contact(_named_contact(form), principal.agency, in_trail=True)
+    if decide_within(principal, Action.AUDIT_LINKED_CHILDREN, resource) is None:
+        return []
+    try:
+        return people.linked_children(db.session(), uuid.UUID(contact_id))
+    except ValueError:  # a contact_id that is no id matches nothing, and has no children
+        return []
+
+
 @bp.route("/audit")
 @requires(Permission.GOVERNANCE_VIEW)
 def audit_search() -> str:
@@ -169,10 +226,7 @@ def audit_search() -> str:
             )
     children: list[uuid.UUID] = []
     if filters is not None and len(filters.contact_ids) == 1 and not filters.person_ids:
-        try:
-            children = people.linked_children(db.session(), uuid.UUID(filters.contact_ids[0]))
-        except ValueError:  # a contact_id that is no id matches nothing, and has no children
-            children = []
+        children = _linked_children(form, filters.contact_ids[0])
     return render_template(
         "governance/audit.html",
         title=_search_title(),

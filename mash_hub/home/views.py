@@ -69,7 +69,8 @@ def _section(role: Role, agency_name: str) -> Section:
             links=[{"href": url_for("sharing.inbox"), "text": "Open the requests inbox"}],
         )
     if role is Role.GOVERNANCE_LEAD:
-        grants = break_glass.review_queue(db.session(), current_user.agency.code)
+        principal = current_principal()
+        grants = break_glass.review_queue(db.session(), principal) if principal else []
         return Section(
             role,
             "Emergency access to review",

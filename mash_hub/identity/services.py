@@ -450,8 +450,12 @@ def user_by_email(db: Session, email: str) -> User:
     return user
 
 
-def list_users(db: Session) -> list[User]:
-    return list(db.scalars(select(User).order_by(User.email)))
+def list_users(db: Session, agency: str | None = None) -> list[User]:
+    """Every account, or (given an agency code) that agency's accounts only."""
+    query = select(User).order_by(User.email)
+    if agency is not None:
+        query = query.join(Agency, Agency.id == User.agency_id).where(Agency.code == agency)
+    return list(db.scalars(query))
 
 
 def disable_user(db: Session, email: str) -> User:

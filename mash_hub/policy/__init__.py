@@ -6,16 +6,21 @@ calls `decide(principal, action, resource, context)` and audits the `Decision`.
 
 from mash_hub.policy.pdp import (
     Actor,
+    AgencyPerformanceResource,
     AuditLogResource,
+    BreakGlassGrantResource,
     ContactResource,
     Context,
     ContributionResource,
     Decision,
+    DisclosureResource,
     InfoRequestResource,
     PolicyConfigError,
     PolicyDecisionPoint,
     Principal,
     Resource,
+    ScreeningQueueResource,
+    TrailContactResource,
     UserDirectoryResource,
 )
 from mash_hub.policy.register import Agreement, Finding, Register, RegisterError, load_register
@@ -24,12 +29,15 @@ from mash_hub.policy.types import Action
 __all__ = [
     "Action",
     "Actor",
+    "AgencyPerformanceResource",
     "Agreement",
     "AuditLogResource",
+    "BreakGlassGrantResource",
     "ContactResource",
     "Context",
     "ContributionResource",
     "Decision",
+    "DisclosureResource",
     "Finding",
     "InfoRequestResource",
     "PolicyConfigError",
@@ -38,6 +46,8 @@ __all__ = [
     "Register",
     "RegisterError",
     "Resource",
+    "ScreeningQueueResource",
+    "TrailContactResource",
     "UserDirectoryResource",
     "load_register",
 ]

@@ -164,12 +164,108 @@ class UserDirectoryResource:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AgencyPerformanceResource:
+    """The counts and times of the requests addressed to one agency (no case content)."""
+
+    agency: str
+    entity_type: ClassVar[str] = "AgencyPerformance"
+
+    @property
+    def id(self) -> str:
+        return self.agency
+
+    def entity_json(self) -> str:
+        agency = _json_str(self.agency)
+        return (
+            f'{{"uid":{{"type":"AgencyPerformance","id":{agency}}},'
+            f'"attrs":{{"agency":{agency}}},"parents":[]}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TrailContactResource:
+    """A contact as a governance lead names it in the audit search of one agency's trail.
+
+    `id` is what the lead typed (a reference or an id), never the contact's internal id,
+    so that the audit of the look-up tells nothing about contacts the lead may not find.
+    `in_trail` says whether the contact appears in that agency's trail."""
+
+    id: str
+    agency: str  # whose trail is searched
+    in_trail: bool
+    entity_type: ClassVar[str] = "TrailContact"
+
+    def entity_json(self) -> str:
+        in_trail = "true" if self.in_trail is True else "false"
+        return (
+            f'{{"uid":{{"type":"TrailContact","id":{_json_str(self.id)}}},'
+            f'"attrs":{{"agency":{_json_str(self.agency)},"in_trail":{in_trail}}},'
+            '"parents":[]}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BreakGlassGrantResource:
+    """One use of emergency access: who held it, from which agency, on whose contact."""
+
+    id: str
+    holder: str  # the id of the person who opened it
+    agency: str  # the holder's agency
+    owning_agency: str  # the agency that owns the contact
+    entity_type: ClassVar[str] = "BreakGlassGrant"
+
+    def entity_json(self) -> str:
+        return (
+            f'{{"uid":{{"type":"BreakGlassGrant","id":{_json_str(self.id)}}},'
+            f'"attrs":{{"holder":{{"__entity":{{"type":"{PRINCIPAL_TYPE}",'
+            f'"id":{_json_str(self.holder)}}}}},'
+            f'"agency":{_json_str(self.agency)},'
+            f'"owning_agency":{_json_str(self.owning_agency)}}},"parents":[]}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureResource:
+    """A disclosure out of the MASH (one being started has the id "new")."""
+
+    id: str
+    restricted_by: frozenset[str]  # the agencies whose restricted items it releases
+    entity_type: ClassVar[str] = "Disclosure"
+
+    def entity_json(self) -> str:
+        agencies = ",".join(_json_str(agency) for agency in sorted(self.restricted_by))
+        return (
+            f'{{"uid":{{"type":"Disclosure","id":{_json_str(self.id)}}},'
+            f'"attrs":{{"restricted_by":[{agencies}]}},"parents":[]}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningQueueResource:
+    """The MASH's screening work: its queue, sign-offs and screening staff."""
+
+    id: str = "mash"
+    entity_type: ClassVar[str] = "ScreeningQueue"
+
+    def entity_json(self) -> str:
+        return (
+            f'{{"uid":{{"type":"ScreeningQueue","id":{_json_str(self.id)}}},'
+            '"attrs":{},"parents":[]}'
+        )
+
+
 Resource = (
     ContactResource
     | InfoRequestResource
     | ContributionResource
     | AuditLogResource
     | UserDirectoryResource
+    | AgencyPerformanceResource
+    | TrailContactResource
+    | BreakGlassGrantResource
+    | DisclosureResource
+    | ScreeningQueueResource
 )
 
 

@@ -30,6 +30,14 @@ class Action(StrEnum):
     CONTRIBUTION_READ = "contribution:read"
     AUDIT_READ = "audit:read"
     USERS_MANAGE = "users:manage"
+    PERFORMANCE_READ = "performance:read"
+    AUDIT_FIND_CONTACT = "audit:find_contact"
+    AUDIT_LINKED_CHILDREN = "audit:linked_children"
+    BREAK_GLASS_OPEN = "break_glass:open"
+    BREAK_GLASS_REVIEW = "break_glass:review"
+    DISCLOSURE_MAKE = "disclosure:make"
+    DISCLOSURE_APPROVE = "disclosure:approve"
+    SCREENING_READ = "screening:read"
 
 
 # The one resource type each action applies to (the schema's `appliesTo`).
@@ -45,6 +53,14 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.CONTRIBUTION_READ: "Contribution",
         Action.AUDIT_READ: "AuditLog",
         Action.USERS_MANAGE: "UserDirectory",
+        Action.PERFORMANCE_READ: "AgencyPerformance",
+        Action.AUDIT_FIND_CONTACT: "TrailContact",
+        Action.AUDIT_LINKED_CHILDREN: "TrailContact",
+        Action.BREAK_GLASS_OPEN: "Contact",
+        Action.BREAK_GLASS_REVIEW: "BreakGlassGrant",
+        Action.DISCLOSURE_MAKE: "Disclosure",
+        Action.DISCLOSURE_APPROVE: "Disclosure",
+        Action.SCREENING_READ: "ScreeningQueue",
     }
 )
 

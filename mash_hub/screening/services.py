@@ -37,7 +37,7 @@ from mash_hub.contacts.models import (
     ReferrerAcknowledgement,
 )
 from mash_hub.errors import Conflict, Refused
-from mash_hub.firewall import records
+from mash_hub.firewall import duties, records
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import Agency, ApiClient, User
 from mash_hub.policy import Action
@@ -132,9 +132,10 @@ def _pending_clause():  # type: ignore[no-untyped-def]
     )
 
 
-def _on_mash_side(db: Session, principal: Principal) -> bool:
-    agency = db.scalar(select(Agency).where(Agency.code == principal.agency))
-    return agency is not None and agency.mash_core
+def _on_mash_side(principal: Principal) -> bool:
+    """Decide (and audit) `screening:read`: the queue is the MASH side's alone."""
+    resource = duties.screening_queue()
+    return firewall.decide_within(principal, Action.SCREENING_READ, resource) is not None
 
 
 def _show_rows(principal: Principal, rows: list[Contact]) -> None:
@@ -187,7 +188,7 @@ def queue(
 ) -> list[QueueRow]:
     """Contacts awaiting screening or in progress, most urgent first: by decision
     deadline, or by receipt while unrated. Partners never see it (QueueRefused)."""
-    if not _on_mash_side(db, principal):
+    if not _on_mash_side(principal):
         raise QueueRefused("outside the MASH side")
     claims = _latest_claims()
     query = (
@@ -269,7 +270,7 @@ class AwaitingAcknowledgement:
 
 def awaiting_approval(db: Session, principal: Principal) -> list[PendingDecision]:
     """Proposals no manager has reviewed yet, oldest first (each row audited)."""
-    if not _on_mash_side(db, principal):
+    if not _on_mash_side(principal):
         raise QueueRefused("outside the MASH side")
     found = db.execute(
         records.scope(principal, Contact, Action.CONTACT_READ, ContactDecision)
@@ -302,7 +303,7 @@ def awaiting_approval(db: Session, principal: Principal) -> list[PendingDecision
 
 def awaiting_acknowledgement(db: Session, principal: Principal) -> list[AwaitingAcknowledgement]:
     """Approved decisions whose referrer has not yet been told, by due time."""
-    if not _on_mash_side(db, principal):
+    if not _on_mash_side(principal):
         raise QueueRefused("outside the MASH side")
     found = db.execute(
         records.scope(principal, Contact, Action.CONTACT_READ, DecisionReview, ContactDecision)
@@ -348,7 +349,7 @@ def display_names(db: Session, actor_ids: list[str]) -> dict[str, str]:
 
 def screening_users(db: Session, principal: Principal) -> list[User]:
     """Who a contact can be assigned to: active screening staff of the MASH side."""
-    if not _on_mash_side(db, principal):
+    if not _on_mash_side(principal):
         return []
     users = db.scalars(
         select(User)

@@ -15,7 +15,7 @@ from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.firewall import decide_many, decide_within, require
 from mash_hub.firewall.decisions import AccessDenied, allowed_in_request
-from mash_hub.policy.pdp import Action, ContactResource
+from mash_hub.policy import Action, ContactResource
 
 
 def screener() -> Principal:

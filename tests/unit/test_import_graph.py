@@ -5,8 +5,9 @@ functions and under `if TYPE_CHECKING:`. A deferred import hides a cycle from Py
 from this test. The modules are found by walking the package, never listed by hand.
 
 A unit is a top-level package (`mash_hub.contacts`) or module (`mash_hub.config`) of
-mash_hub, or a package's tables (`mash_hub.contacts.models`); `mash_hub` itself (the app factory) is a unit too, so a module that imports the
-factory while the factory imports it closes a cycle like any other.
+mash_hub, or a package's tables (`mash_hub.contacts.models`); `mash_hub` itself (the app
+factory) is a unit too, so a module that imports the factory while the factory imports it
+closes a cycle like any other.
 """
 
 from __future__ import annotations

@@ -16,14 +16,19 @@ import pytest
 
 from mash_hub.policy import (
     Action,
+    AgencyPerformanceResource,
     AuditLogResource,
+    BreakGlassGrantResource,
     ContactResource,
     Context,
     ContributionResource,
     Decision,
+    DisclosureResource,
     InfoRequestResource,
     PolicyDecisionPoint,
     Principal,
+    ScreeningQueueResource,
+    TrailContactResource,
     UserDirectoryResource,
 )
 
@@ -38,6 +43,8 @@ HEALTH_SYSTEM = Principal("health-0a1b", "client", "health", frozenset({"agency_
 POLICE_RESEARCHER = Principal("u-pr", "user", "police", frozenset({"agency_researcher"}))
 HEALTH_GOVERNANCE = Principal("u-hg", "user", "health", frozenset({"governance_lead"}))
 CSC_ADMIN = Principal("u-adm", "user", "csc", frozenset({"admin"}))
+CSC_GOVERNANCE = Principal("u-cg", "user", "csc", frozenset({"governance_lead"}))
+MANAGER_AND_LEAD = Principal("u-ml", "user", "csc", frozenset({"mash_manager", "governance_lead"}))
 
 OPEN_RED_CONTACT = ContactResource("c-1", "red", "open")
 CLOSED_CONTACT = ContactResource("c-2", "amber", "closed")
@@ -202,6 +209,62 @@ NO_POLICY = Decision(False, reason="no policy permits")
                 "forbidden by forbid-admin-case-content",
             ),
             id="admin who is also a manager",
+        ),
+        pytest.param(
+            HEALTH_GOVERNANCE,
+            Action.PERFORMANCE_READ,
+            AgencyPerformanceResource("education"),
+            NO_POLICY,
+            id="partner lead reads another agency's performance",
+        ),
+        pytest.param(
+            CSC_GOVERNANCE,
+            Action.PERFORMANCE_READ,
+            AgencyPerformanceResource("education"),
+            allowed_by("core-governance-lead-read-all-performance", "ISA-MASH-CORE", "8.5"),
+            id="core lead reads every agency's performance",
+        ),
+        pytest.param(
+            HEALTH_GOVERNANCE,
+            Action.AUDIT_FIND_CONTACT,
+            TrailContactResource("MASH-2026-000002", "health", in_trail=False),
+            NO_POLICY,
+            id="partner lead looks up a contact outside its trail",
+        ),
+        pytest.param(
+            HEALTH_GOVERNANCE,
+            Action.AUDIT_LINKED_CHILDREN,
+            TrailContactResource("MASH-2026-000002", "health", in_trail=True),
+            NO_POLICY,
+            id="partner lead asks for linked children",
+        ),
+        pytest.param(
+            MANAGER_AND_LEAD,
+            Action.BREAK_GLASS_REVIEW,
+            BreakGlassGrantResource("g-1", holder="u-ml", agency="csc", owning_agency="police"),
+            forbidden_by("forbid-review-own-break-glass", "7.3"),
+            id="lead reviews own break-glass",
+        ),
+        pytest.param(
+            CSC_GOVERNANCE,
+            Action.BREAK_GLASS_REVIEW,
+            BreakGlassGrantResource("g-1", holder="u-ml", agency="csc", owning_agency="police"),
+            allowed_by("governance-lead-review-break-glass", "ISA-MASH-CORE", "7.2"),
+            id="lead reviews a colleague's break-glass",
+        ),
+        pytest.param(
+            HEALTH_GOVERNANCE,
+            Action.DISCLOSURE_APPROVE,
+            DisclosureResource("d-1", frozenset({"education"})),
+            NO_POLICY,
+            id="lead approves another agency's restricted item",
+        ),
+        pytest.param(
+            HEALTH_RESEARCHER,
+            Action.SCREENING_READ,
+            ScreeningQueueResource(),
+            NO_POLICY,
+            id="partner reads the screening queue",
         ),
     ],
 )

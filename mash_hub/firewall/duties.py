@@ -1,0 +1,40 @@
+"""What the policy sees of the hub's duties that are not one record: an agency's audit
+trail, its user accounts, its request performance, a contact as a governance lead names
+it, and the MASH's screening work. Built here, like every record's resource in
+`records`, so that the whole mapping to the policy is in the firewall.
+"""
+
+from __future__ import annotations
+
+from mash_hub.policy import (
+    AgencyPerformanceResource,
+    AuditLogResource,
+    ScreeningQueueResource,
+    TrailContactResource,
+    UserDirectoryResource,
+)
+
+
+def audit_log(agency: str) -> AuditLogResource:
+    """The audit trail of access by and to `agency`."""
+    return AuditLogResource(agency=agency)
+
+
+def user_directory(agency: str) -> UserDirectoryResource:
+    """The user accounts of `agency`."""
+    return UserDirectoryResource(agency=agency)
+
+
+def agency_performance(agency: str) -> AgencyPerformanceResource:
+    """The counts and times of the requests addressed to `agency`."""
+    return AgencyPerformanceResource(agency=agency)
+
+
+def trail_contact(typed: str, agency: str, *, in_trail: bool) -> TrailContactResource:
+    """A contact as a lead of `agency` named it (`typed`, never its internal id)."""
+    return TrailContactResource(id=typed, agency=agency, in_trail=in_trail)
+
+
+def screening_queue() -> ScreeningQueueResource:
+    """The MASH's screening work: its queue, sign-offs and screening staff."""
+    return ScreeningQueueResource()
