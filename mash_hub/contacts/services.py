@@ -196,6 +196,10 @@ def _load(
     if contact is None:
         firewall.record_not_found(principal, action, "Contact", contact_id)
         raise ContactNotFound(contact_id)
+    # The session's identity map holds rows weakly: keep the contact for the unit of work,
+    # so the other parts of the same page or answer (warnings, requests, people) find it
+    # there instead of reading it, its subjects and its ratings again.
+    db.info.setdefault("mash_hub.contacts.loaded", {})[contact.id] = contact
     return contact
 
 

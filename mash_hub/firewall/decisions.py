@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from mash_hub import db, runtime
 from mash_hub.audit.models import AuditEvent
@@ -65,6 +66,41 @@ class Access:
     contact_id: str | None
     decision: Decision
     audit_event_id: uuid.UUID
+
+
+_RECORDED_INFO_KEY = "mash_hub.firewall.recorded"
+
+
+def _innermost(session: Session) -> SessionTransaction | None:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _remember_allowed(event_ids: list[uuid.UUID]) -> None:
+    """Note allow events this process has just written in the request's open transaction,
+    so that checking them again in this transaction needs no read of the audit table."""
+    session = db.session()
+    transaction = _innermost(session)
+    if transaction is None:  # pragma: no cover - an event was just flushed
+        return
+    held: tuple[SessionTransaction, set[uuid.UUID]] | None = session.info.get(_RECORDED_INFO_KEY)
+    if held is None or held[0] is not transaction:
+        held = (transaction, set())
+        session.info[_RECORDED_INFO_KEY] = held
+    held[1].update(event_ids)
+
+
+def allow_event_in_unit_of_work(event_id: uuid.UUID) -> bool:
+    """Whether this allow event was written in the request's transaction that is still
+    open (not committed, rolled back, or left for a savepoint since): then it is there
+    without asking the database. False means "not known": the caller reads the table."""
+    session = db.session()
+    held: tuple[SessionTransaction, set[uuid.UUID]] | None = session.info.get(_RECORDED_INFO_KEY)
+    return (
+        held is not None
+        and held[0] is _innermost(session)
+        and held[0].is_active
+        and event_id in held[1]
+    )
 
 
 def current_pdp() -> PolicyDecisionPoint:
@@ -147,6 +183,7 @@ def decide(
     draft = _draft(principal, action, resource, decision, contact_id)
     if decision.allowed:
         event = record(db.session(), draft)
+        _remember_allowed([event.id])
     else:
         db.rollback_request()
         event = record_on_its_own(draft)
@@ -173,6 +210,7 @@ def decide_within(
     if not decision.allowed:
         _keep_if_rolled_back([draft])
         return None
+    _remember_allowed([event.id])
     return Access(
         principal_id=principal.id,
         action=action,
@@ -237,6 +275,9 @@ def decide_many(
     _keep_if_rolled_back(
         [d for d, decision in zip(drafts, decided, strict=True) if not decision.allowed]
     )
+    _remember_allowed(
+        [e for e, decision in zip(event_ids, decided, strict=True) if decision.allowed]
+    )
     return [
         Access(
             principal_id=principal.id,
@@ -292,10 +333,13 @@ def allowed_in_request(principal: Principal, action: Action, contact_id: str) ->
             access.principal_id == principal.id
             and access.action == action
             and access.contact_id == contact_id
-            and db.session().scalar(
-                select(AuditEvent.seq).where(AuditEvent.id == access.audit_event_id)
+            and (
+                allow_event_in_unit_of_work(access.audit_event_id)
+                or db.session().scalar(
+                    select(AuditEvent.seq).where(AuditEvent.id == access.audit_event_id)
+                )
+                is not None
             )
-            is not None
         ):
             return access
     return None
