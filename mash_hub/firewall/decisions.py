@@ -263,10 +263,13 @@ def decide_many(
         refused = Decision(False, reason=f"error: {type(err).__name__}")
         decided = [refused] * len(resources)
     else:
-        decided = [
-            pdp.decide(actor, action, resource, Context(now=now, break_glass=contact in glass))
-            for resource, contact in resources
-        ]
+        decided = []
+        for resource, contact in resources:
+            try:
+                context = Context(now=now, break_glass=contact in glass)
+                decided.append(pdp.decide(actor, action, resource, context))
+            except Exception as err:  # noqa: BLE001 - the decision point must fail closed
+                decided.append(Decision(False, reason=f"error: {type(err).__name__}"))
     drafts = [
         _draft(principal, action, resource, decision, contact)
         for (resource, contact), decision in zip(resources, decided, strict=True)
@@ -294,6 +297,46 @@ def decide_many(
             resources, decided, event_ids, strict=True
         )
     ]
+
+
+def decide_all(
+    principal: Principal,
+    action: Action,
+    resources: list[tuple[Resource, str | None]],
+) -> Decision | None:
+    """`decide` for each (resource, contact id) of a list shown whole or not at all, with
+    one break-glass lookup and one insert of the allow events. None when every one is
+    allowed. Otherwise the first refusal, handled as `decide` handles one: the request's
+    unit of work is rolled back (no allow of the list is kept) and the refusal is audited
+    on its own; the resources after it are not audited."""
+    if not resources:
+        return None
+    now = runtime.now()
+    try:
+        glass = _open_break_glass_contacts(principal)
+        actor = policy_actor(principal)
+        pdp = current_pdp()
+    except Exception as err:  # noqa: BLE001 - the decision point must fail closed
+        failed: Decision | None = Decision(False, reason=f"error: {type(err).__name__}")
+    else:
+        failed = None
+    drafts = []
+    for resource, contact in resources:
+        decision = failed
+        if decision is None:
+            try:
+                context = Context(now=now, break_glass=contact in glass)
+                decision = pdp.decide(actor, action, resource, context)
+            except Exception as err:  # noqa: BLE001 - the decision point must fail closed
+                decision = Decision(False, reason=f"error: {type(err).__name__}")
+        draft = _draft(principal, action, resource, decision, contact)
+        if not decision.allowed:
+            db.rollback_request()
+            record_on_its_own(draft)
+            return decision
+        drafts.append(draft)
+    _remember_allowed(record_many(db.session(), drafts))
+    return None
 
 
 def require(
