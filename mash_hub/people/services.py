@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from mash_hub import firewall, runtime
 from mash_hub.audit.services import EventDraft, record
@@ -444,16 +444,23 @@ def people_for_contact(db: Session, principal: Principal, contact_id: str) -> Co
             _audit_read(db, principal, person_id, contact.id)
         return opened[person_id]
 
+    # Every unlinked subject's candidates in one query, best first for each subject.
+    suggested: dict[uuid.UUID, list[PersonCandidate]] = {
+        s.id: [] for s in contact.subjects if s.person_id is None
+    }
+    if suggested:
+        for candidate in db.scalars(
+            select(PersonCandidate)
+            .where(PersonCandidate.subject_id.in_(list(suggested)))
+            .order_by(PersonCandidate.score.desc())
+        ):
+            suggested[candidate.subject_id].append(candidate)
     for subject in contact.subjects:
         document = _subject_document(db, access, contact, subject)
         linked = details_of(subject.person_id) if subject.person_id is not None else None
         candidates = []
         if linked is None:
-            rows = db.scalars(
-                select(PersonCandidate)
-                .where(PersonCandidate.subject_id == subject.id)
-                .order_by(PersonCandidate.score.desc())
-            ).all()
+            rows = suggested.get(subject.id, [])
             shown: set[uuid.UUID] = set()
             for row in rows:
                 person_id = _survivor(db, row.person_id)
@@ -876,13 +883,16 @@ def _warnings(
         row = rows[uuid.UUID(view.subject_id)]
         if row.role != "child" or row.person_id is None:
             continue
-        persons = _persons_standing_for(db, _survivor(db, row.person_id))
+        survivor = _survivor(db, row.person_id)
+        persons = _persons_standing_for(db, survivor)
         earlier = (
             db.scalars(
                 select(Contact)
                 .join(ContactSubject, ContactSubject.contact_id == Contact.id)
                 .where(ContactSubject.person_id.in_(persons), Contact.id != contact.id)
                 .order_by(Contact.received_at, Contact.reference)
+                # The chronology shows the contacts' own columns, not their subjects.
+                .options(lazyload(Contact.subjects), lazyload(Contact.ratings))
             )
             .unique()
             .all()
@@ -903,7 +913,7 @@ def _warnings(
             for c in dict.fromkeys(earlier)
         )
         if any(c.in_window for c in chronology):
-            warnings.append(RepeatWarning(str(_survivor(db, row.person_id)), view.name, chronology))
+            warnings.append(RepeatWarning(str(survivor), view.name, chronology))
     return warnings
 
 
