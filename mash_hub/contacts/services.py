@@ -28,6 +28,7 @@ from mash_hub.contacts.models import (
     ReferenceCounter,
 )
 from mash_hub.contacts.schemas import ContactInput
+from mash_hub.crypto import keys
 from mash_hub.firewall.release import release, seal
 from mash_hub.identity import services as identity
 from mash_hub.people import services as people
@@ -216,6 +217,9 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
     if contact.status == "deleted":
         raise ContactDeleted(cid, contact.reference, contact.received_at)
     agency = contact.source_agency.code
+    # The contact's fields and those of its requests and answers are sealed for several
+    # agencies: read all its keys at once rather than one agency at a time.
+    keys.preload_contact(db, contact.id)
 
     def opened(table: str, row_id: str, column: str, envelope: bytes) -> str:
         return release(

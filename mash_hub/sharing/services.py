@@ -23,6 +23,7 @@ from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.contacts.deadlines import response_due
 from mash_hub.contacts.models import Contact, ContactSubject
+from mash_hub.crypto import keys
 from mash_hub.firewall.release import release, seal
 from mash_hub.identity.models import AGENCIES, AGENCY_CODES
 from mash_hub.notifications.models import Notification
@@ -335,6 +336,7 @@ def get_request_for(db: Session, principal: Principal, request_id: str) -> Reque
         )
     except firewall.AccessDenied as refused:
         raise RequestNotFound(request_id) from refused
+    keys.preload_contact(db, request.contact_id)  # sealed for up to three agencies
     subjects = []
     for subject in db.scalars(
         select(ContactSubject)
