@@ -219,7 +219,7 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
     agency = contact.source_agency.code
     # The contact's fields and those of its requests and answers are sealed for several
     # agencies: read all its keys at once rather than one agency at a time.
-    keys.preload_contact(db, contact.id)
+    keys.preload_contacts(db, [contact.id])
 
     def opened(table: str, row_id: str, column: str, envelope: bytes) -> str:
         return release(

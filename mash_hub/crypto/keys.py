@@ -35,6 +35,7 @@ import hashlib
 import os
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -97,7 +98,6 @@ _KEYS_BY_OWNER: Final = _KEYS.where(
     DataKey.contact_id == bindparam("contact_id"), DataKey.agency_id == bindparam("agency_id")
 )
 _KEYS_BY_DATA_KEY_ID: Final = _KEYS.where(DataKey.id == bindparam("data_key_id"))
-_KEYS_BY_CONTACT: Final = _KEYS.where(DataKey.contact_id == bindparam("contact_id"))
 _AGENCY_IDS: Final = select(Agency.code, Agency.id)
 
 
@@ -296,8 +296,9 @@ class _KeyCache:
     agency_keys: dict[uuid.UUID, bytes] = field(default_factory=dict)
     data_keys: dict[uuid.UUID, _DataKeyEntry] = field(default_factory=dict)
     by_owner: dict[tuple[uuid.UUID, uuid.UUID], _DataKeyEntry] = field(default_factory=dict)
-    # Rows read ahead by `preload_contact`, still wrapped: unwrapped only when used.
+    # Rows read ahead by `preload_contacts`, still wrapped: unwrapped only when used.
     read_ahead: dict[uuid.UUID, tuple[_DataKeyRow, _AgencyKeyRow]] = field(default_factory=dict)
+    agencies_read: bool = False  # every agency's id is in `agencies`
 
 
 def _cache(db: Session, master: bytes) -> _KeyCache:
@@ -600,17 +601,24 @@ def decrypt(
         ) from err
 
 
-def preload_contact(db: Session, contact_id: uuid.UUID | str, master: bytes | None = None) -> None:
-    """Read ahead, for this transaction, every agency's id and every data key of one
-    contact, in two statements: a page then opens fields sealed for several agencies
-    (the contact's, each asked agency's) without looking each key up on its own. Nothing
-    is unwrapped here; `decrypt` unwraps a key only when a field needs it."""
-    contact = _uuid(contact_id)
+def preload_contacts(
+    db: Session, contact_ids: Iterable[uuid.UUID | str], master: bytes | None = None
+) -> None:
+    """Read ahead, for this transaction, every agency's id and every data key of some
+    contacts (or register persons) in two statements: a page then opens fields sealed for
+    several agencies (the contact's, each asked agency's) or persons without looking each
+    key up on its own. Nothing is unwrapped here; `decrypt` unwraps a key only when a
+    field needs it."""
+    owners = {_uuid(contact_id) for contact_id in contact_ids}
+    if not owners:
+        return
     cache = _cache(db, _master(master))
     connection = db.connection()
-    for code, agency_id in connection.execute(_AGENCY_IDS):
-        cache.agencies.setdefault(code, agency_id)
-    for row in connection.execute(_KEYS_BY_CONTACT, {"contact_id": contact}):
+    if not cache.agencies_read:
+        for code, agency_id in connection.execute(_AGENCY_IDS):
+            cache.agencies.setdefault(code, agency_id)
+        cache.agencies_read = True
+    for row in connection.execute(_KEYS.where(DataKey.contact_id.in_(owners))):
         if row.id not in cache.data_keys:
             cache.read_ahead[row.id] = _key_pair(row)
 
@@ -799,7 +807,7 @@ __all__ = [
     "encrypt",
     "forget_keys",
     "master_key_id",
-    "preload_contact",
+    "preload_contacts",
     "rotate_agency",
     "rotate_master",
     "rotate_master_detailed",

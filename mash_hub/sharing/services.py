@@ -336,7 +336,7 @@ def get_request_for(db: Session, principal: Principal, request_id: str) -> Reque
         )
     except firewall.AccessDenied as refused:
         raise RequestNotFound(request_id) from refused
-    keys.preload_contact(db, request.contact_id)  # sealed for up to three agencies
+    keys.preload_contacts(db, [request.contact_id])  # sealed for up to three agencies
     subjects = []
     for subject in db.scalars(
         select(ContactSubject)

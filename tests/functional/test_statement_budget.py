@@ -19,7 +19,7 @@ from tests.statements import Statements, counting
 
 SUBJECTS = [
     {"role": "parent", "given_name": "Jo", "family_name": "Smith"},
-    {"role": "sibling", "given_name": "Kim", "family_name": "Smith", "date_of_birth": "2012-01-09"},
+    {"role": "child", "given_name": "Kim", "family_name": "Smith", "date_of_birth": "2012-01-09"},
     {"role": "carer", "given_name": "Lee", "family_name": "Brown", "address": "2 High St"},
     {"role": "household_member", "given_name": "Max", "family_name": "Brown"},
 ]
@@ -35,11 +35,15 @@ class Size:
     ratings: int  # ratings of each
     partners: int  # agencies each is asked (at least health, which never answers, and
     # education, which does)
-    earlier: int  # earlier contacts about the last contact's child (repeat warnings)
+    earlier: int  # earlier contacts about the last contact's first child
+    children: int  # children of the last contact linked to the register (repeat warnings)
 
 
-SMALL = Size(contacts=3, subjects=2, ratings=1, partners=2, earlier=1)
-LARGER = Size(contacts=9, subjects=5, ratings=4, partners=3, earlier=3)
+SMALL = Size(contacts=3, subjects=2, ratings=1, partners=2, earlier=1, children=1)
+LARGER = Size(contacts=9, subjects=5, ratings=4, partners=3, earlier=3, children=2)
+# The register's person for each child (the first subject, then Kim), added with an
+# earlier contact about them.
+CHILDREN = ((CHILD, 0), ({**SUBJECTS[1], "address": "1 High St"}, 2))
 
 
 def _api(client, make_client):
@@ -68,7 +72,7 @@ class World:
         self.lead = self._signed_in(make_account(Role.GOVERNANCE_LEAD, "csc"))
         self.contact_id = ""
         self.request_id = ""
-        self.person_id = ""
+        self.people: list[str] = []
 
     def _signed_in(self, account):
         web = self.app.test_client()
@@ -78,12 +82,12 @@ class World:
     def add(self, size: Size) -> None:
         police = _api(self.client, self.make_client)
         education = _partner_api(self.client, self.make_client, "education")
-        if not self.person_id:
-            first = intake(self.client, police, CHILD, received_at="2026-06-01T10:00:00Z")
-            self.person_id = add_as_new_person(self.app, self.screener, first)
+        for child, _position in CHILDREN[len(self.people) : size.children]:
+            first = intake(self.client, police, child, received_at="2026-06-01T10:00:00Z")
+            self.people.append(add_as_new_person(self.app, self.screener, first))
         for n in range(size.earlier - 1):
             earlier = intake(self.client, police, variant(given_name=f"Will{n}", nhs_number=None))
-            assert link(self.app, self.screener, earlier, self.person_id).status_code == 302
+            assert link(self.app, self.screener, earlier, self.people[0]).status_code == 302
         for n in range(size.contacts):
             body = {
                 **CONTACT,
@@ -149,7 +153,9 @@ class World:
                     )
                     assert approved.status_code == 302, approved.text
             self.contact_id, self.request_id = contact_id, request_ids[0]
-        assert link(self.app, self.screener, self.contact_id, self.person_id).status_code == 302
+        for person_id, (_child, position) in zip(self.people, CHILDREN, strict=False):
+            linked = link(self.app, self.screener, self.contact_id, person_id, position)
+            assert linked.status_code == 302
 
 
 def _measure(world: World, operation: str) -> tuple[Statements, TestResponse]:
@@ -208,7 +214,7 @@ def test_statements_are_within_budget_and_do_not_grow_with_the_data(
         assert len(body["subjects"]) == LARGER.subjects
         assert len(body["rating_history"]) == LARGER.ratings
         assert len(body["requests"]) == LARGER.partners
-        assert len(body["warnings"]) == SMALL.earlier + LARGER.earlier
+        assert len({w["person_id"] for w in body["warnings"]}) == LARGER.children
     if operation == "inbox_api":
         assert len(shown.json["requests"]) == SMALL.contacts + LARGER.contacts
     postgres = app.extensions["mash.db"].engine.dialect.name == "postgresql"
