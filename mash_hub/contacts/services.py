@@ -193,14 +193,19 @@ def _load(
         ident = uuid.UUID(contact_id)
     except ValueError:
         ident = None
+    # The session's identity map holds rows weakly: a read keeps the contact for the unit
+    # of work, so the other parts of the same page or answer (warnings, requests, people)
+    # find it there instead of reading it, its subjects and its ratings again. A change
+    # lets go of it first and so reads the row afresh, as it always has.
+    kept: dict[uuid.UUID, Contact] = db.info.setdefault("mash_hub.contacts.loaded", {})
+    if action != Action.CONTACT_READ and ident is not None:
+        kept.pop(ident, None)
     contact = db.get(Contact, ident) if ident is not None else None
     if contact is None:
         firewall.record_not_found(principal, action, "Contact", contact_id)
         raise ContactNotFound(contact_id)
-    # The session's identity map holds rows weakly: keep the contact for the unit of work,
-    # so the other parts of the same page or answer (warnings, requests, people) find it
-    # there instead of reading it, its subjects and its ratings again.
-    db.info.setdefault("mash_hub.contacts.loaded", {})[contact.id] = contact
+    if action == Action.CONTACT_READ:
+        kept[contact.id] = contact
     return contact
 
 
