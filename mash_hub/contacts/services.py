@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from mash_hub import firewall, runtime
 from mash_hub.authz.gate import Principal
@@ -359,4 +359,8 @@ def rate_contact(
 
 def contact_by_reference(db: Session, reference: str) -> Contact | None:
     """The contact row (ciphertext only) with this reference; for break-glass lookups."""
-    return db.scalar(select(Contact).where(Contact.reference == reference.strip().upper()))
+    return db.scalar(
+        select(Contact)
+        .where(Contact.reference == reference.strip().upper())
+        .options(lazyload(Contact.subjects), lazyload(Contact.ratings))  # the row alone
+    )

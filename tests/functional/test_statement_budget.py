@@ -71,6 +71,7 @@ class World:
         self.nurse = self._signed_in(make_account(Role.AGENCY_RESEARCHER, "health"))
         self.lead = self._signed_in(make_account(Role.GOVERNANCE_LEAD, "csc"))
         self.contact_id = ""
+        self.reference = ""
         self.request_id = ""
         self.people: list[str] = []
 
@@ -153,6 +154,7 @@ class World:
                     )
                     assert approved.status_code == 302, approved.text
             self.contact_id, self.request_id = contact_id, request_ids[0]
+            self.reference = created.json["reference"]
         for person_id, (_child, position) in zip(self.people, CHILDREN, strict=False):
             linked = link(self.app, self.screener, self.contact_id, person_id, position)
             assert linked.status_code == 302
@@ -175,6 +177,7 @@ def _measure(world: World, operation: str) -> tuple[Statements, TestResponse]:
             "inbox_page": ("/requests", world.nurse),
             "request_page": (f"/requests/{world.request_id}", world.nurse),
             "audit_search": ("/governance/audit?decision=allow&action=contact:read", world.lead),
+            "audit_by_reference": (f"/governance/audit?reference={world.reference}", world.lead),
         }[operation]
     assert web.get(path, headers=headers).status_code == 200
     with counting(world.app) as seen:
@@ -197,6 +200,7 @@ BUDGETS = {
     "inbox_page": (9, 13),
     "request_page": (12, 16),
     "audit_search": (8, 12),
+    "audit_by_reference": (10, 14),
 }
 
 
