@@ -189,6 +189,7 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
     contact = opened.record
     if contact.status == "deleted":
         raise ContactDeleted(opened.contact_id, contact.reference, contact.received_at)
+    opened.preload_keys(db)
     referrer: dict[str, Any] = json.loads(opened.text("referrer"))
     subjects = []
     for subject in contact.subjects:

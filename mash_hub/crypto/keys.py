@@ -35,6 +35,7 @@ import hashlib
 import os
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -107,6 +108,7 @@ _KEYS_BY_OWNER: Final = _KEYS.where(
     DataKey.contact_id == bindparam("contact_id"), DataKey.agency_id == bindparam("agency_id")
 )
 _KEYS_BY_DATA_KEY_ID: Final = _KEYS.where(DataKey.id == bindparam("data_key_id"))
+_AGENCY_IDS: Final = select(_AGENCIES.c.code, _AGENCIES.c.id)
 
 
 class CryptoError(Exception):
@@ -300,6 +302,9 @@ class _KeyCache:
     agency_keys: dict[uuid.UUID, bytes] = field(default_factory=dict)
     data_keys: dict[uuid.UUID, _DataKeyEntry] = field(default_factory=dict)
     by_owner: dict[tuple[uuid.UUID, uuid.UUID], _DataKeyEntry] = field(default_factory=dict)
+    # Rows read ahead by `preload_contacts`, still wrapped: unwrapped only when used.
+    read_ahead: dict[uuid.UUID, tuple[_DataKeyRow, _AgencyKeyRow]] = field(default_factory=dict)
+    agencies_read: bool = False  # every agency's id is in `agencies`
 
 
 def _cache(db: Session, master: bytes) -> _KeyCache:
@@ -465,6 +470,10 @@ def _data_key_rows(
     row = db.connection().execute(statement, params).one_or_none()
     if row is None:
         return None
+    return _key_pair(row)
+
+
+def _key_pair(row: Any) -> tuple[_DataKeyRow, _AgencyKeyRow]:
     data_key = _DataKeyRow(row.id, row.contact_id, row.agency_id, bytes(row.wrapped))
     wrapped = None if row.agency_key_wrapped is None else bytes(row.agency_key_wrapped)
     agency_key = _AgencyKeyRow(
@@ -580,7 +589,9 @@ def decrypt(
         raise DecryptionError(f"unknown agency {agency_code!r}")
     entry = cache.data_keys.get(key_id)
     if entry is None:
-        rows = _data_key_rows(db, _KEYS_BY_DATA_KEY_ID, data_key_id=key_id)
+        rows = cache.read_ahead.pop(key_id, None) or _data_key_rows(
+            db, _KEYS_BY_DATA_KEY_ID, data_key_id=key_id
+        )
         if rows is None:
             raise DecryptionError(f"no data key {key_id}: never made, or shredded")
         entry = _unwrap_data_key(cache, *rows)
@@ -594,6 +605,28 @@ def decrypt(
         raise DecryptionError(
             f"envelope under data key {key_id} failed authentication for {table}.{column}"
         ) from err
+
+
+def preload_contacts(
+    db: Session, contact_ids: Iterable[uuid.UUID | str], master: bytes | None = None
+) -> None:
+    """Read ahead, for this transaction, every agency's id and every data key of some
+    contacts (or register persons) in two statements: a page then opens fields sealed for
+    several agencies (the contact's, each asked agency's) or persons without looking each
+    key up on its own. Nothing is unwrapped here; `decrypt` unwraps a key only when a
+    field needs it."""
+    owners = {_uuid(contact_id) for contact_id in contact_ids}
+    if not owners:
+        return
+    cache = _cache(db, _master(master))
+    connection = db.connection()
+    if not cache.agencies_read:
+        for code, agency_id in connection.execute(_AGENCY_IDS):
+            cache.agencies.setdefault(code, agency_id)
+        cache.agencies_read = True
+    for row in connection.execute(_KEYS.where(DataKey.contact_id.in_(owners))):
+        if row.id not in cache.data_keys:
+            cache.read_ahead[row.id] = _key_pair(row)
 
 
 def shred_contact(db: Session, contact_id: uuid.UUID | str) -> int:
@@ -750,6 +783,7 @@ __all__ = [
     "encrypt",
     "forget_keys",
     "master_key_id",
+    "preload_contacts",
     "rotate_agency",
     "rotate_master",
     "rotate_master_detailed",

@@ -20,6 +20,7 @@ from types import MappingProxyType
 
 from flask import g, has_request_context
 from sqlalchemy import Uuid, column, select, table
+from sqlalchemy.orm import Session, SessionTransaction
 
 from mash_hub import db, runtime
 from mash_hub.audit.models import AuditEvent
@@ -76,6 +77,41 @@ class Access:
     contact_id: str | None
     decision: Decision
     audit_event_id: uuid.UUID
+
+
+_RECORDED_INFO_KEY = "mash_hub.firewall.recorded"
+
+
+def _innermost(session: Session) -> SessionTransaction | None:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _remember_allowed(event_ids: list[uuid.UUID]) -> None:
+    """Note allow events this process has just written in the request's open transaction,
+    so that checking them again in this transaction needs no read of the audit table."""
+    session = db.session()
+    transaction = _innermost(session)
+    if transaction is None:  # pragma: no cover - an event was just flushed
+        return
+    held: tuple[SessionTransaction, set[uuid.UUID]] | None = session.info.get(_RECORDED_INFO_KEY)
+    if held is None or held[0] is not transaction:
+        held = (transaction, set())
+        session.info[_RECORDED_INFO_KEY] = held
+    held[1].update(event_ids)
+
+
+def allow_event_in_unit_of_work(event_id: uuid.UUID) -> bool:
+    """Whether this allow event was written in the request's transaction that is still
+    open (not committed, rolled back, or left for a savepoint since): then it is there
+    without asking the database. False means "not known": the caller reads the table."""
+    session = db.session()
+    held: tuple[SessionTransaction, set[uuid.UUID]] | None = session.info.get(_RECORDED_INFO_KEY)
+    return (
+        held is not None
+        and held[0] is _innermost(session)
+        and held[0].is_active
+        and event_id in held[1]
+    )
 
 
 def policy_actor(principal: Principal) -> PolicyPrincipal:
@@ -165,6 +201,7 @@ def decide(
     if decision.allowed:
         event = record(db.session(), draft)
         _keep_if_rolled_back([(draft, event.id)])
+        _remember_allowed([event.id])
     else:
         db.rollback_request()
         event = record_on_its_own(draft)
@@ -191,6 +228,7 @@ def decide_within(
     _keep_if_rolled_back([(draft, event.id)])
     if not decision.allowed:
         return None
+    _remember_allowed([event.id])
     return Access(
         principal_id=principal.id,
         action=action,
@@ -246,16 +284,22 @@ def decide_many(
         refused = Decision(False, reason=f"error: {type(err).__name__}")
         decided = [refused] * len(resources)
     else:
-        decided = [
-            pdp.decide(actor, action, resource, Context(now=now, break_glass=contact in glass))
-            for resource, contact in resources
-        ]
+        decided = []
+        for resource, contact in resources:
+            try:
+                context = Context(now=now, break_glass=contact in glass)
+                decided.append(pdp.decide(actor, action, resource, context))
+            except Exception as err:  # noqa: BLE001 - the decision point must fail closed
+                decided.append(Decision(False, reason=f"error: {type(err).__name__}"))
     drafts = [
         _draft(principal, action, resource, decision, contact)
         for (resource, contact), decision in zip(resources, decided, strict=True)
     ]
     event_ids = record_many(db.session(), drafts)
     _keep_if_rolled_back(list(zip(drafts, event_ids, strict=True)))
+    _remember_allowed(
+        [e for e, decision in zip(event_ids, decided, strict=True) if decision.allowed]
+    )
     return [
         Access(
             principal_id=principal.id,
@@ -272,6 +316,48 @@ def decide_many(
             resources, decided, event_ids, strict=True
         )
     ]
+
+
+def decide_all(
+    principal: Principal,
+    action: Action,
+    resources: list[tuple[Resource, str | None]],
+) -> Decision | None:
+    """`decide` for each (resource, contact id) of a list shown whole or not at all, with
+    one break-glass lookup and one insert of the allow events. None when every one is
+    allowed. Otherwise the first refusal, handled as `decide` handles one: the request's
+    unit of work is rolled back (no allow of the list is kept) and the refusal is audited
+    on its own; the resources after it are not audited."""
+    if not resources:
+        return None
+    now = runtime.now()
+    try:
+        glass = _open_break_glass_contacts(principal)
+        actor = policy_actor(principal)
+        pdp = runtime.pdp()
+    except Exception as err:  # noqa: BLE001 - the decision point must fail closed
+        failed: Decision | None = Decision(False, reason=f"error: {type(err).__name__}")
+    else:
+        failed = None
+    drafts = []
+    for resource, contact in resources:
+        decision = failed
+        if decision is None:
+            try:
+                context = Context(now=now, break_glass=contact in glass)
+                decision = pdp.decide(actor, action, resource, context)
+            except Exception as err:  # noqa: BLE001 - the decision point must fail closed
+                decision = Decision(False, reason=f"error: {type(err).__name__}")
+        draft = _draft(principal, action, resource, decision, contact)
+        if not decision.allowed:
+            db.rollback_request()
+            record_on_its_own(draft)
+            return decision
+        drafts.append(draft)
+    event_ids = record_many(db.session(), drafts)
+    _keep_if_rolled_back(list(zip(drafts, event_ids, strict=True)))
+    _remember_allowed(event_ids)
+    return None
 
 
 def require(
@@ -311,10 +397,13 @@ def allowed_in_request(principal: Principal, action: Action, contact_id: str) ->
             access.principal_id == principal.id
             and access.action == action
             and access.contact_id == contact_id
-            and db.session().scalar(
-                select(AuditEvent.seq).where(AuditEvent.id == access.audit_event_id)
+            and (
+                allow_event_in_unit_of_work(access.audit_event_id)
+                or db.session().scalar(
+                    select(AuditEvent.seq).where(AuditEvent.id == access.audit_event_id)
+                )
+                is not None
             )
-            is not None
         ):
             return access
     return None

@@ -17,7 +17,7 @@ services do with protected records is domain rules.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from mash_hub.authz.gate import Principal
 from mash_hub.break_glass.models import BreakGlassGrant
 from mash_hub.contacts.models import Contact
+from mash_hub.crypto import keys
 from mash_hub.disclosure.models import Disclosure
 from mash_hub.errors import NotFound
 from mash_hub.firewall.decisions import (
@@ -104,6 +105,18 @@ def new_request_resource(
     return InfoRequestResource(request_id, agency, "open", due_at, contact_rag)  # type: ignore[arg-type]
 
 
+def contribution_resource(
+    contribution: Contribution, *, restricted: bool, contact_rag: str
+) -> ContributionResource:
+    """An answer's items of one kind: restricted by their originator, or not."""
+    return ContributionResource(
+        str(contribution.id),
+        contribution.agency,
+        restricted,
+        contact_rag,  # type: ignore[arg-type]
+    )
+
+
 def decide_contribution(
     principal: Principal, contribution: Contribution, *, restricted: bool, contact_rag: str
 ) -> Access | None:
@@ -112,12 +125,7 @@ def decide_contribution(
     return decide_within(
         principal,
         Action.CONTRIBUTION_READ,
-        ContributionResource(
-            str(contribution.id),
-            contribution.agency,
-            restricted,
-            contact_rag,  # type: ignore[arg-type]
-        ),
+        contribution_resource(contribution, restricted=restricted, contact_rag=contact_rag),
         contact_id=str(contribution.contact_id),
     )
 
@@ -227,6 +235,11 @@ class Opened(Generic[R]):
     contact_id: str
     agency: str
 
+    def preload_keys(self, db: Session) -> None:
+        """Read every key of the record's contact ahead, in one statement: its fields are
+        sealed for several agencies (the source's, each asked agency's)."""
+        keys.preload_contacts(db, [self.contact_id])
+
     def rows(self, model: type[R2], *also: Any) -> Select[Any]:
         """The rows of `model` under the opened record's contact (its subjects, ratings,
         decisions, requests...), as a select to narrow."""
@@ -286,6 +299,15 @@ def _ident(record_id: str | uuid.UUID) -> uuid.UUID | None:
         return None
 
 
+_KEPT = "mash_hub.firewall.kept"
+# The actions that only read: their records are kept for the rest of the unit of work.
+_READS = {
+    Action.CONTACT_READ: True,
+    Action.REQUEST_READ: True,
+    Action.CONTRIBUTION_READ: True,
+}
+
+
 def open(
     db: Session,
     principal: Principal,
@@ -311,7 +333,16 @@ def open(
     entry = record_type(model)
     asked = decide_as or action
     ident = _ident(record_id)
+    # The session's identity map holds rows weakly: a read keeps its record for the unit
+    # of work, so the other parts of the same page or answer find it there instead of
+    # reading it (and its subjects and ratings) again. A change lets go of it first and so
+    # reads the row afresh.
+    kept: dict[tuple[type[Any], uuid.UUID], Any] = db.info.setdefault(_KEPT, {})
+    if ident is not None and not _READS.get(asked, False):
+        kept.pop((model, ident), None)
     found = db.get(model, ident) if ident is not None else None
+    if found is not None and ident is not None and _READS.get(asked, False):
+        kept[(model, ident)] = found
     if found is None:
         record_not_found(principal, action, entry.object_type, str(record_id))
         raise missing(str(record_id))
@@ -363,13 +394,16 @@ def person(db: Session, access: Access, person_id: uuid.UUID | str) -> Person | 
     return db.get(Person, ident) if ident is not None else None
 
 
-def persons(db: Session, access: Access, person_ids: list[uuid.UUID]) -> list[Person]:
-    """Several persons of the register at once, as `person`."""
+def persons(db: Session, access: Access, person_ids: Iterable[uuid.UUID]) -> list[Person]:
+    """Several persons of the register at once, as `person`, with their keys read ahead
+    (one statement for all) for the details about to be opened."""
     if not access.decision.allowed:
         raise NotFound("persons")
-    if not person_ids:
+    wanted = list(person_ids)
+    if not wanted:
         return []
-    return list(db.scalars(select(Person).where(Person.id.in_(person_ids))))
+    keys.preload_contacts(db, wanted)
+    return list(db.scalars(select(Person).where(Person.id.in_(wanted))))
 
 
 def person_details(access: Access, person: Person) -> str:

@@ -25,10 +25,10 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from mash_hub import runtime
-from mash_hub.audit.services import EventDraft, record
+from mash_hub.audit.services import EventDraft, record, record_many
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import matching
 from mash_hub.contacts.models import Contact, ContactSubject
@@ -322,21 +322,29 @@ def _audit(
     contact_id: uuid.UUID | str | None,
     reason: str,
 ) -> None:
-    record(
-        db,
-        EventDraft(
-            kind=kind,
-            actor_type=principal.kind,
-            actor_id=principal.id,
-            agency=principal.agency,
-            roles=tuple(sorted(r.value for r in principal.roles)),
-            action=action,
-            object_type="Person",
-            object_id=str(person_id),
-            contact_id=str(contact_id) if contact_id is not None else None,
-            decision="allow",
-            reason=reason,
-        ),
+    record(db, _draft(principal, kind, action, person_id, contact_id, reason))
+
+
+def _draft(
+    principal: Principal,
+    kind: str,
+    action: str,
+    person_id: uuid.UUID | str,
+    contact_id: uuid.UUID | str | None,
+    reason: str,
+) -> EventDraft:
+    return EventDraft(
+        kind=kind,
+        actor_type=principal.kind,
+        actor_id=principal.id,
+        agency=principal.agency,
+        roles=tuple(sorted(r.value for r in principal.roles)),
+        action=action,
+        object_type="Person",
+        object_id=str(person_id),
+        contact_id=str(contact_id) if contact_id is not None else None,
+        decision="allow",
+        reason=reason,
     )
 
 
@@ -401,14 +409,33 @@ def people_for_contact(db: Session, principal: Principal, contact_id: str) -> Co
     contact, access = _contact(db, principal, contact_id, Action.CONTACT_READ, reuse=True)
     subjects = []
     opened: dict[uuid.UUID, PersonDetails] = {}
+    shown_persons: list[uuid.UUID] = []
+
+    # Every unlinked subject's candidates in one query, best first for each subject.
+    suggested: dict[uuid.UUID, list[PersonCandidate]] = {
+        s.id: [] for s in contact.subjects if s.person_id is None
+    }
+    if suggested:
+        for candidate in db.scalars(
+            select(PersonCandidate)
+            .where(PersonCandidate.subject_id.in_(list(suggested)))
+            .order_by(PersonCandidate.score.desc())
+        ):
+            suggested[candidate.subject_id].append(candidate)
+    survivors = _survivors(db, {c.person_id for rows in suggested.values() for c in rows})
+    # The persons the page may show (linked, or candidates' survivors) and their keys,
+    # read together rather than one by one.
+    wanted = {s.person_id for s in contact.subjects if s.person_id is not None}
+    wanted.update(survivors.values())
+    persons = {p.id: p for p in records.persons(db, access, wanted)}
 
     def details_of(person_id: uuid.UUID) -> PersonDetails:
         if person_id not in opened:
-            person = records.person(db, access, person_id)
+            person = persons.get(person_id) or records.person(db, access, person_id)
             if person is None:  # pragma: no cover - foreign key
                 raise PersonNotFound(str(person_id))
             opened[person_id] = open_person(db, access, person)
-            _audit_read(db, principal, person_id, contact.id)
+            shown_persons.append(person_id)
         return opened[person_id]
 
     for subject in contact.subjects:
@@ -416,14 +443,10 @@ def people_for_contact(db: Session, principal: Principal, contact_id: str) -> Co
         linked = details_of(subject.person_id) if subject.person_id is not None else None
         candidates = []
         if linked is None:
-            rows = db.scalars(
-                select(PersonCandidate)
-                .where(PersonCandidate.subject_id == subject.id)
-                .order_by(PersonCandidate.score.desc())
-            ).all()
+            rows = suggested.get(subject.id, [])
             shown: set[uuid.UUID] = set()
             for row in rows:
-                person_id = _survivor(db, row.person_id)
+                person_id = survivors[row.person_id]
                 if person_id in shown:
                     continue
                 shown.add(person_id)
@@ -441,6 +464,14 @@ def people_for_contact(db: Session, principal: Principal, contact_id: str) -> Co
                 candidates=tuple(candidates),
             )
         )
+    # Which register records were shown, in the order they were opened: one insert.
+    record_many(
+        db,
+        [
+            _draft(principal, "person.read", "person:read", person, contact.id, "details shown")
+            for person in shown_persons
+        ],
+    )
     warnings = _warnings(db, contact, {s.id: s for s in contact.subjects}, subjects)
     _audit_warnings(db, principal, contact, warnings)
     return ContactPeople(str(contact.id), contact.reference, tuple(subjects), tuple(warnings))
@@ -818,6 +849,49 @@ def linked_children(db: Session, contact_id: uuid.UUID) -> list[uuid.UUID]:
     return [person for person in found if person is not None]
 
 
+def _survivors(db: Session, person_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """`_survivor` of each person, the merge chains followed side by side: one query per
+    step of the longest chain rather than per person and step."""
+    current = {p: p for p in person_ids}
+    seen = {p: {p} for p in person_ids}
+    survivors: dict[uuid.UUID, uuid.UUID] = {}
+    query = select(Person.id, Person.merged_into_id)
+    while current:
+        onward: dict[uuid.UUID, uuid.UUID | None] = {}
+        for person, into in db.execute(query.where(Person.id.in_(set(current.values())))):
+            onward[person] = into
+        following = {}
+        for person, now_at in current.items():
+            step = onward.get(now_at)
+            if step is None:
+                survivors[person] = now_at
+            elif step in seen[person]:
+                survivors[person] = step
+            else:
+                seen[person].add(step)
+                following[person] = step
+        current = following
+    return survivors
+
+
+def _standing_for(db: Session, person_ids: set[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """`_persons_standing_for` each person, the merge trees walked side by side."""
+    found = {p: {p} for p in person_ids}
+    frontier = {p: {p} for p in person_ids}
+    query = select(Person.id, Person.merged_into_id)
+    while any(frontier.values()):
+        reached = set().union(*frontier.values())
+        following: dict[uuid.UUID, set[uuid.UUID]] = {p: set() for p in person_ids}
+        for merged, into in db.execute(query.where(Person.merged_into_id.in_(reached))):
+            for person, nodes in frontier.items():
+                if into in nodes and merged not in found[person]:
+                    following[person].add(merged)
+        for person, nodes in following.items():
+            found[person] |= nodes
+        frontier = following
+    return found
+
+
 def _warnings(
     db: Session,
     contact: Contact,
@@ -830,22 +904,32 @@ def _warnings(
     now = runtime.now()
     recent = now - settings.repeat_contact_window.timedelta
     closed_since = now - settings.closed_case_window.timedelta
+    children = [
+        (view, person_id)
+        for view in subjects
+        if (row := rows[uuid.UUID(view.subject_id)]).role == "child"
+        and (person_id := row.person_id) is not None
+    ]
+    if not children:
+        return []
+    # The children together, not one by one: their survivors, everyone merged into those,
+    # and every other contact about any of them, each in one query (per merge step).
+    survivors = _survivors(db, {person_id for _view, person_id in children})
+    standing = _standing_for(db, set(survivors.values()))
+    everyone = set().union(*standing.values())
+    found = db.execute(
+        select(ContactSubject.person_id, Contact)
+        .join_from(Contact, ContactSubject, ContactSubject.contact_id == Contact.id)
+        .where(ContactSubject.person_id.in_(everyone), Contact.id != contact.id)
+        .order_by(Contact.received_at, Contact.reference)
+        # The chronology shows the contacts' own columns, not their subjects.
+        .options(lazyload(Contact.subjects), lazyload(Contact.ratings))
+    ).all()
     warnings = []
-    for view in subjects:
-        row = rows[uuid.UUID(view.subject_id)]
-        if row.role != "child" or row.person_id is None:
-            continue
-        persons = _persons_standing_for(db, _survivor(db, row.person_id))
-        earlier = (
-            db.scalars(
-                select(Contact)
-                .join(ContactSubject, ContactSubject.contact_id == Contact.id)
-                .where(ContactSubject.person_id.in_(persons), Contact.id != contact.id)
-                .order_by(Contact.received_at, Contact.reference)
-            )
-            .unique()
-            .all()
-        )
+    for view, person_id in children:
+        survivor = survivors[person_id]
+        persons = standing[survivor]
+        earlier = [c for linked, c in found if linked in persons]
         chronology = tuple(
             EarlierContact(
                 contact_id=str(c.id),
@@ -862,23 +946,28 @@ def _warnings(
             for c in dict.fromkeys(earlier)
         )
         if any(c.in_window for c in chronology):
-            warnings.append(RepeatWarning(str(_survivor(db, row.person_id)), view.name, chronology))
+            warnings.append(RepeatWarning(str(survivor), view.name, chronology))
     return warnings
 
 
 def _audit_warnings(
     db: Session, principal: Principal, contact: Contact, warnings: Sequence[RepeatWarning]
 ) -> None:
-    for warning in warnings:
-        _audit(
-            db,
-            principal,
-            "person.repeat_contact_shown",
-            "person:read",
-            warning.person_id,
-            contact.id,
-            f"{len(warning.chronology)} earlier contacts shown",
-        )
+    # One insert for all of them, the events `_audit` would record one by one.
+    record_many(
+        db,
+        [
+            _draft(
+                principal,
+                "person.repeat_contact_shown",
+                "person:read",
+                warning.person_id,
+                contact.id,
+                f"{len(warning.chronology)} earlier contacts shown",
+            )
+            for warning in warnings
+        ],
+    )
 
 
 def repeat_contact_warnings(

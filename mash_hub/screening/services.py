@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from flask import g
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from mash_hub import firewall, runtime
 from mash_hub.audit.services import EventDraft, record
@@ -107,6 +107,10 @@ class QueueFilters:
     assignee: str | None = None  # a user id, "me" or "unassigned"
 
 
+# List rows show the contact's own columns only: its subjects and ratings are not loaded.
+_ROW_ONLY = (lazyload(Contact.subjects), lazyload(Contact.ratings))
+
+
 def _latest_claims():  # type: ignore[no-untyped-def]
     ranked = select(
         ContactClaim.contact_id,
@@ -143,18 +147,15 @@ def _show_rows(principal: Principal, rows: list[Contact]) -> None:
     per request. One refusal refuses the whole list: a partial list would leave earlier
     rows unaudited."""
     shown: set[str] = g.setdefault("screening_rows_decided", set())
-    for contact in rows:
-        if str(contact.id) in shown:
-            continue
-        decision, _event = firewall.decide(
-            principal,
-            Action.CONTACT_READ,
-            records.contact_resource(contact),
-            contact_id=str(contact.id),
-        )
-        if not decision.allowed:
-            raise QueueRefused(decision.reason)
-        shown.add(str(contact.id))
+    todo = {str(contact.id): contact for contact in rows if str(contact.id) not in shown}
+    refused = firewall.decide_all(
+        principal,
+        Action.CONTACT_READ,
+        [(records.contact_resource(contact), cid) for cid, contact in todo.items()],
+    )
+    if refused is not None:
+        raise QueueRefused(refused.reason)
+    shown.update(todo)
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ def queue(
         .outerjoin(claims, claims.c.contact_id == Contact.id)
         .outerjoin(User, User.id == claims.c.assignee_id)
         .where(Contact.status.in_(SCREENING_STATUSES))
+        .options(*_ROW_ONLY)
     )
     if filters.rag == "unrated":
         query = query.where(Contact.rag.is_(None))
@@ -283,6 +285,7 @@ def awaiting_approval(db: Session, principal: Principal) -> list[PendingDecision
         )
         .order_by(ContactDecision.proposed_at)
         .limit(QUEUE_LIMIT)
+        .options(*_ROW_ONLY)
     ).all()
     _show_rows(principal, [contact for contact, _decision in found])
     names = display_names(db, [decision.proposed_by for _, decision in found])
@@ -312,6 +315,7 @@ def awaiting_acknowledgement(db: Session, principal: Principal) -> list[Awaiting
         .where(Contact.status == "decided", DecisionReview.verdict == "approved")
         .order_by(DecisionReview.acknowledgement_due_at)
         .limit(QUEUE_LIMIT)
+        .options(*_ROW_ONLY)
     ).all()
     _show_rows(principal, [contact for contact, _r, _d in found])
     return [

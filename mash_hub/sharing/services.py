@@ -291,6 +291,7 @@ def get_request_for(db: Session, principal: Principal, request_id: str) -> Reque
         db, principal, InfoRequest, request_id, Action.REQUEST_READ, missing=RequestNotFound
     )
     request, access = opened.record, opened.access
+    opened.preload_keys(db)  # sealed for up to three agencies
     subjects = []
     for subject in db.scalars(opened.rows(ContactSubject).order_by(ContactSubject.position)):
         # The subjects stay sealed for the agency the contact came from.
@@ -423,17 +424,51 @@ def check_items(raw_items: list[tuple[str, str, bool]]) -> tuple[ItemInput, ...]
 # --- the MASH's side -----------------------------------------------------------------
 
 
+def _contribution_reads(
+    principal: Principal, requests: list[InfoRequest]
+) -> dict[uuid.UUID, dict[bool, firewall.Access | None]]:
+    """The reads of the answers to `requests`, decided together (one batch of audit
+    events): per request, for its unrestricted items and for its restricted ones, as
+    `_answer_view` would decide them one by one, in the order its items need them."""
+    wanted = [
+        (request, restricted)
+        for request in requests
+        if request.contribution is not None
+        for restricted in dict.fromkeys(item.restricted for item in request.contribution.items)
+    ]
+    accesses = firewall.decide_many(
+        principal,
+        Action.CONTRIBUTION_READ,
+        [
+            (
+                records.contribution_resource(
+                    request.contribution, restricted=restricted, contact_rag=request.contact_rag
+                ),
+                str(request.contribution.contact_id),
+            )
+            for request, restricted in wanted
+            if request.contribution is not None
+        ],
+    )
+    decided: dict[uuid.UUID, dict[bool, firewall.Access | None]] = {}
+    for (request, restricted), access in zip(wanted, accesses, strict=True):
+        decided.setdefault(request.id, {})[restricted] = access
+    return decided
+
+
 def _answer_view(
     principal: Principal,
     request: InfoRequest,
     contribution: Contribution,
     own_access: firewall.Access | None = None,
+    decided: dict[bool, firewall.Access | None] | None = None,
 ) -> AnswerView:
     """The answer with each item released, or marked withheld where the firewall refuses
     (an item restricted by its originator). Each decision is audited with the page. The
     originating agency reads its own answer under its allowed read of the request
-    (`own_access`), restricted items included."""
-    accesses: dict[bool, firewall.Access | None] = {}
+    (`own_access`), restricted items included. `decided`: the reads already decided for
+    this contribution, by restricted or not (see `_contribution_reads`)."""
+    accesses: dict[bool, firewall.Access | None] = dict(decided or {})
     if own_access is not None:
         accesses = {False: own_access, True: own_access}
     items = []
@@ -487,21 +522,27 @@ def _summaries(
     now = runtime.now()
     contact = opened.record
     summaries = []
-    requests = db.scalars(
-        opened.rows(InfoRequest).order_by(InfoRequest.requested_at, InfoRequest.agency)
+    requests = list(
+        db.scalars(opened.rows(InfoRequest).order_by(InfoRequest.requested_at, InfoRequest.agency))
     )
-    for request in requests:
-        access = firewall.decide_within(
-            principal,
-            Action.REQUEST_READ,
-            records.request_resource(request),
-            contact_id=str(contact.id),
-        )
-        if access is None:
-            continue
+    cid = str(contact.id)
+    decided = firewall.decide_many(
+        principal,
+        Action.REQUEST_READ,
+        [(records.request_resource(request), cid) for request in requests],
+    )
+    shown = [
+        (request, access)
+        for request, access in zip(requests, decided, strict=True)
+        if access is not None
+    ]
+    answers = _contribution_reads(principal, [request for request, _access in shown])
+    for request, access in shown:
         answer = None
         if request.contribution is not None:
-            answer = _answer_view(principal, request, request.contribution)
+            answer = _answer_view(
+                principal, request, request.contribution, decided=answers.get(request.id)
+            )
         summaries.append(
             RequestSummary(
                 id=str(request.id),
