@@ -323,24 +323,14 @@ def start_disclosure(
     return disclosure
 
 
-def _load(db: Session, disclosure_id: str) -> Disclosure | None:
-    ident = _uuid(disclosure_id)
-    return db.get(Disclosure, ident) if ident is not None else None
-
-
 def disclosure_for_manager(
     db: Session, principal: Principal, disclosure_id: str
 ) -> tuple[Disclosure, DisclosureView]:
     """The disclosure with its released items opened, for MASH staff allowed to read its
     contact. DisclosureNotFound otherwise."""
-    disclosure = _load(db, disclosure_id)
-    if disclosure is None:
-        firewall.record_not_found(principal, Action.CONTACT_READ, "Disclosure", disclosure_id)
-        raise DisclosureNotFound(disclosure_id)
-    try:
-        firewall.require(principal, Action.DISCLOSURE_MAKE, records.disclosure_resource(disclosure))
-    except firewall.AccessDenied:
-        raise DisclosureNotFound(disclosure_id) from None
+    disclosure = records.open(
+        db, principal, Disclosure, disclosure_id, Action.DISCLOSURE_MAKE, missing=DisclosureNotFound
+    ).record
     contact, access = _contact_access(db, principal, str(disclosure.contact_id))
     record(db, _event(principal, "disclosure.read", "disclosure:read", disclosure, "shown"))
     items = tuple(
@@ -452,7 +442,7 @@ def _for_originator(disclosure: Disclosure, agency: str) -> PendingApproval | No
 def pending_approvals(db: Session, principal: Principal) -> list[PendingApproval]:
     """Disclosures holding this agency's restricted items and waiting for its decision."""
     rows = db.scalars(
-        select(Disclosure)
+        records.scope(principal, Disclosure, Action.DISCLOSURE_APPROVE)
         .where(
             Disclosure.id.in_(
                 select(DisclosureItem.disclosure_id).where(
@@ -480,20 +470,20 @@ def approval_for(
 ) -> tuple[Disclosure, PendingApproval]:
     """A disclosure as its originating agency's governance lead sees it: who, why, on
     which basis and how many of its restricted items (never the MASH's content)."""
-    disclosure = _load(db, disclosure_id)
     # A missing disclosure is put to the firewall as one with nothing restricted in it, so
     # the refusal (and its audit) is the same as for one holding none of this agency's items.
-    resource = (
-        records.disclosure_resource(disclosure)
-        if disclosure is not None
-        else records.unknown_disclosure_resource(disclosure_id)
-    )
-    try:
-        firewall.require(principal, Action.DISCLOSURE_APPROVE, resource)
-    except firewall.AccessDenied:
-        raise DisclosureNotFound(disclosure_id) from None
-    view = _for_originator(disclosure, principal.agency) if disclosure is not None else None
-    if disclosure is None or view is None:
+    disclosure = records.open(
+        db,
+        principal,
+        Disclosure,
+        disclosure_id,
+        Action.DISCLOSURE_APPROVE,
+        missing=DisclosureNotFound,
+        missing_as=records.unknown_disclosure_resource,
+        outside_the_mash=True,
+    ).record
+    view = _for_originator(disclosure, principal.agency)
+    if view is None:
         firewall.record_not_found(principal, Action.DISCLOSURE_APPROVE, "Disclosure", disclosure_id)
         raise DisclosureNotFound(disclosure_id)
     record(db, _event(principal, "disclosure.read", "disclosure:read", disclosure, "approval"))
@@ -543,11 +533,8 @@ def on_contact(
 ) -> list[tuple[str, str, str, str, datetime]]:
     """(id, reference, recipient organisation, status, started) of each disclosure on a
     contact this principal was just allowed to read: the contact page's access is the proof."""
-    contact = records.reopen(db, principal, access).record
     rows = db.scalars(
-        select(Disclosure)
-        .where(Disclosure.contact_id == contact.id)
-        .order_by(Disclosure.started_at)
+        records.reopen(db, principal, access).rows(Disclosure).order_by(Disclosure.started_at)
     )
     return [
         (str(d.id), reference_of(d), d.recipient_organisation, status_of(d), d.started_at)

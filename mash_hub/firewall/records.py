@@ -23,11 +23,11 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from mash_hub.authz.gate import Principal
 from mash_hub.break_glass.models import BreakGlassGrant
-from mash_hub.contacts.models import Contact
+from mash_hub.contacts.models import Contact, ContactSubject
 from mash_hub.crypto import keys
 from mash_hub.disclosure.models import Disclosure
 from mash_hub.errors import NotFound
@@ -35,6 +35,7 @@ from mash_hub.firewall.decisions import (
     Access,
     AccessDenied,
     allowed_in_request,
+    decide_many,
     decide_within,
     record_not_found,
     require,
@@ -197,7 +198,7 @@ REGISTRY: dict[type[Any], RecordType[Any]] = {
     ),
     Disclosure: RecordType[Disclosure](
         object_type="Disclosure",
-        resource=None,
+        resource=disclosure_resource,
         contact_of=lambda disclosure: disclosure.contact_id,
         # Each released item stays sealed for the agency it came from.
         agency_of=lambda disclosure: disclosure.started_by_agency,
@@ -319,6 +320,8 @@ def open(
     reuse: bool = False,
     decide_as: Action | None = None,
     refusal_shown: bool = False,
+    missing_as: Callable[[str], Resource] | None = None,
+    outside_the_mash: bool = False,
 ) -> Opened[R]:
     """Load, decide and audit one record for `action`; `missing` is raised, alike, for a
     record that does not exist and one the policy refuses.
@@ -329,7 +332,11 @@ def open(
     for (for instance, a contact's requests are listed under `contact:read`).
     `refusal_shown`: a refusal raises `Denied` instead, for a record the caller may be
     told about (a screener asked to sign off a decision answers 403; an agency's own
-    request that has expired answers 409)."""
+    request that has expired answers 409). `missing_as`: a record that does not exist is
+    put to the policy as this stand-in, so that its refusal, and the refusal's audit, are
+    those of a record the caller may not have. `outside_the_mash`: the caller is of an
+    agency outside the MASH (an originator's lead approving a disclosure): the decision is
+    audited without the contact's id, which their trail must not learn."""
     entry = record_type(model)
     asked = decide_as or action
     ident = _ident(record_id)
@@ -344,6 +351,11 @@ def open(
     if found is not None and ident is not None and _READS.get(asked, False):
         kept[(model, ident)] = found
     if found is None:
+        if missing_as is not None:
+            try:
+                require(principal, asked, missing_as(str(record_id)))
+            except AccessDenied as refused:
+                raise missing(str(record_id)) from refused
         record_not_found(principal, action, entry.object_type, str(record_id))
         raise missing(str(record_id))
     contact_id = str(entry.contact_of(found))
@@ -358,12 +370,47 @@ def open(
                 raise missing(str(record_id))
             resource = contact_resource(contact)
         try:
-            access = require(principal, asked, resource, contact_id=contact_id)
+            access = require(
+                principal, asked, resource, contact_id=None if outside_the_mash else contact_id
+            )
         except AccessDenied as refused:
             if refusal_shown:
                 raise Denied(refused.decision, found) from refused
             raise missing(str(record_id)) from refused
     return Opened(found, access, contact_id, entry.agency_of(found))
+
+
+def earlier_contacts(
+    db: Session, principal: Principal, person_ids: set[uuid.UUID], *, besides: uuid.UUID
+) -> list[tuple[uuid.UUID, Contact]]:
+    """(person id, contact) for every contact but `besides` that names one of these persons,
+    oldest first: a screener's view of a child's history. Each contact is decided under
+    `contact:history` (that it exists, with its reference, date, rating and status; never
+    its content) and audited with the page; a contact refused is left out."""
+    if not person_ids:
+        return []
+    found = db.execute(
+        select(ContactSubject.person_id, Contact)
+        .join_from(Contact, ContactSubject, ContactSubject.contact_id == Contact.id)
+        .where(ContactSubject.person_id.in_(person_ids), Contact.id != besides)
+        .order_by(Contact.received_at, Contact.reference)
+        # The chronology shows the contacts' own columns, not their subjects.
+        .options(lazyload(Contact.subjects), lazyload(Contact.ratings))
+    ).all()
+    contacts = list(dict.fromkeys(contact for _person, contact in found))
+    decided = decide_many(
+        principal,
+        Action.CONTACT_HISTORY,
+        [(contact_resource(contact), str(contact.id)) for contact in contacts],
+    )
+    shown = {
+        contact.id for contact, access in zip(contacts, decided, strict=True) if access is not None
+    }
+    return [
+        (person, contact)
+        for person, contact in found
+        if person is not None and contact.id in shown
+    ]
 
 
 def contact_id_by_reference(db: Session, reference: str) -> str | None:
@@ -431,6 +478,7 @@ _SCOPES: dict[tuple[type[Any], Action], Callable[[Principal], ColumnElement[bool
     (Contact, Action.CONTACT_DECIDE): None,
     (PersonMerge, Action.CONTACT_DECIDE): None,
     (BreakGlassGrant, Action.BREAK_GLASS_REVIEW): None,
+    (Disclosure, Action.DISCLOSURE_APPROVE): None,
 }
 
 

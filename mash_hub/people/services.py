@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from mash_hub import runtime
 from mash_hub.audit.services import EventDraft, record, record_many
@@ -472,7 +472,7 @@ def people_for_contact(db: Session, principal: Principal, contact_id: str) -> Co
             for person in shown_persons
         ],
     )
-    warnings = _warnings(db, contact, {s.id: s for s in contact.subjects}, subjects)
+    warnings = _warnings(db, principal, contact, {s.id: s for s in contact.subjects}, subjects)
     _audit_warnings(db, principal, contact, warnings)
     return ContactPeople(str(contact.id), contact.reference, tuple(subjects), tuple(warnings))
 
@@ -894,6 +894,7 @@ def _standing_for(db: Session, person_ids: set[uuid.UUID]) -> dict[uuid.UUID, se
 
 def _warnings(
     db: Session,
+    principal: Principal,
     contact: Contact,
     rows: dict[uuid.UUID, ContactSubject],
     subjects: Sequence[SubjectPeople],
@@ -917,14 +918,7 @@ def _warnings(
     survivors = _survivors(db, {person_id for _view, person_id in children})
     standing = _standing_for(db, set(survivors.values()))
     everyone = set().union(*standing.values())
-    found = db.execute(
-        select(ContactSubject.person_id, Contact)
-        .join_from(Contact, ContactSubject, ContactSubject.contact_id == Contact.id)
-        .where(ContactSubject.person_id.in_(everyone), Contact.id != contact.id)
-        .order_by(Contact.received_at, Contact.reference)
-        # The chronology shows the contacts' own columns, not their subjects.
-        .options(lazyload(Contact.subjects), lazyload(Contact.ratings))
-    ).all()
+    found = records.earlier_contacts(db, principal, everyone, besides=contact.id)
     warnings = []
     for view, person_id in children:
         survivor = survivors[person_id]
@@ -979,7 +973,7 @@ def repeat_contact_warnings(
     contact = records.reopen(db, principal, access).record
     rows = {s.id: s for s in contact.subjects}
     views = [SubjectPeople(str(s.id), "", s.role, None, ()) for s in contact.subjects]
-    warnings = _warnings(db, contact, rows, views)
+    warnings = _warnings(db, principal, contact, rows, views)
     _audit_warnings(db, principal, contact, warnings)
     return [
         {

@@ -24,6 +24,7 @@ class Action(StrEnum):
     CONTACT_CREATE = "contact:create"
     CONTACT_RATE = "contact:rate"
     CONTACT_DECIDE = "contact:decide"
+    CONTACT_HISTORY = "contact:history"
     REQUEST_CREATE = "request:create"
     REQUEST_READ = "request:read"
     REQUEST_ANSWER = "request:answer"
@@ -47,6 +48,7 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.CONTACT_CREATE: "Contact",
         Action.CONTACT_RATE: "Contact",
         Action.CONTACT_DECIDE: "Contact",
+        Action.CONTACT_HISTORY: "Contact",
         Action.REQUEST_CREATE: "InfoRequest",
         Action.REQUEST_READ: "InfoRequest",
         Action.REQUEST_ANSWER: "InfoRequest",

@@ -49,6 +49,7 @@ from mash_hub.contacts.models import (
 )
 from mash_hub.crypto import keys
 from mash_hub.errors import NotFound
+from mash_hub.firewall import records
 from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
 from mash_hub.policy.register import Register
 from mash_hub.retention.models import REVIEW_STATUSES, RetentionReview
@@ -187,7 +188,7 @@ def list_due(db: Session) -> int:
     now = runtime.now()
     closed_at = func.coalesce(Contact.closed_at, ReferrerAcknowledgement.recorded_at)
     rows = db.execute(
-        select(Contact, closed_at, ContactDecision.outcome)
+        records.bookkeeping(Contact, closed_at, ContactDecision.outcome)
         .join(ReferrerAcknowledgement, ReferrerAcknowledgement.contact_id == Contact.id)
         .join(ContactDecision, ContactDecision.id == ReferrerAcknowledgement.decision_id)
         .where(
@@ -361,7 +362,7 @@ def delete_contact(db: Session, principal: Principal, review_id: str, reason: st
     if review.status != "due":
         raise RetentionRefused("The contact is already deleted")
     contact = db.scalar(
-        select(Contact)
+        records.bookkeeping(Contact)
         .where(Contact.id == review.contact_id)
         .with_for_update(of=Contact)
         .execution_options(populate_existing=True)

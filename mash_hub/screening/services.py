@@ -137,9 +137,14 @@ def _pending_clause():  # type: ignore[no-untyped-def]
 
 
 def _on_mash_side(principal: Principal) -> bool:
-    """Decide (and audit) `screening:read`: the queue is the MASH side's alone."""
-    resource = duties.screening_queue()
-    return firewall.decide_within(principal, Action.SCREENING_READ, resource) is not None
+    """Decide (and audit) `screening:read`: the queue is the MASH side's alone. Once per
+    request: the queue page shows three lists, and one look at the queue is one decision."""
+    decided: dict[str, bool] = g.setdefault("screening_read_decided", {})
+    if principal.id not in decided:
+        resource = duties.screening_queue()
+        access = firewall.decide_within(principal, Action.SCREENING_READ, resource)
+        decided[principal.id] = access is not None
+    return decided[principal.id]
 
 
 def _show_rows(principal: Principal, rows: list[Contact]) -> None:

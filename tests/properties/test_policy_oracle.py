@@ -73,6 +73,7 @@ CASE_CONTENT = frozenset(
         "contact:create",
         "contact:rate",
         "contact:decide",
+        "contact:history",
         "request:create",
         "request:read",
         "request:answer",
@@ -141,6 +142,8 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
         elif action is Action.CONTACT_RATE:
             if is_open:
                 agreements.append("ISA-MASH-CORE")
+        elif action is Action.CONTACT_HISTORY:
+            agreements.append("ISA-MASH-CORE")  # that earlier contacts exist, open or closed
         elif is_open and "mash_manager" in roles:  # contact:decide
             agreements.append("ISA-MASH-CORE")
 

@@ -80,16 +80,22 @@ def breaches_in(path: Path, wanted: dict[str, type]) -> list[Breach]:
             found.append(Breach(line, f"calls keys.{func.attr}"))
         if isinstance(func, ast.Name) and func.id in names and names[func.id].endswith("Resource"):
             found.append(Breach(line, f"builds a policy resource {names[func.id]}"))
-        # Whole records: `db.get(Model, id)` and `select(Model, ...)`. Selecting an id or
-        # a date column to filter or count carries no sealed content.
-        first = node.args[0] if node.args else None
-        model = first.id if isinstance(first, ast.Name) else None
-        if model not in names or names[model] not in wanted:
+        # Whole records: `db.get(Model, id)`, and `select(...)` naming a Model among what
+        # it selects. Selecting an id or a date column to filter or count carries no
+        # sealed content.
+        models = [
+            names[arg.id]
+            for arg in node.args
+            if isinstance(arg, ast.Name) and names.get(arg.id) in wanted
+        ]
+        if not models:
             continue
-        if isinstance(func, ast.Attribute) and func.attr == "get":
-            found.append(Breach(line, f"gets a {names[model]} by id"))
+        first = node.args[0]
+        by_id = isinstance(first, ast.Name) and names.get(first.id) in wanted
+        if isinstance(func, ast.Attribute) and func.attr == "get" and by_id:
+            found.append(Breach(line, f"gets a {models[0]} by id"))
         if isinstance(func, ast.Name) and func.id == "select":
-            found.append(Breach(line, f"selects {names[model]} rows"))
+            found.append(Breach(line, f"selects {', '.join(models)} rows"))
     return found
 
 
