@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from mash_hub import db
 from mash_hub.api import oauth
 from mash_hub.api.openapi import document
-from mash_hub.authz import Permission, current_principal, public, requires
+from mash_hub.authz import Permission, acting_principal, public, requires
 from mash_hub.identity import services as identity
 
 oauth_bp = Blueprint("oauth", __name__, url_prefix="/oauth")
@@ -60,8 +60,7 @@ def openapi() -> Response:
 @api_bp.route("/whoami")
 @requires(Permission.API_TOKEN_READ)
 def whoami() -> Response:
-    principal = current_principal()
-    assert principal is not None  # noqa: S101 - the gate has set it
+    principal = acting_principal()
     return jsonify(
         {
             "client_id": principal.id,

@@ -3,6 +3,7 @@
 from mash_hub.authz.gate import (
     Principal,
     UndeclaredEndpointError,
+    acting_principal,
     check_every_endpoint_declared,
     current_principal,
     public,
@@ -16,6 +17,7 @@ __all__ = [
     "Role",
     "Scope",
     "UndeclaredEndpointError",
+    "acting_principal",
     "check_every_endpoint_declared",
     "current_principal",
     "public",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from flask import Flask, g
+from werkzeug.exceptions import Unauthorized
 
 from mash_hub.authz.permissions import Permission, Role, Scope
 
@@ -79,4 +80,13 @@ class Principal:
 
 def current_principal() -> Principal | None:
     principal: Principal | None = g.get("principal")
+    return principal
+
+
+def acting_principal() -> Principal:
+    """Who is asking, in a view behind the gate: the gate always sets it for a declared
+    endpoint, so its absence is answered 401 (a page or the API's JSON, alike)."""
+    principal = current_principal()
+    if principal is None:
+        raise Unauthorized()
     return principal

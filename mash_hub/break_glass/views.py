@@ -7,8 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db
-from mash_hub.authz import Permission, current_principal, requires
-from mash_hub.authz.gate import Principal
+from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.break_glass import services as break_glass
 from mash_hub.break_glass.forms import BreakGlassForm, ReviewForm
 from mash_hub.firewall import records
@@ -18,13 +17,6 @@ bp = Blueprint("firewall", __name__)
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-
-
-def _principal() -> Principal:
-    principal = current_principal()
-    if principal is None:
-        abort(401)
-    return principal
 
 
 @bp.route("/break-glass", methods=["GET", "POST"])
@@ -39,7 +31,7 @@ def open_emergency_access() -> BaseResponse | str:
             try:
                 break_glass.open_break_glass(
                     db.session(),
-                    _principal(),
+                    acting_principal(),
                     current_user,
                     contact_id,
                     form.reason.data or "",
@@ -58,7 +50,7 @@ def open_emergency_access() -> BaseResponse | str:
 @bp.route("/governance/break-glass")
 @requires(Permission.BREAK_GLASS_REVIEW)
 def review_queue() -> str:
-    grants = break_glass.review_queue(db.session(), _principal())
+    grants = break_glass.review_queue(db.session(), acting_principal())
     return render_template(
         "firewall/review_queue.html", grants=grants, title="Emergency access to review"
     )
@@ -67,7 +59,7 @@ def review_queue() -> str:
 @bp.route("/governance/break-glass/<grant_id>", methods=["GET", "POST"])
 @requires(Permission.BREAK_GLASS_REVIEW)
 def review(grant_id: str) -> BaseResponse | str:
-    principal = _principal()
+    principal = acting_principal()
     grant = break_glass.grant_for_review(db.session(), principal, grant_id)
     if grant is None:
         abort(404)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, abort, jsonify, render_template
+from flask import Blueprint, Flask, Response, jsonify, render_template
 from flask_wtf.csrf import CSRFProtect
 
 from mash_hub import db
-from mash_hub.authz import Permission, current_principal, requires
-from mash_hub.authz.gate import Principal
+from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.casefile import services
 from mash_hub.casefile.schemas import contact_json
 from mash_hub.http.errors import ApiError
@@ -22,18 +21,11 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(api_bp)
 
 
-def _principal() -> Principal:
-    principal = current_principal()
-    if principal is None:  # the gate always sets it for a declared endpoint
-        abort(401)
-    return principal
-
-
 @bp.route("/<contact_id>")
 @requires(Permission.CONTACTS_VIEW)
 def show(contact_id: str) -> str:
     try:
-        case = services.case_file(db.session(), _principal(), contact_id)
+        case = services.case_file(db.session(), acting_principal(), contact_id)
     except services.ContactDeleted as deleted:
         # 200: the page shows what is left (the firewall's allow stays in the audit).
         return render_template("contacts/deleted.html", contact=deleted, title=deleted.reference)
@@ -46,7 +38,7 @@ def show(contact_id: str) -> str:
 @requires(Permission.API_CONTACTS_READ)
 def api_show(contact_id: str) -> Response:
     try:
-        found = services.api_contact(db.session(), _principal(), contact_id)
+        found = services.api_contact(db.session(), acting_principal(), contact_id)
     except (services.ContactNotFound, services.ContactDeleted) as missing:
         # api.md has no 410: a contact deleted under retention is no longer a record.
         raise ApiError(404, "no such record") from missing

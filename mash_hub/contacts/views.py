@@ -7,8 +7,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm.exc import StaleDataError
 
 from mash_hub import db, runtime
-from mash_hub.authz import Permission, current_principal, requires
-from mash_hub.authz.gate import Principal
+from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.contacts import services
 from mash_hub.contacts.schemas import read_contact
 from mash_hub.deadlines import RAG_RATINGS
@@ -24,13 +23,6 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(api_bp)
 
 
-def _principal() -> Principal:
-    principal = current_principal()
-    if principal is None:  # the gate always sets it for a declared endpoint
-        raise ApiError(401, "no principal")
-    return principal
-
-
 @api_bp.route("", methods=["POST"])
 @requires(Permission.API_CONTACTS_WRITE)
 def api_create() -> tuple[Response, int]:
@@ -38,7 +30,7 @@ def api_create() -> tuple[Response, int]:
         data = read_contact(json_body(), runtime.now())
     except ValidationFailed as failed:
         raise ApiError(422, "the contact has problems", fields=failed.fields) from failed
-    contact = services.create_contact(db.session(), _principal(), data)
+    contact = services.create_contact(db.session(), acting_principal(), data)
     return jsonify(
         {"id": str(contact.id), "reference": contact.reference, "status": contact.status}
     ), 201
@@ -58,7 +50,9 @@ def api_rate(contact_id: str) -> Response:
         raise ApiError(422, "the rating has problems", fields=failed.fields) from failed
     assert rag is not None and rationale is not None  # noqa: S101 - checked above
     try:
-        contact = services.rate_contact(db.session(), _principal(), contact_id, rag, rationale)
+        contact = services.rate_contact(
+            db.session(), acting_principal(), contact_id, rag, rationale
+        )
     except services.ContactLeftScreening as left:
         raise ApiError(409, "the contact has a decision and can no longer be rated") from left
     except StaleDataError as clash:

@@ -10,8 +10,7 @@ from flask_login import current_user
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, runtime
-from mash_hub.authz import Permission, current_principal, requires
-from mash_hub.authz.gate import Principal
+from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.disclosure import services
 from mash_hub.disclosure.forms import ApprovalForm, CompleteForm, DisclosureForm
 
@@ -20,13 +19,6 @@ bp = Blueprint("disclosure", __name__)
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-
-
-def _principal() -> Principal:
-    principal = current_principal()
-    if principal is None:
-        abort(401)
-    return principal
 
 
 def _item_label(candidate: services.Candidate) -> str:
@@ -39,7 +31,7 @@ def _item_label(candidate: services.Candidate) -> str:
 @bp.route("/contacts/<contact_id>/disclosures/new", methods=["GET", "POST"])
 @requires(Permission.DISCLOSURES_MAKE)
 def start(contact_id: str) -> BaseResponse | str:
-    principal = _principal()
+    principal = acting_principal()
     try:
         prepared = services.prepare(db.session(), principal, contact_id)
     except services.DisclosureNotFound:
@@ -77,7 +69,7 @@ def start(contact_id: str) -> BaseResponse | str:
 
 def _manager_view(disclosure_id: str) -> tuple[Any, services.DisclosureView]:
     try:
-        return services.disclosure_for_manager(db.session(), _principal(), disclosure_id)
+        return services.disclosure_for_manager(db.session(), acting_principal(), disclosure_id)
     except services.DisclosureNotFound:
         abort(404)
 
@@ -90,7 +82,7 @@ def show(disclosure_id: str) -> BaseResponse | str:
     if form.validate_on_submit():
         try:
             services.complete(
-                db.session(), _principal(), current_user, disclosure, form.code.data or ""
+                db.session(), acting_principal(), current_user, disclosure, form.code.data or ""
             )
         except services.DisclosureRefused as refused:
             form.code.errors = [str(refused).capitalize()]
@@ -113,7 +105,7 @@ def print_view(disclosure_id: str) -> str:
 @bp.route("/disclosures/approvals")
 @requires(Permission.DISCLOSURES_APPROVE)
 def approvals() -> str:
-    pending = services.pending_approvals(db.session(), _principal())
+    pending = services.pending_approvals(db.session(), acting_principal())
     return render_template(
         "disclosure/approvals.html", pending=pending, title="Disclosures waiting for your decision"
     )
@@ -122,7 +114,7 @@ def approvals() -> str:
 @bp.route("/disclosures/<disclosure_id>/approval", methods=["GET", "POST"])
 @requires(Permission.DISCLOSURES_APPROVE)
 def approval(disclosure_id: str) -> BaseResponse | str:
-    principal = _principal()
+    principal = acting_principal()
     try:
         disclosure, view = services.approval_for(db.session(), principal, disclosure_id)
     except services.DisclosureNotFound:

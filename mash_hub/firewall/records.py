@@ -407,9 +407,7 @@ def earlier_contacts(
         contact.id for contact, access in zip(contacts, decided, strict=True) if access is not None
     }
     return [
-        (person, contact)
-        for person, contact in found
-        if person is not None and contact.id in shown
+        (person, contact) for person, contact in found if person is not None and contact.id in shown
     ]
 
 

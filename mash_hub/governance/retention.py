@@ -12,8 +12,7 @@ from flask_login import current_user
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db
-from mash_hub.authz import Permission, current_principal, requires
-from mash_hub.authz.gate import Principal
+from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.identity import services as identity
 from mash_hub.retention import services as retention
 from mash_hub.retention.forms import DeleteForm, HoldForm, LiftForm
@@ -25,16 +24,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def _principal() -> Principal:
-    principal = current_principal()
-    if principal is None:
-        abort(401)
-    return principal
-
-
 def _row(review_id: str) -> retention.ReviewRow:
     try:
-        rows = retention.reviews(db.session(), _principal())
+        rows = retention.reviews(db.session(), acting_principal())
     except retention.ReviewNotFound:
         abort(404)
     for row in rows:
@@ -47,7 +39,7 @@ def _row(review_id: str) -> retention.ReviewRow:
 @requires(Permission.GOVERNANCE_VIEW)
 def review_list() -> str:
     try:
-        rows = retention.reviews(db.session(), _principal())
+        rows = retention.reviews(db.session(), acting_principal())
     except retention.ReviewNotFound:
         abort(404)
     return render_template(
@@ -73,7 +65,7 @@ def delete(review_id: str) -> BaseResponse | str:
         else:
             try:
                 retention.delete_contact(
-                    db.session(), _principal(), review_id, form.reason.data or ""
+                    db.session(), acting_principal(), review_id, form.reason.data or ""
                 )
             except retention.ReviewNotFound:
                 abort(404)
@@ -93,7 +85,9 @@ def hold(review_id: str) -> BaseResponse | str:
     form = HoldForm()
     if form.validate_on_submit():
         try:
-            retention.place_hold(db.session(), _principal(), review_id, form.reason.data or "")
+            retention.place_hold(
+                db.session(), acting_principal(), review_id, form.reason.data or ""
+            )
         except retention.ReviewNotFound:
             abort(404)
         except retention.RetentionRefused as refused:
@@ -115,7 +109,7 @@ def lift(review_id: str) -> BaseResponse:
     if not LiftForm().validate_on_submit():
         abort(400)
     try:
-        retention.lift_hold(db.session(), _principal(), review_id)
+        retention.lift_hold(db.session(), acting_principal(), review_id)
     except retention.ReviewNotFound:
         abort(404)
     except retention.RetentionRefused:

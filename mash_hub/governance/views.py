@@ -25,7 +25,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, runtime
 from mash_hub.audit.services import EventDraft, record
-from mash_hub.authz import Permission, current_principal, requires
+from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.firewall import duties, records
 from mash_hub.firewall.decisions import Access, AccessDenied, decide_many, decide_within, require
@@ -49,16 +49,9 @@ def init_app(app: Flask) -> None:
     retention_views.init_app(app)
 
 
-def _principal() -> Principal:
-    principal = current_principal()
-    if principal is None:
-        abort(401)
-    return principal
-
-
 def _read_audit() -> Access:
     """Decide (and audit) this look at the agency's trail; 403 if the firewall says no."""
-    principal = _principal()
+    principal = acting_principal()
     try:
         return require(principal, Action.AUDIT_READ, duties.audit_log(principal.agency))
     except AccessDenied:
@@ -89,7 +82,7 @@ def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
     may find (then nothing matches). A person stands for every contact their records are
     linked to, merges followed, and for their own register record: "who accessed this
     child"."""
-    principal = _principal()
+    principal = acting_principal()
     contact_ids: tuple[str, ...] = ()
     person_ids: tuple[str, ...] = ()
     if form.reference.data:
@@ -143,7 +136,7 @@ def _window(days: int = REPORT_DAYS) -> tuple[datetime, datetime]:
 @requires(Permission.GOVERNANCE_VIEW)
 def workspace() -> str:
     _read_audit()
-    principal = _principal()
+    principal = acting_principal()
     since, until = _window()
     accesses = governance.accesses_per_day(db.session(), principal.agency, since, until)
     refusals = governance.refusals_per_day(db.session(), principal.agency, since, until)
@@ -197,7 +190,7 @@ def _visible_performance(
 def _linked_children(form: AuditSearchForm, contact_id: str) -> list[uuid.UUID]:
     """The children on the contact linked to the person register, for the leads the
     firewall lets see them (`audit:linked_children`); none for anyone else."""
-    principal = _principal()
+    principal = acting_principal()
     resource = duties.trail_contact(_named_contact(form), principal.agency, in_trail=True)
     if decide_within(principal, Action.AUDIT_LINKED_CHILDREN, resource) is None:
         return []
@@ -211,7 +204,7 @@ def _linked_children(form: AuditSearchForm, contact_id: str) -> list[uuid.UUID]:
 @requires(Permission.GOVERNANCE_VIEW)
 def audit_search() -> str:
     _read_audit()
-    principal = _principal()
+    principal = acting_principal()
     form = _search_form()
     page: governance.Page | None = None
     filters: governance.AuditFilters | None = None
@@ -266,7 +259,7 @@ def _page_url(cursor: str) -> str:
 @bp.route("/audit/export", methods=["GET", "POST"])
 @requires(Permission.GOVERNANCE_EXPORT)
 def export() -> BaseResponse | str:
-    principal = _principal()
+    principal = acting_principal()
     search = AuditSearchForm(formdata=MultiDict(request.args))
     if request.args and not search.validate():
         abort(400)
@@ -322,7 +315,7 @@ def export() -> BaseResponse | str:
 @requires(Permission.GOVERNANCE_VIEW)
 def out_of_hours() -> str:
     _read_audit()
-    principal = _principal()
+    principal = acting_principal()
     since, until = _window()
     events = governance.out_of_hours(
         db.session(), principal.agency, runtime.calendar(), since, until
@@ -340,7 +333,7 @@ def out_of_hours() -> str:
 @requires(Permission.GOVERNANCE_VIEW)
 def anomalies() -> str:
     _read_audit()
-    principal = _principal()
+    principal = acting_principal()
     since, until = _window(30)
     flagged = governance.volume_anomalies(db.session(), principal.agency, since, until)
     labels = governance.actor_labels(db.session(), [(a.actor_type, a.actor_id) for a in flagged])

@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, render_template, url_for
 from flask_login import current_user
 
 from mash_hub import db, runtime
-from mash_hub.authz import Permission, Role, current_principal, requires
+from mash_hub.authz import Permission, Role, acting_principal, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.break_glass import services as break_glass
 from mash_hub.disclosure import services as disclosure
@@ -69,8 +69,7 @@ def _section(role: Role, agency_name: str) -> Section:
             links=[{"href": url_for("sharing.inbox"), "text": "Open the requests inbox"}],
         )
     if role is Role.GOVERNANCE_LEAD:
-        principal = current_principal()
-        grants = break_glass.review_queue(db.session(), principal) if principal else []
+        grants = break_glass.review_queue(db.session(), acting_principal())
         return Section(
             role,
             "Emergency access to review",
@@ -126,8 +125,7 @@ def _disclosure_summary(principal: Principal) -> dict[str, Any] | None:
 @bp.route("/")
 @requires(Permission.HOME_VIEW)
 def index() -> str:
-    principal = current_principal()
-    assert principal is not None  # noqa: S101 - the gate sets it for a declared endpoint
+    principal = acting_principal()
     agency = current_user.agency
     sections = [_section(role, agency.name) for role in sorted(current_user.roles)]
     return render_template(

@@ -25,7 +25,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, runtime
 from mash_hub.audit.services import EventDraft, record, record_on_its_own
-from mash_hub.authz import Permission, Role, current_principal, public, requires
+from mash_hub.authz import Permission, Role, acting_principal, current_principal, public, requires
 from mash_hub.firewall import duties
 from mash_hub.firewall.decisions import AccessDenied, require
 from mash_hub.identity import oidc
@@ -358,9 +358,7 @@ def sign_out() -> Response:
 def users() -> str:
     """The accounts of the administrator's own agency, decided and audited by the firewall
     (`users:manage` on that agency's directory)."""
-    principal = current_principal()
-    if principal is None:
-        abort(401)
+    principal = acting_principal()
     try:
         require(principal, Action.USERS_MANAGE, duties.user_directory(principal.agency))
     except AccessDenied:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, redirect, render_template, url_for
+from flask import Blueprint, Flask, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db
-from mash_hub.authz import Permission, current_principal, requires
-from mash_hub.authz.gate import Principal
+from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.people import services
 from mash_hub.people.forms import (
     LinkForm,
@@ -25,13 +24,6 @@ bp = Blueprint("people", __name__)
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-
-
-def _principal() -> Principal:
-    principal = current_principal()
-    if principal is None:  # the gate always sets it for a declared endpoint
-        abort(401)
-    return principal
 
 
 def _merge_form(people: services.ContactPeople, form: MergeForm | None = None) -> MergeForm:
@@ -67,7 +59,7 @@ def _review(contact_id: str, form: FlaskForm | None = None, **forms: Any) -> str
 
 
 def _people(contact_id: str) -> services.ContactPeople:
-    return services.people_for_contact(db.session(), _principal(), contact_id)
+    return services.people_for_contact(db.session(), acting_principal(), contact_id)
 
 
 @bp.route("/contacts/<contact_id>/people")
@@ -87,7 +79,7 @@ def link(contact_id: str, subject_id: str) -> BaseResponse | str:
     if form.validate_on_submit():
         try:
             services.link_subject(
-                db.session(), _principal(), contact_id, subject_id, form.person_id.data or ""
+                db.session(), acting_principal(), contact_id, subject_id, form.person_id.data or ""
             )
         except services.PersonChangeRefused as refused:
             db.rollback_request()
@@ -103,7 +95,9 @@ def new_person(contact_id: str, subject_id: str) -> BaseResponse | str:
     form = NewPersonForm()
     if form.validate_on_submit():
         try:
-            services.create_person_for_subject(db.session(), _principal(), contact_id, subject_id)
+            services.create_person_for_subject(
+                db.session(), acting_principal(), contact_id, subject_id
+            )
         except services.PersonChangeRefused as refused:
             db.rollback_request()
             form.submit.errors = [str(refused)]
@@ -121,7 +115,7 @@ def propose_merge(contact_id: str) -> BaseResponse | str:
         try:
             services.propose_merge(
                 db.session(),
-                _principal(),
+                acting_principal(),
                 contact_id,
                 form.survivor_id.data or "",
                 form.merged_id.data or "",
@@ -139,12 +133,12 @@ def propose_merge(contact_id: str) -> BaseResponse | str:
 @bp.route("/people/merges")
 @requires(Permission.PERSONS_MERGE_DECIDE)
 def merges() -> str:
-    waiting = services.merges_waiting(db.session(), _principal())
+    waiting = services.merges_waiting(db.session(), acting_principal())
     return render_template("people/merges.html", merges=waiting, title="Person merges")
 
 
 def _show_merge(merge_id: str, form: FlaskForm | None = None) -> str:
-    merge = services.show_merge(db.session(), _principal(), merge_id)
+    merge = services.show_merge(db.session(), acting_principal(), merge_id)
     return render_template(
         "people/merge.html",
         merge=merge,
@@ -168,7 +162,7 @@ def decide(merge_id: str) -> BaseResponse | str:
     if form.validate_on_submit():
         try:
             services.decide_merge(
-                db.session(), _principal(), merge_id, form.decision.data == "approve"
+                db.session(), acting_principal(), merge_id, form.decision.data == "approve"
             )
         except services.PersonChangeRefused as refused:
             db.rollback_request()
@@ -184,7 +178,7 @@ def undo(merge_id: str) -> BaseResponse | str:
     form = UndoMergeForm()
     if form.validate_on_submit():
         try:
-            services.undo_merge(db.session(), _principal(), merge_id)
+            services.undo_merge(db.session(), acting_principal(), merge_id)
         except services.PersonChangeRefused as refused:
             db.rollback_request()
             form.submit.errors = [str(refused)]

@@ -23,8 +23,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, firewall, runtime
 from mash_hub.agencies import AGENCIES, AGENCY_CODES
-from mash_hub.authz import Permission, Role, current_principal, requires
-from mash_hub.authz.gate import Principal
+from mash_hub.authz import Permission, Role, acting_principal, requires
 from mash_hub.contacts import services as contacts
 from mash_hub.contacts.schemas import read_contact
 from mash_hub.deadlines import RAG_RATINGS
@@ -58,13 +57,6 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     app.jinja_env.globals.update(
         outcome_labels=services.OUTCOME_LABELS, method_labels=services.METHOD_LABELS
     )
-
-
-def _principal() -> Principal:
-    principal = current_principal()
-    if principal is None:
-        abort(401)
-    return principal
 
 
 # -- presentation helpers --------------------------------------------------------------
@@ -234,7 +226,7 @@ def intake() -> BaseResponse | str:
             else:
                 if not errors:
                     try:
-                        contact = contacts.create_contact(db.session(), _principal(), data)
+                        contact = contacts.create_contact(db.session(), acting_principal(), data)
                     except firewall.AccessDenied:
                         abort(403)  # outside the MASH side: never a contact's author
                     return redirect(url_for("casefile.show", contact_id=str(contact.id)))
@@ -261,7 +253,7 @@ def _clear_errors(form: IntakeForm) -> None:
 @bp.route("/queue")
 @requires(Permission.SCREENING_QUEUE_VIEW)
 def queue() -> str:
-    principal = _principal()
+    principal = acting_principal()
     rag = request.args.get("rating") or None
     agency = request.args.get("agency") or None
     assignee = request.args.get("assignee") or None
@@ -300,7 +292,7 @@ def claim(contact_id: str) -> BaseResponse:
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.claim(db.session(), _principal(), contact_id)
+        services.claim(db.session(), acting_principal(), contact_id)
     except services.StateConflict:
         db.rollback_request()
     return redirect(url_for("screening.queue", assignee="me"))
@@ -324,7 +316,7 @@ def _rating_page(view: contacts.ContactView, form: RatingForm, conflict: bool = 
 @bp.route("/contacts/<contact_id>/rating", methods=["GET", "POST"])
 @requires(Permission.CONTACTS_RATE)
 def rate(contact_id: str) -> BaseResponse | str:
-    principal = _principal()
+    principal = acting_principal()
     view = contacts.get_contact_for(db.session(), principal, contact_id)
     if view.status not in services.SCREENING_STATUSES:
         abort(409)
@@ -367,7 +359,7 @@ def _decision_page(
     conflict: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    principal = _principal()
+    principal = acting_principal()
     view = services.decisions_for(db.session(), principal, contact_id)
     proposal = proposal or ProposalForm(formdata=None)
     review = review or ReviewForm(formdata=None)
@@ -411,7 +403,7 @@ def propose(contact_id: str) -> BaseResponse | tuple[str, int]:
         try:
             services.propose(
                 db.session(),
-                _principal(),
+                acting_principal(),
                 contact_id,
                 form.outcome.data or "",
                 form.rationale.data or "",
@@ -435,7 +427,7 @@ def review(contact_id: str) -> BaseResponse | tuple[str, int]:
         try:
             services.review(
                 db.session(),
-                _principal(),
+                acting_principal(),
                 contact_id,
                 form.decision_id.data or "",
                 form.verdict.data or "",
@@ -468,7 +460,7 @@ def acknowledge(contact_id: str) -> BaseResponse | tuple[str, int]:
         else:
             try:
                 services.acknowledge(
-                    db.session(), _principal(), contact_id, form.method.data or "", told_at
+                    db.session(), acting_principal(), contact_id, form.method.data or "", told_at
                 )
             except services.ScreeningRefused as refused:
                 db.rollback_request()
@@ -488,9 +480,7 @@ def acknowledge(contact_id: str) -> BaseResponse | tuple[str, int]:
 @api_bp.route("/<contact_id>/decision", methods=["POST"])
 @requires(Permission.API_CONTACTS_DECIDE)
 def api_decide(contact_id: str) -> tuple[Response, int]:
-    principal = current_principal()
-    if principal is None:
-        raise ApiError(401, "no principal")
+    principal = acting_principal()
     try:
         outcome, rationale = read_decision(json_body())
     except ValidationFailed as failed:

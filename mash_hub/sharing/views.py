@@ -19,8 +19,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response as BaseResponse
 
 from mash_hub import db, runtime
-from mash_hub.authz import Permission, current_principal, requires
-from mash_hub.authz.gate import Principal
+from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.http.body import json_body
 from mash_hub.http.errors import ApiError
 from mash_hub.http.validation import ValidationFailed
@@ -41,13 +40,6 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     app.jinja_env.filters["duration"] = duration
 
 
-def _principal() -> Principal:
-    principal = current_principal()
-    if principal is None:  # the gate always sets it for a declared endpoint
-        raise ApiError(401, "no principal")
-    return principal
-
-
 def duration(delta: Any) -> str:
     """A span of time as hours and minutes ("2 h 05 min"); negative spans count as none."""
     minutes = max(0, int(delta.total_seconds()) // 60)
@@ -66,7 +58,7 @@ def send(contact_id: str) -> str | BaseResponse:
         try:
             services.send_request(
                 db.session(),
-                _principal(),
+                acting_principal(),
                 contact_id,
                 form.agency.data or "",
                 form.question.data or "",
@@ -83,14 +75,14 @@ def send(contact_id: str) -> str | BaseResponse:
 @bp.route("/requests")
 @requires(Permission.REQUESTS_ANSWER)
 def inbox() -> str:
-    rows = services.inbox(db.session(), _principal())
+    rows = services.inbox(db.session(), acting_principal())
     return render_template("sharing/inbox.html", rows=rows, title="Requests to your agency")
 
 
 @bp.route("/requests/<request_id>", methods=["GET", "POST"])
 @requires(Permission.REQUESTS_ANSWER)
 def show(request_id: str) -> str | BaseResponse | tuple[str, int]:
-    principal = _principal()
+    principal = acting_principal()
     form = AnswerForm()
     if request.method == "POST" and form.validate_on_submit():
         outcome = form.outcome.data or ""
@@ -129,7 +121,7 @@ def api_send(contact_id: str) -> tuple[Response, int]:
         agency, question = read_request(json_body())
     except ValidationFailed as failed:
         raise ApiError(422, "the request has problems", fields=failed.fields) from failed
-    sent = services.send_request(db.session(), _principal(), contact_id, agency, question)
+    sent = services.send_request(db.session(), acting_principal(), contact_id, agency, question)
     return jsonify(
         {
             "id": str(sent.id),
@@ -144,7 +136,7 @@ def api_send(contact_id: str) -> tuple[Response, int]:
 @requires(Permission.API_CONTRIBUTIONS_READ)
 def api_contributions(contact_id: str) -> Response:
     limit, offset = _page_limit()  # api.md: every list pages with cursor and limit
-    summaries = services.requests_on_contact(db.session(), _principal(), contact_id)
+    summaries = services.requests_on_contact(db.session(), acting_principal(), contact_id)
     answered = [
         {**answer_json(s.answer), "request_id": s.id} for s in summaries if s.answer is not None
     ]
@@ -178,7 +170,7 @@ def _page_limit() -> tuple[int, int]:
 @requires(Permission.API_REQUESTS_READ)
 def api_inbox() -> Response:
     limit, offset = _page_limit()
-    rows = services.inbox(db.session(), _principal())
+    rows = services.inbox(db.session(), acting_principal())
     page = rows[offset : offset + limit]
     more = offset + limit < len(rows)
     return jsonify(
@@ -201,7 +193,7 @@ def api_inbox() -> Response:
 @api_bp.route("/requests/<request_id>")
 @requires(Permission.API_REQUESTS_READ)
 def api_show(request_id: str) -> Response:
-    view = services.get_request_for(db.session(), _principal(), request_id)
+    view = services.get_request_for(db.session(), acting_principal(), request_id)
     return jsonify(
         {
             "id": view.id,
@@ -234,7 +226,7 @@ def api_answer(request_id: str) -> tuple[Response, int]:
         outcome, items = read_response(json_body())
     except ValidationFailed as failed:
         raise ApiError(422, "the response has problems", fields=failed.fields) from failed
-    answer = services.answer_request(db.session(), _principal(), request_id, outcome, items)
+    answer = services.answer_request(db.session(), acting_principal(), request_id, outcome, items)
     return jsonify(
         {
             "id": str(answer.id),
