@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from flask import g
 
 from mash_hub import db, firewall
 from mash_hub.authz.gate import Principal
@@ -66,6 +67,7 @@ def test_a_part_of_the_page_shows_only_what_its_caller_opened(app, contact_id, p
     show = PARTS[part]
     opener, other = _screener(), _screener("police")
     with app.test_request_context("/"):
+        g.principal = opener  # as the gate sets it: PostgreSQL's row-level security reads it
         contact = db.session().get(Contact, uuid.UUID(contact_id))
         resource = ContactResource(contact_id, contact.rag or "none", "open")
         read = firewall.require(opener, Action.CONTACT_READ, resource, contact_id=contact_id)
@@ -93,6 +95,7 @@ def test_the_contact_page_opens_the_contact_once(app, contact_id, make_account, 
 def test_get_contact_for_hands_back_the_access_it_decided(app, contact_id):
     principal = _screener()
     with app.test_request_context("/"):
+        g.principal = principal
         view = contacts.get_contact_for(db.session(), principal, contact_id)
         assert view.access.contact_id == contact_id
         assert view.access.principal_id == principal.id
