@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mash_hub.casefile.services import ApiContact
+from mash_hub.contacts.schemas import subject_json
 from mash_hub.sharing.schemas import summary_json
 
 
@@ -36,18 +37,6 @@ def contact_json(found: ApiContact) -> dict[str, Any]:
         "concern": view.concern,
         "warnings": found.warnings,
         "consent": {"status": view.consent_status, "reason": view.consent_reason},
-        "subjects": [
-            {
-                "id": s.id,
-                "role": s.role,
-                "given_name": s.given_name,
-                "family_name": s.family_name,
-                "date_of_birth": s.date_of_birth.isoformat() if s.date_of_birth else None,
-                "address": s.address,
-                "nhs_number": s.nhs_number,
-                "upn": s.upn,
-            }
-            for s in view.subjects
-        ],
+        "subjects": [{"id": s.id, **subject_json(s)} for s in view.subjects],
         "requests": [summary_json(s) for s in found.requests],
     }

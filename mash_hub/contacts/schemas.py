@@ -127,3 +127,18 @@ def _read_subject(reader: Reader, raw: Any, path: str, now: datetime) -> Subject
     if len(reader.errors) != before or role is None or given is None or family is None:
         return None
     return SubjectInput(role, given, family, born, address, nhs_number, upn)
+
+
+def subject_json(subject: Any) -> dict[str, Any]:
+    """A subject as the API shows it (a contact's, or a request's need-to-know copy): the
+    same fields as `SubjectInput` takes, with the date of birth as an ISO date."""
+    born = subject.date_of_birth
+    return {
+        "role": subject.role,
+        "given_name": subject.given_name,
+        "family_name": subject.family_name,
+        "date_of_birth": born.isoformat() if born else None,
+        "address": subject.address,
+        "nhs_number": subject.nhs_number,
+        "upn": subject.upn,
+    }

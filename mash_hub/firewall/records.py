@@ -44,7 +44,6 @@ from mash_hub.firewall.release import (
     REGISTER_AGENCY,
     opened_contact,
     release,
-    release_for_person,
     seal,
 )
 from mash_hub.people.models import Person, PersonMerge
@@ -449,18 +448,6 @@ def persons(db: Session, access: Access, person_ids: Iterable[uuid.UUID]) -> lis
         return []
     keys.preload_contacts(db, wanted)
     return list(db.scalars(select(Person).where(Person.id.in_(wanted))))
-
-
-def person_details(access: Access, person: Person) -> str:
-    """A person's sealed details (JSON text), released under an allowed access."""
-    return release_for_person(
-        access,
-        person_id=str(person.id),
-        table="persons",
-        row_id=str(person.id),
-        column="details",
-        envelope=person.details_sealed,
-    )
 
 
 def _agency_asked(principal: Principal) -> ColumnElement[bool]:

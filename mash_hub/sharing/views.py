@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from mash_hub import db, runtime
 from mash_hub.authz import Permission, acting_principal, requires
+from mash_hub.contacts.schemas import subject_json
 from mash_hub.http.body import json_body
 from mash_hub.http.errors import ApiError
 from mash_hub.http.validation import ValidationFailed
@@ -202,18 +203,7 @@ def api_show(request_id: str) -> Response:
             "question": view.question,
             "requested_at": view.requested_at.isoformat(),
             "due_at": view.due_at.isoformat(),
-            "subjects": [
-                {
-                    "role": s.role,
-                    "given_name": s.given_name,
-                    "family_name": s.family_name,
-                    "date_of_birth": s.date_of_birth.isoformat() if s.date_of_birth else None,
-                    "address": s.address,
-                    "nhs_number": s.nhs_number,
-                    "upn": s.upn,
-                }
-                for s in view.subjects
-            ],
+            "subjects": [subject_json(s) for s in view.subjects],
             "answer": answer_json(view.answer) if view.answer else None,
         }
     )
