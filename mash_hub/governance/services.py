@@ -24,9 +24,15 @@ from sqlalchemy.orm import Session
 
 from mash_hub.audit.models import AuditEvent
 from mash_hub.audit.services import trail_of, within
+from mash_hub.authz.gate import Principal
 from mash_hub.deadlines import WorkingCalendar
+from mash_hub.firewall import Access, duties
+from mash_hub.firewall.decisions import decide_many, decide_within, require
 from mash_hub.identity.models import ApiClient, User
+from mash_hub.people import services as people
 from mash_hub.policy.register import Agreement, Register
+from mash_hub.policy.types import Action
+from mash_hub.sharing import services as sharing
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -354,3 +360,53 @@ def accesses_per_day(db: Session, agency: str, since: datetime, until: datetime)
 
 def refusals_per_day(db: Session, agency: str, since: datetime, until: datetime) -> DailySeries:
     return _daily(db, agency, since, until, "deny", by_agency=False)
+
+
+# --- the firewall's decisions on a lead's look at the trail ------------------------------
+
+
+def open_trail(principal: Principal) -> Access:
+    """Decide (and audit) this look at the lead's own agency's trail (`audit:read`);
+    AccessDenied (answered 403) if the firewall says no."""
+    return require(principal, Action.AUDIT_READ, duties.audit_log(principal.agency))
+
+
+def find_contact(
+    db: Session, principal: Principal, typed: str, contact_id: str | None
+) -> str | None:
+    """The contact the lead named, if the firewall lets them find it (`audit:find_contact`):
+    a partner's lead finds only a contact already in its own trail, and any other answers
+    exactly as one that does not exist. The look-up is audited under what the lead typed,
+    never under the contact's internal id."""
+    in_trail = contact_id is not None and contact_in_trail(db, principal.agency, contact_id)
+    resource = duties.trail_contact(typed, principal.agency, in_trail=in_trail)
+    if decide_within(principal, Action.AUDIT_FIND_CONTACT, resource) is None:
+        return None
+    return contact_id
+
+
+def linked_children(
+    db: Session, principal: Principal, typed: str, contact_id: str
+) -> list[uuid.UUID]:
+    """The children on the contact linked to the person register, for the leads the
+    firewall lets see them (`audit:linked_children`); none for anyone else."""
+    resource = duties.trail_contact(typed, principal.agency, in_trail=True)
+    if decide_within(principal, Action.AUDIT_LINKED_CHILDREN, resource) is None:
+        return []
+    try:
+        return people.linked_children(db, uuid.UUID(contact_id))
+    except ValueError:  # a contact_id that is no id matches nothing, and has no children
+        return []
+
+
+def visible_performance(
+    principal: Principal, rows: list[sharing.AgencyPerformance]
+) -> list[sharing.AgencyPerformance]:
+    """The agencies' request performance this lead may see (`performance:read`): a
+    partner's lead its own agency's, a core lead every agency's."""
+    decided = decide_many(
+        principal,
+        Action.PERFORMANCE_READ,
+        [(duties.agency_performance(row.agency), None) for row in rows],
+    )
+    return [row for row, access in zip(rows, decided, strict=True) if access is not None]

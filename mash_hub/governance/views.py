@@ -26,16 +26,14 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from mash_hub import db, runtime
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz import Permission, acting_principal, requires
-from mash_hub.authz.gate import Principal
-from mash_hub.firewall import duties, records
-from mash_hub.firewall.decisions import Access, AccessDenied, decide_many, decide_within, require
+from mash_hub.firewall import records
+from mash_hub.firewall.decisions import Access
 from mash_hub.governance import charts, exports
 from mash_hub.governance import retention as retention_views
 from mash_hub.governance import services as governance
 from mash_hub.governance.forms import AuditSearchForm, ExportForm
 from mash_hub.identity import services as identity
 from mash_hub.people import services as people
-from mash_hub.policy.types import Action
 from mash_hub.sharing import services as sharing
 
 bp = Blueprint("governance", __name__, url_prefix="/governance")
@@ -50,31 +48,12 @@ def init_app(app: Flask) -> None:
 
 
 def _read_audit() -> Access:
-    """Decide (and audit) this look at the agency's trail; 403 if the firewall says no."""
-    principal = acting_principal()
-    try:
-        return require(principal, Action.AUDIT_READ, duties.audit_log(principal.agency))
-    except AccessDenied:
-        abort(403)
+    return governance.open_trail(acting_principal())
 
 
 def _named_contact(form: AuditSearchForm) -> str:
     """What the lead typed to name one contact: a reference, else a contact id."""
     return (form.reference.data or request.args.get("contact_id", ""))[:64]
-
-
-def _find_contact(principal: Principal, typed: str, contact_id: str | None) -> str | None:
-    """The contact the lead named, if the firewall lets them find it (`audit:find_contact`):
-    a partner's lead finds only a contact already in its own trail, and any other answers
-    exactly as one that does not exist. The look-up is audited under what the lead typed,
-    never under the contact's internal id."""
-    in_trail = contact_id is not None and governance.contact_in_trail(
-        db.session(), principal.agency, contact_id
-    )
-    resource = duties.trail_contact(typed, principal.agency, in_trail=in_trail)
-    if decide_within(principal, Action.AUDIT_FIND_CONTACT, resource) is None:
-        return None
-    return contact_id
 
 
 def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
@@ -86,7 +65,8 @@ def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
     contact_ids: tuple[str, ...] = ()
     person_ids: tuple[str, ...] = ()
     if form.reference.data:
-        named = _find_contact(
+        named = governance.find_contact(
+            db.session(),
             principal,
             _named_contact(form),
             records.contact_id_by_reference(db.session(), form.reference.data),
@@ -96,7 +76,7 @@ def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
         contact_ids = (named,)
     contact_id = request.args.get("contact_id", "")
     if contact_id and not contact_ids:
-        named = _find_contact(principal, contact_id[:64], contact_id[:64])
+        named = governance.find_contact(db.session(), principal, contact_id[:64], contact_id[:64])
         if named is None:
             return None
         contact_ids = (named,)
@@ -142,7 +122,7 @@ def workspace() -> str:
     refusals = governance.refusals_per_day(db.session(), principal.agency, since, until)
     # Counts and times only, no case content: each agency's answers to requests, for the
     # agencies whose performance the firewall lets this lead see (`performance:read`).
-    scorecard = _visible_performance(
+    scorecard = governance.visible_performance(
         principal, sharing.response_performance(db.session(), days=REPORT_DAYS)
     )
     return render_template(
@@ -176,30 +156,6 @@ def workspace() -> str:
     )
 
 
-def _visible_performance(
-    principal: Principal, rows: list[sharing.AgencyPerformance]
-) -> list[sharing.AgencyPerformance]:
-    decided = decide_many(
-        principal,
-        Action.PERFORMANCE_READ,
-        [(duties.agency_performance(row.agency), None) for row in rows],
-    )
-    return [row for row, access in zip(rows, decided, strict=True) if access is not None]
-
-
-def _linked_children(form: AuditSearchForm, contact_id: str) -> list[uuid.UUID]:
-    """The children on the contact linked to the person register, for the leads the
-    firewall lets see them (`audit:linked_children`); none for anyone else."""
-    principal = acting_principal()
-    resource = duties.trail_contact(_named_contact(form), principal.agency, in_trail=True)
-    if decide_within(principal, Action.AUDIT_LINKED_CHILDREN, resource) is None:
-        return []
-    try:
-        return people.linked_children(db.session(), uuid.UUID(contact_id))
-    except ValueError:  # a contact_id that is no id matches nothing, and has no children
-        return []
-
-
 @bp.route("/audit")
 @requires(Permission.GOVERNANCE_VIEW)
 def audit_search() -> str:
@@ -219,7 +175,9 @@ def audit_search() -> str:
             )
     children: list[uuid.UUID] = []
     if filters is not None and len(filters.contact_ids) == 1 and not filters.person_ids:
-        children = _linked_children(form, filters.contact_ids[0])
+        children = governance.linked_children(
+            db.session(), principal, _named_contact(form), filters.contact_ids[0]
+        )
     return render_template(
         "governance/audit.html",
         title=_search_title(),

@@ -46,6 +46,8 @@ from mash_hub.crypto import resealing
 from mash_hub.crypto.resealing import ResealError
 from mash_hub.crypto.sealing import SealError, open_sealed, purpose_key, seal
 from mash_hub.db import database
+from mash_hub.firewall import duties
+from mash_hub.firewall.decisions import require
 from mash_hub.identity.models import (
     Agency,
     ApiClient,
@@ -57,6 +59,7 @@ from mash_hub.identity.models import (
     UserRole,
     WebSession,
 )
+from mash_hub.policy.types import Action
 
 TOTP_DIGITS = 6
 TOTP_STEP_SECONDS = 30
@@ -456,6 +459,13 @@ def list_users(db: Session, agency: str | None = None) -> list[User]:
     if agency is not None:
         query = query.join(Agency, Agency.id == User.agency_id).where(Agency.code == agency)
     return list(db.scalars(query))
+
+
+def users_for_admin(db: Session, principal: Principal) -> list[User]:
+    """The accounts of the administrator's own agency, decided and audited by the firewall
+    (`users:manage` on that agency's directory); AccessDenied (403) otherwise."""
+    require(principal, Action.USERS_MANAGE, duties.user_directory(principal.agency))
+    return list_users(db, agency=principal.agency)
 
 
 def disable_user(db: Session, email: str) -> User:

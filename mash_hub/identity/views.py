@@ -26,13 +26,10 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from mash_hub import db, runtime
 from mash_hub.audit.services import EventDraft, record, record_on_its_own
 from mash_hub.authz import Permission, Role, acting_principal, current_principal, public, requires
-from mash_hub.firewall import duties
-from mash_hub.firewall.decisions import AccessDenied, require
 from mash_hub.identity import oidc
 from mash_hub.identity import services as identity
 from mash_hub.identity.forms import SecurityCodeForm, SignInForm, SignOutForm
 from mash_hub.identity.models import User
-from mash_hub.policy.types import Action
 
 bp = Blueprint("identity", __name__)
 log = structlog.get_logger("mash_hub.identity")
@@ -358,13 +355,8 @@ def sign_out() -> Response:
 def users() -> str:
     """The accounts of the administrator's own agency, decided and audited by the firewall
     (`users:manage` on that agency's directory)."""
-    principal = acting_principal()
-    try:
-        require(principal, Action.USERS_MANAGE, duties.user_directory(principal.agency))
-    except AccessDenied:
-        abort(403)
     return render_template(
         "identity/users.html",
         title="Users",
-        users=identity.list_users(db.session(), agency=principal.agency),
+        users=identity.users_for_admin(db.session(), acting_principal()),
     )
