@@ -38,7 +38,6 @@ def open_emergency_access() -> BaseResponse | str:
                     form.code.data or "",
                 )
             except break_glass.BreakGlassRefused as refused:
-                db.rollback_request()
                 form.code.errors = [str(refused).capitalize()]
             else:
                 return redirect(url_for("casefile.show", contact_id=contact_id))
@@ -70,7 +69,6 @@ def review(grant_id: str) -> BaseResponse | str:
                 db.session(), principal, grant, form.outcome.data or "", form.notes.data or ""
             )
         except break_glass.BreakGlassRefused as refused:
-            db.rollback_request()
             form.outcome.errors = [str(refused).capitalize()]
         else:
             return redirect(url_for("firewall.review_queue"))

@@ -82,7 +82,6 @@ def link(contact_id: str, subject_id: str) -> BaseResponse | str:
                 db.session(), acting_principal(), contact_id, subject_id, form.person_id.data or ""
             )
         except services.PersonChangeRefused as refused:
-            db.rollback_request()
             form.person_id.errors = [str(refused)]
         else:
             return _back(contact_id)
@@ -99,7 +98,6 @@ def new_person(contact_id: str, subject_id: str) -> BaseResponse | str:
                 db.session(), acting_principal(), contact_id, subject_id
             )
         except services.PersonChangeRefused as refused:
-            db.rollback_request()
             form.submit.errors = [str(refused)]
         else:
             return _back(contact_id)
@@ -122,7 +120,6 @@ def propose_merge(contact_id: str) -> BaseResponse | str:
                 form.reason.data or "",
             )
         except services.PersonChangeRefused as refused:
-            db.rollback_request()
             field = getattr(form, refused.field, form.merged_id)
             field.errors = [str(refused)]
         else:
@@ -165,7 +162,6 @@ def decide(merge_id: str) -> BaseResponse | str:
                 db.session(), acting_principal(), merge_id, form.decision.data == "approve"
             )
         except services.PersonChangeRefused as refused:
-            db.rollback_request()
             form.decision.errors = [str(refused)]
         else:
             return redirect(url_for("people.merge", merge_id=merge_id))
@@ -180,7 +176,6 @@ def undo(merge_id: str) -> BaseResponse | str:
         try:
             services.undo_merge(db.session(), acting_principal(), merge_id)
         except services.PersonChangeRefused as refused:
-            db.rollback_request()
             form.submit.errors = [str(refused)]
         else:
             return redirect(url_for("people.merge", merge_id=merge_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -291,10 +292,9 @@ def claim(contact_id: str) -> BaseResponse:
     form = ClaimForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    # Taken already, or left screening: the queue shows who has it now.
+    with contextlib.suppress(services.StateConflict):
         services.claim(db.session(), acting_principal(), contact_id)
-    except services.StateConflict:
-        db.rollback_request()
     return redirect(url_for("screening.queue", assignee="me"))
 
 
@@ -336,10 +336,10 @@ def rate(contact_id: str) -> BaseResponse | str:
             db.session(), principal, contact_id, form.rag.data or "", form.rationale.data or ""
         )
     except contacts.RatingRefused as refused:
-        db.rollback_request()
         form.rationale.errors = [str(refused).capitalize()]
         return _rating_page(view, form)
     except StaleDataError:
+        # A flush that failed leaves the session unusable until it is rolled back.
         db.rollback_request()
         fresh = contacts.get_contact_for(db.session(), principal, contact_id)
         form.seen_ratings.data = str(len(fresh.ratings))
@@ -409,10 +409,8 @@ def propose(contact_id: str) -> BaseResponse | tuple[str, int]:
                 form.rationale.data or "",
             )
         except services.ScreeningRefused as refused:
-            db.rollback_request()
             form.rationale.errors = [str(refused).capitalize()]
         except services.StateConflict as clash:
-            db.rollback_request()
             return _decision_page(contact_id, proposal=form, conflict=str(clash), status=409)
         else:
             return redirect(url_for("screening.decision", contact_id=contact_id))
@@ -436,11 +434,9 @@ def review(contact_id: str) -> BaseResponse | tuple[str, int]:
         except firewall.AccessDenied:
             abort(403)
         except services.ScreeningRefused as refused:
-            db.rollback_request()
             target = form.reason if refused.field == "reason" else form.verdict
             target.errors = [str(refused).capitalize()]
         except services.StateConflict as clash:
-            db.rollback_request()
             return _decision_page(contact_id, review=form, conflict=str(clash), status=409)
         else:
             return redirect(url_for("screening.decision", contact_id=contact_id))
@@ -463,11 +459,9 @@ def acknowledge(contact_id: str) -> BaseResponse | tuple[str, int]:
                     db.session(), acting_principal(), contact_id, form.method.data or "", told_at
                 )
             except services.ScreeningRefused as refused:
-                db.rollback_request()
                 target = form.method if refused.field == "method" else form.told_date
                 target.errors = [str(refused).capitalize()]
             except services.StateConflict as clash:
-                db.rollback_request()
                 return _decision_page(contact_id, told=form, conflict=str(clash), status=409)
             else:
                 return redirect(url_for("screening.queue"))
