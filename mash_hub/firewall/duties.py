@@ -9,6 +9,7 @@ from __future__ import annotations
 from mash_hub.policy import (
     AgencyPerformanceResource,
     AuditLogResource,
+    RetentionListResource,
     ScreeningQueueResource,
     TrailContactResource,
     UserDirectoryResource,
@@ -33,6 +34,11 @@ def agency_performance(agency: str) -> AgencyPerformanceResource:
 def trail_contact(typed: str, agency: str, *, in_trail: bool) -> TrailContactResource:
     """A contact as a lead of `agency` named it (`typed`, never its internal id)."""
     return TrailContactResource(id=typed, agency=agency, in_trail=in_trail)
+
+
+def retention_list(agency: str) -> RetentionListResource:
+    """The records of `agency` listed for review when their retention periods run out."""
+    return RetentionListResource(agency=agency)
 
 
 def screening_queue() -> ScreeningQueueResource:

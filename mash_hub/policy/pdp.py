@@ -146,6 +146,25 @@ class AuditLogResource:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionListResource:
+    """The records of one agency listed for review when their retention periods run out."""
+
+    agency: str
+    entity_type: ClassVar[str] = "RetentionList"
+
+    @property
+    def id(self) -> str:
+        return self.agency
+
+    def entity_json(self) -> str:
+        agency = _json_str(self.agency)
+        return (
+            f'{{"uid":{{"type":"RetentionList","id":{agency}}},'
+            f'"attrs":{{"agency":{agency}}},"parents":[]}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class UserDirectoryResource:
     """The user accounts of one agency."""
 
@@ -260,6 +279,7 @@ Resource = (
     | InfoRequestResource
     | ContributionResource
     | AuditLogResource
+    | RetentionListResource
     | UserDirectoryResource
     | AgencyPerformanceResource
     | TrailContactResource
@@ -402,7 +422,13 @@ class PolicyDecisionPoint:
         if not result.allowed:
             return self._decision(_FORBIDDEN, ids) if ids else _NO_POLICY
         policies = self._policies
-        in_force = tuple(i for i in ids if self._register.in_force_at(policies[i].isa_id, now))
+        register = self._register
+        in_force = tuple(
+            i
+            for i in ids
+            if register.in_force_at(policies[i].isa_id, now)
+            or register.survives_at(policies[i].isa_id, policies[i].clause, now)
+        )
         if not in_force:
             return self._decision(_NOT_IN_FORCE, ids)
         ordinary = tuple(policy_id for policy_id in in_force if not policies[policy_id].break_glass)

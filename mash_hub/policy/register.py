@@ -49,6 +49,9 @@ _REQUIRED_FIELDS = (
     "data_categories",
     "clauses",
 )
+# Optional: the clauses that outlive the agreement (a duty that does not end with it, such
+# as destroying records when their periods run out).
+_OPTIONAL_FIELDS = ("survives",)
 _DATA_CATEGORY_FIELDS = ("party", "categories", "visible_to")
 
 
@@ -92,6 +95,7 @@ class Agreement:
     in_force_until: date
     clauses: Mapping[str, str]
     source: str
+    survives: tuple[str, ...] = ()
 
     def in_force(self, at: datetime) -> bool:
         """True from the first moment of in_force_from to the last of in_force_until (UK)."""
@@ -107,7 +111,7 @@ class Register:
     """The agreements by id, with each active agreement's window precomputed in epoch seconds
     so the decision point can test "in force" with two comparisons."""
 
-    __slots__ = ("_agreements", "_windows")
+    __slots__ = ("_agreements", "_starts", "_windows")
 
     def __init__(self, agreements: Iterable[Agreement]) -> None:
         by_id = {agreement.id: agreement for agreement in agreements}
@@ -117,6 +121,15 @@ class Register:
                 agreement.id: _window(agreement)
                 for agreement in by_id.values()
                 if agreement.status == "active"
+            }
+        )
+        # For the clauses that survive an agreement: from its first day on, whatever its
+        # status or end (a draft never started).
+        self._starts: Mapping[str, tuple[float, frozenset[str]]] = MappingProxyType(
+            {
+                agreement.id: (_window(agreement)[0], frozenset(agreement.survives))
+                for agreement in by_id.values()
+                if agreement.survives and agreement.status != "draft"
             }
         )
 
@@ -143,6 +156,12 @@ class Register:
     def in_force_at(self, isa_id: str, epoch_seconds: float) -> bool:
         window = self._windows.get(isa_id)
         return window is not None and window[0] <= epoch_seconds < window[1]
+
+    def survives_at(self, isa_id: str, clause: str, epoch_seconds: float) -> bool:
+        """Whether `clause` of agreement `isa_id` outlives it and the agreement had begun by
+        `epoch_seconds`: a duty such as destroying records goes on after the agreement ends."""
+        start = self._starts.get(isa_id)
+        return start is not None and clause in start[1] and start[0] <= epoch_seconds
 
     def for_agency(self, agency: str) -> tuple[Agreement, ...]:
         """The agreements the agency is a party to, in id order."""
@@ -289,7 +308,7 @@ def _read_agreement(path: Path, out: list[Finding]) -> Agreement | None:
             out.append(Finding(str(path), 1, "error", f"missing field {key}"))
             reader.ok = False
     for key in data:
-        if key not in _REQUIRED_FIELDS:
+        if key not in _REQUIRED_FIELDS and key not in _OPTIONAL_FIELDS:
             reader.error(key, f"unknown field {key}")
     if not reader.ok:
         return None
@@ -322,7 +341,11 @@ def _read_agreement(path: Path, out: list[Finding]) -> Agreement | None:
         in_force_until=in_force_until,
         clauses=_clauses(reader),
         source=str(path),
+        survives=reader.strings("survives") if "survives" in data else (),
     )
+    for clause in agreement.survives:
+        if clause not in agreement.clauses:
+            reader.error("survives", f"survives names clause {clause!r}, which is not in clauses")
     return agreement if reader.ok else None
 
 

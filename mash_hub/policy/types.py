@@ -39,6 +39,7 @@ class Action(StrEnum):
     DISCLOSURE_MAKE = "disclosure:make"
     DISCLOSURE_APPROVE = "disclosure:approve"
     SCREENING_READ = "screening:read"
+    RETENTION_REVIEW = "retention:review"
 
 
 # The one resource type each action applies to (the schema's `appliesTo`).
@@ -63,6 +64,7 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.DISCLOSURE_MAKE: "Disclosure",
         Action.DISCLOSURE_APPROVE: "Disclosure",
         Action.SCREENING_READ: "ScreeningQueue",
+        Action.RETENTION_REVIEW: "RetentionList",
     }
 )
 

@@ -40,7 +40,6 @@ from sqlalchemy.orm import Session
 from mash_hub import runtime
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
-from mash_hub.authz.permissions import Role
 from mash_hub.contacts.models import (
     Contact,
     ContactDecision,
@@ -49,15 +48,16 @@ from mash_hub.contacts.models import (
 )
 from mash_hub.crypto import keys
 from mash_hub.errors import NotFound
-from mash_hub.firewall import records
+from mash_hub.firewall import duties, records
+from mash_hub.firewall.decisions import AccessDenied, require
 from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
 from mash_hub.policy.register import Register
+from mash_hub.policy.types import Action
 from mash_hub.retention.models import REVIEW_STATUSES, RetentionReview
 from mash_hub.sharing.models import Contribution, InfoRequest
 
 SYSTEM_ACTOR: Final = "scheduler"
 # The review list and deletion belong to the MASH: its core agencies' governance leads.
-REVIEWING_AGENCIES: Final = frozenset({"csc", "police"})
 NFA_OUTCOMES: Final = frozenset({"no_further_action", "signpost"})
 REASON_MAX: Final = 500
 
@@ -245,8 +245,15 @@ class ReviewRow:
 
 
 def _may_review(principal: Principal) -> None:
-    if Role.GOVERNANCE_LEAD not in principal.roles or principal.agency not in REVIEWING_AGENCIES:
-        raise ReviewNotFound("retention review is for governance leads of the MASH core")
+    """Decide (and audit) `retention:review` on the lead's agency's list: governance leads
+    of the MASH core only (ISA-MASH-CORE 9.1, which outlives the agreement); anyone else
+    is answered as if there were no list."""
+    try:
+        require(principal, Action.RETENTION_REVIEW, duties.retention_list(principal.agency))
+    except AccessDenied as refused:
+        raise ReviewNotFound(
+            "retention review is for governance leads of the MASH core"
+        ) from refused
 
 
 def reviews(

@@ -41,6 +41,7 @@ from mash_hub.policy import (
     InfoRequestResource,
     PolicyDecisionPoint,
     Principal,
+    RetentionListResource,
     ScreeningQueueResource,
     TrailContactResource,
     UserDirectoryResource,
@@ -116,6 +117,15 @@ def agreement_in_force(isa_id: str, now: datetime) -> bool:
     terms = TERMS[isa_id]
     uk_day = now.astimezone(LONDON).date()
     return terms.status == "active" and terms.first_day <= uk_day <= terms.last_day
+
+
+# Clauses that outlive their agreement: from its first day on, whatever its status or end.
+SURVIVING = {("ISA-MASH-CORE", "9.1")}
+
+
+def agreement_begun(isa_id: str, now: datetime) -> bool:
+    terms = TERMS[isa_id]
+    return terms.status != "draft" and terms.first_day <= now.astimezone(LONDON).date()
 
 
 def oracle(principal: Principal, action: Action, resource: Any, context: Context) -> bool:
@@ -218,6 +228,12 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
         )
         if core_lead or finds_in_own_trail:
             agreements.append("ISA-MASH-CORE")
+
+    elif action is Action.RETENTION_REVIEW:
+        # The MASH core's leads review their own agency's list; the duty (9.1) outlives
+        # the agreement, so it needs the agreement begun, not in force.
+        lead = "governance_lead" in roles and agency in CORE_AGENCIES
+        return lead and resource.agency == agency and agreement_begun("ISA-MASH-CORE", now)
 
     elif action is Action.SCREENING_READ:
         if agency in CORE_AGENCIES:  # the queue is the MASH side's, whatever the role
@@ -330,6 +346,8 @@ def resources_for(draw: st.DrawFn, action: Action, principal: Principal, now: da
         return TrailContactResource(draw(ids), agency, draw(st.booleans()))
     if action is Action.BREAK_GLASS_OPEN:
         return ContactResource(draw(ids), draw(rags), draw(st.sampled_from(["open", "closed"])))
+    if action is Action.RETENTION_REVIEW:
+        return RetentionListResource(agency)
     if action is Action.SCREENING_READ:
         return ScreeningQueueResource(draw(st.sampled_from(["mash", 'quote"d'])))
     if action in (Action.DISCLOSURE_MAKE, Action.DISCLOSURE_APPROVE):
@@ -398,7 +416,11 @@ def check_against_oracle(
     if decision.allowed:
         assert decision.reason == f"permitted by {', '.join(decision.policy_ids)}"
         assert decision.policy_ids and all(decision.clauses)
-        assert all(agreement_in_force(isa_id, context.now) for isa_id in decision.isa_ids)
+        assert all(
+            agreement_in_force(isa_id, context.now)
+            or ((isa_id, clause) in SURVIVING and agreement_begun(isa_id, context.now))
+            for isa_id, clause in zip(decision.isa_ids, decision.clauses, strict=True)
+        )
     else:
         assert decision.reason in ("no policy permits", "agreement not in force") or (
             decision.reason.startswith("forbidden by ")
@@ -515,6 +537,7 @@ GOVERNANCE_ACTIONS = [
     Action.DISCLOSURE_MAKE,
     Action.DISCLOSURE_APPROVE,
     Action.SCREENING_READ,
+    Action.RETENTION_REVIEW,
 ]
 
 

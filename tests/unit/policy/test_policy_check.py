@@ -292,3 +292,16 @@ def test_missing_pieces_are_errors(tmp_path: Path) -> None:
         "schema file not found",
         "no policy files (*.cedar) found",
     }
+
+
+def test_a_surviving_clause_must_be_one_of_the_agreements_clauses(
+    policies_copy: Path, edit_text: EditText
+) -> None:
+    edit_text("isa/mash-core.toml", 'survives = ["9.1"]', 'survives = ["9.9"]')
+
+    findings = errors(check_policies(policies_copy, TODAY))
+
+    # The agreement is refused whole, so the policies citing it are errors too.
+    assert [(file, message) for file, _line, message in findings if file == "mash-core.toml"] == [
+        ("mash-core.toml", "survives names clause '9.9', which is not in clauses")
+    ]

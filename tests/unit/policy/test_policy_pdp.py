@@ -27,6 +27,7 @@ from mash_hub.policy import (
     InfoRequestResource,
     PolicyDecisionPoint,
     Principal,
+    RetentionListResource,
     ScreeningQueueResource,
     TrailContactResource,
     UserDirectoryResource,
@@ -525,3 +526,36 @@ def test_entity_json_escapes_every_string() -> None:
         "contact_rag": "red",
     }
     assert json.loads(resources[2].entity_json())["attrs"]["restricted"] is True
+
+
+def test_a_surviving_clause_outlives_its_agreement(
+    policies_copy: Path, edit_agreement: Callable[..., Path]
+) -> None:
+    """Retention (ISA-MASH-CORE 9.1) survives the agreement (10.3): a core lead still reviews
+    records after it ends or is suspended; nothing else resting on it does."""
+    edit_agreement("mash-core", in_force_until="2026-06-30")
+    pdp = PolicyDecisionPoint.from_dir(policies_copy, NOW.date())
+    after = datetime(2026, 7, 1, 0, 0, 0, tzinfo=LONDON)
+    own_list = RetentionListResource("csc")
+
+    assert decide(pdp, CSC_GOVERNANCE, Action.RETENTION_REVIEW, own_list, after) == allowed_by(
+        "core-lead-review-retention", "ISA-MASH-CORE", "9.1"
+    )
+    assert not decide(pdp, SCREENER, Action.CONTACT_READ, OPEN_RED_CONTACT, after).allowed
+    assert not decide(
+        pdp, CSC_GOVERNANCE, Action.AUDIT_READ, AuditLogResource("csc"), after
+    ).allowed
+    # Only the core's leads, and only their own agency's list; never before it began.
+    assert not decide(
+        pdp, HEALTH_GOVERNANCE, Action.RETENTION_REVIEW, RetentionListResource("health"), after
+    ).allowed
+    assert not decide(
+        pdp, CSC_GOVERNANCE, Action.RETENTION_REVIEW, RetentionListResource("police"), after
+    ).allowed
+    before = datetime(2025, 3, 31, 12, tzinfo=LONDON)
+    assert not decide(pdp, CSC_GOVERNANCE, Action.RETENTION_REVIEW, own_list, before).allowed
+
+    edit_agreement("mash-core", status='"suspended"')
+    suspended = PolicyDecisionPoint.from_dir(policies_copy, NOW.date())
+    assert decide(suspended, CSC_GOVERNANCE, Action.RETENTION_REVIEW, own_list).allowed
+    assert not decide(suspended, SCREENER, Action.CONTACT_READ, OPEN_RED_CONTACT).allowed
