@@ -27,12 +27,11 @@ from mash_hub.audit.services import trail_of, within
 from mash_hub.authz.gate import Principal
 from mash_hub.deadlines import WorkingCalendar
 from mash_hub.firewall import Access, duties
-from mash_hub.firewall.decisions import decide_many, decide_within, require
+from mash_hub.firewall.decisions import decide_within, require
 from mash_hub.identity.models import ApiClient, User
 from mash_hub.people import services as people
 from mash_hub.policy.register import Agreement, Register
 from mash_hub.policy.types import Action
-from mash_hub.sharing import services as sharing
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -397,16 +396,3 @@ def linked_children(
         return people.linked_children(db, uuid.UUID(contact_id))
     except ValueError:  # a contact_id that is no id matches nothing, and has no children
         return []
-
-
-def visible_performance(
-    principal: Principal, rows: list[sharing.AgencyPerformance]
-) -> list[sharing.AgencyPerformance]:
-    """The agencies' request performance this lead may see (`performance:read`): a
-    partner's lead its own agency's, a core lead every agency's."""
-    decided = decide_many(
-        principal,
-        Action.PERFORMANCE_READ,
-        [(duties.agency_performance(row.agency), None) for row in rows],
-    )
-    return [row for row, access in zip(rows, decided, strict=True) if access is not None]

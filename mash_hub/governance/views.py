@@ -122,9 +122,7 @@ def workspace() -> str:
     refusals = governance.refusals_per_day(db.session(), principal.agency, since, until)
     # Counts and times only, no case content: each agency's answers to requests, for the
     # agencies whose performance the firewall lets this lead see (`performance:read`).
-    scorecard = governance.visible_performance(
-        principal, sharing.response_performance(db.session(), days=REPORT_DAYS)
-    )
+    scorecard = sharing.response_performance_for(db.session(), principal, days=REPORT_DAYS)
     return render_template(
         "governance/workspace.html",
         title="Governance",

@@ -136,7 +136,7 @@ def index() -> str:
         escalations=_escalations(principal),
         # Partners' response performance, for MASH managers (counts and times only).
         performance=(
-            sharing.response_performance(db.session())
+            sharing.response_performance_for(db.session(), principal)
             if Role.MASH_MANAGER in principal.roles
             else None
         ),

@@ -25,7 +25,7 @@ from mash_hub.authz.permissions import Role
 from mash_hub.contacts.models import Contact, ContactSubject
 from mash_hub.deadlines import response_due
 from mash_hub.errors import Conflict, NotFound
-from mash_hub.firewall import records
+from mash_hub.firewall import duties, records
 from mash_hub.firewall.release import seal
 from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
@@ -808,6 +808,21 @@ def response_performance(db: Session, days: int = 30) -> list[AgencyPerformance]
             )
         )
     return result
+
+
+def response_performance_for(
+    db: Session, principal: Principal, days: int = 30
+) -> list[AgencyPerformance]:
+    """`response_performance`, for the agencies whose performance this principal may see
+    (`performance:read`, each row decided and audited): a MASH manager or core lead every
+    agency's, a partner's lead its own."""
+    rows = response_performance(db, days)
+    decided = firewall.decide_many(
+        principal,
+        Action.PERFORMANCE_READ,
+        [(duties.agency_performance(row.agency), None) for row in rows],
+    )
+    return [row for row, access in zip(rows, decided, strict=True) if access is not None]
 
 
 @dataclass(frozen=True)

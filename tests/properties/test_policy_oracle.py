@@ -214,6 +214,8 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
             agency in CORE_AGENCIES or (agency in HUB_AGENCIES and resource.agency == agency)
         ):
             agreements.append("ISA-MASH-CORE")
+        if "mash_manager" in roles and agency in CORE_AGENCIES:  # managers chase requests
+            agreements.append("ISA-MASH-CORE")
 
     elif action in (Action.AUDIT_FIND_CONTACT, Action.AUDIT_LINKED_CHILDREN):
         # Only in the lead's own trail; partners find only contacts already in it, and
