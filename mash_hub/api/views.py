@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Blueprint, Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 
@@ -36,7 +37,13 @@ def issue_token() -> Response:
         refused.status_code = 401
         refused.headers["WWW-Authenticate"] = 'Basic realm="mash-hub"'
         return refused
-    response: Response = oauth.token_server().create_token_response()
+    try:
+        response: Response = oauth.token_server().create_token_response()
+    except InsecureTransportError:
+        # A token is never issued over plain HTTP, save to this machine in development.
+        refused = jsonify(error="invalid_request", error_description="use HTTPS")
+        refused.status_code = 400
+        return refused
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -32,6 +33,14 @@ def _day(field: StringField) -> datetime | None:
         raise ValidationError(f"Enter the date as year-month-day. {DATE_HINT}") from None
 
 
+def _a_uuid(_form: Any, field: Any) -> None:
+    """The pattern lets through strings of the right letters that are no UUID (36 dashes)."""
+    try:
+        uuid.UUID(field.data)
+    except ValueError:
+        raise ValidationError("Enter the person id, a UUID") from None
+
+
 class AuditSearchForm(FlaskForm):
     """Read from the query string, so a search is a link that can be shared and paged."""
 
@@ -51,7 +60,7 @@ class AuditSearchForm(FlaskForm):
         "Child or person id (from the person register)",
         widget=GovTextInput(),
         filters=[_strip],
-        validators=[Optional(), Regexp(_UUID, message="Enter the person id, a UUID")],
+        validators=[Optional(), Regexp(_UUID, message="Enter the person id, a UUID"), _a_uuid],
     )
     actor = StringField(
         "User or API client id",

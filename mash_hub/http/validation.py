@@ -10,6 +10,14 @@ from typing import Any
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ValidationFailed(Exception):
     def __init__(self, fields: dict[str, str]) -> None:
         super().__init__("validation failed")
@@ -57,6 +65,9 @@ class Reader:
             self.fail(path, f"must be {max_length} characters or fewer")
             return None
         cleaned = value.replace("\r\n", "\n")
+        if not _encodable(cleaned):  # a lone surrogate ("\ud800") is no character at all
+            self.fail(path, "must be valid Unicode text")
+            return None
         if _CONTROL.search(cleaned):  # NUL and friends; PostgreSQL refuses NUL outright
             self.fail(path, "must not contain control characters")
             return None
