@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ContactHooks(
             created=people.suggest_for_contact,
             rated=sharing.contact_rated,
+            closed=sharing.contact_closed,
         ),
     )
 

@@ -5,6 +5,8 @@ contacts cannot import them; the app factory plugs their parts in here at start.
   matches for review).
 - `rated`: after a rating, in its unit of work (sharing keeps requests in step: a Green
   rating withdraws every open request at once).
+- `closed`: after the contact leaves the MASH (its outcome passed on), in its unit of work
+  (sharing withdraws every open request at once).
 
 The contact page and the API's contact are composed above all three, in `casefile`.
 """
@@ -28,6 +30,7 @@ _KEY = "mash.contact_hooks"
 class ContactHooks:
     created: Callable[[Session, Access, Contact], object]
     rated: Callable[[Session, Contact, Principal], object]
+    closed: Callable[[Session, Contact, Principal], object]
 
 
 def install(app: Flask, hooks: ContactHooks) -> None:

@@ -27,6 +27,7 @@ from mash_hub import firewall, runtime
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import services as contacts
+from mash_hub.contacts.hooks import hooks
 from mash_hub.contacts.models import (
     ACKNOWLEDGEMENT_METHODS,
     DECISION_OUTCOMES,
@@ -726,6 +727,7 @@ def acknowledge(
     contact.status = "closed"
     contact.closed_at = now  # retention periods run from here
     db.flush()
+    hooks().closed(db, contact, principal)  # its open requests end with it
     _event(
         db, principal, "referrer.acknowledged", Action.CONTACT_RATE, str(told.id), contact, method
     )

@@ -601,7 +601,20 @@ def contact_rated(db: Session, contact: Contact, principal: Principal) -> int:
     )
 
 
-def _withdrawn_events(request: InfoRequest, by: Principal | None) -> list[EventDraft]:
+def contact_closed(db: Session, contact: Contact, principal: Principal) -> int:
+    """A contact that has left the MASH takes its open requests with it: each is withdrawn
+    at once, so the partner's next read is refused. Returns how many were withdrawn."""
+    return _withdraw(
+        db,
+        records.bookkeeping(InfoRequest).where(InfoRequest.contact_id == contact.id),
+        principal,
+        why="contact closed",
+    )
+
+
+def _withdrawn_events(
+    request: InfoRequest, by: Principal | None, why: str = "contact rated green"
+) -> list[EventDraft]:
     """Two events for one withdrawal. The MASH's, in the acting agency's trail (and, being
     on a contact, the MASH core's): who withdrew it and why. The partner's, in its own
     trail: a content-free marker naming the acting MASH agency and role, never the person
@@ -619,7 +632,7 @@ def _withdrawn_events(request: InfoRequest, by: Principal | None) -> list[EventD
             "request.withdrawn",
             "request:withdraw",
             request,
-            "contact rated green",
+            why,
             by.id if by is not None else SYSTEM_ACTOR,
             by.kind if by is not None else "system",
         ),
@@ -641,7 +654,9 @@ def _withdrawn_events(request: InfoRequest, by: Principal | None) -> list[EventD
     return [mash_side, marker]
 
 
-def _withdraw(db: Session, query: object, by: Principal | None = None) -> int:
+def _withdraw(
+    db: Session, query: object, by: Principal | None = None, *, why: str = "contact rated green"
+) -> int:
     now = runtime.now()
     withdrawn = 0
     for request in db.scalars(query.where(InfoRequest.status == "open")):  # type: ignore[attr-defined]
@@ -654,7 +669,7 @@ def _withdraw(db: Session, query: object, by: Principal | None = None) -> int:
         )
         if changed == 1:
             withdrawn += 1
-            for draft in _withdrawn_events(request, by):
+            for draft in _withdrawn_events(request, by, why):
                 record(db, draft)
     db.expire_all()
     return withdrawn
