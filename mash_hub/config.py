@@ -511,6 +511,12 @@ def _check(settings: Settings, where: _Locator) -> None:
             raise ConfigError(
                 "[keys] master_key: production mode refuses the development master key"
             )
+        if not app.public_url.startswith("https://"):
+            raise ConfigError(
+                f"{where.describe(('app', 'public_url'))}: production mode needs the hub's "
+                "https:// address: the token audience, redirect URIs and links are built from "
+                "it, never from a request's Host"
+            )
     else:
         try:
             settings.master_key_bytes()

@@ -87,11 +87,18 @@ def client(name: str) -> Any:
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """An absolute URL of the hub: under [app] public_url when set (behind a proxy)."""
-    base = runtime.settings().app.public_url.rstrip("/")
-    if base:
-        return base + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
+    """An absolute URL of the hub, under [app] public_url: never from a request's Host,
+    which the caller chooses (a token audience taken from it would accept an assertion
+    signed for any other server). Production requires public_url; without it, in
+    development and tests, the hub is http://localhost."""
+    return public_base() + url_for(endpoint, **values)
+
+
+def public_base() -> str:
+    return runtime.settings().app.public_url.rstrip("/") or DEVELOPMENT_PUBLIC_URL
+
+
+DEVELOPMENT_PUBLIC_URL = "http://localhost"
 
 
 def state_is_fresh(stored: object) -> bool:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, has_request_context, request
+from werkzeug.exceptions import BadRequest
 
 from mash_hub import runtime
 
@@ -38,10 +40,17 @@ def init_app(app: Flask) -> None:
     production = app.extensions["mash.settings"].app.production
     runtime.set_origin(app, origin)
 
+    public_url = app.extensions["mash.settings"].app.public_url
+    expected_host = urlsplit(public_url).netloc.lower() if public_url else None
+
     @app.before_request
     def _assign_ids() -> None:
         request_id()
         csp_nonce()
+        # The hub answers under its configured address only: a request naming another Host
+        # is refused before anything reads it (a 400, never a 500 or a redirect elsewhere).
+        if expected_host is not None and request.host.lower() != expected_host:
+            raise BadRequest("this hub answers only at its configured address")
 
     @app.context_processor
     def _template_ids() -> dict[str, str]:

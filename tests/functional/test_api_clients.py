@@ -57,7 +57,7 @@ def assertion(client_id: str, key, clock, *, alg: str = "RS256", **changes) -> s
     return str(jwt.encode({"alg": alg}, claims, key))
 
 
-def token_with_assertion(client, signed: str, scope: str | None = None):  # type: ignore[no-untyped-def]
+def token_with_assertion(client, signed: str, scope: str | None = None, **request):  # type: ignore[no-untyped-def]
     data = {
         "grant_type": "client_credentials",
         "client_assertion_type": ASSERTION_TYPE,
@@ -65,7 +65,7 @@ def token_with_assertion(client, signed: str, scope: str | None = None):  # type
     }
     if scope:
         data["scope"] = scope
-    return client.post("/oauth/token", data=data)
+    return client.post("/oauth/token", data=data, **request)
 
 
 @pytest.fixture
@@ -405,10 +405,14 @@ def test_the_assertion_audience_is_the_public_token_url(test_db_url, tmp_path, c
                 identity.ensure_agencies(db)
         client_id = register_key_client(app, rsa_key)
         client = app.test_client()
+        # Behind its proxy the hub is https://mash.example; other Hosts are refused.
+        hub = "https://mash.example"
         internal = assertion(client_id, rsa_key, clock)  # aud http://localhost/oauth/token
-        assert token_with_assertion(client, internal).status_code == 401
+        assert token_with_assertion(client, internal, base_url=hub).status_code == 401
         public = assertion(client_id, rsa_key, clock, aud="https://mash.example/oauth/token")
-        assert token_with_assertion(client, public).status_code == 200
+        assert token_with_assertion(client, public, base_url=hub).status_code == 200
+        another = assertion(client_id, rsa_key, clock, aud="https://mash.example/oauth/token")
+        assert token_with_assertion(client, another).status_code == 400  # Host: localhost
     finally:
         app.extensions["mash.db"].dispose()
 

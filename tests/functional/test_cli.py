@@ -95,6 +95,7 @@ def test_demo_is_refused_in_production(tmp_path, clean_database):
         tmp_path,
         clean_database,
         MASH_APP__MODE="production",
+        MASH_APP__PUBLIC_URL="https://mash.example",
         MASH_APP__SECRET_KEY="p" * 40,
         MASH_KEYS__MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
     )

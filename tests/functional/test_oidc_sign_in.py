@@ -309,7 +309,7 @@ def test_the_redirect_uri_uses_the_public_url(test_db_url, tmp_path, clock, prov
     )
     app = create_app(settings, clock=clock)
     try:
-        start = app.test_client().get("/sign-in/oidc/police")
+        start = app.test_client().get("/sign-in/oidc/police", base_url="https://mash.example")
         sent = parse_qs(urlsplit(start.headers["Location"]).query)
         assert sent["redirect_uri"] == ["https://mash.example/sign-in/oidc/police/callback"]
     finally:

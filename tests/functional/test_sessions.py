@@ -135,6 +135,7 @@ def test_production_cookie_is_secure_with_host_prefix(test_db_url, tmp_path):
     settings = make_settings(
         test_db_url,
         MASH_APP__MODE="production",
+        MASH_APP__PUBLIC_URL="https://hub.example.test",
         MASH_APP__SECRET_KEY="x" * 48,
         MASH_KEYS__MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
         MASH_APP__INSTANCE_PATH=str(tmp_path),

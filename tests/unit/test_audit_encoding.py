@@ -89,6 +89,7 @@ def test_the_standalone_verifier_encodes_every_event_as_the_hub_does(
 def _production(**extra: str) -> dict[str, str]:
     return {
         "MASH_APP__MODE": "production",
+        "MASH_APP__PUBLIC_URL": "https://mash.example",
         "MASH_APP__SECRET_KEY": "s" * 40,
         "MASH_KEYS__MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
         **extra,

@@ -129,6 +129,7 @@ def test_bad_environment_value_names_the_variable():
 def _production(**extra: str) -> dict[str, str]:
     return {
         "MASH_APP__MODE": "production",
+        "MASH_APP__PUBLIC_URL": "https://mash.example",
         "MASH_APP__SECRET_KEY": "s" * 40,
         "MASH_KEYS__MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
         **extra,
