@@ -66,8 +66,11 @@ def open_break_glass(
         raise BreakGlassRefused("give the reason for emergency access")
     if len(reason) > REASON_MAX:
         raise BreakGlassRefused(f"the reason must be {REASON_MAX} characters or fewer")
-    if not identity.verify_step_up(db, user, code, "break_glass:open", contact_id=str(contact.id)):
-        raise BreakGlassRefused("the security code is not correct, or has already been used")
+    refusal = identity.step_up_refusal(
+        db, user, code, "break_glass:open", contact_id=str(contact.id)
+    )
+    if refusal is not None:
+        raise BreakGlassRefused(refusal[:1].lower() + refusal[1:])
     now = runtime.now()
     grant = BreakGlassGrant(
         user_id=user.id,

@@ -38,7 +38,7 @@ def open_emergency_access() -> BaseResponse | str:
                     form.code.data or "",
                 )
             except break_glass.BreakGlassRefused as refused:
-                form.code.errors = [str(refused).capitalize()]
+                form.code.errors = [str(refused)[:1].upper() + str(refused)[1:]]
             else:
                 return redirect(url_for("casefile.show", contact_id=contact_id))
     return render_template(

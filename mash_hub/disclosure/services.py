@@ -11,7 +11,7 @@ complete the disclosure with a fresh security code. Every table is append-only.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
@@ -380,13 +380,17 @@ def complete(
         raise DisclosureRefused("an originating agency refused this disclosure")
     if status == "awaiting_approval":
         raise DisclosureRefused("every originating agency must approve its restricted items first")
-    if not identity.verify_totp(db, user, code):
-        draft = _event(
-            principal, "disclosure.code_refused", "disclosure:complete", disclosure, "bad code"
-        )
-        # The page answers 200 with the error, so the refusal commits with it.
-        record(db, replace(draft, decision="deny"))
-        raise DisclosureRefused("the security code is not correct, or has already been used")
+    refusal = identity.step_up_refusal(
+        db,
+        user,
+        code,
+        "disclosure:complete",
+        object_type="Disclosure",
+        object_id=str(disclosure.id),
+        contact_id=str(disclosure.contact_id),
+    )
+    if refusal is not None:  # counted towards the step-up lock, and audited
+        raise DisclosureRefused(refusal[:1].lower() + refusal[1:])
     completion = DisclosureCompletion(
         disclosure_id=disclosure.id,
         completed_at=runtime.now(),

@@ -85,7 +85,7 @@ def show(disclosure_id: str) -> BaseResponse | str:
                 db.session(), acting_principal(), current_user, disclosure, form.code.data or ""
             )
         except services.DisclosureRefused as refused:
-            form.code.errors = [str(refused).capitalize()]
+            form.code.errors = [str(refused)[:1].upper() + str(refused)[1:]]
         else:
             return redirect(url_for("disclosure.show", disclosure_id=view.id))
     return render_template(

@@ -58,10 +58,11 @@ def delete(review_id: str) -> BaseResponse | str:
     row = _row(review_id)
     form = DeleteForm()
     if form.validate_on_submit():
-        if not identity.verify_step_up(
+        refusal = identity.step_up_refusal(
             db.session(), current_user, form.code.data or "", "retention:delete"
-        ):
-            form.code.errors = ["The security code is not correct, or has already been used"]
+        )
+        if refusal is not None:
+            form.code.errors = [refusal]
         else:
             try:
                 retention.delete_contact(

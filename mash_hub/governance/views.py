@@ -221,10 +221,11 @@ def export() -> BaseResponse | str:
         abort(400)
     form = ExportForm()
     if form.validate_on_submit():
-        if not identity.verify_step_up(
+        refusal = identity.step_up_refusal(
             db.session(), current_user, form.code.data or "", "audit:export"
-        ):
-            form.code.errors = ["The security code is not correct, or has already been used"]
+        )
+        if refusal is not None:
+            form.code.errors = [refusal]
         else:
             access = _read_audit()
             filters = _filters(search) if request.args else governance.AuditFilters()

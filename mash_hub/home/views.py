@@ -141,4 +141,5 @@ def index() -> str:
             else None
         ),
         disclosure_summary=_disclosure_summary(principal),
+        step_up_notices=identity.step_up_notices(db.session(), principal),
     )

@@ -14,15 +14,18 @@ import json
 import os
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
+from flask import has_request_context
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 from sqlalchemy import delete, func, or_, select, text, update
@@ -33,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from mash_hub import runtime
 from mash_hub.agencies import AGENCIES
-from mash_hub.audit.services import EventDraft, record
+from mash_hub.audit.services import EventDraft, record, record_kept, record_on_its_own
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import (
     Role,
@@ -45,7 +48,7 @@ from mash_hub.config import PasswordSettings
 from mash_hub.crypto import resealing
 from mash_hub.crypto.resealing import ResealError
 from mash_hub.crypto.sealing import SealError, open_sealed, purpose_key, seal
-from mash_hub.db import database
+from mash_hub.db import after_rollback, database
 from mash_hub.firewall import duties
 from mash_hub.firewall.decisions import require
 from mash_hub.identity.models import (
@@ -59,6 +62,8 @@ from mash_hub.identity.models import (
     UserRole,
     WebSession,
 )
+from mash_hub.notifications.models import Notification
+from mash_hub.notifications.services import notify
 from mash_hub.policy.types import Action
 
 TOTP_DIGITS = 6
@@ -187,8 +192,6 @@ def audit_sign_in_refused(email: str, stage: str, reason: str) -> None:
     """Put a refused sign-in step in the audit trail, in its own transaction (the page that
     refused it rolls back): the account's id if the email belongs to one, else 'unknown'.
     Never the email typed, the password or the code."""
-    from mash_hub.audit.services import EventDraft, record_on_its_own  # audit imports web
-
     with database().transaction() as own:
         user = own.scalar(select(User).where(User.email == normalise_email(email)))
         actor, agency = (str(user.id), user.agency.code) if user is not None else ("unknown", None)
@@ -359,6 +362,46 @@ def verify_totp(db: Session, user: User, code: str) -> bool:
     return True
 
 
+class StepUpLocked(Exception):
+    """Too many wrong security codes for sensitive actions: fresh codes are refused, right
+    or wrong, until the oldest of the recent failures leaves the window."""
+
+    def __init__(self, until: datetime) -> None:
+        at = until.astimezone(UK_TIME).strftime("%H:%M")
+        super().__init__(f"Too many wrong security codes: try again after {at} (UK time)")
+        self.until = until
+
+
+STEP_UP_STAGE = "step_up"
+UK_TIME = ZoneInfo("Europe/London")
+
+
+def _step_up_key(user: User) -> str:
+    return f"step-up:{user.id}"
+
+
+def _recent_step_up_failures(db: Session, user: User) -> list[datetime]:
+    since = runtime.now() - runtime.settings().login.failure_window.timedelta
+    return list(
+        db.scalars(
+            select(LoginAttempt.at)
+            .where(
+                LoginAttempt.account_key == _step_up_key(user),
+                LoginAttempt.succeeded.is_(False),
+                LoginAttempt.at > since,
+            )
+            .order_by(LoginAttempt.at)
+        )
+    )
+
+
+def _locked_until(failures: list[datetime]) -> datetime | None:
+    login = runtime.settings().login
+    if len(failures) < login.max_failures:
+        return None
+    return failures[-login.max_failures] + login.failure_window.timedelta
+
+
 def verify_step_up(
     db: Session,
     user: User,
@@ -369,30 +412,141 @@ def verify_step_up(
     object_id: str | None = None,
     contact_id: str | None = None,
 ) -> bool:
-    """`verify_totp` for a fresh code asked for before a sensitive action; a refused code
-    is audited (the action and ids, never the code), and the event survives the page
-    rolling back. `db` is the request's unit of work."""
-    from mash_hub.audit.services import EventDraft, record_kept  # audit imports the web layer
+    """`verify_totp` for a fresh code asked for before a sensitive action (an export,
+    break-glass, a deletion, a disclosure). Wrong codes are counted like sign-in failures,
+    in their own transaction so every worker sees them; at the limit the account's step-up
+    is locked for the window (StepUpLocked, before the code is even looked at) and the
+    governance lead of the user's agency is told in the hub. Each refusal is audited (the
+    action and ids, never the code), and the event survives the page rolling back. `db` is
+    the request's unit of work."""
 
+    def refused(reason: str) -> None:
+        record_kept(
+            db,
+            EventDraft(
+                kind="step_up.refused",
+                actor_type="user",
+                actor_id=str(user.id),
+                agency=user.agency.code,
+                roles=tuple(sorted(role.value for role in user.roles)),
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+                contact_id=contact_id,
+                decision="deny",
+                reason=reason,
+            ),
+        )
+
+    failures = _recent_step_up_failures(db, user)
+    until = _locked_until(failures)
+    if until is not None:
+        refused("step-up locked after too many wrong codes")
+        raise StepUpLocked(until)
     if verify_totp(db, user, code):
         return True
-    record_kept(
-        db,
-        EventDraft(
-            kind="step_up.refused",
-            actor_type="user",
-            actor_id=str(user.id),
-            agency=user.agency.code,
-            roles=tuple(sorted(role.value for role in user.roles)),
-            action=action,
+    _kept_in_request(db, lambda session: _step_up_failed(session, user))
+    refused("security code wrong or already used")
+    if len(failures) + 1 == runtime.settings().login.max_failures:
+        _kept_in_request(db, lambda session: _tell_lead_step_up_locked(session, user))
+    return False
+
+
+def _step_up_failed(session: Session, user: User) -> None:
+    session.add(
+        LoginAttempt(
+            account_key=_step_up_key(user),
+            at=runtime.now(),
+            stage=STEP_UP_STAGE,
+            succeeded=False,
+        )
+    )
+
+
+def _kept_in_request(db: Session, write: Callable[[Session], object]) -> None:
+    """Write in the request's unit of work (no second transaction waiting on its locks) and,
+    if that unit of work rolls back, write again in a transaction of its own, after the
+    rollback has let its locks go: a refused code counts however the page ends."""
+    write(db)
+    db.flush()
+    if has_request_context():
+        after_rollback(lambda: _write_on_its_own(write))
+
+
+def _write_on_its_own(write: Callable[[Session], object]) -> None:
+    with database().transaction() as own:
+        write(own)
+
+
+WRONG_CODE = "The security code is not correct, or has already been used"
+
+
+def step_up_refusal(
+    db: Session,
+    user: User,
+    code: str,
+    action: str,
+    *,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    contact_id: str | None = None,
+) -> str | None:
+    """`verify_step_up` for a form: None when the fresh code is accepted, else what to tell
+    the person, in plain English (a wrong code, or step-up locked until a UK time)."""
+    try:
+        accepted = verify_step_up(
+            db,
+            user,
+            code,
+            action,
             object_type=object_type,
             object_id=object_id,
             contact_id=contact_id,
-            decision="deny",
-            reason="security code wrong or already used",
-        ),
+        )
+    except StepUpLocked as locked:
+        return str(locked)
+    return None if accepted else WRONG_CODE
+
+
+@dataclass(frozen=True)
+class StepUpNotice:
+    at: datetime
+    user_name: str
+
+
+def step_up_notices(db: Session, principal: Principal, limit: int = 10) -> list[StepUpNotice]:
+    """For a governance lead: the people of their own agency whose step-up was locked
+    after too many wrong security codes, newest first."""
+    if Role.GOVERNANCE_LEAD not in principal.roles:
+        return []
+    sent = db.execute(
+        select(Notification.created_at, Notification.object_id)
+        .where(
+            Notification.recipient_agency == principal.agency,
+            Notification.recipient_role == Role.GOVERNANCE_LEAD.value,
+            Notification.kind == "step_up.locked",
+        )
+        .order_by(Notification.created_at.desc())
+        .limit(limit)
+    ).all()
+    ids = {uuid.UUID(object_id) for _at, object_id in sent}
+    names = {
+        str(ident): name
+        for ident, name in db.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    }
+    return [StepUpNotice(at, names.get(object_id, "A user")) for at, object_id in sent]
+
+
+def _tell_lead_step_up_locked(session: Session, user: User) -> None:
+    """The lead of the user's agency learns of the lock in the hub."""
+    notify(
+        session,
+        agency=user.agency.code,
+        role=Role.GOVERNANCE_LEAD,
+        kind="step_up.locked",
+        object_type="User",
+        object_id=str(user.id),
     )
-    return False
 
 
 def _step_time(step: int) -> datetime:

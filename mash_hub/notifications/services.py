@@ -16,6 +16,8 @@ MESSAGES = {
     "disclosure.approval_needed": "A disclosure out of the MASH includes your agency's restricted "
     "information and waits for your decision",
     "disclosure.decided": "An agency recorded its decision on a disclosure you started",
+    "step_up.locked": "Someone in your agency entered too many wrong security codes for a "
+    "sensitive action; their fresh codes are refused for a while",
 }
 
 

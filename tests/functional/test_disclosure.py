@@ -216,7 +216,7 @@ def test_a_wrong_code_does_not_complete(app, client, clock, police, make_client,
     assert "govuk-error-summary" in wrong.text
     assert "The security code is not correct" in wrong.text
     assert browser.get(url + "/print").status_code == 404
-    assert _events(app, "disclosure.code_refused") == 1
+    assert _events(app, "step_up.refused") == 1
 
 
 def test_a_screener_cannot_disclose(app, client, clock, police, make_client, make_account):
