@@ -181,7 +181,6 @@ class CalendarSettings:
 
 @dataclass(frozen=True)
 class AuditSettings:
-    checkpoint_interval: Duration = field(default_factory=lambda: _d("5 minutes"))
     # How often the scheduler's sealer links new events into the chain.
     seal_interval: Duration = field(default_factory=lambda: _d("5 seconds"))
     checkpoint_file: str = ""

@@ -228,10 +228,15 @@ def _walk(rows, heads, last_checkpoint, checkpoints, progress):
         )
     if sealed and not heads:
         raise Damage("unsigned", "no signed checkpoint covers the chain")
+    if unprotected:
+        raise Damage(
+            "unsigned",
+            f"{unprotected} sealed event(s) after the checkpoint at seq {last_checkpoint} "
+            "carry no signature: added or rewritten at the end",
+        )
     return (
         f"OK: {sealed} sealed event(s), {pending} pending, {checkpoints} signed "
-        f"checkpoint(s); the last at seq {last_checkpoint}; {unprotected} event(s) since it "
-        "are covered by the chain only"
+        f"checkpoint(s); the last at seq {last_checkpoint}, the head of the chain"
     )
 
 

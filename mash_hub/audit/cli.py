@@ -127,6 +127,5 @@ def verify_command(
     click.echo(
         f"OK: {report.sealed} sealed event(s), {report.pending} pending, "
         f"{report.checkpoints} signed checkpoint(s); the last at seq "
-        f"{report.last_checkpoint_seq}; {report.unprotected} event(s) since it are covered by "
-        "the chain only"
+        f"{report.last_checkpoint_seq}, the head of the chain"
     )

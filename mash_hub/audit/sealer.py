@@ -129,8 +129,9 @@ def append_to_file(path: Path, checkpoint: AuditCheckpoint) -> None:
 def run_once(
     database: Database, settings: Settings, now: datetime, *, force: bool = False
 ) -> SealResult:
-    """Seal pending events; sign a checkpoint when ``[audit] checkpoint_interval`` has
-    passed since the last one and the head has moved (or at once with ``force``).
+    """Seal pending events and sign a checkpoint of the new head, every time the head has
+    moved (or at once with ``force``): every sealed event is then under a signature, and
+    only events not yet sealed lack one.
 
     For the scheduler: call it every few seconds with the current time. Safe to run from
     several processes: PostgreSQL serialises sealers with the seal lock, SQLite with its
@@ -139,9 +140,7 @@ def run_once(
     with database.transaction() as db:
         sealed, head = seal_pending(db)
         last = latest_checkpoint(db)
-        due = last is None or (
-            head.seq != last.seq and now - last.at >= settings.audit.checkpoint_interval.timedelta
-        )
+        due = last is None or head.seq != last.seq
         checkpoint = write_checkpoint(db, settings, head, now) if force or due else None
         if checkpoint is not None:
             db.expunge(checkpoint)

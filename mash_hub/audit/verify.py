@@ -14,10 +14,10 @@ What is checked, in this order (the first failure is reported and the check stop
 3. no checkpoint names a seq beyond the last sealed event, or one that has no event
    ("truncated").
 
-The gap: events appended after the newest checkpoint are covered only by the chain, so
-removing them from the end is not detectable. The bound is the events sealed since that
-checkpoint: at most ``[audit] checkpoint_interval`` plus the sealer's period of activity.
-The report states how many events that is (``unprotected``).
+The sealer signs a checkpoint of the head every time it seals, so every sealed event lies
+under a signature: a sealed event after the newest checkpoint was added or rewritten by
+someone without the signing key ("unsigned"). Only events not yet sealed carry no
+signature; the report counts them (``pending``).
 
 ``tools/verify_audit.py`` makes the same checks without importing the hub.
 """
@@ -248,6 +248,12 @@ class ChainWalker:
             )
         elif report.sealed and not heads:
             report.damage = Damage("unsigned", "no signed checkpoint covers the chain")
+        elif report.unprotected:
+            report.damage = Damage(
+                "unsigned",
+                f"{report.unprotected} sealed event(s) after the checkpoint at seq "
+                f"{report.last_checkpoint_seq} carry no signature: added or rewritten at the end",
+            )
         return report
 
 

@@ -182,17 +182,15 @@ def test_sealing_chains_events_in_order_and_signs_a_checkpoint(trail, capsys):
     assert status == 0 and "OK: 5 sealed event(s), 0 pending" in output
 
 
-def test_sealing_again_only_adds_and_checkpoints_wait_for_the_interval(trail):
+def test_every_seal_signs_the_new_head_and_only_then(trail):
     write_events(trail.app, 2)
     first = trail.seal()
     write_events(trail.app, 3)
-    quiet = trail.seal(force=False)  # one second later: the interval has not passed
-    assert quiet.sealed == 3 and quiet.checkpoint is None
-    trail.clock.advance(trail.settings.audit.checkpoint_interval.timedelta)
-    write_events(trail.app, 1)
-    later = trail.seal(force=False)
-    assert later.sealed == 1 and later.checkpoint is not None
-    assert later.checkpoint.seq == first.head.seq + 4
+    again = trail.seal(force=False)  # one second later: signed at once all the same
+    assert again.sealed == 3 and again.checkpoint is not None
+    assert again.checkpoint.seq == first.head.seq + 3
+    idle = trail.seal(force=False)  # nothing new: nothing to sign
+    assert idle.sealed == 0 and idle.checkpoint is None
     assert len(trail.checkpoints.read_text().splitlines()) == 2
 
 
@@ -321,22 +319,68 @@ def test_a_forged_checkpoint_is_refused(sealed, capsys):
     expect_damage(sealed, capsys, "bad signature", None)
 
 
-def test_truncation_newer_than_the_last_checkpoint_is_the_bound(sealed, capsys):
-    """The one gap: events sealed after the newest checkpoint are covered only by the
-    chain. Verification reports how many there are; cutting exactly those off the end
-    goes unnoticed, and cutting one more is caught."""
+def test_no_sealed_tail_is_left_unsigned(sealed, capsys):
+    """Every seal signs its head, so cutting the newest sealed events off the end is caught
+    however few they are (on dc1dfa7 events sealed within the checkpoint interval could be
+    cut unnoticed)."""
     write_events(sealed.app, 2)
-    sealed.seal(force=False)  # sealed, but the interval has not passed: no checkpoint
+    sealed.seal(force=False)
     result = sealed.cli_verify()
     assert result.exit_code == 0
-    assert "the last at seq 12; 2 event(s) since it are covered by the chain only" in (
-        result.output
-    )
+    assert "the last at seq 14, the head of the chain" in result.output
     sealed.tamper("DELETE FROM audit_events WHERE seq > 12")
-    assert sealed.cli_verify().exit_code == 0
-    assert sealed.tool_verify(capsys)[0] == 0
-    sealed.tamper("DELETE FROM audit_events WHERE seq = 12")
     expect_damage(sealed, capsys, "truncated", None)
+
+
+def test_the_newest_events_rewritten_with_the_chain_recomputed_are_caught(sealed, capsys):
+    """Security review V9: an edited and a deleted event just before the head, the chain
+    after them recomputed without the key, verified OK on dc1dfa7."""
+    write_events(sealed.app, 3)
+    sealed.seal(force=False)
+    rows = [row for row in sealed.rows() if row.seq >= 12]
+    prev = rows[0].hash  # seq 12, signed by the fixture's checkpoint
+    statements = ["DELETE FROM audit_events WHERE seq = 14"]
+    params: list[dict] = [{}]
+    for row in (rows[1], rows[3]):  # seq 13 forged, seq 15 relinked past the deleted 14
+        fields = [getattr(row, name) for name in chain.FIELDS]
+        if row.seq == 13:
+            fields[chain.FIELDS.index("decision")] = "deny"
+            fields[chain.FIELDS.index("reason")] = "forged"
+        digest = chain.event_hash(prev, tuple(fields))
+        statements.append(
+            "UPDATE audit_events SET decision = :decision, reason = :reason, "
+            "prev_hash = :prev, hash = :hash WHERE seq = :seq"
+        )
+        params.append(
+            {
+                "decision": fields[chain.FIELDS.index("decision")],
+                "reason": fields[chain.FIELDS.index("reason")],
+                "prev": prev,
+                "hash": digest,
+                "seq": row.seq,
+            }
+        )
+        prev = digest
+    sealed.tamper(*statements, params=params)
+    result = sealed.cli_verify()
+    assert result.exit_code == 1, result.output
+    status, output = sealed.tool_verify(capsys)
+    assert status == 1, output
+
+
+def test_an_event_appended_after_the_head_is_unsigned(sealed, capsys):
+    """An event linked onto the end with a correct hash, as a database owner without the
+    signing key could add it, lies after the newest checkpoint: nothing the sealer leaves."""
+    head = sealed.rows()[-1]
+    write_events(sealed.app, 1)  # written as the hub writes it, then "sealed" by hand
+    added = sealed.rows()[-1]
+    assert added.hash is None and added.seq > head.seq
+    digest = chain.event_hash(head.hash, tuple(getattr(added, name) for name in chain.FIELDS))
+    sealed.tamper(
+        "UPDATE audit_events SET prev_hash = :prev, hash = :hash WHERE seq = :seq",
+        params=[{"prev": head.hash, "hash": digest, "seq": added.seq}],
+    )
+    expect_damage(sealed, capsys, "unsigned", None)
 
 
 def test_a_missing_checkpoint_file_is_damage_not_silence(sealed, capsys):
