@@ -286,15 +286,16 @@ def test_tamper_tail_truncated_past_the_last_checkpoint(sealed, capsys):
     expect_damage(sealed, capsys, "truncated", None)
 
 
-def test_tamper_whole_chain_recomputed_without_the_signing_key(sealed, capsys):
-    rows = sealed.rows()
-    prev = rows[2].hash
+def rechain(trail: Trail, prev: str, rows: list, forged: dict[int, tuple[str, str]]) -> None:
+    """As a database owner without the signing key: set `forged` rows' decision and reason
+    (by seq), and recompute every hash of `rows` from `prev` on."""
     statements, params = [], []
-    for index, row in enumerate(rows[3:]):
+    for row in rows:
         fields = [getattr(row, name) for name in chain.FIELDS]
-        if index == 0:
-            fields[chain.FIELDS.index("decision")] = "allow"
-            fields[chain.FIELDS.index("reason")] = "nothing to see"
+        if row.seq in forged:
+            decision, reason = forged[row.seq]
+            fields[chain.FIELDS.index("decision")] = decision
+            fields[chain.FIELDS.index("reason")] = reason
         digest = chain.event_hash(prev, tuple(fields))
         statements.append(
             "UPDATE audit_events SET decision = :decision, reason = :reason, "
@@ -310,7 +311,12 @@ def test_tamper_whole_chain_recomputed_without_the_signing_key(sealed, capsys):
             }
         )
         prev = digest
-    sealed.tamper(*statements, params=params)
+    trail.tamper(*statements, params=params)
+
+
+def test_tamper_whole_chain_recomputed_without_the_signing_key(sealed, capsys):
+    rows = sealed.rows()
+    rechain(sealed, rows[2].hash, rows[3:], {rows[3].seq: ("allow", "nothing to see")})
     expect_damage(sealed, capsys, "rewritten", 12)
 
 
@@ -338,30 +344,9 @@ def test_the_newest_events_rewritten_with_the_chain_recomputed_are_caught(sealed
     write_events(sealed.app, 3)
     sealed.seal(force=False)
     rows = [row for row in sealed.rows() if row.seq >= 12]
-    prev = rows[0].hash  # seq 12, signed by the fixture's checkpoint
-    statements = ["DELETE FROM audit_events WHERE seq = 14"]
-    params: list[dict] = [{}]
-    for row in (rows[1], rows[3]):  # seq 13 forged, seq 15 relinked past the deleted 14
-        fields = [getattr(row, name) for name in chain.FIELDS]
-        if row.seq == 13:
-            fields[chain.FIELDS.index("decision")] = "deny"
-            fields[chain.FIELDS.index("reason")] = "forged"
-        digest = chain.event_hash(prev, tuple(fields))
-        statements.append(
-            "UPDATE audit_events SET decision = :decision, reason = :reason, "
-            "prev_hash = :prev, hash = :hash WHERE seq = :seq"
-        )
-        params.append(
-            {
-                "decision": fields[chain.FIELDS.index("decision")],
-                "reason": fields[chain.FIELDS.index("reason")],
-                "prev": prev,
-                "hash": digest,
-                "seq": row.seq,
-            }
-        )
-        prev = digest
-    sealed.tamper(*statements, params=params)
+    sealed.tamper("DELETE FROM audit_events WHERE seq = 14")
+    # seq 13 forged, seq 15 relinked past the deleted 14; 12 is signed by the fixture.
+    rechain(sealed, rows[0].hash, [rows[1], rows[3]], {13: ("deny", "forged")})
     result = sealed.cli_verify()
     assert result.exit_code == 1, result.output
     status, output = sealed.tool_verify(capsys)
