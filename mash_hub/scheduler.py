@@ -68,7 +68,7 @@ class DatabaseJob:
 
 
 def seal_audit(database: Database) -> int:
-    """Job: link new audit events into the hash chain, and sign a checkpoint when due.
+    """Job: link new audit events into the hash chain and sign a checkpoint of the new head.
     Not audited itself (an event per run would never let the chain be quiet); its work
     is the chain and the checkpoints, which `mash-hub audit verify` checks."""
     result = sealer.run_once(database, runtime.settings(), runtime.now())
