@@ -7,7 +7,14 @@ calls over it.
 - `scope(principal, Model, action)` is the select of the rows a caller may be shown for an
   action: a service may narrow it, never widen it. Each row shown is still decided.
 - `Opened.text(...)` and `Opened.seal(...)` release or seal a field of the opened record
-  (or of a row under it), with the table, row, column and agency taken from the record.
+  (or of a row under it), with the table, row, column and agency taken from the record;
+  `Opened.rows(Model)` selects the rows under the opened record's contact.
+
+Around them: `reopen` takes back the record a page's own access opened (for the parts of
+the page), `person`/`persons` reach the register under an opened contact, `earlier_contacts`
+decides a child's history, `bookkeeping` selects rows for the hub's own state changes
+(nothing it selects can be released), and the `*_resource` functions are the one mapping
+of each record to the policy.
 
 Each registry entry says what the policy sees of a record (its Cedar resource), which
 contact it belongs to, and which agency's keys seal its content. Everything else that
