@@ -23,7 +23,8 @@ def decode_cursor(cursor: str) -> int | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     prefix, _, number = text.partition(":")
-    if prefix != "audit" or not number.isdigit() or len(number) > 19:
+    # isdigit() alone takes "²" and other digits int() refuses: ASCII digits only.
+    if prefix != "audit" or not (number.isascii() and number.isdigit()) or len(number) > 19:
         return None
     return int(number)
 
@@ -54,7 +55,7 @@ def read_filter(
     limit = default_limit
     if args.get("limit") is not None:
         raw = str(args["limit"])
-        if not raw.isdigit() or not 1 <= int(raw) <= max_limit:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= max_limit:
             reader.fail("limit", f"must be a whole number from 1 to {max_limit}")
         else:
             limit = int(raw)

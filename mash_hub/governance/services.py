@@ -137,7 +137,7 @@ def _filtered(db: Session, agency: str, filters: AuditFilters) -> Select[AuditEv
 
 def parse_cursor(cursor: str | None) -> int | None:
     """A cursor is the `seq` to continue below; anything else starts from the newest."""
-    if cursor is None or not cursor.isdigit() or len(cursor) > 19:
+    if cursor is None or not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19:
         return None
     return int(cursor)
 

@@ -336,7 +336,7 @@ def totp_code(secret: bytes, at: datetime) -> str:
 def verify_totp(db: Session, user: User, code: str) -> bool:
     """Accept a code once: a code at or before the last accepted time step is a replay."""
     secret = totp_secret(user)
-    if secret is None or len(code) != TOTP_DIGITS or not code.isdigit():
+    if secret is None or len(code) != TOTP_DIGITS or not (code.isascii() and code.isdigit()):
         return False
     now_step = int(runtime.now().timestamp()) // TOTP_STEP_SECONDS
     matched: int | None = None

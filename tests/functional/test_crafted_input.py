@@ -70,3 +70,12 @@ def test_a_token_over_plain_http_to_another_host_is_refused_not_a_500(client, ma
     )
     assert answer.status_code == 400
     assert answer.json == {"error": "invalid_request", "error_description": "use HTTPS"}
+
+
+def test_a_digit_that_is_not_ascii_is_a_field_error(client, make_client):
+    """Found by the reader fuzzing: "²" passes str.isdigit() and then breaks int()."""
+    auditor = token(client, make_client, "csc", Scope.AUDIT_READ)
+    for name, value in (("limit", "²"), ("cursor", "audit:²")):
+        answer = client.get("/api/v1/audit/events", query_string={name: value}, headers=auditor)
+        assert answer.status_code == 422, (name, answer.json)
+        assert name in answer.json["fields"]
