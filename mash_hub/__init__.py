@@ -29,9 +29,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.contacts import views as contact_views
     from mash_hub.contacts.hooks import ContactHooks, install
     from mash_hub.disclosure import views as disclosure_views
+    from mash_hub.firewall import records
     from mash_hub.governance import views as governance_views
     from mash_hub.home import views as home_views
     from mash_hub.identity import views as identity_views
+    from mash_hub.models import firewall_tables
     from mash_hub.people import services as people
     from mash_hub.people import views as people_views
     from mash_hub.screening import views as screening_views
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         raise ConfigError(f"{settings.source}: [calendar] {err}") from err
     # Parsed and checked once: an app with a broken policy set does not start.
     app.extensions["mash.pdp"] = PolicyDecisionPoint.from_dir(REPO_ROOT / "policies")
+    # The firewall guards tables owned by the packages built on it: it is handed them.
+    records.install(firewall_tables())
     # People and sharing build on contacts; contacts reaches them only through these.
     install(
         app,

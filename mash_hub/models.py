@@ -19,6 +19,7 @@ from mash_hub.disclosure.models import (
     DisclosureCompletion,
     DisclosureItem,
 )
+from mash_hub.firewall.records import Tables
 from mash_hub.identity.models import (
     Agency,
     ApiClient,
@@ -36,7 +37,23 @@ from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMer
 from mash_hub.retention.models import RetentionReview
 from mash_hub.sharing.models import Contribution, ContributionItem, InfoRequest
 
+
+def firewall_tables() -> Tables:
+    """The tables of the records the firewall guards, for `firewall.records.install`."""
+    return Tables(
+        contact=Contact,
+        contact_subject=ContactSubject,
+        info_request=InfoRequest,
+        person=Person,
+        person_merge=PersonMerge,
+        disclosure=Disclosure,
+        break_glass_grant=BreakGlassGrant,
+        retention_review=RetentionReview,
+    )
+
+
 __all__ = [
+    "firewall_tables",
     "AgencyKey",
     "DataKey",
     "AuditCheckpoint",

@@ -33,10 +33,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, lazyload
 
 from mash_hub.authz.gate import Principal
-from mash_hub.break_glass.models import BreakGlassGrant
-from mash_hub.contacts.models import Contact, ContactSubject
 from mash_hub.crypto import keys
-from mash_hub.disclosure.models import Disclosure
 from mash_hub.errors import NotFound
 from mash_hub.firewall.decisions import (
     Access,
@@ -53,7 +50,6 @@ from mash_hub.firewall.release import (
     release,
     seal,
 )
-from mash_hub.people.models import Person, PersonMerge
 from mash_hub.policy import (
     Action,
     BreakGlassGrantResource,
@@ -64,7 +60,6 @@ from mash_hub.policy import (
     InfoRequestResource,
 )
 from mash_hub.policy.pdp import Resource
-from mash_hub.sharing.models import Contribution, InfoRequest
 
 R = TypeVar("R")
 R2 = TypeVar("R2")
@@ -90,7 +85,7 @@ class RecordType(Generic[R]):
     agency_of: Callable[[R], str]  # the agency whose keys seal its content
 
 
-def contact_resource(contact: Contact) -> ContactResource:
+def contact_resource(contact: Any) -> ContactResource:
     """The one mapping of a contact to the policy: a contact deleted under retention is as
     closed as a closed one."""
     return ContactResource(
@@ -113,7 +108,7 @@ def new_request_resource(
 
 
 def contribution_resource(
-    contribution: Contribution, *, restricted: bool, contact_rag: str
+    contribution: Any, *, restricted: bool, contact_rag: str
 ) -> ContributionResource:
     """An answer's items of one kind: restricted by their originator, or not."""
     return ContributionResource(
@@ -125,7 +120,7 @@ def contribution_resource(
 
 
 def decide_contribution(
-    principal: Principal, contribution: Contribution, *, restricted: bool, contact_rag: str
+    principal: Principal, contribution: Any, *, restricted: bool, contact_rag: str
 ) -> Access | None:
     """Decide (and audit with the page) reading an answer's items of one kind, restricted
     by their originator or not; None where refused, and the page marks them withheld."""
@@ -137,7 +132,7 @@ def decide_contribution(
     )
 
 
-def grant_resource(grant: BreakGlassGrant) -> BreakGlassGrantResource:
+def grant_resource(grant: Any) -> BreakGlassGrantResource:
     """One use of emergency access: its holder, their agency, and whose contact it was."""
     return BreakGlassGrantResource(
         id=str(grant.id),
@@ -147,7 +142,7 @@ def grant_resource(grant: BreakGlassGrant) -> BreakGlassGrantResource:
     )
 
 
-def disclosure_resource(disclosure: Disclosure) -> DisclosureResource:
+def disclosure_resource(disclosure: Any) -> DisclosureResource:
     """A disclosure, with the agencies whose restricted items it releases."""
     return DisclosureResource(
         id=str(disclosure.id),
@@ -166,7 +161,7 @@ def unknown_disclosure_resource(typed: str) -> DisclosureResource:
     return DisclosureResource(id=typed[:64], restricted_by=frozenset())
 
 
-def request_resource(request: InfoRequest) -> InfoRequestResource:
+def request_resource(request: Any) -> InfoRequestResource:
     return InfoRequestResource(
         str(request.id),
         request.agency,
@@ -176,44 +171,86 @@ def request_resource(request: InfoRequest) -> InfoRequestResource:
     )
 
 
-REGISTRY: dict[type[Any], RecordType[Any]] = {
-    Contact: RecordType[Contact](
-        object_type="Contact",
-        resource=contact_resource,
-        contact_of=lambda contact: contact.id,
-        agency_of=lambda contact: contact.source_agency.code,
-    ),
-    InfoRequest: RecordType[InfoRequest](
-        object_type="InfoRequest",
-        resource=request_resource,
-        contact_of=lambda request: request.contact_id,
-        # The question is sealed for the agency asked; the subjects stay the source's.
-        agency_of=lambda request: request.agency,
-    ),
-    PersonMerge: RecordType[PersonMerge](
-        object_type="PersonMerge",
-        resource=None,
-        contact_of=lambda merge: merge.contact_id,
-        agency_of=lambda _merge: REGISTER_AGENCY,
-    ),
-    BreakGlassGrant: RecordType[BreakGlassGrant](
-        object_type="BreakGlassGrant",
-        resource=grant_resource,
-        contact_of=lambda grant: grant.contact_id,
-        agency_of=lambda grant: grant.owning_agency,
-    ),
-    Disclosure: RecordType[Disclosure](
-        object_type="Disclosure",
-        resource=disclosure_resource,
-        contact_of=lambda disclosure: disclosure.contact_id,
-        # Each released item stays sealed for the agency it came from.
-        agency_of=lambda disclosure: disclosure.started_by_agency,
-    ),
-}
+@dataclass(frozen=True)
+class Tables:
+    """The mapped classes of the records the firewall guards. The domain packages that own
+    them build on the firewall, so the firewall does not import them: the app factory
+    hands them over at start (`install`), as `mash_hub.models.firewall_tables()`."""
+
+    contact: type[Any]
+    contact_subject: type[Any]
+    info_request: type[Any]
+    person: type[Any]
+    person_merge: type[Any]
+    disclosure: type[Any]
+    break_glass_grant: type[Any]
+    retention_review: type[Any]
+
+
+_installed: list[Tables] = []
+
+
+def install(tables: Tables) -> None:
+    """Give the firewall the tables it guards (once per process; the same each time)."""
+    if _installed and _installed[0] != tables:
+        raise RuntimeError("the firewall's tables are already installed, and differ")
+    if not _installed:
+        _installed.append(tables)
+
+
+def _tables() -> Tables:
+    if not _installed:
+        raise RuntimeError("the firewall's tables are not installed: create_app installs them")
+    return _installed[0]
+
+
+def registry() -> dict[type[Any], RecordType[Any]]:
+    """One entry per protected record type."""
+    t = _tables()
+    return {
+        t.contact: RecordType[Any](
+            object_type="Contact",
+            resource=contact_resource,
+            contact_of=lambda contact: contact.id,
+            agency_of=lambda contact: contact.source_agency.code,
+        ),
+        t.info_request: RecordType[Any](
+            object_type="InfoRequest",
+            resource=request_resource,
+            contact_of=lambda request: request.contact_id,
+            # The question is sealed for the agency asked; the subjects stay the source's.
+            agency_of=lambda request: request.agency,
+        ),
+        t.person_merge: RecordType[Any](
+            object_type="PersonMerge",
+            resource=None,
+            contact_of=lambda merge: merge.contact_id,
+            agency_of=lambda _merge: REGISTER_AGENCY,
+        ),
+        t.break_glass_grant: RecordType[Any](
+            object_type="BreakGlassGrant",
+            resource=grant_resource,
+            contact_of=lambda grant: grant.contact_id,
+            agency_of=lambda grant: grant.owning_agency,
+        ),
+        t.disclosure: RecordType[Any](
+            object_type="Disclosure",
+            resource=disclosure_resource,
+            contact_of=lambda disclosure: disclosure.contact_id,
+            # Each released item stays sealed for the agency it came from.
+            agency_of=lambda disclosure: disclosure.started_by_agency,
+        ),
+        t.retention_review: RecordType[Any](
+            object_type="RetentionReview",
+            resource=None,
+            contact_of=lambda review: review.contact_id,
+            agency_of=lambda _review: REGISTER_AGENCY,
+        ),
+    }
 
 
 def record_type(model: type[R]) -> RecordType[R]:
-    entry: RecordType[R] = REGISTRY[model]
+    entry: RecordType[R] = registry()[model]
     return entry
 
 
@@ -250,7 +287,7 @@ class Opened(Generic[R]):
     def rows(self, model: type[R2], *also: Any) -> Select[Any]:
         """The rows of `model` under the opened record's contact (its subjects, ratings,
         decisions, requests...), as a select to narrow."""
-        column = model.id if model is Contact else model.contact_id  # type: ignore[attr-defined]
+        column = model.id if model is _tables().contact else model.contact_id  # type: ignore[attr-defined]
         statement: Select[Any] = select(model, *also).where(column == uuid.UUID(self.contact_id))
         return statement
 
@@ -370,7 +407,7 @@ def open(
         if entry.resource is not None:
             resource = entry.resource(found)
         else:
-            contact = db.get(Contact, entry.contact_of(found))
+            contact = db.get(_tables().contact, entry.contact_of(found))
             if contact is None:  # pragma: no cover - a foreign key
                 record_not_found(principal, action, entry.object_type, str(record_id))
                 raise missing(str(record_id))
@@ -388,13 +425,14 @@ def open(
 
 def earlier_contacts(
     db: Session, principal: Principal, person_ids: set[uuid.UUID], *, besides: uuid.UUID
-) -> list[tuple[uuid.UUID, Contact]]:
+) -> list[tuple[uuid.UUID, Any]]:
     """(person id, contact) for every contact but `besides` that names one of these persons,
     oldest first: a screener's view of a child's history. Each contact is decided under
     `contact:history` (that it exists, with its reference, date, rating and status; never
     its content) and audited with the page; a contact refused is left out."""
     if not person_ids:
         return []
+    Contact, ContactSubject = _tables().contact, _tables().contact_subject  # noqa: N806
     found = db.execute(
         select(ContactSubject.person_id, Contact)
         .join_from(Contact, ContactSubject, ContactSubject.contact_id == Contact.id)
@@ -421,31 +459,32 @@ def contact_id_by_reference(db: Session, reference: str) -> str | None:
     """The id of the contact with this reference (MASH-YYYY-NNNNNN), or None: an id only,
     for the decision that comes next (opening it, or a lead's search of their own trail);
     never the record."""
-    found = db.scalar(select(Contact.id).where(Contact.reference == reference.strip().upper()))
+    contact = _tables().contact
+    found = db.scalar(select(contact.id).where(contact.reference == reference.strip().upper()))
     return str(found) if found is not None else None
 
 
-def reopen(db: Session, principal: Principal, access: Access) -> Opened[Contact]:
+def reopen(db: Session, principal: Principal, access: Access) -> Opened[Any]:
     """The contact that `access` opened for this principal's read, without deciding again:
     for the parts of a page that show what the page's own decision allowed. ReleaseRefused
     for an access that is someone else's or for another action."""
     contact_id = opened_contact(access, principal.id, Action.CONTACT_READ)
-    contact = db.get(Contact, uuid.UUID(contact_id))
+    contact = db.get(_tables().contact, uuid.UUID(contact_id))
     if contact is None:  # pragma: no cover - opened in this unit of work
         raise NotFound(contact_id)
     return Opened(contact, access, contact_id, contact.source_agency.code)
 
 
-def person(db: Session, access: Access, person_id: uuid.UUID | str) -> Person | None:
+def person(db: Session, access: Access, person_id: uuid.UUID | str) -> Any:
     """A person of the register (ciphertext only), reached under an allowed access to a
     contact that shows them; None for an id that is not a person."""
     if not access.decision.allowed:
         raise NotFound(str(person_id))
     ident = _ident(person_id)
-    return db.get(Person, ident) if ident is not None else None
+    return db.get(_tables().person, ident) if ident is not None else None
 
 
-def persons(db: Session, access: Access, person_ids: Iterable[uuid.UUID]) -> list[Person]:
+def persons(db: Session, access: Access, person_ids: Iterable[uuid.UUID]) -> list[Any]:
     """Several persons of the register at once, as `person`, with their keys read ahead
     (one statement for all) for the details about to be opened."""
     if not access.decision.allowed:
@@ -454,24 +493,29 @@ def persons(db: Session, access: Access, person_ids: Iterable[uuid.UUID]) -> lis
     if not wanted:
         return []
     keys.preload_contacts(db, wanted)
-    return list(db.scalars(select(Person).where(Person.id.in_(wanted))))
+    person = _tables().person
+    return list(db.scalars(select(person).where(person.id.in_(wanted))))
 
 
 def _agency_asked(principal: Principal) -> ColumnElement[bool]:
-    return InfoRequest.agency == principal.agency
+    agency: ColumnElement[bool] = _tables().info_request.agency == principal.agency
+    return agency
 
 
-# The first cut of each list, by (record type, action): the same cut as PostgreSQL's
-# row-level security. None: no cut here, and every row shown is decided on its own.
-_SCOPES: dict[tuple[type[Any], Action], Callable[[Principal], ColumnElement[bool]] | None] = {
-    (InfoRequest, Action.REQUEST_READ): _agency_asked,
-    (InfoRequest, Action.REQUEST_ANSWER): _agency_asked,
-    (Contact, Action.CONTACT_READ): None,
-    (Contact, Action.CONTACT_DECIDE): None,
-    (PersonMerge, Action.CONTACT_DECIDE): None,
-    (BreakGlassGrant, Action.BREAK_GLASS_REVIEW): None,
-    (Disclosure, Action.DISCLOSURE_APPROVE): None,
-}
+def _scopes() -> dict[tuple[type[Any], Action], Callable[[Principal], ColumnElement[bool]] | None]:
+    """The first cut of each list, by (record type, action): the same cut as PostgreSQL's
+    row-level security. None: no cut here, and every row shown is decided on its own."""
+    t = _tables()
+    return {
+        (t.info_request, Action.REQUEST_READ): _agency_asked,
+        (t.info_request, Action.REQUEST_ANSWER): _agency_asked,
+        (t.contact, Action.CONTACT_READ): None,
+        (t.contact, Action.CONTACT_DECIDE): None,
+        (t.person_merge, Action.CONTACT_DECIDE): None,
+        (t.break_glass_grant, Action.BREAK_GLASS_REVIEW): None,
+        (t.disclosure, Action.DISCLOSURE_APPROVE): None,
+        (t.retention_review, Action.RETENTION_REVIEW): None,
+    }
 
 
 def scope(principal: Principal, model: type[R], action: Action, *also: Any) -> Select[Any]:
@@ -481,9 +525,10 @@ def scope(principal: Principal, model: type[R], action: Action, *also: Any) -> S
     This is the firewall's first cut: PostgreSQL's row-level security is the second, and
     each row shown is still decided (`decide_many`, or the list's own decision per row)."""
     entry = record_type(model)
-    if (model, action) not in _SCOPES:
+    scopes = _scopes()
+    if (model, action) not in scopes:
         raise LookupError(f"no list of {entry.object_type} for {action.value}")
-    cut = _SCOPES[(model, action)]
+    cut = scopes[(model, action)]
     statement: Select[Any] = select(model, *also)
     return statement if cut is None else statement.where(cut(principal))
 

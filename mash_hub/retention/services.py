@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from flask import current_app
-from sqlalchemy import Engine, and_, delete, event, exists, func, or_, select, text, update
+from sqlalchemy import Engine, delete, event, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
@@ -262,7 +262,14 @@ def reviews(
     """The review list in the given statuses (by default all), oldest due first."""
     _may_review(principal)
     rows = db.execute(
-        select(RetentionReview, Contact.reference, Contact.received_at, Contact.status)
+        records.scope(
+            principal,
+            RetentionReview,
+            Action.RETENTION_REVIEW,
+            Contact.reference,
+            Contact.received_at,
+            Contact.status,
+        )
         .join(Contact, Contact.id == RetentionReview.contact_id)
         .where(RetentionReview.status.in_(tuple(statuses)))
         .order_by(RetentionReview.due_at, Contact.reference)
@@ -277,7 +284,7 @@ def _review_for_change(db: Session, principal: Principal, review_id: str) -> Ret
     except ValueError:
         raise ReviewNotFound(review_id) from None
     review = db.scalar(
-        select(RetentionReview)
+        records.scope(principal, RetentionReview, Action.RETENTION_REVIEW)
         .where(RetentionReview.id == ident)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -455,15 +462,6 @@ def _still_needed(db: Session, person_id: uuid.UUID) -> bool:
     return bool(linked or merged or folded)
 
 
-def tombstone(db: Session, contact_id: uuid.UUID) -> RetentionReview | None:
-    """The deletion record of a deleted contact."""
-    return db.scalar(
-        select(RetentionReview).where(
-            and_(RetentionReview.contact_id == contact_id, RetentionReview.status == "deleted")
-        )
-    )
-
-
 __all__: Sequence[str] = (
     "Deletion",
     "RetentionRefused",
@@ -475,5 +473,4 @@ __all__: Sequence[str] = (
     "period_for",
     "place_hold",
     "reviews",
-    "tombstone",
 )

@@ -5,9 +5,8 @@ functions and under `if TYPE_CHECKING:`. A deferred import hides a cycle from Py
 from this test. The modules are found by walking the package, never listed by hand.
 
 A unit is a top-level package (`mash_hub.contacts`) or module (`mash_hub.config`) of
-mash_hub, or a package's tables (`mash_hub.contacts.models`); `mash_hub` itself (the app
-factory) is a unit too, so a module that imports the factory while the factory imports it
-closes a cycle like any other.
+mash_hub; `mash_hub` itself (the app factory) is a unit too, so a module that imports the
+factory while the factory imports it closes a cycle like any other.
 """
 
 from __future__ import annotations
@@ -79,13 +78,7 @@ def _imports(module: str, path: Path, modules: Mapping[str, Path]) -> Iterator[I
 
 
 def _unit(module: str) -> str:
-    """A domain package's `models` module is a unit of its own: the tables sit below the
-    firewall (shared/docs/architecture.md, "Layers"), whose registry of protected record
-    types reads them, while the package's services sit above it."""
-    parts = module.split(".")
-    if len(parts) == 3 and parts[2] == "models":
-        return module
-    return ".".join(parts[:2])
+    return ".".join(module.split(".")[:2])
 
 
 def _graph(unit_of: Callable[[str], str]) -> dict[str, dict[str, Import]]:
