@@ -63,6 +63,7 @@ def serve(hub: HubContext, host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     settings = hub.settings  # fail fast, with one line, before any worker starts
+    _without_server_banner()
 
     class HubServer(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -78,6 +79,23 @@ def serve(hub: HubContext, host: str, port: int, workers: int) -> None:
 
     click.echo(f"MASH Hub on http://{host}:{port} ({settings.app.mode} mode)")
     HubServer().run()
+
+
+def _without_server_banner() -> None:
+    """Stop gunicorn naming itself: it writes `Server: gunicorn` on every answer, ahead of
+    the application's headers, so removing the header in the app cannot reach it (security
+    review V15). The workers are forked after this runs, so each inherits it."""
+    from gunicorn.http import wsgi
+
+    written = wsgi.Response.default_headers
+    if getattr(written, "without_banner", False):
+        return
+
+    def default_headers(response: wsgi.Response) -> list[str]:
+        return [line for line in written(response) if not line.lower().startswith("server:")]
+
+    default_headers.without_banner = True  # type: ignore[attr-defined]
+    wsgi.Response.default_headers = default_headers
 
 
 @cli.command("scheduler")
