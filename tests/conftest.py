@@ -24,6 +24,9 @@ from mash_hub.db import Base, Database, make_engine, upgrade
 from mash_hub.identity import services as identity
 from tests.accounts import Account
 
+# Fixtures shared by modules in several folders.
+pytest_plugins = ["tests.audit_trail"]
+
 START = datetime(2026, 11, 30, 10, 0, 0, tzinfo=UTC)  # a Monday morning
 
 # Light argon2 parameters keep the suite quick; production uses the defaults.
