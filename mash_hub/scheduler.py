@@ -14,6 +14,7 @@ transactions (the audit sealer) is a `DatabaseJob`: its function gets the databa
 from __future__ import annotations
 
 import fcntl
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
@@ -117,13 +119,22 @@ class LeaderLock:
 
     def try_acquire(self) -> bool:
         if self._postgres:
-            connection = self._database.engine.connect()
-            got = bool(
-                connection.execute(
-                    text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
-                ).scalar()
-            )
-            connection.commit()  # the session-level lock outlives the transaction
+            try:
+                connection = self._database.engine.connect()
+            except SQLAlchemyError:
+                log.warning("scheduler_database_unreachable")
+                return False  # not now: asked again at the next poll
+            try:
+                got = bool(
+                    connection.execute(
+                        text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                    ).scalar()
+                )
+                connection.commit()  # the session-level lock outlives the transaction
+            except SQLAlchemyError:
+                connection.invalidate()
+                connection.close()
+                return False
             if got:
                 self._connection = connection
             else:
@@ -139,12 +150,40 @@ class LeaderLock:
         self._file = handle
         return True
 
+    def still_held(self) -> bool:
+        """Whether this process still leads. On PostgreSQL the lock lives in the session
+        that took it: a database restart, or the session being ended, loses it silently,
+        and another scheduler may already lead. On SQLite the lock file may have been
+        removed and made anew by another scheduler."""
+        if self._connection is not None:
+            try:
+                held = self._connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND pid = pg_backend_pid() AND granted"
+                    )
+                ).scalar()
+                self._connection.commit()
+            except SQLAlchemyError:
+                return False
+            return bool(held)
+        if self._file is not None:
+            try:
+                return os.fstat(self._file.fileno()).st_ino == os.stat(self._path).st_ino
+            except OSError:
+                return False
+        return False
+
     def release(self) -> None:
         if self._connection is not None:
-            self._connection.execute(
-                text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
-            )
-            self._connection.commit()
+            try:
+                self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                )
+                self._connection.commit()
+            except SQLAlchemyError:
+                pass  # the session is gone, and its lock with it
+            self._connection.invalidate()
             self._connection.close()
             self._connection = None
         if self._file is not None:
@@ -155,8 +194,8 @@ class LeaderLock:
 
 def serve(app: Flask, *, poll_seconds: float = 5.0, run_for: float | None = None) -> None:
     """Wait to become the leader, then run the jobs on their triggers until stopped (or
-    for `run_for` seconds, for tests)."""
-    settings: Settings = app.extensions["mash.settings"]
+    for `run_for` seconds, for tests). A leader that finds it has lost its lock stops
+    leading at once and waits to lead again, so there is never more than one."""
     lock = LeaderLock(app)
     stopping = {"now": False}
 
@@ -168,14 +207,25 @@ def serve(app: Flask, *, poll_seconds: float = 5.0, run_for: float | None = None
     started = time.monotonic()
 
     def _out_of_time() -> bool:
-        return run_for is not None and time.monotonic() - started >= run_for
+        return stopping["now"] or (run_for is not None and time.monotonic() - started >= run_for)
 
-    while True:
-        if stopping["now"] or _out_of_time():
-            return
-        if lock.try_acquire():
+    while not _out_of_time():
+        if not lock.try_acquire():
+            time.sleep(poll_seconds)
+            continue
+        try:
+            lost = _lead(app, lock, _out_of_time)
+        finally:
+            lock.release()
+        if not lost:
             break
-        time.sleep(poll_seconds)
+        log.warning("scheduler_leadership_lost")
+    log.info("scheduler_stopped")
+
+
+def _lead(app: Flask, lock: LeaderLock, done: Callable[[], bool]) -> bool:
+    """Run the jobs until `done()` or until the lock is lost; True if it was lost."""
+    settings: Settings = app.extensions["mash.settings"]
     log.info("scheduler_leader", jobs=[job.name for job in JOBS])
     scheduler = BlockingScheduler(timezone="UTC")
     for job in JOBS:
@@ -190,14 +240,15 @@ def serve(app: Flask, *, poll_seconds: float = 5.0, run_for: float | None = None
             # Run at start too, so a scheduler that was down catches up at once.
             next_run_time=datetime.now(UTC),
         )
+    lost = {"now": False}
 
     def _watch() -> None:
-        if stopping["now"] or _out_of_time():
+        if not lock.still_held():
+            lost["now"] = True
+        if lost["now"] or done():
             scheduler.shutdown(wait=False)
 
+    # Twice a second: stopping is prompt, and a lost lock is noticed within half a second.
     scheduler.add_job(_watch, IntervalTrigger(seconds=0.5), id="_watch", max_instances=1)
-    try:
-        scheduler.start()
-    finally:
-        lock.release()
-        log.info("scheduler_stopped")
+    scheduler.start()
+    return lost["now"]

@@ -29,9 +29,7 @@ def _checkpoints(trail: Trail) -> list[tuple[int, str]]:
         return [(c.seq, c.head) for c in db.scalars(select(AuditCheckpoint))]
 
 
-def test_a_crash_between_commit_and_file_is_caught_up_by_the_next_seal(
-    trail, capsys, monkeypatch
-):
+def test_a_crash_between_commit_and_file_is_caught_up_by_the_next_seal(trail, capsys, monkeypatch):
     """On dc1dfa7 the checkpoint committed, the process died before appending it to the
     file, and `verify` said "checkpoint mismatch" for ever after."""
     write_events(trail.app, 3)
@@ -94,8 +92,9 @@ def test_a_trail_cut_in_the_database_is_not_caught_up_but_reported(trail, capsys
     write_events(trail.app, 3)
     newest = trail.seal(force=False).head.seq
     trail.tamper(
-        f"DELETE FROM audit_events WHERE seq > {newest - 3}",
-        f"DELETE FROM audit_checkpoints WHERE seq = {newest}",
+        "DELETE FROM audit_events WHERE seq > :cut",
+        "DELETE FROM audit_checkpoints WHERE seq = :newest",
+        params=[{"cut": newest - 3}, {"newest": newest}],
     )
     write_events(trail.app, 1)
     trail.seal(force=False)
