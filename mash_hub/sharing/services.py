@@ -705,6 +705,9 @@ def expire_due_requests(db: Session) -> int:
 
 
 def _expire(db: Session, *conditions: Any) -> int:
+    """Close these open requests past their due time. Each is closed as of its due time,
+    however late this runs (a scheduler that was down catches up later): that is when it
+    stopped being answerable, and what response-time figures must count."""
     now = runtime.now()
     expired = 0
     due = db.scalars(
@@ -717,7 +720,7 @@ def _expire(db: Session, *conditions: Any) -> int:
             db,
             update(InfoRequest)
             .where(InfoRequest.id == request.id, InfoRequest.status == "open")
-            .values(status="expired", closed_at=now, escalation_level=2)
+            .values(status="expired", closed_at=InfoRequest.due_at, escalation_level=2)
             .execution_options(synchronize_session=False),
         )
         if changed != 1:
