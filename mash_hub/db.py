@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import current_app, g, has_request_context
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -78,7 +78,25 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     engine = create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "handle_error", _discard_stale_sessions)
     return engine
+
+
+# SQLSTATEs after which a pooled PostgreSQL session is no use: it refuses writes (the
+# database made read-only, or a standby after a failover: the setting is fixed when the
+# session starts, so it outlives the cause) or the server is ending it.
+STALE_SESSION_STATES = frozenset({"25006", "57P01", "57P02", "57P03"})
+
+
+def _discard_stale_sessions(context: ExceptionContext) -> None:
+    """Treat such an error as a lost connection: SQLAlchemy then discards the whole pool,
+    so the next request gets fresh sessions and the hub recovers by itself once the
+    database is writable again (fault review, finding 5: it stayed at 100% errors until
+    someone ended its sessions by hand). The request that met the error still fails."""
+    state = getattr(context.original_exception, "sqlstate", None)
+    if state in STALE_SESSION_STATES:
+        context.is_disconnect = True
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
