@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     except ValueError as err:
         raise ConfigError(f"{settings.source}: [calendar] {err}") from err
     # Parsed and checked once: an app with a broken policy set does not start.
-    app.extensions["mash.pdp"] = PolicyDecisionPoint.from_dir(REPO_ROOT / "policies")
+    app.extensions["mash.pdp"] = PolicyDecisionPoint.from_dir(settings.firewall.policies_path())
     # The firewall guards tables owned by the packages built on it: it is handed them.
     records.install(firewall_tables())
     # People and sharing build on contacts; contacts reaches them only through these.

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask
 from sqlalchemy import delete, func, select
 
 from mash_hub import create_app
@@ -20,6 +19,7 @@ from mash_hub.commands import HubContext, pass_hub, unit_of_work
 from mash_hub.config import ConfigError
 from mash_hub.crypto.cli import keys
 from mash_hub.policy.cli import policies
+from mash_hub.policy.pdp import PolicyConfigError
 
 DEMO_PASSWORD_BYTES = 12
 DEMO_CLIENT_PREFIX = "Demo "
@@ -57,45 +57,23 @@ def init_db(hub: HubContext) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
+@click.option(
+    "--timeout",
+    default=30,
+    show_default=True,
+    type=int,
+    help="Seconds a request may take before its worker is replaced.",
+)
 @pass_hub
-def serve(hub: HubContext, host: str, port: int, workers: int) -> None:
+def serve(hub: HubContext, host: str, port: int, workers: int, timeout: int) -> None:
     """Serve the hub with gunicorn."""
-    from gunicorn.app.base import BaseApplication
+    from mash_hub.web import server
 
-    settings = hub.settings  # fail fast, with one line, before any worker starts
-    _without_server_banner()
-
-    class HubServer(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", None)
-            self.cfg.set("forwarded_allow_ips", "127.0.0.1")
-
-        def load(self) -> Flask:
-            from mash_hub import create_app
-
-            return create_app(settings)
-
-    click.echo(f"MASH Hub on http://{host}:{port} ({settings.app.mode} mode)")
-    HubServer().run()
-
-
-def _without_server_banner() -> None:
-    """Stop gunicorn naming itself: it writes `Server: gunicorn` on every answer, ahead of
-    the application's headers, so removing the header in the app cannot reach it (security
-    review V15). The workers are forked after this runs, so each inherits it."""
-    from gunicorn.http import wsgi
-
-    written = wsgi.Response.default_headers
-    if getattr(written, "without_banner", False):
-        return
-
-    def default_headers(response: wsgi.Response) -> list[str]:
-        return [line for line in written(response) if not line.lower().startswith("server:")]
-
-    default_headers.without_banner = True  # type: ignore[attr-defined]
-    wsgi.Response.default_headers = default_headers
+    # Loaded here, once, before any worker starts: a broken configuration or policy set
+    # fails now, with one line.
+    app = hub.app
+    click.echo(f"MASH Hub on http://{host}:{port} ({hub.settings.app.mode} mode)")
+    server.serve(app, host=host, port=port, workers=workers, timeout=timeout)
 
 
 @cli.command("scheduler")
@@ -420,4 +398,7 @@ def main() -> None:
         cli.main(prog_name="mash-hub", standalone_mode=True)
     except ConfigError as err:
         click.echo(f"mash-hub: configuration error: {err}", err=True)
+        sys.exit(2)
+    except PolicyConfigError as err:
+        click.echo(f"mash-hub: the policy set cannot be loaded: {err}", err=True)
         sys.exit(2)

@@ -26,6 +26,8 @@ CONFIG_ENV = "MASH_CONFIG"
 
 # Published in the repository on purpose: good enough for a laptop, refused in production.
 DEVELOPMENT_SECRET_KEY = "development-only-not-secret"  # noqa: S105 - refused in production
+# policies/ beside the mash_hub package (the repository layout).
+REPO_POLICIES = Path(__file__).resolve().parents[1] / "policies"
 DEVELOPMENT_MASTER_KEY = base64.b64encode(b"development-only-master-key-0000").decode()
 DEVELOPMENT_AUDIT_SIGNING_KEY = base64.b64encode(b"development-only-audit-signing-k").decode()
 
@@ -137,6 +139,11 @@ class ApiSettings:
 @dataclass(frozen=True)
 class FirewallSettings:
     break_glass_window: Duration = field(default_factory=lambda: _d("60 minutes"))
+    # Where the agreements register and the Cedar rules are read from, once, at start.
+    policies_dir: str = ""
+
+    def policies_path(self) -> Path:
+        return Path(self.policies_dir) if self.policies_dir else REPO_POLICIES
 
 
 @dataclass(frozen=True)
