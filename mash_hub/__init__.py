@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import structlog
 from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
 from govuk_frontend_wtf.main import WTFormsHelpers
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.extensions["mash.clock"] = clock or Clock()
     app.extensions["mash.db"] = database
     app.extensions["mash.master_key"] = settings.master_key_bytes()
+    _check_master_key(database, settings, app.extensions["mash.master_key"])
     try:
         app.extensions["mash.calendar"] = WorkingCalendar.from_settings(settings.calendar)
     except ValueError as err:
@@ -139,3 +141,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
 
 __all__ = ["create_app"]
+
+
+def _check_master_key(database: Database, settings: Settings, master: bytes) -> None:
+    """Refuse to start with a master key that cannot open the agency keys. A database
+    that cannot be reached (or is not set up yet) is not a reason to refuse: each data
+    call then fails closed by itself, and the key is checked at the next start."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from mash_hub.crypto import keys
+
+    try:
+        with database.transaction() as db:
+            problem = keys.master_key_mismatch(db, master)
+    except SQLAlchemyError:
+        structlog.get_logger(__name__).warning("master_key_not_checked")
+        return
+    if problem is not None:
+        raise ConfigError(f"{settings.source}: [keys] master_key: {problem}")

@@ -138,6 +138,26 @@ class MasterRotation:
     new_master_key_id: str
 
 
+def master_key_mismatch(db: Session, master: bytes) -> str | None:
+    """Why this master key cannot open the hub's agency keys, or None if it can (or there
+    are none yet). Checked at start-up: a well-formed but wrong key otherwise starts a hub
+    that answers every data call with an error (fault review, finding 6)."""
+    held = master_key_id(master)
+    wrapped_under = set(
+        db.scalars(
+            select(AgencyKey.master_key_id)
+            .where(AgencyKey.retired_at.is_(None), AgencyKey.wrapped.is_not(None))
+            .distinct()
+        )
+    )
+    if not wrapped_under or held in wrapped_under:
+        return None
+    return (
+        f"this master key (id {held}) is not the one the agency keys are wrapped under "
+        f"(id {', '.join(sorted(wrapped_under))})"
+    )
+
+
 # ------------------------------------------------------------------------------ key ids
 
 

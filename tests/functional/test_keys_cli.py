@@ -115,7 +115,7 @@ def test_rotate_master(tmp_path, clean_database, seeded, source):
         ("short", "must be 32 bytes"),
         ("same", "the one configured now"),
         ("missing-file", "cannot read"),
-        ("wrong-current", "nothing was changed"),
+        ("wrong-current", "is not the one the agency keys are wrapped under"),
     ],
 )
 def test_rotate_master_refusals_change_nothing(tmp_path, clean_database, seeded, how, message):
