@@ -1,0 +1,178 @@
+"""The database going away under the served hub and coming back (fault review, scenarios
+1 and 2): stopped cleanly, and its server process killed outright. While it is away every
+call fails closed (the API's JSON error, nothing released, nothing half-written); when it
+is back the hub recovers by itself, and the trail still verifies.
+
+Each test runs its own throwaway PostgreSQL cluster on a free port (the shared server is
+never stopped), so they run in CI's PostgreSQL pass only."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import _as_app_role
+from tests.faults.test_served_faults import _token
+from tests.functional.test_contacts_api import CONTACT
+from tests.served import Served, free_port, run_command, served
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("MASH_TEST_DATABASE_URL", "").startswith("postgresql"),
+    reason="a PostgreSQL cluster of its own: run in the PostgreSQL pass",
+)
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass
+class Cluster:
+    data: Path
+    port: int
+    log: Path
+
+    def _ctl(self, *args: str) -> None:
+        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args)
+
+    def start(self) -> None:
+        self._ctl(
+            "-w", "-l", str(self.log), "-o",
+            f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1", "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._ctl("-w", "-m", "fast", "stop")
+
+    def kill(self) -> None:
+        """The postmaster killed outright; its backends end when they notice."""
+        pid = int((self.data / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        # Backends left behind hold the shared memory until they exit.
+        time.sleep(1)
+
+    def url(self, user: str = "postgres") -> str:
+        return f"postgresql+psycopg://{user}@127.0.0.1:{self.port}/hub"
+
+
+def _as_postgres(*command: str) -> None:
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)  # noqa: S603
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip("no PostgreSQL 15 server binaries here")
+    root = Path(tempfile.mkdtemp(prefix="mash-fault-pg-"))
+    if os.geteuid() == 0:  # the server refuses to run as root: it runs as postgres
+        shutil.chown(root, "postgres")
+    made = Cluster(root / "data", free_port(), root / "server.log")
+    _as_postgres(str(PG_BIN / "initdb"), "-D", str(made.data), "-A", "trust", "-U", "postgres")
+    made.start()
+    engine = create_engine(made.url().replace("/hub", "/postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("CREATE DATABASE hub"))
+    engine.dispose()
+    try:
+        yield made
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already down
+            made.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _new_contact(n: int) -> bytes:
+    """A contact whose received time (a column kept in clear) names the call."""
+    at = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=n)
+    return json.dumps({**CONTACT, "received_at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()
+
+
+def _call(hub: Served, token: str, n: int) -> tuple[int, dict]:
+    answer, body = hub.get(
+        "/api/v1/contacts",
+        "POST",
+        _new_contact(n),
+        **{"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    return answer.status, json.loads(body)
+
+
+@pytest.mark.parametrize("how", ["stopped", "killed"])
+def test_the_served_hub_fails_closed_while_the_database_is_away_and_recovers(
+    cluster: Cluster, tmp_path: Path, how: str
+) -> None:
+    run_command(tmp_path, cluster.url(), "init-db")
+    app_url = _as_app_role(cluster.url())
+    run_command(tmp_path, app_url, "demo", "--no-cases")
+    credentials = json.loads((tmp_path / "instance" / "demo-credentials.json").read_text())
+    police = next(c for c in credentials["clients"] if c["agency"] == "police")
+    calls: list[tuple[int, int, dict]] = []
+    with served(tmp_path, app_url, workers=2) as hub:
+        token = _token(hub, police)
+        for n in range(5):
+            calls.append((n, *_call(hub, token, n)))
+        cluster.stop() if how == "stopped" else cluster.kill()
+        for n in range(5, 10):
+            calls.append((n, *_call(hub, token, n)))
+        cluster.start()
+        back_at = time.monotonic()
+        n, recovered = 10, None
+        while time.monotonic() - back_at < 20:
+            status, body = _call(hub, token, n)
+            calls.append((n, status, body))
+            n += 1
+            if status == 201:
+                recovered = time.monotonic() - back_at
+                break
+            time.sleep(0.1)
+        assert recovered is not None, calls[-3:]
+        for m in range(n, n + 5):
+            calls.append((m, *_call(hub, token, m)))
+
+    away = [(status, body) for n, status, body in calls if 5 <= n < 10]
+    assert all(status == 500 and body["error"] == "server_error" for status, body in away), away
+    assert all(status == 201 for n, status, _ in calls[-5:])
+    assert all(status == 201 for n, status, _ in calls[:5])
+    # Nothing lost, nothing written twice, nothing half-written: one contact, with its
+    # subjects and its allow event, for every 201; none for any other answer.
+    created = {n: body["id"] for n, status, body in calls if status == 201}
+    engine = create_engine(cluster.url())
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT c.id, c.received_at, "
+                "(SELECT count(*) FROM contact_subjects s WHERE s.contact_id = c.id), "
+                "(SELECT count(*) FROM audit_events e WHERE e.object_id = CAST(c.id AS text) "
+                " AND e.action = 'contact:create' AND e.decision = 'allow') "
+                "FROM contacts c"
+            )
+        ).all()
+    engine.dispose()
+    stored = {str(row[0]): (row[1], row[2], row[3]) for row in rows}
+    assert set(stored) == set(created.values())
+    for n, contact_id in created.items():
+        received, subjects, allows = stored[contact_id]
+        assert received == datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=n)
+        assert subjects == 2 and allows == 1, (n, subjects, allows)
+    run_command(tmp_path, app_url, "audit", "seal")
+    verified = run_command(tmp_path, app_url, "audit", "verify")
+    assert verified.startswith("OK"), verified
+    assert recovered < 10, f"{how}: first success {recovered:.2f} s after the database was back"
