@@ -18,16 +18,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import _as_app_role
-from tests.faults.test_served_faults import _token
-from tests.functional.test_contacts_api import CONTACT
-from tests.served import Served, free_port, run_command, served
+from tests.faults.load import check_whole, intake, token
+from tests.served import free_port, run_command, served
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("MASH_TEST_DATABASE_URL", "").startswith("postgresql"),
@@ -99,22 +97,6 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _new_contact(n: int) -> bytes:
-    """A contact whose received time (a column kept in clear) names the call."""
-    at = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=n)
-    return json.dumps({**CONTACT, "received_at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()
-
-
-def _call(hub: Served, token: str, n: int) -> tuple[int, dict]:
-    answer, body = hub.get(
-        "/api/v1/contacts",
-        "POST",
-        _new_contact(n),
-        **{"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    return answer.status, json.loads(body)
-
-
 @pytest.mark.parametrize("how", ["stopped", "killed"])
 def test_the_served_hub_fails_closed_while_the_database_is_away_and_recovers(
     cluster: Cluster, tmp_path: Path, how: str
@@ -126,17 +108,17 @@ def test_the_served_hub_fails_closed_while_the_database_is_away_and_recovers(
     police = next(c for c in credentials["clients"] if c["agency"] == "police")
     calls: list[tuple[int, int, dict]] = []
     with served(tmp_path, app_url, workers=2) as hub:
-        token = _token(hub, police)
+        bearer = token(hub, police)
         for n in range(5):
-            calls.append((n, *_call(hub, token, n)))
+            calls.append((n, *intake(hub, bearer, n)))
         cluster.stop() if how == "stopped" else cluster.kill()
         for n in range(5, 10):
-            calls.append((n, *_call(hub, token, n)))
+            calls.append((n, *intake(hub, bearer, n)))
         cluster.start()
         back_at = time.monotonic()
         n, recovered = 10, None
         while time.monotonic() - back_at < 20:
-            status, body = _call(hub, token, n)
+            status, body = intake(hub, bearer, n)
             calls.append((n, status, body))
             n += 1
             if status == 201:
@@ -145,33 +127,14 @@ def test_the_served_hub_fails_closed_while_the_database_is_away_and_recovers(
             time.sleep(0.1)
         assert recovered is not None, calls[-3:]
         for m in range(n, n + 5):
-            calls.append((m, *_call(hub, token, m)))
+            calls.append((m, *intake(hub, bearer, m)))
 
     away = [(status, body) for n, status, body in calls if 5 <= n < 10]
     assert all(status == 500 and body["error"] == "server_error" for status, body in away), away
     assert all(status == 201 for n, status, _ in calls[-5:])
     assert all(status == 201 for n, status, _ in calls[:5])
-    # Nothing lost, nothing written twice, nothing half-written: one contact, with its
-    # subjects and its allow event, for every 201; none for any other answer.
-    created = {n: body["id"] for n, status, body in calls if status == 201}
-    engine = create_engine(cluster.url())
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT c.id, c.received_at, "
-                "(SELECT count(*) FROM contact_subjects s WHERE s.contact_id = c.id), "
-                "(SELECT count(*) FROM audit_events e WHERE e.object_id = CAST(c.id AS text) "
-                " AND e.action = 'contact:create' AND e.decision = 'allow') "
-                "FROM contacts c"
-            )
-        ).all()
-    engine.dispose()
-    stored = {str(row[0]): (row[1], row[2], row[3]) for row in rows}
-    assert set(stored) == set(created.values())
-    for n, contact_id in created.items():
-        received, subjects, allows = stored[contact_id]
-        assert received == datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=n)
-        assert subjects == 2 and allows == 1, (n, subjects, allows)
+    # Nothing lost, nothing written twice, nothing half-written.
+    check_whole(cluster.url(), {n: body["id"] for n, status, body in calls if status == 201}, set())
     run_command(tmp_path, app_url, "audit", "seal")
     verified = run_command(tmp_path, app_url, "audit", "verify")
     assert verified.startswith("OK"), verified

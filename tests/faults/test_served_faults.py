@@ -3,7 +3,6 @@ file and a request that overruns its time (fault review, findings 3 and 9)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -13,14 +12,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from mash_hub.config import REPO_POLICIES
+from tests.faults.load import token
 from tests.functional.test_contacts_api import CONTACT
-from tests.served import Served, run_command, served
+from tests.served import run_command, served
 
 
 def _wait_for(check, what: str, seconds: float = 60):
@@ -64,21 +63,6 @@ def test_a_broken_policy_set_stops_the_start_with_one_line(tmp_path: Path, clean
     assert len(lines) == 1 and "polic" in lines[0], lines
 
 
-def _token(hub: Served, client: dict) -> str:
-    basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode())
-    answer, body = hub.get(
-        "/oauth/token",
-        "POST",
-        urlencode({"grant_type": "client_credentials"}).encode(),
-        **{
-            "Authorization": f"Basic {basic.decode()}",
-            "Content-Type": "application/x-www-form-urlencoded",
-        },
-    )
-    assert answer.status == 200, body
-    return str(json.loads(body)["access_token"])
-
-
 @contextmanager
 def _writes_held(admin_url: str) -> Iterator[None]:
     """Every API call waits while this is open: another session holds the table that
@@ -106,13 +90,13 @@ def test_a_request_past_the_worker_timeout_gets_the_api_error_shape(
     credentials = json.loads((tmp_path / "instance" / "demo-credentials.json").read_text())
     police = next(c for c in credentials["clients"] if c["agency"] == "police")
     with served(tmp_path, clean_database, "--timeout", "2", workers=1) as hub:
-        token = _token(hub, police)
+        bearer = token(hub, police)
         with _writes_held(admin_database_url):
             answer, body = hub.get(
                 "/api/v1/contacts",
                 "POST",
                 json.dumps(CONTACT).encode(),
-                **{"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                **{"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"},
             )
         assert answer.status == 500
         assert answer.getheader("Content-Type") == "application/json"
