@@ -474,8 +474,7 @@ def approval_for(
 ) -> tuple[Disclosure, PendingApproval]:
     """A disclosure as its originating agency's governance lead sees it: who, why, on
     which basis and how many of its restricted items (never the MASH's content)."""
-    # A missing disclosure is put to the firewall as one with nothing restricted in it, so
-    # the refusal (and its audit) is the same as for one holding none of this agency's items.
+    # A missing disclosure is refused by the firewall with the work of a refused one.
     disclosure = records.open(
         db,
         principal,
@@ -483,7 +482,6 @@ def approval_for(
         disclosure_id,
         Action.DISCLOSURE_APPROVE,
         missing=DisclosureNotFound,
-        missing_as=records.unknown_disclosure_resource,
         outside_the_mash=True,
     ).record
     view = _for_originator(disclosure, principal.agency)

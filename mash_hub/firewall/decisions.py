@@ -409,6 +409,29 @@ def allowed_in_request(principal: Principal, action: Action, contact_id: str) ->
     return None
 
 
+def refuse_missing(
+    principal: Principal,
+    action: Action,
+    stand_in: Resource,
+    *,
+    object_type: str,
+    object_id: str,
+    grant_lookup: str,
+) -> uuid.UUID:
+    """A record that does not exist is refused by the same work as one that exists and is
+    refused (security review V13: the two took different times, 1.5 ms apart): the
+    emergency-access lookup (for `grant_lookup`, which finds nothing), a policy decision
+    about a stand-in of the same type, the request rolled back and one refusal audited on
+    its own. Whatever the policy says of the stand-in, the record is refused; the audit
+    says why (`not_found`) and names the id that was asked for."""
+    try:
+        context = Context(now=runtime.now(), break_glass=_break_glass_open(principal, grant_lookup))
+        runtime.pdp().decide(policy_actor(principal), action, stand_in, context)
+    except Exception:  # noqa: BLE001, S110 - the answer is a refusal whatever happens here
+        pass
+    return record_not_found(principal, action, object_type, object_id)
+
+
 def record_not_found(
     principal: Principal, action: Action, object_type: str, object_id: str
 ) -> uuid.UUID:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, select
@@ -42,6 +42,7 @@ from mash_hub.firewall.decisions import (
     decide_many,
     decide_within,
     record_not_found,
+    refuse_missing,
     require,
 )
 from mash_hub.firewall.release import (
@@ -83,6 +84,8 @@ class RecordType(Generic[R]):
     resource: Callable[[R], Resource] | None  # what the policy sees of it
     contact_of: Callable[[R], uuid.UUID]  # the contact it belongs to
     agency_of: Callable[[R], str]  # the agency whose keys seal its content
+    # What the policy is asked about in place of one that does not exist (`open`).
+    stand_in: Callable[[str], Resource] = lambda typed: _missing_contact(typed)
 
 
 def contact_resource(contact: Any) -> ContactResource:
@@ -161,6 +164,27 @@ def unknown_disclosure_resource(typed: str) -> DisclosureResource:
     return DisclosureResource(id=typed[:64], restricted_by=frozenset())
 
 
+# Stand-ins for records that do not exist: resources of the type asked about, for `open`
+# to put to the policy so that a missing id costs what a refused one costs.
+_NOWHERE = "none"
+_NO_ID = uuid.UUID(int=0)
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _missing_contact(typed: str) -> ContactResource:
+    return ContactResource(typed[:64], "none", "closed")
+
+
+def _missing_request(typed: str) -> InfoRequestResource:
+    return InfoRequestResource(typed[:64], _NOWHERE, "withdrawn", _LONG_AGO, "none")
+
+
+def _missing_grant(typed: str) -> BreakGlassGrantResource:
+    return BreakGlassGrantResource(
+        typed[:64], holder=_NOWHERE, agency=_NOWHERE, owning_agency=_NOWHERE
+    )
+
+
 def request_resource(request: Any) -> InfoRequestResource:
     return InfoRequestResource(
         str(request.id),
@@ -220,6 +244,7 @@ def registry() -> dict[type[Any], RecordType[Any]]:
             contact_of=lambda request: request.contact_id,
             # The question is sealed for the agency asked; the subjects stay the source's.
             agency_of=lambda request: request.agency,
+            stand_in=_missing_request,
         ),
         t.person_merge: RecordType[Any](
             object_type="PersonMerge",
@@ -232,6 +257,7 @@ def registry() -> dict[type[Any], RecordType[Any]]:
             resource=grant_resource,
             contact_of=lambda grant: grant.contact_id,
             agency_of=lambda grant: grant.owning_agency,
+            stand_in=_missing_grant,
         ),
         t.disclosure: RecordType[Any](
             object_type="Disclosure",
@@ -239,6 +265,7 @@ def registry() -> dict[type[Any], RecordType[Any]]:
             contact_of=lambda disclosure: disclosure.contact_id,
             # Each released item stays sealed for the agency it came from.
             agency_of=lambda disclosure: disclosure.started_by_agency,
+            stand_in=unknown_disclosure_resource,
         ),
         t.retention_review: RecordType[Any](
             object_type="RetentionReview",
@@ -363,7 +390,6 @@ def open(
     reuse: bool = False,
     decide_as: Action | None = None,
     refusal_shown: bool = False,
-    missing_as: Callable[[str], Resource] | None = None,
     outside_the_mash: bool = False,
 ) -> Opened[R]:
     """Load, decide and audit one record for `action`; `missing` is raised, alike, for a
@@ -375,9 +401,10 @@ def open(
     for (for instance, a contact's requests are listed under `contact:read`).
     `refusal_shown`: a refusal raises `Denied` instead, for a record the caller may be
     told about (a screener asked to sign off a decision answers 403; an agency's own
-    request that has expired answers 409). `missing_as`: a record that does not exist is
-    put to the policy as this stand-in, so that its refusal, and the refusal's audit, are
-    those of a record the caller may not have. `outside_the_mash`: the caller is of an
+    request that has expired answers 409). A record that does not exist (or an id that
+    names none) is refused by the same work as one the policy refuses: the same reads, a
+    decision about a stand-in of its type, one refusal audited (`not_found`), so neither
+    the answer nor its time tells them apart. `outside_the_mash`: the caller is of an
     agency outside the MASH (an originator's lead approving a disclosure): the decision is
     audited without the contact's id, which their trail must not learn."""
     entry = record_type(model)
@@ -390,16 +417,25 @@ def open(
     kept: dict[tuple[type[Any], uuid.UUID], Any] = db.info.setdefault(_KEPT, {})
     if ident is not None and not _READS.get(asked, False):
         kept.pop((model, ident), None)
-    found = db.get(model, ident) if ident is not None else None
+    # An id that is not one is looked up all the same (as the nil id, which names none).
+    # Nothing but the row itself until the policy has spoken: a row's eager collections
+    # (a request's answers, a contact's subjects) are read once it is allowed, so a
+    # refused record costs what a missing one costs.
+    found = db.get(model, ident if ident is not None else _NO_ID, options=[lazyload("*")])
     if found is not None and ident is not None and _READS.get(asked, False):
         kept[(model, ident)] = found
     if found is None:
-        if missing_as is not None:
-            try:
-                require(principal, asked, missing_as(str(record_id)))
-            except AccessDenied as refused:
-                raise missing(str(record_id)) from refused
-        record_not_found(principal, action, entry.object_type, str(record_id))
+        if entry.resource is None:
+            # The refused path reads the record's contact.
+            db.get(_tables().contact, _NO_ID, options=[lazyload("*")])
+        refuse_missing(
+            principal,
+            asked,
+            entry.stand_in(str(record_id)),
+            object_type=entry.object_type,
+            object_id=str(record_id),
+            grant_lookup=str(ident or _NO_ID),
+        )
         raise missing(str(record_id))
     contact_id = str(entry.contact_of(found))
     access = allowed_in_request(principal, asked, contact_id) if reuse else None
@@ -407,7 +443,7 @@ def open(
         if entry.resource is not None:
             resource = entry.resource(found)
         else:
-            contact = db.get(_tables().contact, entry.contact_of(found))
+            contact = db.get(_tables().contact, entry.contact_of(found), options=[lazyload("*")])
             if contact is None:  # pragma: no cover - a foreign key
                 record_not_found(principal, action, entry.object_type, str(record_id))
                 raise missing(str(record_id))
