@@ -287,6 +287,22 @@ def users_disable(hub: HubContext, email: str) -> None:
     click.echo(f"disabled user {user_id}; their sessions end on their next request")
 
 
+@users.command("unlock")
+@click.argument("email")
+@pass_hub
+def users_unlock(hub: HubContext, email: str) -> None:
+    """Let a person sign in again at once: forget their account's failed attempts."""
+    from mash_hub.identity import services as identity
+
+    try:
+        with unit_of_work(hub) as db:
+            user, forgotten = identity.unlock_user(db, email)
+            user_id = user.id
+    except identity.IdentityError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"unlocked user {user_id}: {forgotten} failed attempt(s) forgotten")
+
+
 @users.command("list")
 @pass_hub
 def users_list(hub: HubContext) -> None:

@@ -110,10 +110,20 @@ class SessionSettings:
 
 @dataclass(frozen=True)
 class LoginSettings:
+    # Wrong fresh security codes (step-up) a signed-in person may enter within the window.
     max_failures: int = 10
     failure_window: Duration = field(default_factory=lambda: _d("5 minutes"))
     mfa_step_timeout: Duration = field(default_factory=lambda: _d("5 minutes"))
     totp_issuer: str = "MASH Hub"
+    # Sign-in throttling (mash_hub.identity.throttle), checked before any password hashing.
+    address_failures: int = 10
+    address_window: Duration = field(default_factory=lambda: _d("1 minute"))
+    account_address_failures: int = 5
+    account_failures: int = 20
+    first_delay: Duration = field(default_factory=lambda: _d("30 seconds"))
+    longest_delay: Duration = field(default_factory=lambda: _d("15 minutes"))
+    failures_remembered: Duration = field(default_factory=lambda: _d("24 hours"))
+    known_address: Duration = field(default_factory=lambda: _d("30 days"))
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,8 @@ class ApiSettings:
     # Calls each client may make per window, counted in the database across every worker.
     rate_limit: int = 600
     rate_limit_window: Duration = field(default_factory=lambda: _d("1 minute"))
+    # Access tokens each client may be issued per minute (each one is a stored row).
+    tokens_per_minute: int = 30
 
 
 @dataclass(frozen=True)

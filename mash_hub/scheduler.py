@@ -36,6 +36,7 @@ from mash_hub import runtime
 from mash_hub.audit import sealer
 from mash_hub.config import Settings
 from mash_hub.db import Database
+from mash_hub.identity import throttle
 from mash_hub.retention import services as retention
 from mash_hub.sharing import services as sharing
 
@@ -83,6 +84,7 @@ JOBS: list[Job | DatabaseJob] = [
     Job("withdraw_green_requests", sharing.withdraw_green_requests, _every_interval),
     Job("list_retention_due", retention.list_due, _every_interval),
     DatabaseJob("seal_audit", seal_audit, _every_seal_interval),
+    Job("forget_sign_in_attempts", throttle.prune, _every_interval),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -13,6 +14,7 @@ from mash_hub.api import oauth
 from mash_hub.api.openapi import document
 from mash_hub.authz import Permission, acting_principal, public, requires
 from mash_hub.identity import services as identity
+from mash_hub.identity import throttle
 
 oauth_bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -37,6 +39,22 @@ def issue_token() -> Response:
         refused.status_code = 401
         refused.headers["WWW-Authenticate"] = 'Basic realm="mash-hub"'
         return refused
+    # Before any credential is checked: has this address failed too often, or has this
+    # client had its tokens for the minute? (Security review V5: 60 of 60 were issued.)
+    source = throttle.source_of(request.remote_addr)
+    claimed = _claimed_client_id()
+    client = identity.client_by_client_id(db.session(), claimed) if claimed else None
+    wait = throttle.token_wait(db.session(), client.id if client is not None else None, source)
+    if wait is not None:
+        db.rollback_request()
+        throttle.turned_away(source, wait, email=None, action="token:issue")
+        held = jsonify(
+            error="rate_limited",
+            error_description=f"too many token requests: try again in {wait.retry_after()} s",
+        )
+        held.status_code = 429
+        held.headers["Retry-After"] = str(wait.retry_after())
+        return held
     try:
         response: Response = oauth.token_server().create_token_response()
     except InsecureTransportError:
@@ -44,7 +62,32 @@ def issue_token() -> Response:
         refused = jsonify(error="invalid_request", error_description="use HTTPS")
         refused.status_code = 400
         return refused
+    if response.status_code == 401:
+        db.rollback_request()
+        throttle.record_token_failure(source, claimed or "")
     return response
+
+
+def _claimed_client_id() -> str | None:
+    """The client the caller says it is (not yet checked): from HTTP Basic, the form's
+    client_id, or the issuer of a private_key_jwt assertion."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[0] or None
+    if request.form.get("client_id"):
+        return request.form["client_id"][:64]
+    assertion = request.form.get("client_assertion", "")
+    try:
+        payload = assertion.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        issuer = claims.get("iss") if isinstance(claims, dict) else None
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return None
+    return issuer[:64] if isinstance(issuer, str) and issuer else None
 
 
 def _basic_credentials_readable(header: str) -> bool:

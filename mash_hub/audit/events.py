@@ -142,10 +142,22 @@ _KINDS = (
     ),
     EventKind(
         "sign_in.refused",
-        "A password or security code at sign-in was refused, or the account was locked "
+        "A password or security code at sign-in was refused "
         "(actor_id: the account's id if the email is a known account, else 'unknown'; never "
         "what was typed)",
         frozenset({"actor_id", "action", "decision", "reason"}),
+    ),
+    EventKind(
+        "sign_in.held_back",
+        "Sign-in steps or token requests were turned away before any credential was checked, "
+        "for too many failures from one address or against one account (the first per "
+        "address and window; the rest are in the log)",
+        frozenset({"actor_id", "action", "decision", "reason"}),
+    ),
+    EventKind(
+        "user.unlocked",
+        "An operator let a person sign in again at once: their failed attempts were forgotten",
+        frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
     ),
     EventKind(
         "step_up.refused",

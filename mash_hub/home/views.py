@@ -142,4 +142,5 @@ def index() -> str:
         ),
         disclosure_summary=_disclosure_summary(principal),
         step_up_notices=identity.step_up_notices(db.session(), principal),
+        failed_sign_ins=identity.failed_sign_ins_before(db.session(), current_user),
     )

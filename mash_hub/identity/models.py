@@ -83,7 +83,10 @@ class LoginAttempt(Base):
     """
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_account_key_at", "account_key", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempts_account_key_at", "account_key", "at"),
+        Index("ix_login_attempts_source_at", "source", "at"),
+    )
 
     # BIGINT on PostgreSQL; INTEGER on SQLite, where only that type autoincrements.
     id: Mapped[int] = mapped_column(
@@ -92,6 +95,8 @@ class LoginAttempt(Base):
     account_key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     stage: Mapped[str] = mapped_column(String(16))
+    # A keyed hash of the address the attempt came from (never the address itself).
+    source: Mapped[str | None] = mapped_column(String(32), nullable=True)
     succeeded: Mapped[bool] = mapped_column(Boolean)
 
 

@@ -51,6 +51,7 @@ from mash_hub.crypto.sealing import SealError, open_sealed, purpose_key, seal
 from mash_hub.db import after_rollback, database
 from mash_hub.firewall import duties
 from mash_hub.firewall.decisions import require
+from mash_hub.identity import throttle
 from mash_hub.identity.models import (
     Agency,
     ApiClient,
@@ -151,43 +152,6 @@ def account_key(email: str) -> str:
 # ------------------------------------------------------------------- sign-in and lockout
 
 
-def is_locked_out(db: Session, key: str) -> bool:
-    """Ten failures in the window since the last full sign-in lock the account, known or not.
-
-    Only a completed sign-in (password and code) resets the count, so knowing the password
-    does not buy fresh guesses at the code.
-    """
-    login = runtime.settings().login
-    now = runtime.now()
-    since = now - login.failure_window.timedelta
-    last_success = db.scalar(
-        select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.account_key == key,
-            LoginAttempt.succeeded.is_(True),
-            LoginAttempt.stage == "totp",
-        )
-    )
-    if last_success is not None and last_success > since:
-        since = last_success
-    failures = db.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
-            LoginAttempt.account_key == key,
-            LoginAttempt.succeeded.is_(False),
-            LoginAttempt.at > since,
-        )
-    )
-    return (failures or 0) >= login.max_failures
-
-
-def record_failure(key: str, stage: str) -> None:
-    """Persist a failed step in its own transaction: the request that saw it answers with an
-    error and rolls back, but the count must survive for the lockout."""
-    with database().transaction() as own:
-        own.add(LoginAttempt(account_key=key, at=runtime.now(), stage=stage, succeeded=False))
-
-
 def audit_sign_in_refused(email: str, stage: str, reason: str) -> None:
     """Put a refused sign-in step in the audit trail, in its own transaction (the page that
     refused it rolls back): the account's id if the email belongs to one, else 'unknown'.
@@ -208,9 +172,11 @@ def audit_sign_in_refused(email: str, stage: str, reason: str) -> None:
     )
 
 
-def record_success(db: Session, key: str, stage: str) -> None:
+def record_success(db: Session, key: str, stage: str, source: str | None = None) -> None:
     """A successful step commits with the sign-in it belongs to."""
-    db.add(LoginAttempt(account_key=key, at=runtime.now(), stage=stage, succeeded=True))
+    db.add(
+        LoginAttempt(account_key=key, at=runtime.now(), stage=stage, succeeded=True, source=source)
+    )
 
 
 def verify_password(db: Session, email: str, password: str) -> User | None:
@@ -512,29 +478,40 @@ def step_up_refusal(
 class StepUpNotice:
     at: datetime
     user_name: str
+    what: str
+
+
+ACCOUNT_NOTICES = {
+    "step_up.locked": "Too many wrong security codes for a sensitive action",
+    "sign_in.held_back": "Many failed sign-ins to their account from elsewhere",
+}
 
 
 def step_up_notices(db: Session, principal: Principal, limit: int = 10) -> list[StepUpNotice]:
     """For a governance lead: the people of their own agency whose step-up was locked
-    after too many wrong security codes, newest first."""
+    after too many wrong security codes, or whose account others failed to sign in to so
+    often that sign-ins from unfamiliar places are held back; newest first."""
     if Role.GOVERNANCE_LEAD not in principal.roles:
         return []
     sent = db.execute(
-        select(Notification.created_at, Notification.object_id)
+        select(Notification.created_at, Notification.object_id, Notification.kind)
         .where(
             Notification.recipient_agency == principal.agency,
             Notification.recipient_role == Role.GOVERNANCE_LEAD.value,
-            Notification.kind == "step_up.locked",
+            Notification.kind.in_(ACCOUNT_NOTICES),
         )
         .order_by(Notification.created_at.desc())
         .limit(limit)
     ).all()
-    ids = {uuid.UUID(object_id) for _at, object_id in sent}
+    ids = {uuid.UUID(object_id) for _at, object_id, _kind in sent}
     names = {
         str(ident): name
         for ident, name in db.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
     }
-    return [StepUpNotice(at, names.get(object_id, "A user")) for at, object_id in sent]
+    return [
+        StepUpNotice(at, names.get(object_id, "A user"), ACCOUNT_NOTICES[kind])
+        for at, object_id, kind in sent
+    ]
 
 
 def _tell_lead_step_up_locked(session: Session, user: User) -> None:
@@ -631,6 +608,35 @@ def disable_user(db: Session, email: str) -> User:
     revoke_sessions_of(db, user.id)
     db.flush()
     return user
+
+
+def failed_sign_ins_before(db: Session, user: User) -> tuple[int, datetime | None]:
+    """What the person is told when they sign in: failed attempts on their account (from
+    anywhere) since their previous sign-in, and when the last was."""
+    return throttle.failures_before(db, account_key(user.email))
+
+
+def unlock_user(db: Session, email: str) -> tuple[User, int]:
+    """`mash-hub users unlock`: forget the account's failed sign-in steps (from every
+    address) and wrong step-up codes, so nothing holds the person back; audited."""
+    user = user_by_email(db, email)
+    forgotten = throttle.forget_failures(db, account_key(user.email))
+    forgotten += throttle.forget_failures(db, _step_up_key(user))
+    record(
+        db,
+        EventDraft(
+            kind="user.unlocked",
+            actor_type="system",
+            actor_id="operator",
+            agency=user.agency.code,
+            action="user:unlock",
+            decision="allow",
+            object_type="user",
+            object_id=str(user.id),
+            reason=f"{forgotten} failed attempt(s) forgotten",
+        ),
+    )
+    return user, forgotten
 
 
 def revoke_sessions_of(db: Session, user_id: uuid.UUID) -> None:

@@ -26,7 +26,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from mash_hub import db, runtime
 from mash_hub.audit.services import EventDraft, record, record_on_its_own
 from mash_hub.authz import Permission, Role, acting_principal, current_principal, public, requires
-from mash_hub.identity import oidc
+from mash_hub.identity import oidc, throttle
 from mash_hub.identity import services as identity
 from mash_hub.identity.forms import SecurityCodeForm, SignInForm, SignOutForm
 from mash_hub.identity.models import User
@@ -36,7 +36,12 @@ log = structlog.get_logger("mash_hub.identity")
 
 PENDING_KEY = "mfa_pending"
 WRONG_CREDENTIALS = "Enter a correct email address and password"
-LOCKED_OUT = "There have been too many attempts to sign in. Wait 5 minutes, then try again"
+HELD_BACK = {
+    "address": "There have been too many attempts to sign in from your network. Wait until "
+    "{at} (UK time), then try again",
+    "account_address": "There have been too many attempts to sign in to this account. Wait "
+    "until {at} (UK time), then try again",
+}
 WRONG_CODE = "The security code is not correct, or has already been used. Enter the latest code"
 
 
@@ -91,15 +96,30 @@ def _pending_user() -> User | None:
     return identity.load_active_user(db.session(), str(pending.get("user_id")))
 
 
-def _failed_step(key: str, stage: str) -> None:
+def _source() -> str:
+    return throttle.source_of(request.remote_addr)
+
+
+def _failed_step(key: str, stage: str, email: str) -> None:
     # A failed step changes nothing but the attempt count: drop the request's work first,
     # so the attempt (its own transaction) never waits on this request's locks.
     db.rollback_request()
-    identity.record_failure(key, stage)
+    throttle.record_failure(key, stage, _source(), email)
+
+
+def _held_back(email: str, stage: str, wait: throttle.Wait) -> str:
+    """Audit (once per address and window) and word a refusal to try now."""
+    db.rollback_request()
+    throttle.turned_away(_source(), wait, email=email, action=f"sign_in:{stage}")
+    return HELD_BACK.get(wait.reason, HELD_BACK["account_address"]).format(at=wait.uk_time())
+
+
+def _too_many(page: str, wait: throttle.Wait) -> tuple[str, int, dict[str, str]]:
+    return page, 429, {"Retry-After": str(wait.retry_after())}
 
 
 def _complete_sign_in(user: User, key: str) -> BaseResponse:
-    identity.record_success(db.session(), key, "totp")
+    identity.record_success(db.session(), key, "totp", _source())
     session.pop(PENDING_KEY, None)
     login_user(user)
     session.regenerate()  # type: ignore[attr-defined]
@@ -109,28 +129,30 @@ def _complete_sign_in(user: User, key: str) -> BaseResponse:
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 @public
-def sign_in() -> BaseResponse | str:
+def sign_in() -> BaseResponse | str | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = SignInForm()
     notice = session.pop("notice", None)
+    wait = None
     if form.validate_on_submit():
         email = form.email.data or ""
         key = identity.account_key(email)
         request_db = db.session()
-        if identity.is_locked_out(request_db, key):
-            log.info("sign_in_locked_out", account=key[:12])
-            identity.audit_sign_in_refused(email, "password", "locked out")
-            form.email.errors = [LOCKED_OUT]
+        # Before any password is hashed: is this address, or this account from here,
+        # trying too often?
+        wait = throttle.sign_in_wait(request_db, key, _source())
+        if wait is not None:
+            form.email.errors = [_held_back(email, "password", wait)]
         else:
             user = identity.verify_password(request_db, email, form.password.data or "")
             if user is None:
                 log.info("sign_in_password_refused", account=key[:12])
-                _failed_step(key, "password")
+                _failed_step(key, "password", email)
                 identity.audit_sign_in_refused(email, "password", "wrong email or password")
                 form.email.errors = [WRONG_CREDENTIALS]
             else:
-                identity.record_success(request_db, key, "password")
+                identity.record_success(request_db, key, "password", _source())
                 identity.begin_enrolment(user)
                 session[PENDING_KEY] = {"user_id": str(user.id), "at": runtime.now().isoformat()}
                 session.regenerate()  # type: ignore[attr-defined]
@@ -138,7 +160,7 @@ def sign_in() -> BaseResponse | str:
                 if user.totp_enrolled_at is None:
                     return redirect(url_for("identity.enrol"))
                 return redirect(url_for("identity.security_code"))
-    return render_template(
+    page = render_template(
         "identity/sign_in.html",
         form=form,
         title="Sign in to MASH Hub",
@@ -148,6 +170,7 @@ def sign_in() -> BaseResponse | str:
             for name, provider in oidc.providers().items()
         ],
     )
+    return _too_many(page, wait) if wait is not None else page
 
 
 # What the refusal page tells the person, by reason. Anything about the token itself gets
@@ -277,33 +300,35 @@ def oidc_callback(name: str) -> BaseResponse | tuple[str, int]:
 
 @bp.route("/sign-in/security-code", methods=["GET", "POST"])
 @public
-def security_code() -> BaseResponse | str:
+def security_code() -> BaseResponse | str | tuple[str, int, dict[str, str]]:
     user = _pending_user()
     if user is None:
         return redirect(url_for("identity.sign_in"))
     if user.totp_enrolled_at is None:
         return redirect(url_for("identity.enrol"))
     form = SecurityCodeForm()
+    wait = None
     if form.validate_on_submit():
         key = identity.account_key(user.email)
-        if identity.is_locked_out(db.session(), key):
-            identity.audit_sign_in_refused(user.email, "totp", "locked out")
-            form.code.errors = [LOCKED_OUT]
+        wait = throttle.sign_in_wait(db.session(), key, _source())
+        if wait is not None:
+            form.code.errors = [_held_back(user.email, "totp", wait)]
         elif identity.verify_totp(db.session(), user, form.code.data or ""):
             return _complete_sign_in(user, key)
         else:
             log.info("sign_in_code_refused", user_id=str(user.id))
-            _failed_step(key, "totp")
+            _failed_step(key, "totp", user.email)
             identity.audit_sign_in_refused(user.email, "totp", "security code wrong or used")
             form.code.errors = [WRONG_CODE]
-    return render_template(
+    page = render_template(
         "identity/security_code.html", form=form, title="Enter your security code"
     )
+    return _too_many(page, wait) if wait is not None else page
 
 
 @bp.route("/sign-in/set-up-authenticator", methods=["GET", "POST"])
 @public
-def enrol() -> BaseResponse | str:
+def enrol() -> BaseResponse | str | tuple[str, int, dict[str, str]]:
     user = _pending_user()
     if user is None:
         return redirect(url_for("identity.sign_in"))
@@ -313,27 +338,30 @@ def enrol() -> BaseResponse | str:
     if secret is None:
         return redirect(url_for("identity.sign_in"))
     form = SecurityCodeForm()
+    wait = None
     if form.validate_on_submit():
         key = identity.account_key(user.email)
-        if identity.is_locked_out(db.session(), key):
-            form.code.errors = [LOCKED_OUT]
+        wait = throttle.sign_in_wait(db.session(), key, _source())
+        if wait is not None:
+            form.code.errors = [_held_back(user.email, "totp", wait)]
         elif identity.confirm_enrolment(db.session(), user, form.code.data or ""):
             log.info("totp_enrolled", user_id=str(user.id))
             return _complete_sign_in(user, key)
         else:
-            _failed_step(key, "totp")
+            _failed_step(key, "totp", user.email)
             form.code.errors = [WRONG_CODE]
     uri = identity.provisioning_uri(user, secret)
     qr = segno.make(uri, error="m").svg_inline(scale=4, dark="#0b0c0c", light="#ffffff")
     text = identity.secret_as_text(secret)
     grouped = " ".join(text[i : i + 4] for i in range(0, len(text), 4))
-    return render_template(
+    page = render_template(
         "identity/enrol.html",
         form=form,
         title="Set up your authenticator app",
         qr_svg=Markup(qr),  # noqa: S704 - segno's own SVG markup, no user input in it
         secret_text=grouped,
     )
+    return _too_many(page, wait) if wait is not None else page
 
 
 @bp.route("/sign-out", methods=["POST"])

@@ -18,6 +18,8 @@ MESSAGES = {
     "disclosure.decided": "An agency recorded its decision on a disclosure you started",
     "step_up.locked": "Someone in your agency entered too many wrong security codes for a "
     "sensitive action; their fresh codes are refused for a while",
+    "sign_in.held_back": "Someone failed to sign in to the account of a person in your "
+    "agency many times; sign-ins from places the person does not use are held back for a while",
 }
 
 

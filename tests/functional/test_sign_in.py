@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import timedelta
 
 from mash_hub.authz.permissions import Role
 from tests.helpers import (
-    TOTP_STEP,
     csrf_token,
     current_code,
     sign_in,
@@ -110,45 +108,6 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(client, make_accoun
         account.email, "nobody@example.test"
     )
     assert strip(wrong_password.text) == strip(unknown_user.text)
-
-
-def test_the_eleventh_attempt_is_locked_out_even_with_the_right_password(client, make_account):
-    account = make_account()
-    for _ in range(10):
-        response = submit_password(client, account.email, "wrong password here")
-        assert "Enter a correct email address and password" in response.text
-    response = submit_password(client, account.email, account.password)
-    assert response.status_code == 200
-    assert "too many attempts" in response.text
-    assert client.get("/sign-in/security-code").headers["Location"].endswith("/sign-in")
-
-
-def test_lockout_is_counted_in_the_database_across_workers(app, make_account, clock):
-    account = make_account()
-    for attempt in range(10):
-        worker = app.test_client()  # a fresh cookie jar each time: nothing kept client-side
-        submit_password(worker, account.email, f"wrong password {attempt}")
-    response = submit_password(app.test_client(), account.email, account.password)
-    assert "too many attempts" in response.text
-
-
-def test_lockout_ends_after_the_window(client, make_account, clock):
-    account = make_account()
-    for _ in range(10):
-        submit_password(client, account.email, "wrong password here")
-    clock.advance(timedelta(minutes=5) + TOTP_STEP)
-    sign_in(client, account, clock)
-    assert client.get("/").status_code == 200
-
-
-def test_wrong_codes_count_towards_the_lockout(client, make_account, clock):
-    account = make_account()
-    submit_password(client, account.email, account.password)
-    for _ in range(10):
-        submit_code(client, "123456")
-    response = submit_code(client, current_code(account.seed, clock))
-    assert "too many attempts" in response.text
-    assert client.get("/").status_code == 302
 
 
 def test_overlong_and_malformed_input_gets_field_errors_not_500(client):

@@ -51,11 +51,11 @@ def test_ten_wrong_codes_lock_step_up_and_tell_the_lead(app, make_account, clock
     other = app.test_client()
     sign_in(other, make_account(Role.GOVERNANCE_LEAD, "health"), clock)
     home = other.get("/").text
-    assert "Security codes locked" in home and "Test Governance lead" in home
+    assert "Accounts held back" in home and "Test Governance lead" in home
     # Another agency's lead is not told.
     elsewhere = app.test_client()
     sign_in(elsewhere, make_account(Role.GOVERNANCE_LEAD, "education"), clock)
-    assert "Security codes locked" not in elsewhere.get("/").text
+    assert "Accounts held back" not in elsewhere.get("/").text
 
     # After the window the right code works again.
     clock.advance(timedelta(minutes=5))
