@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
+from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -108,7 +109,43 @@ def _failures_since(
     return int(count or 0), last
 
 
+# Addresses this worker has found held back, and until when: a held-back address is turned
+# away on its next attempts without a query (the hold can only end when its time comes;
+# nothing shortens it). Bounded; each worker keeps its own.
+_HELD_MAX = 10_000
+
+
+def _held() -> dict[tuple[str, str], datetime]:
+    held: dict[tuple[str, str], datetime] = current_app.extensions.setdefault("mash.held", {})
+    return held
+
+
+def held_address(source: str, kind: str) -> Wait | None:
+    """The wait this worker already knows for an address (`kind`: "sign_in" or "token"),
+    from memory alone."""
+    until = _held().get((source, kind))
+    if until is None:
+        return None
+    if until <= runtime.now():
+        _held().pop((source, kind), None)
+        return None
+    return Wait(until, "address")
+
+
+def _remember_held(source: str, kind: str, wait: Wait) -> None:
+    held = _held()
+    if len(held) >= _HELD_MAX:
+        now = runtime.now()
+        for key in [key for key, until in held.items() if until <= now] or list(held)[:1000]:
+            held.pop(key, None)
+    held[(source, kind)] = wait.until
+
+
 def _address_wait(db: Session, source: str, stages: tuple[str, ...]) -> Wait | None:
+    kind = "token" if stages == (CLIENT_AUTH_STAGE,) else "sign_in"
+    known = held_address(source, kind)
+    if known is not None:
+        return known
     login = runtime.settings().login
     window = login.address_window.timedelta
     recent = list(
@@ -126,7 +163,9 @@ def _address_wait(db: Session, source: str, stages: tuple[str, ...]) -> Wait | N
     )
     if len(recent) < login.address_failures:
         return None
-    return Wait(recent[-1] + window, "address")
+    wait = Wait(recent[-1] + window, "address")
+    _remember_held(source, kind, wait)
+    return wait
 
 
 def _known_address(db: Session, account_key: str, source: str) -> bool:
@@ -155,7 +194,7 @@ def sign_in_wait(db: Session, account_key: str, source: str) -> Wait | None:
     waits = []
     by_address = _address_wait(db, source, SIGN_IN_STAGES)
     if by_address is not None:
-        waits.append(by_address)
+        return by_address  # the address alone keeps it waiting: nothing more to look up
     count, last = _failures_since(db, account_key, source, SIGN_IN_STAGES)
     delay = _delay(count, login.account_address_failures)
     if delay is not None and last is not None and last + delay > now:
@@ -204,11 +243,17 @@ def record_failure(account_key: str, stage: str, source: str, email: str) -> Non
             )
 
 
-def turned_away(source: str, wait: Wait, *, email: str | None, action: str) -> None:
+def turned_away(
+    source: str, wait: Wait, *, email: str | None, action: str, known: bool = False
+) -> None:
     """Log every attempt turned away; audit the first per address and window, so that a
     flood is one event, not thousands. The event names the account's id if the email is
-    one's (else "unknown"), or the client id at the token endpoint; never what was typed."""
+    one's (else "unknown"), or the client id at the token endpoint; never what was typed.
+    `known`: the hold came from this worker's memory, so its first attempt is already in
+    the trail."""
     log.info("attempt_held_back", reason=wait.reason, retry_after=wait.retry_after())
+    if known:
+        return
     window_start = runtime.now() - runtime.settings().login.address_window.timedelta
     with database().transaction() as own:
         marked = own.scalar(

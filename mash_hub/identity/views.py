@@ -13,6 +13,7 @@ from flask import (
     Flask,
     Response,
     abort,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -79,6 +80,44 @@ def init_app(app: Flask) -> None:
 
     oidc.init_app(app)
     app.register_blueprint(bp)
+    # First of all, before the session, CSRF or the gate do any work: an address this
+    # worker already knows to be held back is turned away at once.
+    app.before_request_funcs.setdefault(None, []).insert(0, _turn_away_held_address)
+
+
+HELD_PATHS = {
+    "/sign-in": "sign_in",
+    "/sign-in/security-code": "sign_in",
+    "/sign-in/set-up-authenticator": "sign_in",
+    "/oauth/token": "token",
+}
+
+
+def _turn_away_held_address() -> Response | tuple[str, int, dict[str, str]] | None:
+    # The token endpoint is held back on POST; the sign-in pages on any method (a held-back
+    # address has no use for the form, and making one costs a session).
+    kind = HELD_PATHS.get(request.path)
+    if kind is None or (kind == "token" and request.method != "POST"):
+        return None
+    source = throttle.source_of(request.remote_addr)
+    wait = throttle.held_address(source, kind)
+    if wait is None:
+        return None
+    throttle.turned_away(source, wait, email=None, action=f"{kind}:held", known=True)
+    if kind == "token":
+        held = jsonify(
+            error="rate_limited",
+            error_description=f"too many token requests: try again in {wait.retry_after()} s",
+        )
+        held.status_code = 429
+        held.headers["Retry-After"] = str(wait.retry_after())
+        return held
+    page = render_template(
+        "identity/held_back.html",
+        title="Too many attempts to sign in",
+        message=HELD_BACK["address"].format(at=wait.uk_time()),
+    )
+    return _too_many(page, wait)
 
 
 def _pending_user() -> User | None:
