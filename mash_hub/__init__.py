@@ -157,5 +157,9 @@ def _check_master_key(database: Database, settings: Settings, master: bytes) -> 
     except SQLAlchemyError:
         structlog.get_logger(__name__).warning("master_key_not_checked")
         return
+    finally:
+        # The check's connection is not kept: the app may yet fail to start, and a server
+        # forks its workers from this process, each to open connections of its own.
+        database.engine.dispose()
     if problem is not None:
         raise ConfigError(f"{settings.source}: [keys] master_key: {problem}")
