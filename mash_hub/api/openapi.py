@@ -181,6 +181,12 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "description": "invalid_client",
                 "content": {"application/json": {"schema": TOKEN_ERROR_SCHEMA}},
             },
+            "429": {
+                "description": "rate_limited: the client has had its tokens for the minute, or "
+                "its address too many failed authentications; see Retry-After",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": {"application/json": {"schema": TOKEN_ERROR_SCHEMA}},
+            },
         },
     },
     ("/api/v1/openapi.json", "get"): {
