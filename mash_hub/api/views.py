@@ -13,6 +13,7 @@ from mash_hub import db
 from mash_hub.api import oauth
 from mash_hub.api.openapi import document
 from mash_hub.authz import Permission, acting_principal, public, requires
+from mash_hub.http.errors import token_refusal
 from mash_hub.identity import services as identity
 from mash_hub.identity import throttle
 
@@ -48,20 +49,17 @@ def issue_token() -> Response:
     if wait is not None:
         db.rollback_request()
         throttle.turned_away(source, wait, email=None, action="token:issue")
-        held = jsonify(
-            error="rate_limited",
-            error_description=f"too many token requests: try again in {wait.retry_after()} s",
+        return token_refusal(
+            429,
+            "rate_limited",
+            f"too many token requests: try again in {wait.retry_after()} s",
+            retry_after=wait.retry_after(),
         )
-        held.status_code = 429
-        held.headers["Retry-After"] = str(wait.retry_after())
-        return held
     try:
         response: Response = oauth.token_server().create_token_response()
     except InsecureTransportError:
         # A token is never issued over plain HTTP, save to this machine in development.
-        refused = jsonify(error="invalid_request", error_description="use HTTPS")
-        refused.status_code = 400
-        return refused
+        return token_refusal(400, "invalid_request", "use HTTPS")
     if response.status_code == 401:
         db.rollback_request()
         throttle.record_token_failure(source, claimed or "")

@@ -61,3 +61,15 @@ def from_api_error(err: ApiError) -> Response:
     return error_response(
         err.status, err.message, code=err.code, fields=err.fields, headers=err.headers
     )
+
+
+def token_refusal(
+    status: int, error: str, description: str, *, retry_after: int | None = None
+) -> Response:
+    """The token endpoint's refusals, in RFC 6749's shape (`error`, `error_description`),
+    with Retry-After when the caller is to come back later."""
+    response = jsonify(error=error, error_description=description)
+    response.status_code = status
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response

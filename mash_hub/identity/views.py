@@ -13,7 +13,6 @@ from flask import (
     Flask,
     Response,
     abort,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -27,6 +26,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from mash_hub import db, runtime
 from mash_hub.audit.services import EventDraft, record, record_on_its_own
 from mash_hub.authz import Permission, Role, acting_principal, current_principal, public, requires
+from mash_hub.http.errors import token_refusal
 from mash_hub.identity import oidc, throttle
 from mash_hub.identity import services as identity
 from mash_hub.identity.forms import SecurityCodeForm, SignInForm, SignOutForm
@@ -105,13 +105,12 @@ def _turn_away_held_address() -> Response | tuple[str, int, dict[str, str]] | No
         return None
     throttle.turned_away(source, wait, email=None, action=f"{kind}:held", known=True)
     if kind == "token":
-        held = jsonify(
-            error="rate_limited",
-            error_description=f"too many token requests: try again in {wait.retry_after()} s",
+        return token_refusal(
+            429,
+            "rate_limited",
+            f"too many token requests: try again in {wait.retry_after()} s",
+            retry_after=wait.retry_after(),
         )
-        held.status_code = 429
-        held.headers["Retry-After"] = str(wait.retry_after())
-        return held
     page = render_template(
         "identity/held_back.html",
         title="Too many attempts to sign in",

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import func, select
@@ -89,3 +92,14 @@ def check_whole(url: str, answered: dict[int, str], unanswered: set[int]) -> Non
         n = int((at - EPOCH).total_seconds() // 60)
         assert n in answered or n in unanswered, f"call {n} failed but stored {contact_id}"
         assert (subjects, allows) == (2, 1), (n, subjects, allows)
+
+
+def wait_for(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
+    """The first truthy answer of `check`, asked every 0.2 s, or fail naming `what`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting: {what}")

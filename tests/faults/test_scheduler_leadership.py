@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from mash_hub import scheduler
+from tests.faults.load import wait_for
 from tests.functional.test_scheduler import start_scheduler
 
 
@@ -43,16 +44,6 @@ def _end_session(admin_url: str, pid: int) -> None:
         engine.dispose()
 
 
-def _wait_for(check, what: str, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting: {what}")
-
-
 def test_a_lock_that_is_gone_is_known_to_be_gone(app, admin_database_url, settings):
     lock = scheduler.LeaderLock(app)
     assert lock.try_acquire()
@@ -79,10 +70,10 @@ def test_a_leader_whose_session_ends_stops_leading_and_leads_again(
     first = start_scheduler(settings, test_db_url)
     second = None
     try:
-        (pid,) = _wait_for(lambda: _advisory_holders(admin_database_url), "a leader")
+        (pid,) = wait_for(lambda: _advisory_holders(admin_database_url), "a leader")
         _end_session(admin_database_url, pid)
         # It notices, lets go and takes the lock again in a new session.
-        again = _wait_for(
+        again = wait_for(
             lambda: [p for p in _advisory_holders(admin_database_url) if p != pid], "leads again"
         )
         assert len(again) == 1

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,19 +16,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from mash_hub.config import REPO_POLICIES
-from tests.faults.load import token
+from tests.faults.load import token, wait_for
 from tests.functional.test_contacts_api import CONTACT
 from tests.served import run_command, served
-
-
-def _wait_for(check, what: str, seconds: float = 60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting: {what}")
 
 
 def test_a_worker_replaced_while_a_policy_file_is_broken_keeps_the_loaded_rules(
@@ -47,7 +36,7 @@ def test_a_worker_replaced_while_a_policy_file_is_broken_keeps_the_loaded_rules(
             rules.write_text("permit (principal, action, resource) when { this is broken")
         (worker,) = hub.workers()
         os.kill(worker, signal.SIGKILL)
-        _wait_for(lambda: [pid for pid in hub.workers() if pid != worker], "a new worker")
+        wait_for(lambda: [pid for pid in hub.workers() if pid != worker], "a new worker")
         answer, _body = hub.get("/sign-in")
         assert answer.status == 200, hub.log.read_text()
         assert hub.process.poll() is None
