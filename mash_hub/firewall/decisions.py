@@ -417,19 +417,26 @@ def refuse_missing(
     object_type: str,
     object_id: str,
     grant_lookup: str,
+    as_refusal: bool = False,
 ) -> uuid.UUID:
     """A record that does not exist is refused by the same work as one that exists and is
     refused (security review V13: the two took different times, 1.5 ms apart): the
     emergency-access lookup (for `grant_lookup`, which finds nothing), a policy decision
     about a stand-in of the same type, the request rolled back and one refusal audited on
     its own. Whatever the policy says of the stand-in, the record is refused; the audit
-    says why (`not_found`) and names the id that was asked for."""
+    says why (`not_found`) and names the id that was asked for. `as_refusal`: for a trail
+    its caller can read (an originating agency's lead approving a disclosure), the event
+    is the stand-in's refusal, so the reader's own trail does not tell them which ids
+    exist."""
     try:
         context = Context(now=runtime.now(), break_glass=_break_glass_open(principal, grant_lookup))
-        runtime.pdp().decide(policy_actor(principal), action, stand_in, context)
-    except Exception:  # noqa: BLE001, S110 - the answer is a refusal whatever happens here
-        pass
-    return record_not_found(principal, action, object_type, object_id)
+        decision = runtime.pdp().decide(policy_actor(principal), action, stand_in, context)
+    except Exception as err:  # noqa: BLE001 - the answer is a refusal whatever happens here
+        decision = Decision(False, reason=f"error: {type(err).__name__}")
+    if not (as_refusal and not decision.allowed):
+        return record_not_found(principal, action, object_type, object_id)
+    db.rollback_request()
+    return record_on_its_own(_draft(principal, action, stand_in, decision, None)).id
 
 
 def record_not_found(

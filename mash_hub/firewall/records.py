@@ -86,6 +86,9 @@ class RecordType(Generic[R]):
     agency_of: Callable[[R], str]  # the agency whose keys seal its content
     # What the policy is asked about in place of one that does not exist (`open`).
     stand_in: Callable[[str], Resource] = lambda typed: _missing_contact(typed)
+    # Whether a missing one is audited as the stand-in's refusal rather than `not_found`:
+    # for records asked about by those who read the trail it lands in.
+    missing_audited_as_refused: bool = False
 
 
 def contact_resource(contact: Any) -> ContactResource:
@@ -266,6 +269,9 @@ def registry() -> dict[type[Any], RecordType[Any]]:
             # Each released item stays sealed for the agency it came from.
             agency_of=lambda disclosure: disclosure.started_by_agency,
             stand_in=unknown_disclosure_resource,
+            # An originating agency's lead reads their own trail: a missing disclosure
+            # must read there as one refused.
+            missing_audited_as_refused=True,
         ),
         t.retention_review: RecordType[Any](
             object_type="RetentionReview",
@@ -435,6 +441,7 @@ def open(
             object_type=entry.object_type,
             object_id=str(record_id),
             grant_lookup=str(ident or _NO_ID),
+            as_refusal=entry.missing_audited_as_refused,
         )
         raise missing(str(record_id))
     contact_id = str(entry.contact_of(found))
