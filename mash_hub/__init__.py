@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.home import views as home_views
     from mash_hub.identity import views as identity_views
     from mash_hub.models import firewall_tables
+    from mash_hub.operations import health
     from mash_hub.people import services as people
     from mash_hub.people import views as people_views
     from mash_hub.screening import views as screening_views
@@ -66,7 +67,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.extensions["mash.clock"] = clock or Clock()
     app.extensions["mash.db"] = database
     app.extensions["mash.master_key"] = settings.master_key_bytes()
-    _check_master_key(database, settings, app.extensions["mash.master_key"])
+    app.extensions["mash.keys_verified"] = _check_master_key(
+        database, settings, app.extensions["mash.master_key"]
+    )
     try:
         app.extensions["mash.calendar"] = WorkingCalendar.from_settings(settings.calendar)
     except ValueError as err:
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     errors.init_app(app)
     identity_views.init_app(app)
     home_views.init_app(app)
+    health.init_app(app, keys_verified)
     api_views.init_app(app, csrf)
     contact_views.init_app(app, csrf)
     casefile_views.init_app(app, csrf)
@@ -143,10 +147,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 __all__ = ["create_app"]
 
 
-def _check_master_key(database: Database, settings: Settings, master: bytes) -> None:
-    """Refuse to start with a master key that cannot open the agency keys. A database
-    that cannot be reached (or is not set up yet) is not a reason to refuse: each data
-    call then fails closed by itself, and the key is checked at the next start."""
+def _check_master_key(database: Database, settings: Settings, master: bytes) -> bool:
+    """Refuse to start with a master key that cannot open the agency keys; True once it
+    is known to open them. A database that cannot be reached (or is not set up yet) is
+    not a reason to refuse: each data call then fails closed by itself, and `/readyz`
+    checks the key again (`keys_verified`)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from mash_hub.crypto import keys
@@ -156,10 +161,26 @@ def _check_master_key(database: Database, settings: Settings, master: bytes) -> 
             problem = keys.master_key_mismatch(db, master)
     except SQLAlchemyError:
         structlog.get_logger(__name__).warning("master_key_not_checked")
-        return
+        return False
     finally:
         # The check's connection is not kept: the app may yet fail to start, and a server
         # forks its workers from this process, each to open connections of its own.
         database.engine.dispose()
     if problem is not None:
         raise ConfigError(f"{settings.source}: [keys] master_key: {problem}")
+    return True
+
+
+def keys_verified(app: Flask) -> bool:
+    """Whether this app's master key is known to open the agency keys: checked at start,
+    or now if the database was away then (a wrong key found now is not ready, and the
+    next start refuses it)."""
+    if app.extensions.get("mash.keys_verified"):
+        return True
+    from mash_hub.crypto import keys
+
+    database: Database = app.extensions["mash.db"]
+    with database.transaction() as db:
+        verified = keys.master_key_mismatch(db, app.extensions["mash.master_key"]) is None
+    app.extensions["mash.keys_verified"] = verified
+    return verified

@@ -12,6 +12,8 @@ from werkzeug.exceptions import BadRequest
 from mash_hub import runtime
 
 STATIC_PREFIXES = ("/static/",)
+# Load-balancer probes (mash_hub.operations.health), answered at any Host.
+PROBE_PATHS = ("/healthz", "/readyz")
 
 
 def is_api_request() -> bool:
@@ -49,7 +51,12 @@ def init_app(app: Flask) -> None:
         csp_nonce()
         # The hub answers under its configured address only: a request naming another Host
         # is refused before anything reads it (a 400, never a 500 or a redirect elsewhere).
-        if expected_host is not None and request.host.lower() != expected_host:
+        # Health probes come from the load balancer, at the server's own address.
+        if (
+            expected_host is not None
+            and request.host.lower() != expected_host
+            and request.path not in PROBE_PATHS
+        ):
             raise BadRequest("this hub answers only at its configured address")
 
     @app.context_processor

@@ -23,6 +23,8 @@ PUBLIC_ENDPOINTS = {
     "identity.oidc_callback",
     "oauth.issue_token",
     "api.openapi",
+    "operations.healthz",
+    "operations.readyz",
 }
 
 
