@@ -58,14 +58,37 @@ def init_db(hub: HubContext) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Threads per worker; each handles one request at a time, once it has arrived.",
+)
+@click.option(
     "--timeout",
     default=30,
     show_default=True,
-    type=int,
-    help="Seconds a request may take before its worker is replaced.",
+    type=click.IntRange(1),
+    help="Seconds a request may wait on the database (PostgreSQL), and a worker may "
+    "stop answering before it is replaced.",
+)
+@click.option(
+    "--read-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.5),
+    help="Seconds a client has to send a whole request before it is answered 408.",
 )
 @pass_hub
-def serve(hub: HubContext, host: str, port: int, workers: int, timeout: int) -> None:
+def serve(
+    hub: HubContext,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    timeout: int,
+    read_timeout: float,
+) -> None:
     """Serve the hub with gunicorn."""
     from mash_hub.web import server
 
@@ -73,7 +96,15 @@ def serve(hub: HubContext, host: str, port: int, workers: int, timeout: int) -> 
     # fails now, with one line.
     app = hub.app
     click.echo(f"MASH Hub on http://{host}:{port} ({hub.settings.app.mode} mode)")
-    server.serve(app, host=host, port=port, workers=workers, timeout=timeout)
+    server.serve(
+        app,
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        timeout=timeout,
+        read_timeout=read_timeout,
+    )
 
 
 @cli.command("scheduler")

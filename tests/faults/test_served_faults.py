@@ -68,11 +68,11 @@ def _writes_held(admin_url: str) -> Iterator[None]:
 def test_a_request_past_the_worker_timeout_gets_the_api_error_shape(
     tmp_path: Path, clean_database: str, admin_database_url: str
 ) -> None:
-    """On dc1dfa7 gunicorn answered an API client whose call overran with its own HTML.
+    """On dc1dfa7 gunicorn killed the worker of a call that overran, and answered the API
+    client with its own HTML. Now the wait itself ends at the timeout (PostgreSQL's
+    statement and lock timeouts, set for the served app), and the app answers.
 
-    PostgreSQL only: a SQLite write waiting on a lock waits inside the C library, where
-    no signal reaches it, so the worker is killed without a word; there the hub's own
-    busy timeout (15 s) ends the wait first, and the app answers itself."""
+    PostgreSQL only: SQLite's own busy timeout (15 s) bounds its waits."""
     if not clean_database.startswith("postgresql"):
         pytest.skip("a wait the worker's timeout can interrupt")
     run_command(tmp_path, clean_database, "demo", "--no-cases")
@@ -94,7 +94,7 @@ def test_a_request_past_the_worker_timeout_gets_the_api_error_shape(
             "message": "the hub could not complete the request",
         }
         assert answer.getheader("Server") is None
-        # The hub goes on answering with its new worker.
+        # The hub goes on answering.
         assert hub.get("/sign-in")[0].status == 200
 
 
