@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from tests.conftest import _as_app_role
 from tests.faults.load import check_whole, intake, token
@@ -139,3 +141,71 @@ def test_the_served_hub_fails_closed_while_the_database_is_away_and_recovers(
     verified = run_command(tmp_path, app_url, "audit", "verify")
     assert verified.startswith("OK"), verified
     assert recovered < 10, f"{how}: first success {recovered:.2f} s after the database was back"
+
+
+def test_the_hub_fails_closed_while_every_connection_slot_is_taken_and_recovers(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """Fault review, scenario 12b: another client takes every connection the server will
+    give the app; the hub's own sessions are ended too, so it must ask for new ones."""
+    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("ALTER SYSTEM SET max_connections = 12"))
+    admin.dispose()
+    cluster.stop()
+    cluster.start()
+    run_command(tmp_path, cluster.url(), "init-db")
+    app_url = _as_app_role(cluster.url())
+    run_command(tmp_path, app_url, "demo", "--no-cases")
+    credentials = json.loads((tmp_path / "instance" / "demo-credentials.json").read_text())
+    police = next(c for c in credentials["clients"] if c["agency"] == "police")
+    calls: list[tuple[int, int, dict]] = []
+    with served(tmp_path, app_url, workers=2) as hub:
+        bearer = token(hub, police)
+        for n in range(3):
+            calls.append((n, *intake(hub, bearer, n)))
+        hog = create_engine(app_url, poolclass=NullPool)
+        held = []
+        admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        with admin.connect() as conn:  # the hub's own sessions end
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE usename = 'mash_app' AND pid <> pg_backend_pid()"
+                )
+            )
+        try:
+            while True:  # every slot the app's role may have
+                try:
+                    held.append(hog.connect())
+                except OperationalError:
+                    break
+            assert held, "no slot was taken"
+            for n in range(3, 8):
+                calls.append((n, *intake(hub, bearer, n)))
+        finally:
+            for conn in held:
+                conn.close()
+            hog.dispose()
+            admin.dispose()
+        back_at = time.monotonic()
+        n, recovered = 8, None
+        while time.monotonic() - back_at < 20:
+            status, body = intake(hub, bearer, n)
+            calls.append((n, status, body))
+            n += 1
+            if status == 201:
+                recovered = time.monotonic() - back_at
+                break
+            time.sleep(0.1)
+        assert recovered is not None, calls[-3:]
+
+    starved = [(status, body) for n, status, body in calls if 3 <= n < 8]
+    assert all(status == 500 and body["error"] == "server_error" for status, body in starved), (
+        starved
+    )
+    # Nothing lost, nothing written twice, nothing half-written.
+    check_whole(cluster.url(), {n: body["id"] for n, status, body in calls if status == 201}, set())
+    run_command(tmp_path, app_url, "audit", "seal")
+    verified = run_command(tmp_path, app_url, "audit", "verify")
+    assert verified.splitlines()[-1].startswith("OK"), verified
