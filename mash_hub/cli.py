@@ -6,11 +6,13 @@ import json
 import os
 import secrets
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from mash_hub import create_app
 from mash_hub.audit.cli import audit
@@ -20,9 +22,6 @@ from mash_hub.config import ConfigError
 from mash_hub.crypto.cli import keys
 from mash_hub.policy.cli import policies
 from mash_hub.policy.pdp import PolicyConfigError
-
-DEMO_PASSWORD_BYTES = 12
-DEMO_CLIENT_PREFIX = "Demo "
 
 
 @click.group()
@@ -137,73 +136,65 @@ def scheduler_command(hub: HubContext, once: bool) -> None:
     default=True,
     help="Also enter a few invented contacts at different stages (only into an empty hub).",
 )
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Start over: empty the database (every contact, sign-in and audit event) first.",
+)
 @pass_hub
-def demo(hub: HubContext, credentials_path: str | None, cases: bool) -> None:
+def demo(hub: HubContext, credentials_path: str | None, cases: bool, reset: bool) -> None:
     """Seed the agencies, one user per role, the demo API clients and a few invented cases.
+    Run again, it keeps the data and every sign-in the credentials file still holds.
     Never in production."""
     if hub.settings.app.production:
         raise click.ClickException("refusing to load demo data in production mode")
-    from mash_hub.agencies import AGENCIES
-    from mash_hub.identity import services as identity
-    from mash_hub.identity.models import ApiClient, User
+    from mash_hub import demo_accounts
 
-    users_out: list[dict[str, Any]] = []
-    clients_out: list[dict[str, Any]] = []
-    with unit_of_work(hub) as db:
-        identity.ensure_agencies(db)
-        for agency_code, role in _demo_accounts():
-            email = f"{role.value.replace('_', '.')}.{agency_code}@demo.mash.test"
-            password = secrets.token_urlsafe(DEMO_PASSWORD_BYTES)
-            seed = os.urandom(20)
-            existing = db.scalar(select(User).where(User.email == email))
-            if existing is not None:
-                db.delete(existing)
-                db.flush()
-            agency_name = next(a.name for a in AGENCIES if a.code == agency_code)
-            identity.create_user(
-                db,
-                email=email,
-                display_name=f"Demo {role.label.lower()}, {agency_name}",
-                agency_code=agency_code,
-                roles=frozenset({role}),
-                password=password,
-                totp_seed=seed,
-            )
-            users_out.append(
-                {
-                    "email": email,
-                    "password": password,
-                    "totp_secret": identity.secret_as_text(seed),
-                    "agency": agency_code,
-                    "role": role.value,
-                }
-            )
-        db.execute(delete(ApiClient).where(ApiClient.name.startswith(DEMO_CLIENT_PREFIX)))
-        for agency_code, scopes in _demo_clients():
-            client, secret = identity.create_client(
-                db,
-                agency_code=agency_code,
-                scopes=scopes,
-                name=f"{DEMO_CLIENT_PREFIX}{agency_code} system",
-            )
-            clients_out.append(
-                {
-                    "client_id": client.client_id,
-                    "client_secret": secret,
-                    "agency": agency_code,
-                    "scopes": sorted(s.value for s in scopes),
-                }
-            )
+    if reset:
+        _start_over(hub)  # before the app opens the database
     path = Path(credentials_path or Path(hub.app.instance_path) / "demo-credentials.json")
+    with unit_of_work(hub) as db:
+        seeded = demo_accounts.seed(db, _previous_credentials(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        json.dump({"users": users_out, "clients": clients_out}, out, indent=2)
+        json.dump({"users": seeded.users, "clients": seeded.clients}, out, indent=2)
         out.write("\n")
-    click.echo(f"demo data loaded: {len(users_out)} users, {len(clients_out)} API clients")
+    click.echo(f"demo sign-ins: {seeded.summary()}")
     click.echo(f"credentials written to {path}")
     if cases:
-        _demo_cases(hub, clients_out)
+        _demo_cases(hub, seeded.clients)
+
+
+def _previous_credentials(path: Path) -> dict[str, Any]:
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return previous if isinstance(previous, dict) else {}
+
+
+def _start_over(hub: HubContext) -> None:
+    """An empty database at the newest migration, and no checkpoint file (it vouches for
+    the trail just emptied). The old file is kept beside it, renamed."""
+    from mash_hub.db import Database, empty_database, upgrade
+
+    database = Database(hub.settings.database.url)
+    try:
+        empty_database(database.engine)
+        upgrade(database.engine)
+    except SQLAlchemyError as err:
+        raise click.ClickException(
+            "the database could not be emptied: --reset needs the schema owner's "
+            f"connection ({type(err).__name__})"
+        ) from err
+    finally:
+        database.dispose()
+    checkpoints = hub.settings.audit.checkpoint_path(hub.settings.app.instance_path)
+    if checkpoints.exists():
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        checkpoints.rename(checkpoints.with_name(f"{checkpoints.name}.before-reset-{stamp}"))
+    click.echo("demo reset: the database is empty and at the newest migration")
 
 
 def _demo_cases(hub: HubContext, clients: list[dict[str, Any]]) -> None:
@@ -221,30 +212,6 @@ def _demo_cases(hub: HubContext, clients: list[dict[str, Any]]) -> None:
         except demo_cases.DemoCaseError as refused:
             raise click.ClickException(f"demo cases refused: {refused}") from refused
     click.echo(f"demo cases entered through the API: {', '.join(references)}")
-
-
-def _demo_accounts() -> list[tuple[str, Role]]:
-    """One user per role, for each agency that holds that role in a MASH."""
-    accounts = [("police", Role.SCREENER), ("csc", Role.SCREENER), ("csc", Role.MASH_MANAGER)]
-    accounts += [
-        (code, Role.AGENCY_RESEARCHER)
-        for code in ("health", "education", "probation", "housing", "yos")
-    ]
-    accounts += [
-        (code, Role.GOVERNANCE_LEAD)
-        for code in ("csc", "police", "health", "education", "probation", "housing", "yos")
-    ]
-    accounts.append(("csc", Role.ADMIN))
-    return accounts
-
-
-def _demo_clients() -> list[tuple[str, frozenset[Scope]]]:
-    screening = frozenset({Scope.CONTACTS_WRITE, Scope.SCREENING_READ, Scope.SCREENING_WRITE})
-    partner = frozenset({Scope.REQUESTS_READ, Scope.CONTRIBUTIONS_WRITE})
-    clients = [("police", screening), ("csc", screening)]
-    clients += [(code, partner) for code in ("health", "education", "probation", "housing", "yos")]
-    clients.append(("csc", frozenset({Scope.AUDIT_READ})))
-    return clients
 
 
 # ------------------------------------------------------------------------------ users

@@ -243,3 +243,25 @@ def head_revision() -> str | None:
 
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     return script.get_current_head()
+
+
+def empty_database(engine: Engine) -> None:
+    """Drop everything the migrations made (for `mash-hub demo --reset`, never in
+    production): PostgreSQL's public schema is made anew, as its owner; SQLite's tables,
+    views and triggers are dropped."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        return
+    with engine.begin() as connection:
+        connection.execute(text("PRAGMA foreign_keys=OFF"))
+        rows = connection.execute(
+            text(
+                "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%'"
+            )
+        ).all()
+        for kind, name in rows:
+            quoted = name.replace('"', '""')
+            connection.execute(text(f'DROP {kind.upper()} IF EXISTS "{quoted}"'))

@@ -7,13 +7,18 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from mash_hub import create_app
+from mash_hub.authz.permissions import Role
 from mash_hub.db import head_revision
-from tests.conftest import TEST_ENV
+from tests.accounts import Account
+from tests.conftest import TEST_ENV, make_settings
+from tests.helpers import sign_in, submit_password
 
 
 def run(args, tmp_path: Path, database_url: str, stdin: str | None = None, **env: str):
@@ -83,10 +88,89 @@ def test_demo_seeds_users_and_clients_and_writes_credentials(tmp_path, clean_dat
     }
     listing = run(["users", "list"], tmp_path, clean_database)
     assert "screener.police@demo.mash.test\tpolice\tscreener\tactive\tmfa" in listing.stdout
-    # Running it again replaces the demo accounts rather than failing or duplicating.
+    # Running it again keeps them: same sign-ins, no duplicates.
     again = run(["demo"], tmp_path, clean_database)
     assert again.returncode == 0, again.stderr
-    assert json.loads(path.read_text())["users"][0]["password"] != creds["users"][0]["password"]
+    assert json.loads(path.read_text()) == creds
+
+
+def _demo_account(creds: dict, agency: str, role: str) -> Account:
+    user = next(u for u in creds["users"] if u["agency"] == agency and u["role"] == role)
+    return Account(
+        email=user["email"],
+        password=user["password"],
+        seed=base64.b32decode(user["totp_secret"]),
+        user_id=uuid.uuid4(),  # not used to sign in
+        agency=agency,
+        roles=frozenset({Role(role)}),
+    )
+
+
+def _demo_app(tmp_path: Path, database_url: str, clock):
+    settings = make_settings(
+        database_url,
+        MASH_APP__MODE="development",
+        MASH_APP__INSTANCE_PATH=str(tmp_path / "instance"),
+    )
+    return create_app(settings, clock=clock)
+
+
+def test_demo_run_again_after_use_keeps_the_data_and_every_sign_in(
+    tmp_path, clean_database, admin_database_url, clock
+):
+    """Usability review D1: on dc1dfa7 a second `make demo` after anyone had signed in
+    failed on the users it tried to delete, and nothing served; when it did run it
+    silently replaced every demo password and authenticator secret."""
+    assert run(["demo"], tmp_path, clean_database).returncode == 0
+    path = tmp_path / "instance" / "demo-credentials.json"
+    creds = json.loads(path.read_text())
+    screener = _demo_account(creds, "police", "screener")
+    app = _demo_app(tmp_path, clean_database, clock)
+    sign_in(app.test_client(), screener, clock)  # the hub now records this person's use
+    app.extensions["mash.db"].dispose()
+
+    again = run(["demo"], tmp_path, clean_database)
+    assert again.returncode == 0, again.stderr
+    assert "16 users, 8 API clients (24 kept as they were, 0 new, 0 given new secrets)" in (
+        again.stdout
+    )
+    assert "demo cases skipped: the hub already holds 3 contacts" in again.stdout
+    assert json.loads(path.read_text()) == creds
+    app = _demo_app(tmp_path, clean_database, clock)
+    sign_in(app.test_client(), screener, clock)  # the same password and authenticator
+    app.extensions["mash.db"].dispose()
+
+    # The file lost: nothing can sign in with the old secrets, so each gets new ones in
+    # place, and the old ones stop working.
+    path.unlink()
+    lost = run(["demo", "--no-cases"], tmp_path, clean_database)
+    assert lost.returncode == 0, lost.stderr
+    assert "(0 kept as they were, 0 new, 24 given new secrets)" in lost.stdout
+    renewed = json.loads(path.read_text())
+    assert _demo_account(renewed, "police", "screener").password != screener.password
+    app = _demo_app(tmp_path, clean_database, clock)
+    refused = submit_password(app.test_client(), screener.email, screener.password)
+    assert refused.status_code == 200 and "security-code" not in refused.headers.get("Location", "")
+    sign_in(app.test_client(), _demo_account(renewed, "police", "screener"), clock)
+    app.extensions["mash.db"].dispose()
+
+
+def test_demo_reset_starts_over_with_an_empty_hub(tmp_path, clean_database, admin_database_url):
+    if clean_database.startswith("postgresql"):
+        pytest.skip("the PostgreSQL test schema is shared by the whole run: SQLite only")
+    assert run(["demo"], tmp_path, clean_database).returncode == 0
+    (tmp_path / "instance" / "audit-checkpoints.jsonl").write_text("{}\n")
+    reset = run(["demo", "--reset", "--no-cases"], tmp_path, clean_database)
+    assert reset.returncode == 0, reset.stderr
+    assert "(0 kept as they were, 24 new, 0 given new secrets)" in reset.stdout
+    postgres = clean_database.startswith("postgresql")
+    engine = create_engine(admin_database_url if postgres else clean_database)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM contacts")) == 0
+        assert conn.scalar(text("SELECT count(*) FROM users")) == 16
+    engine.dispose()
+    kept = list((tmp_path / "instance").glob("audit-checkpoints.jsonl.before-reset-*"))
+    assert len(kept) == 1 and not (tmp_path / "instance" / "audit-checkpoints.jsonl").exists()
 
 
 def test_demo_is_refused_in_production(tmp_path, clean_database):
