@@ -14,7 +14,7 @@ import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +83,18 @@ class AppSettings:
     instance_path: str = "instance"
     # The hub's address as people and agency systems reach it, e.g. "https://mash.example".
     public_url: str = ""
+    # The day the hub started taking contacts (YYYY-MM-DD): a contact received earlier is a
+    # typing slip (usability review D8: 01/01/1900 became MASH-1900-000001, overdue for
+    # 46,358 days), and is refused.
+    go_live: str = "2025-01-01"
 
     @property
     def production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def go_live_date(self) -> date:
+        return date.fromisoformat(self.go_live)
 
 
 @dataclass(frozen=True)
@@ -485,6 +493,13 @@ def _convert(target: Any, value: object, keys: tuple[str, ...], where: _Locator)
 def _check(settings: Settings, where: _Locator) -> None:
     """Cross-field checks, and the refusal of unsafe production settings."""
     app = settings.app
+    try:
+        app.go_live_date  # noqa: B018 - read to check it
+    except ValueError:
+        raise ConfigError(
+            f"{where.describe(('app', 'go_live'))}: expected a date like 2026-01-01, "
+            f"got {app.go_live!r}"
+        ) from None
     if app.mode not in _MODES:
         raise ConfigError(
             f"{where.describe(('app', 'mode'))}: expected one of {', '.join(_MODES)}, "

@@ -49,13 +49,24 @@ class ContactInput:
     subjects: tuple[SubjectInput, ...]
 
 
-def read_contact(body: Any, now: datetime) -> ContactInput:
-    """The contact in `body`, or ValidationFailed listing every bad field."""
+# Nobody on a contact was born this long before it: an older date of birth is a slip.
+OLDEST_AGE_YEARS = 120
+
+
+def read_contact(body: Any, now: datetime, go_live: date) -> ContactInput:
+    """The contact in `body`, or ValidationFailed listing every bad field. A contact
+    cannot be received before the hub went live (`go_live`) or after `now`."""
     reader = Reader()
     root = reader.obj(body, "")
     received_at = reader.moment(root, "received_at", "received_at")
     if received_at is not None and received_at > now:
         reader.fail("received_at", "must not be in the future")
+    elif received_at is not None and received_at.date() < go_live:
+        reader.fail(
+            "received_at",
+            f"must be on or after {go_live.day} {go_live:%B %Y}, when the hub started "
+            "taking contacts",
+        )
     source = reader.obj(root.get("source"), "source")
     source_agency = reader.choice(source, "agency", "source.agency", AGENCY_CODES)
     referrer_name = reader.text(source, "referrer_name", "source.referrer_name", max_length=200)
@@ -112,6 +123,11 @@ def _read_subject(reader: Reader, raw: Any, path: str, now: datetime) -> Subject
     born = reader.day(subject, "date_of_birth", f"{path}.date_of_birth", required=False)
     if born is not None and born > now.date():
         reader.fail(f"{path}.date_of_birth", "must not be in the future")
+    elif born is not None and born.year < now.year - OLDEST_AGE_YEARS:
+        reader.fail(
+            f"{path}.date_of_birth",
+            f"must be in {now.year - OLDEST_AGE_YEARS} or later: check the year",
+        )
     address = reader.text(subject, "address", f"{path}.address", max_length=300, required=False)
     nhs_text = reader.text(
         subject, "nhs_number", f"{path}.nhs_number", max_length=16, required=False

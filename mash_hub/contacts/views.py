@@ -27,7 +27,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
 @requires(Permission.API_CONTACTS_WRITE)
 def api_create() -> tuple[Response, int]:
     try:
-        data = read_contact(json_body(), runtime.now())
+        data = read_contact(json_body(), runtime.now(), runtime.settings().app.go_live_date)
     except ValidationFailed as failed:
         raise ApiError(422, "the contact has problems", fields=failed.fields) from failed
     contact = services.create_contact(db.session(), acting_principal(), data)

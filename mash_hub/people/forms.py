@@ -60,6 +60,13 @@ class MergeDecisionForm(FlaskForm):
         choices={"approve": "Yes, approve the merge", "reject": "No, reject the merge"},
         validators=[InputRequired(message="Choose whether to approve or reject the merge")],
     )
+    override_reason = TextAreaField(
+        "Why are they the same person, despite this?",
+        widget=GovCharacterCount(),
+        validators=[
+            Length(max=500, message="The reason must be 500 characters or fewer"),
+        ],
+    )
     submit = SubmitField("Record the decision", widget=GovSubmitInput())
 
 

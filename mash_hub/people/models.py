@@ -92,3 +92,6 @@ class PersonMerge(Base):
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Ids of the contact subjects moved from the merged person to the survivor.
     moved_subjects: Mapped[str] = mapped_column(Text, default="")
+    # Why the approving manager judged two conflicting records one person (dates of birth
+    # or roles on the contact differ), sealed like the reason; none when nothing conflicts.
+    override_reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -666,6 +666,35 @@ class MergeView:
     decided_by: str | None
     decided_at: datetime | None
     undone_at: datetime | None
+    conflicts: tuple[str, ...] = ()
+    override_reason: str | None = None
+
+
+def merge_conflicts(
+    contact: Contact, survivor: PersonDetails, merged: PersonDetails
+) -> tuple[str, ...]:
+    """What says two records are not one person, in plain English: dates of birth that
+    differ, or different roles on the contact the merge comes from (usability review D7:
+    a mother, born 1990, was merged into her daughter, born 2016, without a word)."""
+    found = []
+    born = (survivor.date_of_birth, merged.date_of_birth)
+    if born[0] is not None and born[1] is not None and born[0] != born[1]:
+        found.append(f"They have different dates of birth: {_day(born[0])} and {_day(born[1])}.")
+    roles = [
+        {s.role for s in contact.subjects if str(s.person_id) == person.id}
+        for person in (survivor, merged)
+    ]
+    if roles[0] and roles[1] and roles[0].isdisjoint(roles[1]):
+        found.append(
+            f"On {contact.reference} {survivor.name} is recorded as "
+            f"{' and '.join(sorted(roles[0]))}, and {merged.name} as "
+            f"{' and '.join(sorted(roles[1]))}."
+        )
+    return tuple(found)
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
 
 
 def _merge(
@@ -709,26 +738,49 @@ def show_merge(db: Session, principal: Principal, merge_id: str) -> MergeView:
     )
     for person in (survivor, merged):
         _audit_read(db, principal, person.id, contact.id)
+    survivor_details, merged_details = (
+        open_person(db, access, survivor),
+        open_person(db, access, merged),
+    )
+    override = None
+    if merge.override_reason_sealed is not None:
+        override = release_for_person(
+            access,
+            person_id=str(survivor.id),
+            table="person_merges",
+            row_id=str(merge.id),
+            column="override_reason",
+            envelope=merge.override_reason_sealed,
+        )
     return MergeView(
         id=str(merge.id),
         status=merge.status,
         contact_id=str(contact.id),
         contact_reference=contact.reference,
-        survivor=open_person(db, access, survivor),
-        merged=open_person(db, access, merged),
+        survivor=survivor_details,
+        merged=merged_details,
         reason=reason,
         proposed_by=merge.proposed_by,
         proposed_at=merge.proposed_at,
         decided_by=merge.decided_by,
         decided_at=merge.decided_at,
         undone_at=merge.undone_at,
+        conflicts=merge_conflicts(contact, survivor_details, merged_details),
+        override_reason=override,
     )
 
 
-def decide_merge(db: Session, principal: Principal, merge_id: str, approve: bool) -> PersonMerge:
+def decide_merge(
+    db: Session,
+    principal: Principal,
+    merge_id: str,
+    approve: bool,
+    override_reason: str = "",
+) -> PersonMerge:
     """A MASH manager approves or rejects a proposed merge (the firewall's contact:decide,
     which only managers hold). Approval folds the merged person into the survivor and moves
-    their linked subjects, recording which, so the merge can be undone."""
+    their linked subjects, recording which, so the merge can be undone. Two records that
+    conflict (`merge_conflicts`) are merged only with the manager's reason, kept sealed."""
     merge, access = _merge(db, principal, merge_id, Action.CONTACT_DECIDE)
     if merge.status != "proposed":
         raise PersonChangeRefused(f"This merge has already been {merge.status}")
@@ -739,6 +791,28 @@ def decide_merge(db: Session, principal: Principal, merge_id: str, approve: bool
         survivor, merged = _pair(db, access, merge)
         if survivor.merged_into_id is not None or merged.merged_into_id is not None:
             raise PersonChangeRefused("One of these people has been merged since: reject this")
+        # What the check compares is read as the review page reads it (contact:read).
+        _, reading = _merge(db, principal, merge_id, Action.CONTACT_READ)
+        contact = records.reopen(db, principal, reading).record
+        conflicts = merge_conflicts(
+            contact, open_person(db, reading, survivor), open_person(db, reading, merged)
+        )
+        override_reason = override_reason.strip()
+        if conflicts and not override_reason:
+            raise PersonChangeRefused(
+                "These records conflict: say why they are the same person to approve the "
+                "merge, or reject it",
+                "override_reason",
+            )
+        if conflicts:
+            merge.override_reason_sealed = seal_for_person(
+                access,
+                person_id=str(survivor.id),
+                table="person_merges",
+                row_id=str(merge.id),
+                column="override_reason",
+                text=override_reason,
+            )
         moved = db.scalars(
             select(ContactSubject.id).where(ContactSubject.person_id == merged.id)
         ).all()
@@ -763,7 +837,8 @@ def decide_merge(db: Session, principal: Principal, merge_id: str, approve: bool
         "person:merge",
         merge.merged_id,
         merge.contact_id,
-        f"merge {merge.id} {merge.status}",
+        f"merge {merge.id} {merge.status}"
+        + (" despite conflicting records" if merge.override_reason_sealed is not None else ""),
     )
     return merge
 

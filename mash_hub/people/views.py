@@ -159,10 +159,15 @@ def decide(merge_id: str) -> BaseResponse | str:
     if form.validate_on_submit():
         try:
             services.decide_merge(
-                db.session(), acting_principal(), merge_id, form.decision.data == "approve"
+                db.session(),
+                acting_principal(),
+                merge_id,
+                form.decision.data == "approve",
+                form.override_reason.data or "",
             )
         except services.PersonChangeRefused as refused:
-            form.decision.errors = [str(refused)]
+            field = getattr(form, refused.field, form.decision)
+            field.errors = [str(refused)]
         else:
             return redirect(url_for("people.merge", merge_id=merge_id))
     return _show_merge(merge_id, form)

@@ -221,7 +221,7 @@ def intake() -> BaseResponse | str:
             errors: dict[str, str] = {}
             body = _intake_body(form, errors)
             try:
-                data = read_contact(body, runtime.now())
+                data = read_contact(body, runtime.now(), runtime.settings().app.go_live_date)
             except ValidationFailed as failed:
                 errors = {**failed.fields, **errors}
             else:

@@ -141,6 +141,8 @@ def _with(path: str, value):
         ("concern", "   ", "concern", "is required"),
         ("received_at", "2026-12-25T09:00:00Z", "received_at", "must not be in the future"),
         ("received_at", "2026-11-30T09:00:00", "received_at", "time zone offset"),
+        ("received_at", "1900-01-01T10:00:00Z", "received_at", "on or after 1 January 2025"),
+        ("subjects.0.date_of_birth", "1850-01-01", "subjects[0].date_of_birth", "1906 or later"),
         ("received_at", "yesterday", "received_at", "RFC 3339"),
         ("subjects.0.nhs_number", "9434765918", "subjects[0].nhs_number", "valid 10-digit"),
         ("subjects.0.date_of_birth", "2030-01-01", "subjects[0].date_of_birth", "future"),

@@ -526,3 +526,66 @@ def test_a_manager_cannot_approve_their_own_proposal(app, manager, duplicates):
     )
     assert "Someone other than the proposer must decide a merge" in response.text
     assert merge_row(app).status == "proposed"
+
+
+def test_a_merge_of_records_that_conflict_needs_the_managers_reason(
+    app, client, police, screener, manager
+):
+    """Usability review D7: a mother (born 1990) was merged into her 9-year-old daughter
+    (born 2016), both subjects of one contact, with no warning."""
+    daughter = {"role": "child", "given_name": "Maisie", "family_name": "Thompson",
+                "date_of_birth": "2016-05-12"}  # fmt: skip
+    mother = {"role": "parent", "given_name": "Kerry", "family_name": "Thompson",
+              "date_of_birth": "1990-03-03"}  # fmt: skip
+    contact = intake(client, police, daughter, mother)
+    kept = add_as_new_person(app, screener, contact, 0)
+    dropped = add_as_new_person(app, screener, contact, 1)
+    assert propose(app, screener, contact, kept, dropped, "Same surname").status_code == 302
+    merge = merge_row(app)
+
+    page = manager.get(f"/people/merges/{merge.id}")
+    assert "These records may not be the same person." in page.text
+    assert "They have different dates of birth: 12 May 2016 and 3 March 1990." in page.text
+    assert "as child, and Kerry Thompson as parent." in page.text
+    refused = post_form(
+        manager,
+        f"/people/merges/{merge.id}",
+        f"/people/merges/{merge.id}/decision",
+        {"decision": "approve"},
+    )
+    assert refused.status_code == 200
+    assert "govuk-error-summary" in refused.text
+    assert "say why they are the same person to approve the merge" in refused.text
+    assert merge_row(app).status == "proposed"
+    assert linked_person(app, subject_ids(app, contact)[1]) == dropped
+
+    approved = post_form(
+        manager,
+        f"/people/merges/{merge.id}",
+        f"/people/merges/{merge.id}/decision",
+        {"decision": "approve", "override_reason": "The school confirmed one person, two dates"},
+    )
+    assert approved.status_code == 302
+    assert merge_row(app).status == "approved"
+    shown = manager.get(f"/people/merges/{merge.id}").text
+    assert "The school confirmed one person, two dates" in shown
+    with session(app) as db:
+        row = db.scalar(select(PersonMerge).where(PersonMerge.id == merge.id))
+        assert b"The school confirmed" not in row.override_reason_sealed  # sealed
+        details = db.scalars(
+            select(AuditEvent.reason).where(AuditEvent.kind == "person.merge_approved")
+        ).all()
+    assert any("despite conflicting records" in (d or "") for d in details), details
+
+
+def test_a_merge_without_conflicts_needs_no_extra_reason(app, screener, manager, duplicates):
+    assert (
+        propose(
+            app, screener, duplicates["contact"], duplicates["kept"], duplicates["dropped"]
+        ).status_code
+        == 302
+    )
+    merge = merge_row(app)
+    page = manager.get(f"/people/merges/{merge.id}")
+    assert "These records may not be the same person." not in page.text
+    assert "override_reason" not in page.text

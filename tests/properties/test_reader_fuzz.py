@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -31,6 +31,7 @@ pytestmark = pytest.mark.skipif(
     reason="no database here: the SQLite pass runs these once",
 )
 NOW = datetime(2026, 12, 1, 10, tzinfo=UTC)
+GO_LIVE = date(2025, 1, 1)
 
 settings.register_profile(
     "reader-fuzz",
@@ -106,7 +107,7 @@ def refuses_or_reads(read: Any, body: Any) -> None:
 @settings(FUZZ, max_examples=30_000 * SCALE)
 @given(st.one_of(near_valid_contacts(), json_values))
 def test_contacts(body: Any) -> None:
-    refuses_or_reads(lambda b: read_contact(b, NOW), body)
+    refuses_or_reads(lambda b: read_contact(b, NOW, GO_LIVE), body)
 
 
 @settings(FUZZ, max_examples=15_000 * SCALE)

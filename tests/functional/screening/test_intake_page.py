@@ -76,6 +76,10 @@ def test_add_another_person_keeps_what_was_typed(app, screener):
         ({"referrer_name": ""}, "referrer_name", "name is required"),
         ({"received_date": "01/12/2026"}, "received_date", "must not be in the future"),
         ({"received_date": "31/02/2026"}, "received_date", "Enter a real date and time"),
+        # Usability review D8: 01/01/1900 became MASH-1900-000001, overdue for 46,358 days.
+        ({"received_date": "01/01/1900"}, "received_date", "on or after 1 January 2025"),
+        ({"received_date": "30/11/2016"}, "received_date", "when the hub started taking"),
+        ({"subjects-0-date_of_birth": "01/01/1850"}, "subjects-0-date_of_birth", "check the year"),
         ({"subjects-0-nhs_number": "943 476 5918"}, "subjects-0-nhs_number", "valid 10-digit NHS"),
         ({"subjects-0-date_of_birth": "01/01/2030"}, "subjects-0-date_of_birth", "future"),
         ({"subjects-0-given_name": "x" * 100_000}, "subjects-0-given_name", "100 characters"),
