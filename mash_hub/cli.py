@@ -39,17 +39,46 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 @cli.command("init-db")
+@click.option(
+    "--app-role",
+    default=None,
+    help="PostgreSQL: also create or update this role for the hub to connect as (not the "
+    "owner, no superuser, no BYPASSRLS) with every grant it needs. Run as the schema owner.",
+)
+@click.option(
+    "--app-password-stdin",
+    is_flag=True,
+    help="Set the application role's password from the first line of standard input.",
+)
 @pass_hub
-def init_db(hub: HubContext) -> None:
+def init_db(hub: HubContext, app_role: str | None, app_password_stdin: bool) -> None:
     """Create or upgrade the database schema by running the migrations."""
     from mash_hub.db import Database, head_revision, upgrade
+    from mash_hub.operations import roles
 
+    if app_password_stdin and not app_role:
+        raise click.UsageError("--app-password-stdin needs --app-role")
+    password = sys.stdin.readline().rstrip("\n") if app_password_stdin else None
+    if app_password_stdin and not password:
+        raise click.UsageError("no password on standard input")
     database = Database(hub.settings.database.url)
     try:
+        if app_role is not None:
+            roles.checked_role_name_for(database.engine, app_role)
         upgrade(database.engine)
+        click.echo(f"database at migration {head_revision()}")
+        if app_role is not None:
+            report = roles.set_up_app_role(database.engine, app_role, password)
+            click.echo(report.summary())
+            click.echo(
+                "the hub connects as: "
+                + roles.app_role_url(hub.settings.database.url, app_role)
+                + " (give its password in the configuration or MASH_DATABASE__URL)"
+            )
+    except roles.RoleSetupError as err:
+        raise click.UsageError(str(err)) from err
     finally:
         database.dispose()
-    click.echo(f"database at migration {head_revision()}")
 
 
 @cli.command()

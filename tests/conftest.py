@@ -22,6 +22,7 @@ from mash_hub.clock import FrozenClock
 from mash_hub.config import Settings, load_settings
 from mash_hub.db import Base, Database, make_engine, upgrade
 from mash_hub.identity import services as identity
+from mash_hub.operations.roles import app_role_url, set_up_app_role
 from tests.accounts import Account
 
 # Fixtures shared by modules in several folders.
@@ -40,7 +41,6 @@ TEST_ENV = {
 
 
 APP_ROLE = "mash_app"  # PostgreSQL: the application connects as neither owner nor superuser
-AUDIT_TABLES = ("audit_events", "audit_checkpoints")
 
 
 def test_database_url(tmp_root: Path) -> str:
@@ -48,31 +48,13 @@ def test_database_url(tmp_root: Path) -> str:
 
 
 def _as_app_role(admin_url: str) -> str:
-    """Grant the application role what the app needs, and return its URL."""
+    """Set up the application role as `mash-hub init-db --app-role` does; its URL."""
     engine = create_engine(admin_url)
-    with engine.begin() as conn:
-        exists = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
-        if not exists:
-            conn.execute(text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
-        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}"))
-        conn.execute(
-            text(
-                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}"
-            )
-        )
-        conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}"))
-        # The audit trail is append-only for the app: read and add, and the sealer's one
-        # fill of the hash columns (the trigger refuses any other update).
-        for table in AUDIT_TABLES:
-            conn.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {APP_ROLE}"))
-        conn.execute(text(f"GRANT UPDATE (prev_hash, hash) ON audit_events TO {APP_ROLE}"))
-        conn.execute(text(f"GRANT EXECUTE ON FUNCTION audit_seal_lock() TO {APP_ROLE}"))
-    engine.dispose()
-    return (
-        make_url(admin_url)
-        .set(username=APP_ROLE, password=None)
-        .render_as_string(hide_password=False)
-    )
+    try:
+        set_up_app_role(engine, APP_ROLE)
+    finally:
+        engine.dispose()
+    return app_role_url(admin_url, APP_ROLE)
 
 
 @pytest.fixture(scope="session")
