@@ -135,6 +135,20 @@ def serve(
     )
 
 
+@cli.command()
+@pass_hub
+def doctor(hub: HubContext) -> None:
+    """Check this configuration as the hub would run it: each fault with its fix."""
+    from mash_hub.operations import doctor as checks
+
+    try:
+        settings = hub.settings
+    except ConfigError as err:
+        click.echo(f"FAULT  configuration: {err}. Fix: correct the setting named")
+        sys.exit(1)
+    sys.exit(checks.report(settings, click.echo))
+
+
 @cli.command("scheduler")
 @click.option("--once", is_flag=True, help="Run every job once now, then exit.")
 @pass_hub

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO, Any
 
 import structlog
@@ -37,13 +36,11 @@ from mash_hub.audit import sealer
 from mash_hub.config import Settings
 from mash_hub.db import Database
 from mash_hub.identity import throttle
+from mash_hub.operations.leadership import ADVISORY_LOCK_KEY, lock_path
 from mash_hub.retention import services as retention
 from mash_hub.sharing import services as sharing
 
 log = structlog.get_logger("mash_hub.scheduler")
-
-# pg_try_advisory_lock takes a bigint: a fixed key for "the MASH Hub scheduler leader".
-ADVISORY_LOCK_KEY = 0x4D415348_5343_4844 & 0x7FFFFFFFFFFFFFFF
 
 
 def _every_interval(settings: Settings) -> BaseTrigger:
@@ -114,8 +111,7 @@ class LeaderLock:
         settings: Settings = app.extensions["mash.settings"]
         self._database: Database = app.extensions["mash.db"]
         self._postgres = self._database.engine.dialect.name == "postgresql"
-        lock_file = settings.scheduler.lock_file or str(Path(app.instance_path) / "scheduler.lock")
-        self._path = Path(lock_file)
+        self._path = lock_path(app.instance_path, settings.scheduler.lock_file)
         self._connection: Connection | None = None
         self._file: IO[str] | None = None
 

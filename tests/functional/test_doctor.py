@@ -1,0 +1,159 @@
+"""`mash-hub doctor` on a configuration that is sound, and on one broken in every way it
+checks: it names each fault with its fix, in one run."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from mash_hub.config import REPO_POLICIES
+from mash_hub.operations.roles import app_role_url, set_up_app_role
+from tests.conftest import TEST_ENV
+from tests.functional.test_cli import run
+
+
+def _env(tmp_path: Path, url: str, **env: str) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MASH_")},
+        **TEST_ENV,
+        "MASH_APP__MODE": "development",
+        "MASH_DATABASE__URL": url,
+        "MASH_APP__INSTANCE_PATH": str(tmp_path / "instance"),
+        "MASH_SCHEDULER__INTERVAL": "1 seconds",
+        "MASH_LOGGING__LEVEL": "WARNING",
+        **env,
+    }
+
+
+def _lines(output: str) -> dict[str, str]:
+    """Each check's line by its name."""
+    found = {}
+    for line in output.splitlines():
+        status, _, rest = line.partition(" ")
+        name, _, _detail = rest.strip().partition(":")
+        if status in ("ok", "FAULT", "n/a"):
+            found[name] = line
+    return found
+
+
+def _with_a_sealed_trail(tmp_path: Path, url: str) -> None:
+    for args in (["demo"], ["audit", "seal"]):  # the cases make agency keys
+        done = run(args, tmp_path, url)
+        assert done.returncode == 0, done.stderr
+
+
+def test_doctor_passes_a_sound_configuration_with_its_scheduler_running(
+    tmp_path: Path, clean_database: str
+) -> None:
+    _with_a_sealed_trail(tmp_path, clean_database)
+    scheduler = subprocess.Popen(  # noqa: S603 - our own command
+        [sys.executable, "-m", "mash_hub", "scheduler"],
+        env=_env(tmp_path, clean_database),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            done = run(["doctor"], tmp_path, clean_database)
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)  # the scheduler is still starting
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        scheduler.wait(timeout=30)
+    assert done.returncode == 0, done.stdout
+    checks = _lines(done.stdout)
+    for name in ("database", "master key", "audit signing key", "policies", "scheduler"):
+        assert checks[name].startswith("ok "), done.stdout
+    assert done.stdout.strip().endswith("no faults")
+    if clean_database.startswith("postgresql"):  # the fixtures' app role
+        for name in ("role", "row-level security", "audit grants"):
+            assert checks[name].startswith("ok "), done.stdout
+
+
+def test_doctor_names_every_fault_of_a_broken_configuration(
+    tmp_path: Path, clean_database: str
+) -> None:
+    _with_a_sealed_trail(tmp_path, clean_database)
+    policies = tmp_path / "policies"
+    shutil.copytree(REPO_POLICIES, policies)
+    next(policies.glob("*.cedar")).write_text("permit (principal, action, resource) when {")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    done = run(
+        ["doctor"],
+        tmp_path,
+        clean_database,
+        MASH_KEYS__MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
+        MASH_AUDIT__SIGNING_KEY=base64.b64encode(os.urandom(32)).decode(),
+        MASH_FIREWALL__POLICIES_DIR=str(policies),
+        MASH_AUDIT__CHECKPOINT_FILE=str(blocker / "checkpoints.jsonl"),
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    checks = _lines(done.stdout)
+    expected = {
+        "master key": "is not the one the agency keys are wrapped under",
+        "audit signing key": "but the newest checkpoint was signed with key",
+        "policies": "run `mash-hub policies check`",
+        "scheduler": "no scheduler leads",
+        "checkpoint file": "cannot be written",
+    }
+    for name, words in expected.items():
+        assert checks[name].startswith("FAULT "), done.stdout
+        assert words in checks[name] and "Fix: " in checks[name], checks[name]
+    assert checks["database"].startswith("ok ")
+    assert done.stdout.strip().endswith(f"{len(expected)} fault(s)")
+
+
+def test_doctor_names_a_database_it_cannot_reach(tmp_path: Path) -> None:
+    done = run(["doctor"], tmp_path, f"sqlite:///{tmp_path}/missing/none.db")
+    assert done.returncode == 1
+    checks = _lines(done.stdout)
+    assert checks["database"].startswith("FAULT ")
+    assert "mash-hub init-db" in checks["database"]
+    assert checks["policies"].startswith("ok ")  # what can be checked still is
+
+
+def test_doctor_names_an_unreadable_configuration(tmp_path: Path, clean_database: str) -> None:
+    done = run(["doctor"], tmp_path, clean_database, MASH_SESSION__IDLE_TIMEOUT="soon")
+    assert done.returncode == 1
+    assert done.stdout.startswith("FAULT  configuration: ")
+
+
+def test_doctor_names_a_role_that_row_level_security_does_not_bind(
+    tmp_path: Path, admin_database_url: str, clean_database: str
+) -> None:
+    """PostgreSQL: connected as the owner (a superuser here), and as an app role whose
+    grants on the trail are too wide."""
+    if not admin_database_url.startswith("postgresql"):
+        pytest.skip("roles are PostgreSQL's")
+    as_owner = _lines(run(["doctor"], tmp_path, admin_database_url).stdout)
+    assert as_owner["role"].startswith("FAULT ")
+    assert "is a superuser" in as_owner["role"] and "init-db --app-role" in as_owner["role"]
+
+    role = "mash_app_doctor_test"
+    engine = create_engine(admin_database_url)
+    try:
+        set_up_app_role(engine, role)
+        with engine.begin() as conn:
+            conn.execute(text(f"GRANT DELETE ON audit_events TO {role}"))
+        wide = _lines(run(["doctor"], tmp_path, app_role_url(admin_database_url, role)).stdout)
+        assert wide["role"].startswith("ok ")
+        assert wide["audit grants"].startswith("FAULT ")
+        assert "DELETE on audit_events" in wide["audit grants"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        engine.dispose()
