@@ -138,7 +138,12 @@ def signed_heads(public_key, from_file, from_db):
                 )
     in_file = {c[:3] for c in from_file}
     in_db = {c[:3] for c in from_db}
-    for seq, head, at in sorted(in_file ^ in_db):
+    # Checkpoints the file has from after the database's newest one: a database restored
+    # from an older backup, or cut at the end. The chain walk reports them as truncated.
+    newest_at = max((at for _seq, _head, at in in_db), default="")
+    newest_seq = max((seq for seq, _head, _at in in_db), default=0)
+    later = {c for c in in_file - in_db if c[2] > newest_at and c[0] >= newest_seq}
+    for seq, head, at in sorted((in_file ^ in_db) - later):
         where, other = (
             ("the database", "the checkpoint file")
             if (seq, head, at) in in_db
@@ -154,7 +159,7 @@ def signed_heads(public_key, from_file, from_db):
             raise Damage("bad signature", f"two signed checkpoints disagree at seq {seq}")
     if heads.get(0, GENESIS) != GENESIS:
         raise Damage("rewritten", "the checkpoint at seq 0 does not name the empty chain")
-    return heads
+    return heads, len(later)
 
 
 def check(conn, public_key, from_file, progress=None):
@@ -163,7 +168,7 @@ def check(conn, public_key, from_file, progress=None):
         (r.seq, r.head, time_text(r.at), r.signature)
         for r in conn.execute(sa.select(checkpoints_table).order_by(checkpoints_table.c.id))
     ]
-    heads = signed_heads(public_key, from_file, from_db)
+    heads, later_in_file = signed_heads(public_key, from_file, from_db)
     last_checkpoint = max(heads, default=0)
     columns = [events_table.c.prev_hash, events_table.c.hash]
     columns += [events_table.c[name] for name in FIELDS]
@@ -171,12 +176,12 @@ def check(conn, public_key, from_file, progress=None):
         sa.select(*columns).order_by(events_table.c.seq)
     )
     try:
-        return _walk(rows, heads, last_checkpoint, len(from_file), progress)
+        return _walk(rows, heads, last_checkpoint, len(from_file), progress, later_in_file)
     finally:
         rows.close()
 
 
-def _walk(rows, heads, last_checkpoint, checkpoints, progress):
+def _walk(rows, heads, last_checkpoint, checkpoints, progress, later_in_file=0):
     prev, last_sealed, sealed, pending, unprotected, matched = GENESIS, 0, 0, 0, 0, set()
     sha256 = hashlib.sha256
     for count, row in enumerate(rows, 1):
@@ -214,6 +219,14 @@ def _walk(rows, heads, last_checkpoint, checkpoints, progress):
         if seq > last_checkpoint:
             unprotected += 1
     beyond = [seq for seq in heads if seq > last_sealed]
+    if beyond and later_in_file:
+        raise Damage(
+            "truncated",
+            f"the database ends at seq {last_sealed}, but the checkpoint file has "
+            f"{later_in_file} later checkpoint(s), up to seq {max(beyond)}: the database is "
+            "older than the file (restored from an earlier backup) or its newest events "
+            "were removed",
+        )
     if beyond:
         raise Damage(
             "truncated",

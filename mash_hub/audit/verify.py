@@ -12,7 +12,9 @@ What is checked, in this order (the first failure is reported and the check stop
    ("out of order"), and where a checkpoint names its seq, its hash is the signed head
    ("rewritten": the chain was recomputed without the signing key);
 3. no checkpoint names a seq beyond the last sealed event, or one that has no event
-   ("truncated").
+   ("truncated"). A database that lacks only checkpoints signed after its own newest one
+   (restored from a backup older than the checkpoint file, or cut at the end) is reported
+   here, as truncated, not as a checkpoint mismatch: what is missing is its newest part.
 
 The sealer signs a checkpoint of the head every time it seals, so every sealed event lies
 under a signature: a sealed event after the newest checkpoint was added or rewritten by
@@ -72,6 +74,8 @@ class Report:
     checkpoints: int = 0
     last_checkpoint_seq: int = 0
     unprotected: int = 0
+    # Checkpoints in the file signed after the database's newest one.
+    later_in_file: int = 0
     damage: Damage | None = field(default=None)
 
     @property
@@ -129,7 +133,10 @@ def _signed(public_key: Ed25519PublicKey, cp: Checkpoint) -> bool:
 
 
 def check_checkpoints(
-    public_key: Ed25519PublicKey, from_file: Sequence[Checkpoint], from_db: Sequence[Checkpoint]
+    public_key: Ed25519PublicKey,
+    from_file: Sequence[Checkpoint],
+    from_db: Sequence[Checkpoint],
+    report: Report | None = None,
 ) -> tuple[dict[int, str], Damage | None]:
     """The signed heads by seq, or the first damage among the checkpoints."""
     for cp in (*from_file, *from_db):
@@ -140,7 +147,10 @@ def check_checkpoints(
             )
     file_keys = {(c.seq, c.head, c.at) for c in from_file}
     db_keys = {(c.seq, c.head, c.at) for c in from_db}
-    for seq, _head, at in sorted(file_keys ^ db_keys):
+    later = later_than_database(file_keys, db_keys)
+    if report is not None:
+        report.later_in_file = len(later)
+    for seq, _head, at in sorted((file_keys ^ db_keys) - later):
         where = "the database" if (seq, _head, at) in db_keys else "the checkpoint file"
         other = "the checkpoint file" if where == "the database" else "the database"
         return {}, Damage(
@@ -154,6 +164,17 @@ def check_checkpoints(
     if heads.get(0, chain.GENESIS) != chain.GENESIS:
         return {}, Damage("rewritten", "the checkpoint at seq 0 does not name the empty chain")
     return heads, None
+
+
+def later_than_database(
+    file_keys: set[tuple[int, str, str]], db_keys: set[tuple[int, str, str]]
+) -> set[tuple[int, str, str]]:
+    """The file's checkpoints signed after the database's newest one: what a database
+    restored from an older backup lacks. Left to the chain walk, which reports the events
+    they name as missing from the end ("truncated")."""
+    newest_at = max((at for _seq, _head, at in db_keys), default="")
+    newest_seq = max((seq for seq, _head, _at in db_keys), default=0)
+    return {key for key in file_keys - db_keys if key[2] > newest_at and key[0] >= newest_seq}
 
 
 class ChainWalker:
@@ -235,7 +256,15 @@ class ChainWalker:
             return report
         heads = self.heads
         beyond = [seq for seq in heads if seq > self.last_sealed]
-        if beyond:
+        if beyond and report.later_in_file:
+            report.damage = Damage(
+                "truncated",
+                f"the database ends at seq {self.last_sealed}, but the checkpoint file has "
+                f"{report.later_in_file} later checkpoint(s), up to seq {max(beyond)}: the "
+                "database is older than the file (restored from an earlier backup) or its "
+                "newest events were removed",
+            )
+        elif beyond:
             report.damage = Damage(
                 "truncated",
                 f"a signed checkpoint names seq {max(beyond)}, but the chain ends at seq "
@@ -272,7 +301,7 @@ def verify(
 ) -> Report:
     """Check the trail. ``rows`` yield (prev_hash, hash, *chain.FIELDS) in seq order."""
     report = Report(checkpoints=len(from_file))
-    heads, damage = check_checkpoints(public_key, from_file, from_db)
+    heads, damage = check_checkpoints(public_key, from_file, from_db, report)
     if damage is not None:
         report.damage = damage
         return report

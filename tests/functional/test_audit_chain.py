@@ -304,3 +304,38 @@ def test_sealing_while_others_write_leaves_no_event_behind(trail, capsys):
     result = trail.cli_verify()
     assert result.exit_code == 0, result.output
     assert trail.tool_verify(capsys)[0] == 0
+
+
+def _two_checkpoints(trail: Trail) -> int:
+    """Events under a first checkpoint, then more under a second; the first's seq."""
+    write_events(trail.app, 3)
+    trail.seal()
+    first = max(r.seq for r in trail.rows())
+    write_events(trail.app, 3)
+    trail.seal()
+    return first
+
+
+def test_a_database_older_than_the_checkpoint_file_is_truncated_not_tampered(trail, capsys):
+    """As a restore from a backup taken before the newest checkpoint leaves it: the last
+    events and the checkpoints that signed them are missing from the database, while the
+    checkpoint file (kept outside it) goes on. Both verifiers say "truncated" and why,
+    not "checkpoint mismatch"."""
+    first = _two_checkpoints(trail)
+    trail.tamper(
+        f"DELETE FROM audit_events WHERE seq > {first}",  # noqa: S608
+        f"DELETE FROM audit_checkpoints WHERE seq > {first}",  # noqa: S608
+    )
+    expect_damage(trail, capsys, "truncated", None)
+    result = trail.cli_verify()
+    assert f"the database ends at seq {first}, but the checkpoint file has 1 later" in (
+        result.output
+    )
+    assert "restored from an earlier backup" in result.output
+    assert "restored from an earlier backup" in trail.tool_verify(capsys)[1]
+
+
+def test_a_checkpoint_missing_from_the_middle_of_the_database_is_still_a_mismatch(trail, capsys):
+    first = _two_checkpoints(trail)
+    trail.tamper(f"DELETE FROM audit_checkpoints WHERE seq = {first}")  # noqa: S608
+    expect_damage(trail, capsys, "checkpoint mismatch", None)
