@@ -149,6 +149,82 @@ def doctor(hub: HubContext) -> None:
     sys.exit(checks.report(settings, click.echo))
 
 
+@cli.command("backup")
+@click.option(
+    "--to",
+    "to_dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to write the archive into.",
+)
+@pass_hub
+def backup_command(hub: HubContext, to_dir: Path) -> None:
+    """Write the database, the checkpoint file and the audit public key into one dated
+    archive. On PostgreSQL, run as the schema owner (pg_dump)."""
+    from mash_hub.operations import backup
+
+    try:
+        archive = backup.backup(hub.settings, to_dir, datetime.now(UTC))
+    except backup.BackupError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"backup written to {archive}")
+
+
+class RestoreRefused(click.ClickException):
+    exit_code = 2
+
+
+@cli.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--database-url",
+    default=None,
+    help="The new, empty database to restore into, as its owner (default: [database] url).",
+)
+@click.option(
+    "--app-role",
+    default=None,
+    help="PostgreSQL: then set up this application role on it, as `init-db --app-role`.",
+)
+@click.pass_context
+def restore_command(
+    ctx: click.Context, archive: Path, database_url: str | None, app_role: str | None
+) -> None:
+    """Restore a backup into an empty database, then verify its audit trail against the
+    checkpoint file (this hub's own, if it has one: a restore older than it is reported
+    as truncated)."""
+    from mash_hub.audit.cli import verify_command
+    from mash_hub.db import make_engine
+    from mash_hub.operations import backup, roles
+
+    hub = ctx.find_object(HubContext)
+    assert hub is not None  # noqa: S101 - set by the group
+    url = database_url or hub.settings.database.url
+    try:
+        restored = backup.restore(hub.settings, archive, url)
+        if app_role is not None:
+            engine = make_engine(url)
+            try:
+                click.echo(roles.set_up_app_role(engine, app_role).summary())
+            finally:
+                engine.dispose()
+    except (backup.BackupError, roles.RoleSetupError) as err:
+        raise RestoreRefused(str(err)) from err
+    click.echo(
+        f"restored a {restored.dialect} database at migration {restored.migration} "
+        f"({restored.events} audit events when backed up)"
+    )
+    click.echo(f"checkpoint file {restored.checkpoints_path}: {restored.checkpoints_note}")
+    click.echo(f"audit public key written to {restored.public_key_path}")
+    ctx.invoke(
+        verify_command,
+        public_key_path=restored.public_key_path,
+        checkpoints_path=restored.checkpoints_path,
+        database_url=url,
+    )
+
+
 @cli.command("scheduler")
 @click.option("--once", is_flag=True, help="Run every job once now, then exit.")
 @pass_hub

@@ -121,8 +121,7 @@ def _role(engine: Engine) -> Check:
     with engine.connect() as conn:
         user, superuser, bypass = conn.execute(
             text(
-                "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles "
-                "WHERE rolname = current_user"
+                "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
             )
         ).one()
         owned = conn.scalar(
@@ -284,8 +283,7 @@ def _checkpoint_file(settings: Settings) -> Check:
         return _fault(
             "checkpoint file",
             f"{path} cannot be written ({target} is not a writable folder)",
-            "make its folder exist and writable by the hub's user, or set "
-            "[audit] checkpoint_file",
+            "make its folder exist and writable by the hub's user, or set [audit] checkpoint_file",
         )
     return Check("checkpoint file", True, f"{path} can be written")
 
@@ -298,4 +296,3 @@ def report(settings: Settings, out: Callable[[str], None]) -> int:
     faults = sum(1 for check in checks if not check.ok)
     out(f"{faults} fault(s)" if faults else "no faults")
     return 1 if faults else 0
-
