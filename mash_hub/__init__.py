@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.home import views as home_views
     from mash_hub.identity import views as identity_views
     from mash_hub.models import firewall_tables
-    from mash_hub.operations import health
+    from mash_hub.operations import health, metrics
     from mash_hub.people import services as people
     from mash_hub.people import views as people_views
     from mash_hub.screening import views as screening_views
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     identity_views.init_app(app)
     home_views.init_app(app)
     health.init_app(app, keys_verified)
+    metrics.init_app(app)
     api_views.init_app(app, csrf)
     contact_views.init_app(app, csrf)
     casefile_views.init_app(app, csrf)

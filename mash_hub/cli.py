@@ -120,6 +120,13 @@ def serve(
     """Serve the hub with gunicorn."""
     from mash_hub.web import server
 
+    # Every worker counts for /metrics in files of this run's own: set before the app,
+    # and so the metrics library, loads (it reads the setting once, when imported).
+    metrics_dir = Path(hub.settings.app.instance_path) / "metrics"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()  # an earlier run's counts
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     # Loaded here, once, before any worker starts: a broken configuration or policy set
     # fails now, with one line.
     app = hub.app

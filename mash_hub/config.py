@@ -234,6 +234,16 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    # The bearer token a Prometheus scraper sends to GET /metrics (at least 32 characters,
+    # from the environment: MASH_METRICS__TOKEN). Empty: /metrics is off (404).
+    token: str = ""
+
+
+METRICS_TOKEN_MIN = 32
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
     json: bool = True
@@ -284,6 +294,7 @@ class Settings:
     requests: RequestsSettings = field(default_factory=RequestsSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     oidc: OidcSettings = field(default_factory=OidcSettings)
     source: str = "(defaults)"
@@ -493,6 +504,11 @@ def _convert(target: Any, value: object, keys: tuple[str, ...], where: _Locator)
 def _check(settings: Settings, where: _Locator) -> None:
     """Cross-field checks, and the refusal of unsafe production settings."""
     app = settings.app
+    if settings.metrics.token and len(settings.metrics.token) < METRICS_TOKEN_MIN:
+        raise ConfigError(
+            f"{where.describe(('metrics', 'token'))}: must be at least {METRICS_TOKEN_MIN} "
+            "characters (or empty, to turn /metrics off)"
+        )
     try:
         app.go_live_date  # noqa: B018 - read to check it
     except ValueError:

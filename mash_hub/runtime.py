@@ -57,3 +57,15 @@ def set_origin(app: Flask, provider: Callable[[], Origin]) -> None:
 def origin() -> Origin:
     provider: Callable[[], Origin] | None = current_app.extensions.get("mash.origin")
     return provider() if provider is not None else (None, None)
+
+
+def on_decision(app: Flask, observer: Callable[[str, bool], None]) -> None:
+    """Let the operations layer count the firewall's decisions (by action, allowed or
+    not) without the firewall importing it."""
+    app.extensions["mash.on_decision"] = observer
+
+
+def observe_decision(action: str, allowed: bool) -> None:
+    observer: Callable[[str, bool], None] | None = current_app.extensions.get("mash.on_decision")
+    if observer is not None:
+        observer(action, allowed)

@@ -129,6 +129,8 @@ def _draft(
     decision: Decision,
     contact_id: str | None,
 ) -> EventDraft:
+    """The audit event of one decision; every decision is drafted here once, and counted."""
+    runtime.observe_decision(action.value, decision.allowed)
     roles = (
         tuple(sorted(role.value for role in principal.roles))
         if principal.kind == "user"
@@ -443,6 +445,7 @@ def record_not_found(
     principal: Principal, action: Action, object_type: str, object_id: str
 ) -> uuid.UUID:
     """A lookup of an id that does not exist is a refusal too, and audited as one."""
+    runtime.observe_decision(action.value, False)
     db.rollback_request()
     event = record_on_its_own(
         EventDraft(

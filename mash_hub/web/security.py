@@ -12,8 +12,9 @@ from werkzeug.exceptions import BadRequest
 from mash_hub import runtime
 
 STATIC_PREFIXES = ("/static/",)
-# Load-balancer probes (mash_hub.operations.health), answered at any Host.
-PROBE_PATHS = ("/healthz", "/readyz")
+# Load-balancer probes and the metrics scrape (mash_hub.operations), answered at any Host:
+# they use the server's own address, not the public one.
+PROBE_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 def is_api_request() -> bool:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
@@ -72,6 +73,7 @@ class HubServer(BaseApplication):  # type: ignore[misc]
             "control_socket_disable": True,
             "preload_app": True,
             "post_fork": lambda _server, _worker: _fresh_connections(app),
+            "child_exit": lambda _server, worker: _forget_worker_metrics(worker.pid),
         }
         super().__init__()
 
@@ -81,6 +83,14 @@ class HubServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         return self._app
+
+
+def _forget_worker_metrics(pid: int) -> None:
+    """A worker gone: its live gauges no longer count (its counters still do)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 def _fresh_connections(app: Flask) -> None:
