@@ -8,7 +8,7 @@ PORT ?= 5000
 STATIC := mash_hub/static
 GOVUK := node_modules/govuk-frontend/dist/govuk
 
-.PHONY: setup assets browser demo serve test test-postgres lint format nightly bench clean
+.PHONY: setup assets browser wrk demo serve test test-postgres lint format nightly bench soak clean
 
 setup: $(VENV)/.installed assets
 
@@ -74,8 +74,20 @@ test-postgres: setup browser
 nightly: setup browser
 	MASH_HYPOTHESIS_PROFILE=nightly MASH_FUZZ_EXAMPLES=1000 $(BIN)/pytest
 
-bench: setup
+# The load benchmark and the soak drive the served hub with wrk (Debian's package).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing Debian's wrk for the load benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+bench: setup wrk
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+
+# The mixed workload against the served hub on PostgreSQL, with the scheduler and sealer
+# running, for SOAK_MINUTES (10); then the trail verified and memory growth reported.
+SOAK_MINUTES ?= 10
+soak: setup wrk
+	$(BIN)/python benchmarks/bench_load.py --soak-minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) node_modules $(STATIC) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache test-artifacts

@@ -154,6 +154,9 @@ class HubWorker(ThreadWorker):  # type: ignore[misc]
     # Every way a connection reaches the thread pool comes through here: a new connection,
     # a kept-alive one with a next request, one with a pipelined request already read.
     def enqueue_req(self, conn: Any) -> None:
+        if self.cfg.is_ssl:  # TLS ends at the proxy in front; read here, bytes are ciphertext
+            super().enqueue_req(conn)
+            return
         if getattr(conn, "received_whole", False):
             conn.received_whole = False
             super().enqueue_req(conn)
