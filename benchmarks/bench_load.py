@@ -27,38 +27,25 @@ non-2xx. Exit 1 if a target is missed.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from base64 import b64encode
 from pathlib import Path
-from urllib.parse import urlencode
 
 import psycopg
+from served_hub import CONTACT, call, free_port, token, wait_up
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"read": 0.50, "mixed": 0.30}
 METRICS_TOKEN = "bench-" + "t" * 40
 APP_ROLE = "mash_bench_app"
-CONTACT = {
-    "received_at": "2026-11-30T09:15:00Z",
-    "source": {"agency": "police", "referrer_name": "PC Test", "referrer_role": "officer"},
-    "concern": "Neighbour reports shouting and a child crying late at night.",
-    "consent": {"status": "not_sought", "reason": "child at risk of significant harm"},
-    "subjects": [
-        {"role": "child", "given_name": "Sam", "family_name": "Example",
-         "date_of_birth": "2015-04-02", "address": "1 High St"},
-    ],
-}  # fmt: skip
 WRK_SCRIPT = """
 local requests = {}
 local n = 0
@@ -85,34 +72,6 @@ done = function(summary, latency, requests)
     latency:percentile(99), codes.status, codes.connect + codes.read + codes.write + codes.timeout))
 end
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _call(port: int, method: str, path: str, body: bytes | None = None, headers=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        answer = connection.getresponse()
-        return answer.status, answer.read()
-    finally:
-        connection.close()
-
-
-def _wait_up(port: int, process: subprocess.Popen, path: str = "/healthz") -> None:
-    for _ in range(600):
-        try:
-            _call(port, "GET", path)
-            return
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit("a server did not start") from None
-            time.sleep(0.1)
-    raise SystemExit("a server did not answer")
 
 
 class Bench:
@@ -195,30 +154,25 @@ SCHEMA_SQL = (
 )
 
 
-def _token(port: int, client: dict) -> str:
-    basic = b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
-    status, body = _call(
-        port, "POST", "/oauth/token", urlencode({"grant_type": "client_credentials"}).encode(),
-        {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
-    )  # fmt: skip
-    if status != 200:
-        raise SystemExit(f"no token: {status} {body[:200]!r}")
-    return str(json.loads(body)["access_token"])
-
-
 def _seed(port: int, tokens: dict[str, str], contacts: int) -> tuple[list[str], list[str]]:
     police = {"Authorization": f"Bearer {tokens['police']}", "Content-Type": "application/json"}
     ids, requests = [], []
     for n in range(contacts):
-        status, body = _call(port, "POST", "/api/v1/contacts", json.dumps(CONTACT).encode(), police)
+        status, _headers, body = call(
+            port, "POST", "/api/v1/contacts", json.dumps(CONTACT).encode(), police
+        )
         assert status == 201, body
         ids.append(json.loads(body)["id"])
         if n % 4 == 0:
             rating = json.dumps({"rag": "amber", "rationale": "needs partner checks"}).encode()
-            status, body = _call(port, "POST", f"/api/v1/contacts/{ids[-1]}/rating", rating, police)
+            status, _headers, body = call(
+                port, "POST", f"/api/v1/contacts/{ids[-1]}/rating", rating, police
+            )
             assert status == 200, body
             ask = json.dumps({"agency": "health", "question": "Known to you?"}).encode()
-            status, body = _call(port, "POST", f"/api/v1/contacts/{ids[-1]}/requests", ask, police)
+            status, _headers, body = call(
+                port, "POST", f"/api/v1/contacts/{ids[-1]}/requests", ask, police
+            )
             assert status == 201, body
             requests.append(json.loads(body)["id"])
     return ids, requests
@@ -268,7 +222,7 @@ def _wrk(port: int, plan: Path, script: Path, duration: float, connections: int)
 
 
 def _metric(port: int, name: str) -> float:
-    status, body = _call(
+    status, _headers, body = call(
         port, "GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
     )
     assert status == 200, body
@@ -324,15 +278,15 @@ def main() -> int:
 
 
 def _run(bench: Bench, workdir: Path, args: argparse.Namespace) -> int:
-    hub_port, floor_port = _free_port(), _free_port()
+    hub_port, floor_port = free_port(), free_port()
     hub = bench.serve_hub(hub_port)
     floor = bench.serve_floor(floor_port)
     scheduler = None
     try:
-        _wait_up(hub_port, hub)
-        _wait_up(floor_port, floor, "/api/v1/requests")
+        wait_up(hub_port, hub)
+        wait_up(floor_port, floor, "/api/v1/requests")
         creds = bench.credentials()
-        tokens = {name: _token(hub_port, client) for name, client in creds.items()}
+        tokens = {name: token(hub_port, client) for name, client in creds.items()}
         ids, requests = _seed(hub_port, tokens, args.contacts)
         script = workdir / "plan.lua"
         script.write_text(WRK_SCRIPT)

@@ -25,9 +25,9 @@ import sys
 import tempfile
 import threading
 import time
-from base64 import b64encode
 from pathlib import Path
-from urllib.parse import urlencode
+
+from served_hub import CONTACT, call, free_port, token, wait_up
 
 TARGET = 0.70
 ENV = {
@@ -38,34 +38,6 @@ ENV = {
     "MASH_PASSWORDS__ARGON2_PARALLELISM": "1",
     "MASH_API__RATE_LIMIT": "1000000",  # the per-client limit is not what is measured
 }
-CONTACT = {
-    "received_at": "2026-11-30T09:15:00Z",
-    "source": {"agency": "police", "referrer_name": "PC Test", "referrer_role": "officer"},
-    "concern": "Neighbour reports shouting and a child crying late at night.",
-    "consent": {"status": "not_sought", "reason": "child at risk of significant harm"},
-    "subjects": [
-        {"role": "child", "given_name": "Sam", "family_name": "Example",
-         "date_of_birth": "2015-04-02", "address": "1 High St"},
-    ],
-}  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _call(
-    port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None
-) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        answer = connection.getresponse()
-        return answer.status, answer.read()
-    finally:
-        connection.close()
 
 
 def _serve(worker: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
@@ -93,18 +65,6 @@ def _serve_sync(port: int) -> None:
         timeout=30,
         worker_class="sync",
     ).run()
-
-
-def _wait_up(port: int, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        try:
-            if _call(port, "GET", "/healthz")[0] == 200:
-                return
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit("the server did not start") from None
-        time.sleep(0.1)
-    raise SystemExit("the server did not answer")
 
 
 def _trickle(port: int, start: bytes, stop: threading.Event) -> None:
@@ -195,19 +155,6 @@ def _setup(workdir: Path, env: dict[str, str]) -> dict:
     return police
 
 
-def _token(port: int, client: dict) -> str:
-    basic = b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
-    status, body = _call(
-        port,
-        "POST",
-        "/oauth/token",
-        urlencode({"grant_type": "client_credentials"}).encode(),
-        {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
-    )
-    assert status == 200, body
-    return str(json.loads(body)["access_token"])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -230,12 +177,12 @@ def main() -> int:
         police = _setup(workdir, env)
         results: dict[str, dict[str, dict]] = {}
         for worker in ("hub", "sync"):
-            port = _free_port()
+            port = free_port()
             process = _serve(worker, port, env, workdir)
             try:
-                _wait_up(port, process)
-                bearer = _token(port, police)
-                status, body = _call(
+                wait_up(port, process)
+                bearer = token(port, police)
+                status, _headers, body = call(
                     port,
                     "POST",
                     "/api/v1/contacts",

@@ -99,6 +99,22 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _until_recovered(
+    hub, bearer: str, calls: list[tuple[int, int, dict]], n: int
+) -> tuple[int, float]:
+    """Intake calls numbered from `n` until one succeeds (within 20 s of the fault ending:
+    the hub recovers by itself); the next number, and the seconds it took."""
+    back_at = time.monotonic()
+    while time.monotonic() - back_at < 20:
+        status, body = intake(hub, bearer, n)
+        calls.append((n, status, body))
+        n += 1
+        if status == 201:
+            return n, time.monotonic() - back_at
+        time.sleep(0.1)
+    raise AssertionError(f"no recovery within 20 s: {calls[-3:]}")
+
+
 @pytest.mark.parametrize("how", ["stopped", "killed"])
 def test_the_served_hub_fails_closed_while_the_database_is_away_and_recovers(
     cluster: Cluster, tmp_path: Path, how: str
@@ -117,17 +133,7 @@ def test_the_served_hub_fails_closed_while_the_database_is_away_and_recovers(
         for n in range(5, 10):
             calls.append((n, *intake(hub, bearer, n)))
         cluster.start()
-        back_at = time.monotonic()
-        n, recovered = 10, None
-        while time.monotonic() - back_at < 20:
-            status, body = intake(hub, bearer, n)
-            calls.append((n, status, body))
-            n += 1
-            if status == 201:
-                recovered = time.monotonic() - back_at
-                break
-            time.sleep(0.1)
-        assert recovered is not None, calls[-3:]
+        n, recovered = _until_recovered(hub, bearer, calls, 10)
         for m in range(n, n + 5):
             calls.append((m, *intake(hub, bearer, m)))
 
@@ -188,17 +194,7 @@ def test_the_hub_fails_closed_while_every_connection_slot_is_taken_and_recovers(
                 conn.close()
             hog.dispose()
             admin.dispose()
-        back_at = time.monotonic()
-        n, recovered = 8, None
-        while time.monotonic() - back_at < 20:
-            status, body = intake(hub, bearer, n)
-            calls.append((n, status, body))
-            n += 1
-            if status == 201:
-                recovered = time.monotonic() - back_at
-                break
-            time.sleep(0.1)
-        assert recovered is not None, calls[-3:]
+        _until_recovered(hub, bearer, calls, 8)
 
     starved = [(status, body) for n, status, body in calls if 3 <= n < 8]
     assert all(status == 500 and body["error"] == "server_error" for status, body in starved), (

@@ -17,21 +17,12 @@ from sqlalchemy import create_engine, text
 
 from mash_hub.config import REPO_POLICIES
 from mash_hub.operations.roles import app_role_url, set_up_app_role
-from tests.conftest import TEST_ENV
 from tests.functional.test_cli import run
+from tests.served import hub_env
 
 
-def _env(tmp_path: Path, url: str, **env: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MASH_")},
-        **TEST_ENV,
-        "MASH_APP__MODE": "development",
-        "MASH_DATABASE__URL": url,
-        "MASH_APP__INSTANCE_PATH": str(tmp_path / "instance"),
-        "MASH_SCHEDULER__INTERVAL": "1 seconds",
-        "MASH_LOGGING__LEVEL": "WARNING",
-        **env,
-    }
+def _env(tmp_path: Path, url: str) -> dict[str, str]:
+    return hub_env(tmp_path, url, MASH_SCHEDULER__INTERVAL="1 seconds")
 
 
 def _lines(output: str) -> dict[str, str]:
