@@ -36,7 +36,8 @@ def test_screener_signs_in_with_totp_and_signs_out(live_hub, browser_page):
     page.screenshot(path=str(ARTIFACTS / "screener-home.png"), full_page=True)
 
     page.get_by_role("button", name="Sign out").click()
-    assert page.get_by_role("heading", name="You have signed out").is_visible()
+    # The answer to the sign-out form is a page of its own: wait for it to be drawn.
+    expect(page.get_by_role("heading", name="You have signed out")).to_be_visible()
     page.goto(f"{live_hub.url}/")
     assert page.url.endswith("/sign-in")
 

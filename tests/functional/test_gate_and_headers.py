@@ -25,6 +25,7 @@ PUBLIC_ENDPOINTS = {
     "api.openapi",
     "operations.healthz",
     "operations.readyz",
+    "metrics.metrics",  # no session: checked against [metrics] token itself
 }
 
 
