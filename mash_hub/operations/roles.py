@@ -90,6 +90,23 @@ def _table_privileges(conn: Connection, role: str) -> dict[str, set[str]]:
     return found
 
 
+def _column_updates(conn: Connection, role: str) -> list[tuple[str, str]]:
+    """The audit tables' columns the role was granted UPDATE on one by one."""
+    rows = conn.execute(
+        text(
+            "SELECT c.relname, a.attname FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
+            "CROSS JOIN LATERAL aclexplode(a.attacl) p "
+            "JOIN pg_roles r ON r.oid = p.grantee AND r.rolname = :r "
+            "WHERE c.relname = ANY(:tables) AND p.privilege_type = 'UPDATE' "
+            "AND NOT a.attisdropped ORDER BY c.relname, a.attnum"
+        ),
+        {"r": role, "tables": list(AUDIT_TABLES)},
+    ).all()
+    return [(str(table), str(column)) for table, column in rows]
+
+
 def _tables(conn: Connection) -> list[str]:
     return [
         str(name)
@@ -172,6 +189,11 @@ def _grant(conn: Connection, role: str, report: RoleReport) -> None:
         if extra:
             conn.execute(text(f'REVOKE {", ".join(sorted(extra))} ON "{table}" FROM "{role}"'))
             report.changes.append(f"revoked {', '.join(sorted(extra))} on {table}")
+    for table, column in _column_updates(conn, role):
+        if table == "audit_events" and column in SEALER_COLUMNS:
+            continue
+        conn.execute(text(f'REVOKE UPDATE ("{column}") ON "{table}" FROM "{role}"'))
+        report.changes.append(f"revoked UPDATE of {table}.{column}")
     columns = ", ".join(SEALER_COLUMNS)
     can_seal = all(
         conn.scalar(

@@ -97,6 +97,20 @@ def test_init_db_puts_a_role_that_drifted_back_and_says_what_it_changed(
     assert _attributes(owner_url) == (True, False, False, False, False)
     assert "nothing changed" in run(["init-db", "--app-role", ROLE], tmp_path, owner_url).stdout
 
+    # A grant of one audit column is taken back too, and the sealer's columns stay.
+    engine = create_engine(owner_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"GRANT UPDATE (reason) ON audit_events TO {ROLE}"))
+    engine.dispose()
+    fixed = run(["init-db", "--app-role", ROLE], tmp_path, owner_url)
+    assert "updated: revoked UPDATE of audit_events.reason\n" in fixed.stdout, fixed.stdout
+    engine = create_engine(_as_role(owner_url))
+    with pytest.raises(ProgrammingError, match="permission denied"), engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET reason = 'rewritten'"))
+    with engine.begin() as conn:  # the sealer's fill is still allowed
+        conn.execute(text("UPDATE audit_events SET hash = hash WHERE false"))
+    engine.dispose()
+
 
 def test_init_db_sets_the_password_from_standard_input_only(tmp_path: Path, owner_url: str) -> None:
     done = run(
