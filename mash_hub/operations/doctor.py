@@ -19,11 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mash_hub.audit.signing import key_id, signing_key
-from mash_hub.config import ConfigError, Settings
+from mash_hub.config import ConfigError, Settings, readable_master_key
 from mash_hub.crypto import keys
 from mash_hub.db import Database, head_revision
 from mash_hub.operations.leadership import leader_alive, lock_path
-from mash_hub.operations.roles import AUDIT_TABLES
+from mash_hub.operations.roles import AUDIT_TABLES, SEALER_COLUMNS
 from mash_hub.policy.check import check_policies
 
 
@@ -176,6 +176,7 @@ def _row_level_security(engine: Engine) -> Check:
 
 def _audit_grants(engine: Engine) -> Check:
     too_wide = []
+    whole_table_update = set()
     with engine.connect() as conn:
         for table in AUDIT_TABLES:
             for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
@@ -184,19 +185,38 @@ def _audit_grants(engine: Engine) -> Check:
                     {"t": table, "p": privilege},
                 ):
                     too_wide.append(f"{privilege} on {table}")
-        can_seal = conn.scalar(
+                    if privilege == "UPDATE":
+                        whole_table_update.add(table)
+        updatable = conn.execute(
+            text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND table_name = ANY(:tables) "
+                "AND has_column_privilege(current_user, "
+                "quote_ident(table_name), column_name, 'UPDATE') "
+                "ORDER BY table_name, ordinal_position"
+            ),
+            {"tables": list(AUDIT_TABLES)},
+        ).all()
+        can_lock = conn.scalar(
             text("SELECT has_function_privilege(current_user, 'audit_seal_lock()', 'EXECUTE')")
         )
+    sealable = set()
+    for table, column in updatable:
+        if table == "audit_events" and column in SEALER_COLUMNS:
+            sealable.add(column)
+        elif table not in whole_table_update:
+            too_wide.append(f"UPDATE of {table}.{column}")
     if too_wide:
         return _fault(
             "audit grants",
             f"the hub's role may {', '.join(too_wide)}: the trail would not be append-only",
             "run `mash-hub init-db --app-role NAME` as the owner (it takes them back)",
         )
-    if not can_seal:
+    if not can_lock or sealable != set(SEALER_COLUMNS):
         return _fault(
             "audit grants",
-            "the hub's role may not take the sealer's lock (audit_seal_lock())",
+            "the hub's role may not seal the trail (it needs EXECUTE on audit_seal_lock() "
+            f"and UPDATE of audit_events {' and '.join(SEALER_COLUMNS)})",
             "run `mash-hub init-db --app-role NAME` as the owner",
         )
     return Check("audit grants", True, "read and add only, plus the sealer's hash columns")
@@ -204,8 +224,8 @@ def _audit_grants(engine: Engine) -> Check:
 
 def _master_key(database: Database, settings: Settings) -> Check:
     try:
-        master = settings.master_key_bytes()
-    except (ConfigError, OSError, ValueError) as err:
+        master = readable_master_key(settings)
+    except ConfigError as err:
         return _fault(
             "master key",
             str(err),
@@ -275,17 +295,24 @@ def _scheduler(engine: Engine, settings: Settings) -> Check:
 
 def _checkpoint_file(settings: Settings) -> Check:
     path = settings.audit.checkpoint_path(settings.app.instance_path)
-    target = path
-    while not target.exists() and target != target.parent:
-        target = target.parent  # the sealer makes the folders that are missing
-    writable = os.access(target, os.W_OK) and (target.is_dir() or target == path)
-    if not writable:
-        return _fault(
-            "checkpoint file",
-            f"{path} cannot be written ({target} is not a writable folder)",
-            "make its folder exist and writable by the hub's user, or set [audit] checkpoint_file",
-        )
-    return Check("checkpoint file", True, f"{path} can be written")
+    fix = (
+        "make it (or the folder it goes in) writable by the hub's user, or point "
+        "[audit] checkpoint_file somewhere that is"
+    )
+    if path.is_dir():
+        return _fault("checkpoint file", f"{path} is a folder, not a file", fix)
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            return _fault("checkpoint file", f"{path} cannot be written", fix)
+        return Check("checkpoint file", True, f"{path} can be written")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the sealer makes the folders that are missing
+    if not folder.is_dir():
+        return _fault("checkpoint file", f"{path} cannot be written: {folder} is not a folder", fix)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return _fault("checkpoint file", f"{path} cannot be written: {folder} is not writable", fix)
+    return Check("checkpoint file", True, f"{path} can be made")
 
 
 def report(settings: Settings, out: Callable[[str], None]) -> int:
