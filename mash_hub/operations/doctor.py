@@ -130,6 +130,15 @@ def _role(engine: Engine) -> Check:
                 "AND tableowner = current_user"
             )
         )
+        # A member of such a role could SET ROLE to it and escape the policies.
+        can_become = conn.scalars(
+            text(
+                "SELECT g.rolname FROM pg_roles g WHERE g.rolname <> current_user "
+                "AND pg_has_role(current_user, g.oid, 'MEMBER') AND (g.rolsuper OR "
+                "g.rolbypassrls OR EXISTS (SELECT 1 FROM pg_tables t WHERE "
+                "t.schemaname = 'public' AND t.tableowner = g.rolname)) ORDER BY g.rolname"
+            )
+        ).all()
     wrong = []
     if superuser:
         wrong.append("is a superuser")
@@ -137,6 +146,8 @@ def _role(engine: Engine) -> Check:
         wrong.append("has BYPASSRLS")
     if owned:
         wrong.append(f"owns {owned} of the tables")
+    if can_become and not superuser:
+        wrong.append(f"may act as {', '.join(can_become)} (a member)")
     if wrong:
         return _fault(
             "role",

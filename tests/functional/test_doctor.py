@@ -197,6 +197,13 @@ def test_doctor_names_a_role_that_row_level_security_does_not_bind(
         narrow = _lines(run(["doctor"], tmp_path, as_app).stdout)["audit grants"]
         assert narrow.startswith("FAULT ") and "may not seal the trail" in narrow, narrow
 
+        # A member of the owner's role could SET ROLE to it.
+        set_up_app_role(engine, role)
+        with engine.begin() as conn:
+            conn.execute(text(f"GRANT postgres TO {role}"))
+        member = _lines(run(["doctor"], tmp_path, as_app).stdout)["role"]
+        assert member.startswith("FAULT ") and "may act as postgres" in member, member
+
         # BYPASSRLS alone, without superuser, is enough to escape the firewall's policies.
         set_up_app_role(engine, role)
         with engine.begin() as conn:
