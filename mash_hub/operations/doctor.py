@@ -69,9 +69,11 @@ def examine(settings: Settings) -> list[Check]:
                 checks.append(_not_applicable(name, "SQLite has no roles"))
             elif reachable:
                 checks.append(_guarded(name, partial(check, engine)))
-        if reachable:
-            checks.append(_guarded("master key", lambda: _master_key(database, settings)))
-            checks.append(_guarded("audit signing key", lambda: _signing_key(engine, settings)))
+        # Read even when the database cannot be: a missing key is a fault of its own.
+        checks.append(_guarded("master key", lambda: _master_key(database, settings, reachable)))
+        checks.append(
+            _guarded("audit signing key", lambda: _signing_key(engine, settings, reachable))
+        )
         checks.append(_policies(settings))
         if reachable:
             checks.append(_guarded("scheduler", lambda: _scheduler(engine, settings)))
@@ -233,7 +235,11 @@ def _audit_grants(engine: Engine) -> Check:
     return Check("audit grants", True, "read and add only, plus the sealer's hash columns")
 
 
-def _master_key(database: Database, settings: Settings) -> Check:
+def _unread_database(name: str, what: str) -> Check:
+    return Check(name, True, f"can be read; {what} once the database can be", applies=False)
+
+
+def _master_key(database: Database, settings: Settings, reachable: bool) -> Check:
     try:
         master = readable_master_key(settings)
     except ConfigError as err:
@@ -243,6 +249,8 @@ def _master_key(database: Database, settings: Settings) -> Check:
             "set [keys] master_key (MASH_KEYS__MASTER_KEY) or master_key_file to the 32-byte "
             "base64 key the agency keys were wrapped under",
         )
+    if not reachable:
+        return _unread_database("master key", "compared with the agency keys")
     with database.transaction() as session:
         problem = keys.master_key_mismatch(session, master)
     if problem is not None:
@@ -255,7 +263,7 @@ def _master_key(database: Database, settings: Settings) -> Check:
     return Check("master key", True, f"opens the agency keys (id {keys.master_key_id(master)})")
 
 
-def _signing_key(engine: Engine, settings: Settings) -> Check:
+def _signing_key(engine: Engine, settings: Settings, reachable: bool) -> Check:
     try:
         current = key_id(signing_key(settings).public_key())
     except (ConfigError, OSError, ValueError) as err:
@@ -265,6 +273,8 @@ def _signing_key(engine: Engine, settings: Settings) -> Check:
             "set [audit] signing_key (MASH_AUDIT__SIGNING_KEY) or signing_key_file to the "
             "32-byte base64 Ed25519 seed",
         )
+    if not reachable:
+        return _unread_database("audit signing key", "compared with the checkpoints' key")
     with Session(engine) as session:
         newest = session.scalar(
             text("SELECT key_id FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")

@@ -146,12 +146,21 @@ def test_doctor_names_keys_that_are_missing_and_a_checkpoint_path_that_is_a_fold
 
 
 def test_doctor_names_a_database_it_cannot_reach(tmp_path: Path) -> None:
-    done = run(["doctor"], tmp_path, f"sqlite:///{tmp_path}/missing/none.db")
+    done = run(
+        ["doctor"],
+        tmp_path,
+        f"sqlite:///{tmp_path}/missing/none.db",
+        MASH_AUDIT__SIGNING_KEY_FILE=str(tmp_path / "gone.key"),
+    )
     assert done.returncode == 1
     checks = _lines(done.stdout)
     assert checks["database"].startswith("FAULT ")
     assert "mash-hub init-db" in checks["database"]
-    assert checks["policies"].startswith("ok ")  # what can be checked still is
+    # What can be checked without it still is.
+    assert checks["policies"].startswith("ok ")
+    assert checks["master key"].startswith("n/a ") and "once the database" in checks["master key"]
+    assert checks["audit signing key"].startswith("FAULT ") and "gone.key" in done.stdout
+    assert done.stdout.strip().endswith("2 fault(s)"), done.stdout
 
 
 def test_doctor_names_an_unreadable_configuration(tmp_path: Path, clean_database: str) -> None:
