@@ -341,8 +341,14 @@ _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    read_keys: bool = True,
 ) -> Settings:
-    """Read the TOML file (argument, else $MASH_CONFIG, else defaults) and the overrides."""
+    """Read the TOML file (argument, else $MASH_CONFIG, else defaults) and the overrides.
+
+    The master key is read too, and refused if it cannot be, unless `read_keys` is false:
+    `mash-hub doctor` reads it as one of its checks, so that a missing key file is one
+    fault among the others rather than the end of the run."""
     environ = os.environ if environ is None else environ
     path = path or environ.get(CONFIG_ENV) or None
     raw: dict[str, Any] = {}
@@ -367,7 +373,7 @@ def load_settings(
         _set_path(raw, keys, _EnvValue(name, value))
     settings: Settings = _build(Settings, raw, (), where)
     settings = dataclasses.replace(settings, source=source)
-    _check(settings, where)
+    _check(settings, where, read_keys=read_keys)
     return settings
 
 
@@ -501,7 +507,7 @@ def _convert(target: Any, value: object, keys: tuple[str, ...], where: _Locator)
     )  # pragma: no cover
 
 
-def _check(settings: Settings, where: _Locator) -> None:
+def _check(settings: Settings, where: _Locator, *, read_keys: bool = True) -> None:
     """Cross-field checks, and the refusal of unsafe production settings."""
     app = settings.app
     if settings.metrics.token and len(settings.metrics.token) < METRICS_TOKEN_MIN:
@@ -552,25 +558,28 @@ def _check(settings: Settings, where: _Locator) -> None:
                 f"{where.describe(('app', 'secret_key'))}: production mode needs a secret key of "
                 "at least 32 characters that is not the development default"
             )
-        try:
-            key = settings.master_key_bytes()
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"[keys] master_key: cannot be read ({err})") from err
-        if key == base64.b64decode(DEVELOPMENT_MASTER_KEY):
-            raise ConfigError(
-                "[keys] master_key: production mode refuses the development master key"
-            )
+        if read_keys:
+            readable_master_key(settings)
         if not app.public_url.startswith("https://"):
             raise ConfigError(
                 f"{where.describe(('app', 'public_url'))}: production mode needs the hub's "
                 "https:// address: the token audience, redirect URIs and links are built from "
                 "it, never from a request's Host"
             )
-    else:
-        try:
-            settings.master_key_bytes()
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"[keys] master_key: cannot be read ({err})") from err
+    elif read_keys:
+        readable_master_key(settings)
+
+
+def readable_master_key(settings: Settings) -> bytes:
+    """The master key, refused if it cannot be read or if production would run on the
+    development one."""
+    try:
+        key = settings.master_key_bytes()
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"[keys] master_key: cannot be read ({err})") from err
+    if settings.app.production and key == base64.b64decode(DEVELOPMENT_MASTER_KEY):
+        raise ConfigError("[keys] master_key: production mode refuses the development master key")
+    return key
 
 
 _SAFE_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")

@@ -19,11 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mash_hub.audit.signing import key_id, signing_key
-from mash_hub.config import ConfigError, Settings
+from mash_hub.config import ConfigError, Settings, readable_master_key
 from mash_hub.crypto import keys
 from mash_hub.db import Database, head_revision
 from mash_hub.operations.leadership import leader_alive, lock_path
-from mash_hub.operations.roles import AUDIT_TABLES
+from mash_hub.operations.roles import AUDIT_TABLES, SEALER_COLUMNS
 from mash_hub.policy.check import check_policies
 
 
@@ -69,9 +69,11 @@ def examine(settings: Settings) -> list[Check]:
                 checks.append(_not_applicable(name, "SQLite has no roles"))
             elif reachable:
                 checks.append(_guarded(name, partial(check, engine)))
-        if reachable:
-            checks.append(_guarded("master key", lambda: _master_key(database, settings)))
-            checks.append(_guarded("audit signing key", lambda: _signing_key(engine, settings)))
+        # Read even when the database cannot be: a missing key is a fault of its own.
+        checks.append(_guarded("master key", lambda: _master_key(database, settings, reachable)))
+        checks.append(
+            _guarded("audit signing key", lambda: _signing_key(engine, settings, reachable))
+        )
         checks.append(_policies(settings))
         if reachable:
             checks.append(_guarded("scheduler", lambda: _scheduler(engine, settings)))
@@ -130,6 +132,15 @@ def _role(engine: Engine) -> Check:
                 "AND tableowner = current_user"
             )
         )
+        # A member of such a role could SET ROLE to it and escape the policies.
+        can_become = conn.scalars(
+            text(
+                "SELECT g.rolname FROM pg_roles g WHERE g.rolname <> current_user "
+                "AND pg_has_role(current_user, g.oid, 'MEMBER') AND (g.rolsuper OR "
+                "g.rolbypassrls OR EXISTS (SELECT 1 FROM pg_tables t WHERE "
+                "t.schemaname = 'public' AND t.tableowner = g.rolname)) ORDER BY g.rolname"
+            )
+        ).all()
     wrong = []
     if superuser:
         wrong.append("is a superuser")
@@ -137,6 +148,8 @@ def _role(engine: Engine) -> Check:
         wrong.append("has BYPASSRLS")
     if owned:
         wrong.append(f"owns {owned} of the tables")
+    if can_become and not superuser:
+        wrong.append(f"may act as {', '.join(can_become)} (a member)")
     if wrong:
         return _fault(
             "role",
@@ -176,6 +189,7 @@ def _row_level_security(engine: Engine) -> Check:
 
 def _audit_grants(engine: Engine) -> Check:
     too_wide = []
+    whole_table_update = set()
     with engine.connect() as conn:
         for table in AUDIT_TABLES:
             for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
@@ -184,34 +198,59 @@ def _audit_grants(engine: Engine) -> Check:
                     {"t": table, "p": privilege},
                 ):
                     too_wide.append(f"{privilege} on {table}")
-        can_seal = conn.scalar(
+                    if privilege == "UPDATE":
+                        whole_table_update.add(table)
+        updatable = conn.execute(
+            text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND table_name = ANY(:tables) "
+                "AND has_column_privilege(current_user, "
+                "quote_ident(table_name), column_name, 'UPDATE') "
+                "ORDER BY table_name, ordinal_position"
+            ),
+            {"tables": list(AUDIT_TABLES)},
+        ).all()
+        can_lock = conn.scalar(
             text("SELECT has_function_privilege(current_user, 'audit_seal_lock()', 'EXECUTE')")
         )
+    sealable = set()
+    for table, column in updatable:
+        if table == "audit_events" and column in SEALER_COLUMNS:
+            sealable.add(column)
+        elif table not in whole_table_update:
+            too_wide.append(f"UPDATE of {table}.{column}")
     if too_wide:
         return _fault(
             "audit grants",
             f"the hub's role may {', '.join(too_wide)}: the trail would not be append-only",
             "run `mash-hub init-db --app-role NAME` as the owner (it takes them back)",
         )
-    if not can_seal:
+    if not can_lock or sealable != set(SEALER_COLUMNS):
         return _fault(
             "audit grants",
-            "the hub's role may not take the sealer's lock (audit_seal_lock())",
+            "the hub's role may not seal the trail (it needs EXECUTE on audit_seal_lock() "
+            f"and UPDATE of audit_events {' and '.join(SEALER_COLUMNS)})",
             "run `mash-hub init-db --app-role NAME` as the owner",
         )
     return Check("audit grants", True, "read and add only, plus the sealer's hash columns")
 
 
-def _master_key(database: Database, settings: Settings) -> Check:
+def _unread_database(name: str, what: str) -> Check:
+    return Check(name, True, f"can be read; {what} once the database can be", applies=False)
+
+
+def _master_key(database: Database, settings: Settings, reachable: bool) -> Check:
     try:
-        master = settings.master_key_bytes()
-    except (ConfigError, OSError, ValueError) as err:
+        master = readable_master_key(settings)
+    except ConfigError as err:
         return _fault(
             "master key",
             str(err),
             "set [keys] master_key (MASH_KEYS__MASTER_KEY) or master_key_file to the 32-byte "
             "base64 key the agency keys were wrapped under",
         )
+    if not reachable:
+        return _unread_database("master key", "compared with the agency keys")
     with database.transaction() as session:
         problem = keys.master_key_mismatch(session, master)
     if problem is not None:
@@ -224,7 +263,7 @@ def _master_key(database: Database, settings: Settings) -> Check:
     return Check("master key", True, f"opens the agency keys (id {keys.master_key_id(master)})")
 
 
-def _signing_key(engine: Engine, settings: Settings) -> Check:
+def _signing_key(engine: Engine, settings: Settings, reachable: bool) -> Check:
     try:
         current = key_id(signing_key(settings).public_key())
     except (ConfigError, OSError, ValueError) as err:
@@ -234,6 +273,8 @@ def _signing_key(engine: Engine, settings: Settings) -> Check:
             "set [audit] signing_key (MASH_AUDIT__SIGNING_KEY) or signing_key_file to the "
             "32-byte base64 Ed25519 seed",
         )
+    if not reachable:
+        return _unread_database("audit signing key", "compared with the checkpoints' key")
     with Session(engine) as session:
         newest = session.scalar(
             text("SELECT key_id FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
@@ -275,17 +316,24 @@ def _scheduler(engine: Engine, settings: Settings) -> Check:
 
 def _checkpoint_file(settings: Settings) -> Check:
     path = settings.audit.checkpoint_path(settings.app.instance_path)
-    target = path
-    while not target.exists() and target != target.parent:
-        target = target.parent  # the sealer makes the folders that are missing
-    writable = os.access(target, os.W_OK) and (target.is_dir() or target == path)
-    if not writable:
-        return _fault(
-            "checkpoint file",
-            f"{path} cannot be written ({target} is not a writable folder)",
-            "make its folder exist and writable by the hub's user, or set [audit] checkpoint_file",
-        )
-    return Check("checkpoint file", True, f"{path} can be written")
+    fix = (
+        "make it (or the folder it goes in) writable by the hub's user, or point "
+        "[audit] checkpoint_file somewhere that is"
+    )
+    if path.is_dir():
+        return _fault("checkpoint file", f"{path} is a folder, not a file", fix)
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            return _fault("checkpoint file", f"{path} cannot be written", fix)
+        return Check("checkpoint file", True, f"{path} can be written")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the sealer makes the folders that are missing
+    if not folder.is_dir():
+        return _fault("checkpoint file", f"{path} cannot be written: {folder} is not a folder", fix)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return _fault("checkpoint file", f"{path} cannot be written: {folder} is not writable", fix)
+    return Check("checkpoint file", True, f"{path} can be made")
 
 
 def report(settings: Settings, out: Callable[[str], None]) -> int:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
 
 AUDIT_TABLES = ("audit_events", "audit_checkpoints")
 # What the sealer may change in audit_events (the triggers refuse anything else).
@@ -90,6 +91,23 @@ def _table_privileges(conn: Connection, role: str) -> dict[str, set[str]]:
     return found
 
 
+def _column_updates(conn: Connection, role: str) -> list[tuple[str, str]]:
+    """The audit tables' columns the role was granted UPDATE on one by one."""
+    rows = conn.execute(
+        text(
+            "SELECT c.relname, a.attname FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
+            "CROSS JOIN LATERAL aclexplode(a.attacl) p "
+            "JOIN pg_roles r ON r.oid = p.grantee AND r.rolname = :r "
+            "WHERE c.relname = ANY(:tables) AND p.privilege_type = 'UPDATE' "
+            "AND NOT a.attisdropped ORDER BY c.relname, a.attnum"
+        ),
+        {"r": role, "tables": list(AUDIT_TABLES)},
+    ).all()
+    return [(str(table), str(column)) for table, column in rows]
+
+
 def _tables(conn: Connection) -> list[str]:
     return [
         str(name)
@@ -114,6 +132,18 @@ def set_up_app_role(engine: Engine, role: str, password: str | None = None) -> R
     if engine.dialect.name != "postgresql":
         raise RoleSetupError("--app-role is for PostgreSQL: a SQLite hub has no roles")
     role = checked_role_name(role)
+    try:
+        return _set_up(engine, role, password)
+    except ProgrammingError as err:
+        # The server's own words (never the statement, which may hold the password).
+        said = getattr(getattr(err.orig, "diag", None), "message_primary", None)
+        raise RoleSetupError(
+            f"PostgreSQL refused: {said or type(err.orig).__name__}. Run this as the schema "
+            "owner, with CREATEROLE (or as a superuser)"
+        ) from None
+
+
+def _set_up(engine: Engine, role: str, password: str | None) -> RoleReport:
     report = RoleReport(role)
     with engine.begin() as conn:
         owner = conn.scalar(text("SELECT current_user"))
@@ -143,6 +173,7 @@ def set_up_app_role(engine: Engine, role: str, password: str | None = None) -> R
                     )
                 )
                 report.changes.append("removed " + ", ".join(wrong).upper())
+        _leave_privileged_roles(conn, role, report)
         if password is not None:
             # The password is passed as a literal by the server's own quoting function,
             # never pasted into the statement text.
@@ -151,6 +182,45 @@ def set_up_app_role(engine: Engine, role: str, password: str | None = None) -> R
             report.changes.append("password set")
         _grant(conn, role, report)
     return report
+
+
+def _leave_privileged_roles(conn: Connection, role: str, report: RoleReport) -> None:
+    """Take the role out of any role it could SET ROLE to and so escape row-level
+    security: a superuser, one with BYPASSRLS, or one owning the hub's tables (the schema
+    owner running this, say). A membership through a role in between is refused."""
+    direct = conn.execute(
+        text(
+            "SELECT g.rolname FROM pg_auth_members m "
+            "JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
+            "WHERE u.rolname = :r AND (g.rolsuper OR g.rolbypassrls "
+            "OR g.rolname = current_user OR EXISTS (SELECT 1 FROM pg_tables t "
+            "WHERE t.schemaname = 'public' AND t.tableowner = g.rolname)) ORDER BY g.rolname"
+        ),
+        {"r": role},
+    ).scalars()
+    for granted in direct:
+        conn.execute(text(f'REVOKE "{granted}" FROM "{role}"'))
+        report.changes.append(f"took it out of role {granted}")
+    indirect = (
+        conn.execute(
+            text(
+                "SELECT g.rolname FROM pg_roles g "
+                "WHERE g.rolname <> :r AND pg_has_role(:r, g.oid, 'MEMBER') AND (g.rolsuper "
+                "OR g.rolbypassrls OR g.rolname = current_user OR EXISTS (SELECT 1 FROM "
+                "pg_tables t WHERE t.schemaname = 'public' AND t.tableowner = g.rolname)) "
+                "ORDER BY g.rolname"
+            ),
+            {"r": role},
+        )
+        .scalars()
+        .all()
+    )
+    if indirect:
+        raise RoleSetupError(
+            f"{role} is a member, through another role, of {', '.join(indirect)}, and so "
+            "could act as it and escape row-level security: revoke that membership, then "
+            "run this again"
+        )
 
 
 def _grant(conn: Connection, role: str, report: RoleReport) -> None:
@@ -172,6 +242,11 @@ def _grant(conn: Connection, role: str, report: RoleReport) -> None:
         if extra:
             conn.execute(text(f'REVOKE {", ".join(sorted(extra))} ON "{table}" FROM "{role}"'))
             report.changes.append(f"revoked {', '.join(sorted(extra))} on {table}")
+    for table, column in _column_updates(conn, role):
+        if table == "audit_events" and column in SEALER_COLUMNS:
+            continue
+        conn.execute(text(f'REVOKE UPDATE ("{column}") ON "{table}" FROM "{role}"'))
+        report.changes.append(f"revoked UPDATE of {table}.{column}")
     columns = ", ".join(SEALER_COLUMNS)
     can_seal = all(
         conn.scalar(

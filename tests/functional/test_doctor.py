@@ -107,13 +107,51 @@ def test_doctor_names_every_fault_of_a_broken_configuration(
     assert done.stdout.strip().endswith(f"{len(expected)} fault(s)")
 
 
+def test_doctor_names_keys_that_are_missing_and_a_checkpoint_path_that_is_a_folder(
+    tmp_path: Path, clean_database: str
+) -> None:
+    _with_a_sealed_trail(tmp_path, clean_database)
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    done = run(
+        ["doctor"],
+        tmp_path,
+        clean_database,
+        MASH_KEYS__MASTER_KEY_FILE=str(tmp_path / "gone" / "master.key"),
+        MASH_AUDIT__SIGNING_KEY_FILE=str(tmp_path / "gone" / "signing.key"),
+        MASH_AUDIT__CHECKPOINT_FILE=str(folder),
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    checks = _lines(done.stdout)
+    expected = {
+        "master key": "master.key",
+        "audit signing key": "signing.key",
+        "checkpoint file": "is a folder, not a file",
+    }
+    for name, words in expected.items():
+        assert checks[name].startswith("FAULT "), done.stdout
+        assert words in checks[name] and "Fix: " in checks[name], checks[name]
+    assert "MASH_KEYS__MASTER_KEY" in checks["master key"]
+    assert "MASH_AUDIT__SIGNING_KEY" in checks["audit signing key"]
+    assert checks["policies"].startswith("ok ")
+
+
 def test_doctor_names_a_database_it_cannot_reach(tmp_path: Path) -> None:
-    done = run(["doctor"], tmp_path, f"sqlite:///{tmp_path}/missing/none.db")
+    done = run(
+        ["doctor"],
+        tmp_path,
+        f"sqlite:///{tmp_path}/missing/none.db",
+        MASH_AUDIT__SIGNING_KEY_FILE=str(tmp_path / "gone.key"),
+    )
     assert done.returncode == 1
     checks = _lines(done.stdout)
     assert checks["database"].startswith("FAULT ")
     assert "mash-hub init-db" in checks["database"]
-    assert checks["policies"].startswith("ok ")  # what can be checked still is
+    # What can be checked without it still is.
+    assert checks["policies"].startswith("ok ")
+    assert checks["master key"].startswith("n/a ") and "once the database" in checks["master key"]
+    assert checks["audit signing key"].startswith("FAULT ") and "gone.key" in done.stdout
+    assert done.stdout.strip().endswith("2 fault(s)"), done.stdout
 
 
 def test_doctor_names_an_unreadable_configuration(tmp_path: Path, clean_database: str) -> None:
@@ -139,10 +177,43 @@ def test_doctor_names_a_role_that_row_level_security_does_not_bind(
         set_up_app_role(engine, role)
         with engine.begin() as conn:
             conn.execute(text(f"GRANT DELETE ON audit_events TO {role}"))
-        wide = _lines(run(["doctor"], tmp_path, app_role_url(admin_database_url, role)).stdout)
+        as_app = app_role_url(admin_database_url, role)
+        wide = _lines(run(["doctor"], tmp_path, as_app).stdout)
         assert wide["role"].startswith("ok ")
         assert wide["audit grants"].startswith("FAULT ")
         assert "DELETE on audit_events" in wide["audit grants"]
+
+        # A grant of one column is as much a hole as the whole table.
+        set_up_app_role(engine, role)
+        with engine.begin() as conn:
+            conn.execute(text(f"GRANT UPDATE (reason) ON audit_events TO {role}"))
+        column = _lines(run(["doctor"], tmp_path, as_app).stdout)["audit grants"]
+        assert column.startswith("FAULT ") and "UPDATE of audit_events.reason" in column, column
+
+        # Too narrow: the sealer could not fill the hash columns.
+        set_up_app_role(engine, role)
+        with engine.begin() as conn:
+            conn.execute(text(f"REVOKE UPDATE (hash) ON audit_events FROM {role}"))
+        narrow = _lines(run(["doctor"], tmp_path, as_app).stdout)["audit grants"]
+        assert narrow.startswith("FAULT ") and "may not seal the trail" in narrow, narrow
+
+        # A member of the owner's role could SET ROLE to it.
+        set_up_app_role(engine, role)
+        with engine.begin() as conn:
+            conn.execute(text(f"GRANT postgres TO {role}"))
+        member = _lines(run(["doctor"], tmp_path, as_app).stdout)["role"]
+        assert member.startswith("FAULT ") and "may act as postgres" in member, member
+
+        # BYPASSRLS alone, without superuser, is enough to escape the firewall's policies.
+        set_up_app_role(engine, role)
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER ROLE {role} BYPASSRLS"))
+        bypass = run(["doctor"], tmp_path, as_app)
+        assert bypass.returncode == 1
+        checks = _lines(bypass.stdout)
+        assert checks["role"].startswith("FAULT ") and "has BYPASSRLS" in checks["role"]
+        assert "is a superuser" not in checks["role"]
+        assert checks["audit grants"].startswith("ok "), bypass.stdout
     finally:
         with engine.begin() as conn:
             conn.execute(text(f"DROP OWNED BY {role}"))

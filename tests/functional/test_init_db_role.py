@@ -97,6 +97,62 @@ def test_init_db_puts_a_role_that_drifted_back_and_says_what_it_changed(
     assert _attributes(owner_url) == (True, False, False, False, False)
     assert "nothing changed" in run(["init-db", "--app-role", ROLE], tmp_path, owner_url).stdout
 
+    # A grant of one audit column is taken back too, and the sealer's columns stay.
+    engine = create_engine(owner_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"GRANT UPDATE (reason) ON audit_events TO {ROLE}"))
+    engine.dispose()
+    fixed = run(["init-db", "--app-role", ROLE], tmp_path, owner_url)
+    assert "updated: revoked UPDATE of audit_events.reason\n" in fixed.stdout, fixed.stdout
+    engine = create_engine(_as_role(owner_url))
+    with pytest.raises(ProgrammingError, match="permission denied"), engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET reason = 'rewritten'"))
+    with engine.begin() as conn:  # the sealer's fill is still allowed
+        conn.execute(text("UPDATE audit_events SET hash = hash WHERE false"))
+    engine.dispose()
+
+
+def test_init_db_takes_the_role_out_of_a_role_it_could_escape_row_level_security_as(
+    tmp_path: Path, owner_url: str
+) -> None:
+    assert run(["init-db", "--app-role", ROLE], tmp_path, owner_url).returncode == 0
+    engine = create_engine(owner_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"GRANT postgres TO {ROLE}"))  # the owner here, and a superuser
+    fixed = run(["init-db", "--app-role", ROLE], tmp_path, owner_url)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "updated: took it out of role postgres\n" in fixed.stdout, fixed.stdout
+
+    # Through a role in between, it is refused with what to do, and nothing is changed.
+    between = "mash_app_setup_between"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE ROLE {between} NOLOGIN"))
+            conn.execute(text(f"GRANT postgres TO {between}"))
+            conn.execute(text(f"GRANT {between} TO {ROLE}"))
+            conn.execute(text(f"ALTER ROLE {ROLE} BYPASSRLS"))
+        refused = run(["init-db", "--app-role", ROLE], tmp_path, owner_url)
+        assert refused.returncode == 2
+        assert f"{ROLE} is a member, through another role, of postgres" in refused.stderr
+        assert "revoke that membership" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert _attributes(owner_url)[2] is True  # rolled back: still BYPASSRLS
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP ROLE {between}"))
+        engine.dispose()
+
+
+def test_init_db_run_by_a_role_that_may_not_create_roles_says_so(
+    tmp_path: Path, owner_url: str
+) -> None:
+    assert run(["init-db", "--app-role", ROLE], tmp_path, owner_url).returncode == 0
+    refused = run(["init-db", "--app-role", "mash_app_other"], tmp_path, _as_role(owner_url))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "PostgreSQL refused: permission denied to create role" in refused.stderr
+    assert "Run this as the schema owner, with CREATEROLE" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
 
 def test_init_db_sets_the_password_from_standard_input_only(tmp_path: Path, owner_url: str) -> None:
     done = run(
