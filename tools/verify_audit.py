@@ -12,7 +12,9 @@ imports nothing from the hub, so an auditor can read it in full and run it anywh
 It recomputes every event's SHA-256 from its canonical encoding, follows the prev_hash
 links in seq order, and checks every Ed25519-signed checkpoint (from the file and the
 database) against the chain. Exit status 0: intact; 1: damage, naming the first bad event
-and the kind of damage; 2: the inputs could not be read.
+and the kind of damage; 2: the inputs could not be read; 3: truncated, the only damage
+being that the database ends before the checkpoint file (its newest events, and the
+checkpoints that signed them, are missing: restored from an earlier backup, or cut).
 
 The encoding (the same as mash_hub/audit/chain.py documents):
 
@@ -81,10 +83,18 @@ checkpoints_table = sa.Table(
 
 
 class Damage(Exception):
+    exit_status = 1
+
     def __init__(self, kind, detail, seq=None, event_id=None):
         where = "" if seq is None else f"event seq {seq} (id {event_id}): "
         super().__init__(f"{where}{kind}: {detail}")
         self.kind = kind
+
+
+class OlderThanFile(Damage):
+    """Truncated: the database ends before the checkpoint file does."""
+
+    exit_status = 3
 
 
 def _field(value):
@@ -220,7 +230,7 @@ def _walk(rows, heads, last_checkpoint, checkpoints, progress, later_in_file=0):
             unprotected += 1
     beyond = [seq for seq in heads if seq > last_sealed]
     if beyond and later_in_file:
-        raise Damage(
+        raise OlderThanFile(
             "truncated",
             f"the database ends at seq {last_sealed}, but the checkpoint file has "
             f"{later_in_file} later checkpoint(s), up to seq {max(beyond)}: the database is "
@@ -279,7 +289,7 @@ def main(argv=None):
             print(check(conn, public_key, from_file, progress))
     except Damage as damage:
         print(f"FAILED: {damage}", file=sys.stderr)
-        return 1
+        return damage.exit_status
     except sa.exc.SQLAlchemyError as err:
         print(f"verify_audit: cannot read the database: {err}", file=sys.stderr)
         return 2

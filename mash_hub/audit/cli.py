@@ -74,13 +74,17 @@ def export_public_key(out: Path | None) -> None:
 def verify_command(
     public_key_path: Path | None, checkpoints_path: Path | None, database_url: str | None
 ) -> None:
-    """Check the hash chain and the signed checkpoints; exit 1 naming the first damage."""
+    """Check the hash chain and the signed checkpoints; exit 1 naming the first damage, or 3
+    if the only damage is that the database ends before the checkpoint file (truncated:
+    restored from an earlier backup, or its newest events removed)."""
     from sqlalchemy import func, select
 
     from mash_hub.audit import chain
     from mash_hub.audit.models import AuditCheckpoint, AuditEvent
     from mash_hub.audit.signing import public_key_pem
     from mash_hub.audit.verify import (
+        EXIT_DAMAGE,
+        EXIT_OLDER_THAN_FILE,
         Checkpoint,
         VerifyError,
         load_public_key,
@@ -123,7 +127,7 @@ def verify_command(
         engine.dispose()
     if report.damage is not None:
         click.echo(f"FAILED: {report.damage}", err=True)
-        raise SystemExit(1)
+        raise SystemExit(EXIT_OLDER_THAN_FILE if report.older_than_file else EXIT_DAMAGE)
     click.echo(
         f"OK: {report.sealed} sealed event(s), {report.pending} pending, "
         f"{report.checkpoints} signed checkpoint(s); the last at seq "

@@ -42,6 +42,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from mash_hub.audit import chain
 
 PROGRESS_EVERY = 10000
+# Exit status of both verifiers: 0 intact, 1 damage, 2 the inputs could not be read, 3 the
+# database ends before the checkpoint file (truncated; see ``Report.older_than_file``).
+EXIT_DAMAGE = 1
+EXIT_OLDER_THAN_FILE = 3
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,10 @@ class Report:
     # Checkpoints in the file signed after the database's newest one.
     later_in_file: int = 0
     damage: Damage | None = field(default=None)
+    # The damage is only that the database ends before the checkpoint file does: its
+    # newest events, and the checkpoints that signed them, are not in it (a restore from
+    # an earlier backup, or a cut at the end). Exit status EXIT_OLDER_THAN_FILE.
+    older_than_file: bool = False
 
     @property
     def ok(self) -> bool:
@@ -257,6 +265,7 @@ class ChainWalker:
         heads = self.heads
         beyond = [seq for seq in heads if seq > self.last_sealed]
         if beyond and report.later_in_file:
+            report.older_than_file = True
             report.damage = Damage(
                 "truncated",
                 f"the database ends at seq {self.last_sealed}, but the checkpoint file has "

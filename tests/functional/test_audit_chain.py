@@ -320,19 +320,59 @@ def test_a_database_older_than_the_checkpoint_file_is_truncated_not_tampered(tra
     """As a restore from a backup taken before the newest checkpoint leaves it: the last
     events and the checkpoints that signed them are missing from the database, while the
     checkpoint file (kept outside it) goes on. Both verifiers say "truncated" and why,
-    not "checkpoint mismatch"."""
+    not "checkpoint mismatch", and exit 3, apart from every other damage (1)."""
     first = _two_checkpoints(trail)
+    last = max(r.seq for r in trail.rows())
     trail.tamper(
         f"DELETE FROM audit_events WHERE seq > {first}",  # noqa: S608
         f"DELETE FROM audit_checkpoints WHERE seq > {first}",  # noqa: S608
     )
-    expect_damage(trail, capsys, "truncated", None)
+    expected = (
+        f"FAILED: truncated: the database ends at seq {first}, but the checkpoint file has "
+        f"1 later checkpoint(s), up to seq {last}: the database is older than the file "
+        "(restored from an earlier backup) or its newest events were removed"
+    )
     result = trail.cli_verify()
-    assert f"the database ends at seq {first}, but the checkpoint file has 1 later" in (
+    assert result.exit_code == 3, result.output
+    assert expected in result.output
+    status, output = trail.tool_verify(capsys)
+    assert status == 3, output
+    assert output.strip() == expected
+
+
+def test_a_database_older_than_the_file_with_an_event_missing_inside_is_damage(trail, capsys):
+    """Being older than the file excuses only the missing end: an event deleted from what
+    the database does hold is still a broken link (exit 1), found before the end."""
+    first = _two_checkpoints(trail)
+    trail.tamper(
+        f"DELETE FROM audit_events WHERE seq > {first}",  # noqa: S608
+        f"DELETE FROM audit_checkpoints WHERE seq > {first}",  # noqa: S608
+        f"DELETE FROM audit_events WHERE seq = {first - 1}",  # noqa: S608
+    )
+    expect_damage(trail, capsys, "broken link", first)
+
+
+@pytest.mark.parametrize("signed", ["at the same time", "later"])
+def test_a_checkpoint_file_naming_another_head_at_the_same_seq_is_a_mismatch(trail, capsys, signed):
+    """The file's newest checkpoint names a different head for the database's newest seq
+    (a database from another trail under the same key, or a chain re-signed by someone
+    holding it): never excused as the database being older, whatever its time."""
+    from mash_hub.audit.signing import sign, signing_key
+
+    _two_checkpoints(trail)
+    lines = trail.checkpoints.read_text().splitlines()
+    newest = json.loads(lines[-1])
+    if signed == "later":
+        newest["at"] = newest["at"].replace(newest["at"][:4], str(int(newest["at"][:4]) + 1), 1)
+    head = "cd" * 32
+    message = chain.checkpoint_message(newest["seq"], head, newest["at"])
+    other = newest | {"head": head, "signature": sign(signing_key(trail.settings), message)}
+    trail.checkpoints.write_text("\n".join([*lines[:-1], json.dumps(other)]) + "\n")
+    expect_damage(trail, capsys, "checkpoint mismatch", None)
+    result = trail.cli_verify()
+    assert f"checkpoint mismatch: the checkpoint at seq {newest['seq']} signed at " in (
         result.output
     )
-    assert "restored from an earlier backup" in result.output
-    assert "restored from an earlier backup" in trail.tool_verify(capsys)[1]
 
 
 def test_a_checkpoint_missing_from_the_middle_of_the_database_is_still_a_mismatch(trail, capsys):
