@@ -166,14 +166,20 @@ def doctor(hub: HubContext) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="The folder to write the archive into.",
 )
+@click.option(
+    "--database-url",
+    default=None,
+    help="The database to back up, as its owner (default: [database] url).",
+)
 @pass_hub
-def backup_command(hub: HubContext, to_dir: Path) -> None:
+def backup_command(hub: HubContext, to_dir: Path, database_url: str | None) -> None:
     """Write the database, the checkpoint file and the audit public key into one dated
-    archive. On PostgreSQL, run as the schema owner (pg_dump)."""
+    archive (no private key). On PostgreSQL, run as the schema owner (pg_dump): the app
+    role cannot read past row-level security."""
     from mash_hub.operations import backup
 
     try:
-        archive = backup.backup(hub.settings, to_dir, datetime.now(UTC))
+        archive = backup.backup(hub.settings, to_dir, datetime.now(UTC), database_url)
     except backup.BackupError as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"backup written to {archive}")
@@ -195,13 +201,26 @@ class RestoreRefused(click.ClickException):
     default=None,
     help="PostgreSQL: then set up this application role on it, as `init-db --app-role`.",
 )
+@click.option(
+    "--checkpoints",
+    "checkpoints_to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the archive's checkpoint file here (a new path) and verify against it "
+    "(default: the hub's own checkpoint file, restored from the archive only if missing).",
+)
 @click.pass_context
 def restore_command(
-    ctx: click.Context, archive: Path, database_url: str | None, app_role: str | None
+    ctx: click.Context,
+    archive: Path,
+    database_url: str | None,
+    app_role: str | None,
+    checkpoints_to: Path | None,
 ) -> None:
     """Restore a backup into an empty database, then verify its audit trail against the
     checkpoint file (this hub's own, if it has one: a restore older than it is reported
-    as truncated)."""
+    as truncated, exit 3). Exit 2 if the restore is refused (a damaged archive, a target
+    that is not empty, a missing or too old PostgreSQL client)."""
     from mash_hub.audit.cli import verify_command
     from mash_hub.db import make_engine
     from mash_hub.operations import backup, roles
@@ -210,19 +229,33 @@ def restore_command(
     assert hub is not None  # noqa: S101 - set by the group
     url = database_url or hub.settings.database.url
     try:
-        restored = backup.restore(hub.settings, archive, url)
         if app_role is not None:
-            engine = make_engine(url)
-            try:
-                click.echo(roles.set_up_app_role(engine, app_role).summary())
-            finally:
-                engine.dispose()
+            if backup.parse_url(url).get_backend_name() != "postgresql":
+                raise roles.RoleSetupError("--app-role is for PostgreSQL: SQLite has no roles")
+            app_role = roles.checked_role_name(app_role)
+        restored = backup.restore(hub.settings, archive, url, checkpoints_to)
     except (backup.BackupError, roles.RoleSetupError) as err:
         raise RestoreRefused(str(err)) from err
+    if app_role is not None:
+        engine = make_engine(url)
+        try:
+            click.echo(roles.set_up_app_role(engine, app_role).summary())
+        except roles.RoleSetupError as err:
+            raise click.ClickException(
+                f"the database was restored, but the app role was not set up: {err}"
+            ) from err
+        finally:
+            engine.dispose()
     click.echo(
-        f"restored a {restored.dialect} database at migration {restored.migration} "
-        f"({restored.events} audit events when backed up)"
+        f"restored a {restored.dialect} database backed up at {restored.created_at} by hub "
+        f"{restored.hub_version}, at migration {restored.migration} ({restored.events} audit "
+        "events then)"
     )
+    if restored.dialect == "postgresql" and app_role is None:
+        click.echo(
+            "the hub's role has no grants on it yet: run `mash-hub init-db --app-role NAME` "
+            "against it as the owner (or restore with --app-role)"
+        )
     click.echo(f"checkpoint file {restored.checkpoints_path}: {restored.checkpoints_note}")
     click.echo(f"audit public key written to {restored.public_key_path}")
     ctx.invoke(

@@ -6,15 +6,18 @@ The archive (`mash-hub-backup-<UTC time>.tar`, mode 0600) holds:
   copy by the online backup API, consistent while the hub runs);
 - `audit-checkpoints.jsonl`, the checkpoint file as it was (if there was one);
 - `audit-public-key.pem`, the key that verifies the checkpoints;
-- `manifest.json`: when, which database kind and migration, how many audit events, and
-  the SHA-256 of every other member (a restore refuses an archive that does not match).
+- `manifest.json`: when, the hub's version, which database kind (with, on PostgreSQL,
+  the server's and pg_dump's versions) and migration, how many audit events, and the
+  SHA-256 of every other member (a restore refuses an archive that does not match).
 
 No private key is in it: not the master key, not the audit signing key. Case content in
 the database stays sealed under the agency keys, which stay wrapped under the master key,
 so the archive alone opens nothing; it still names people, so keep it as the database.
 
 On PostgreSQL both commands run as the schema owner (as `init-db` does): the application
-role cannot read past row-level security, so it cannot dump every row.
+role cannot read past row-level security, so it cannot dump every row. pg_dump must be
+of the server's major version or newer (it refuses an older one), and pg_restore of the
+archive's pg_dump version or newer.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -29,12 +33,13 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from mash_hub.audit.signing import public_key_pem
 from mash_hub.config import Settings
@@ -61,6 +66,8 @@ class Restored:
     checkpoints_path: Path
     checkpoints_note: str
     public_key_path: Path
+    created_at: str
+    hub_version: str
 
 
 def _sha256(path: Path) -> str:
@@ -81,6 +88,20 @@ def _libpq(url: URL) -> tuple[str, dict[str, str]]:
     return plain, env
 
 
+def parse_url(database_url: str) -> URL:
+    try:
+        return make_url(database_url)
+    except ArgumentError as err:
+        raise BackupError("the database URL cannot be read: give a SQLAlchemy URL") from err
+
+
+def _hub_version() -> str:
+    try:
+        return metadata.version("mash_hub")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
@@ -99,25 +120,71 @@ def _run(command: list[str], env: dict[str, str]) -> None:
         raise BackupError(f"{Path(command[0]).name} failed: {last}")
 
 
-def _facts(url: str) -> tuple[str, str, int]:
+def _tool_version(path: str) -> str:
+    """The version a PostgreSQL client tool reports, e.g. "15.20"."""
+    done = subprocess.run(  # noqa: S603 - a PostgreSQL tool found on PATH, fixed arguments
+        [path, "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    found = re.search(r"\(PostgreSQL\) (\d+(?:\.\d+)*)", done.stdout)
+    if done.returncode != 0 or found is None:
+        raise BackupError(f"{path} --version did not name a PostgreSQL version")
+    return found.group(1)
+
+
+def _major(version: str) -> int:
+    return int(version.split(".")[0])
+
+
+@dataclass(frozen=True)
+class _Facts:
+    dialect: str
+    migration: str
+    events: int
+    server_version: str | None  # PostgreSQL only
+
+
+def _facts(url: str) -> _Facts:
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (
+        parsed.database and Path(parsed.database).is_file()
+    ):
+        raise BackupError(f"there is no SQLite database at {parsed.database!r}")
     engine = make_engine(url)
+    server_version = None
     try:
         with engine.connect() as conn:
             migration = conn.scalar(text("SELECT version_num FROM alembic_version"))
             events = conn.scalar(text("SELECT count(*) FROM audit_events"))
+            if engine.dialect.name == "postgresql":
+                server_version = str(conn.scalar(text("SHOW server_version"))).split()[0]
     except SQLAlchemyError as err:
         raise BackupError(
             f"the database cannot be read ({type(err).__name__}): back up as the schema owner"
         ) from err
     finally:
         engine.dispose()
-    return engine.dialect.name, str(migration), int(events or 0)
+    return _Facts(engine.dialect.name, str(migration), int(events or 0), server_version)
 
 
-def backup(settings: Settings, to_dir: Path, now: datetime) -> Path:
-    """Write the archive into `to_dir`; its path."""
-    url = make_url(settings.database.url)
-    dialect, migration, events = _facts(settings.database.url)
+def backup(
+    settings: Settings, to_dir: Path, now: datetime, database_url: str | None = None
+) -> Path:
+    """Write the archive of the database at `database_url` (default: the configured one)
+    into `to_dir`; its path."""
+    database_url = database_url or settings.database.url
+    url = parse_url(database_url)
+    facts = _facts(database_url)
+    dialect = facts.dialect
+    versions: dict[str, str] = {}
+    if dialect == "postgresql":
+        pg_dump = _tool("pg_dump")
+        versions = {"server": str(facts.server_version), "pg_dump": _tool_version(pg_dump)}
+        if _major(versions["pg_dump"]) < _major(versions["server"]):
+            raise BackupError(
+                f"pg_dump {versions['pg_dump']} cannot dump a PostgreSQL {versions['server']} "
+                f"server: install the client of version {_major(versions['server'])} or newer "
+                f"(Debian: postgresql-client-{_major(versions['server'])})"
+            )
     to_dir.mkdir(parents=True, exist_ok=True)
     archive = to_dir / f"mash-hub-backup-{now:%Y%m%dT%H%M%SZ}.tar"
     with tempfile.TemporaryDirectory(dir=to_dir, prefix=".backup-") as scratch:
@@ -126,10 +193,12 @@ def backup(settings: Settings, to_dir: Path, now: datetime) -> Path:
         if dialect == "postgresql":
             target = work / PG_DUMP
             connection, env = _libpq(url)
-            _run([_tool("pg_dump"), "-Fc", "--file", str(target), "--dbname", connection], env)
+            _run([pg_dump, "-Fc", "--file", str(target), "--dbname", connection], env)
         else:
             target = work / SQLITE_COPY
-            source = sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)
+            assert url.database  # noqa: S101 - a file database (checked by _facts)
+            source_uri = f"{Path(url.database).resolve().as_uri()}?mode=ro"
+            source = sqlite3.connect(source_uri, uri=True)
             copy = sqlite3.connect(target)
             try:
                 source.backup(copy)
@@ -146,9 +215,11 @@ def backup(settings: Settings, to_dir: Path, now: datetime) -> Path:
         manifest = {
             "format": FORMAT,
             "created_at": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+            "hub_version": _hub_version(),
             "dialect": dialect,
-            "migration": migration,
-            "audit_events": events,
+            **({"postgresql": versions} if versions else {}),
+            "migration": facts.migration,
+            "audit_events": facts.events,
             "members": {m.name: _sha256(m) for m in members},
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -179,6 +250,15 @@ def _read_archive(archive: Path, into: Path) -> dict[str, Any]:
     members = manifest.get("members")
     if not isinstance(members, dict):
         raise BackupError(f"{archive}: its manifest lists no members")
+    database = PG_DUMP if manifest.get("dialect") == "postgresql" else SQLITE_COPY
+    unlisted = sorted(set(names) - {MANIFEST, *members})
+    missing = sorted({database, PUBLIC_KEY} - set(members))
+    if unlisted or missing:
+        raise BackupError(
+            f"{archive}: its manifest does not list "
+            + (f"{', '.join(unlisted)}, which it holds" if unlisted else ", ".join(missing))
+            + ": the archive is damaged or was changed"
+        )
     for name, digest in members.items():
         path = into / str(name)
         if not path.is_file() or _sha256(path) != digest:
@@ -206,9 +286,42 @@ def _empty(url: str) -> bool:
     return not count
 
 
-def restore(settings: Settings, archive: Path, target_url: str) -> Restored:
-    """Restore `archive` into the empty database at `target_url`."""
-    url = make_url(target_url)
+def _check_restore_versions(manifest: dict[str, Any], target_url: str, pg_restore: str) -> None:
+    """pg_restore reads archives of its own version and older; a dump is loaded into a
+    server of its own major version or newer, never an older one."""
+    made = manifest.get("postgresql")
+    if not isinstance(made, dict):
+        return
+    restore_version = _tool_version(pg_restore)
+    dumped_by = str(made.get("pg_dump", "0"))
+    if _major(restore_version) < _major(dumped_by):
+        raise BackupError(
+            f"pg_restore {restore_version} cannot read an archive made by pg_dump {dumped_by}: "
+            f"install the PostgreSQL client of version {_major(dumped_by)} or newer"
+        )
+    engine = make_engine(target_url)
+    try:
+        with engine.connect() as conn:
+            target = str(conn.scalar(text("SHOW server_version"))).split()[0]
+    except SQLAlchemyError as err:
+        raise BackupError(f"the target database cannot be reached ({type(err).__name__})") from err
+    finally:
+        engine.dispose()
+    source = str(made.get("server", "0"))
+    if _major(target) < _major(source):
+        raise BackupError(
+            f"the archive is of a PostgreSQL {source} server; the target runs {target}: "
+            f"restore into PostgreSQL {_major(source)} or newer"
+        )
+
+
+def restore(
+    settings: Settings, archive: Path, target_url: str, checkpoints_to: Path | None = None
+) -> Restored:
+    """Restore `archive` into the empty database at `target_url`, and its checkpoint file
+    to `checkpoints_to` (which must not exist yet) or, by default, to the configured
+    checkpoint file if there is none (an existing one is kept: it may be newer)."""
+    url = parse_url(target_url)
     with tempfile.TemporaryDirectory(prefix="mash-restore-") as scratch:
         work = Path(scratch)
         manifest = _read_archive(archive, work)
@@ -217,31 +330,45 @@ def restore(settings: Settings, archive: Path, target_url: str) -> Restored:
             raise BackupError(
                 f"the archive holds a {manifest.get('dialect')} database; the target is {dialect}"
             )
-        if dialect == "sqlite" and url.database and not Path(url.database).exists():
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        if checkpoints_to is not None and checkpoints_to.exists():
+            raise BackupError(
+                f"{checkpoints_to} exists: give a new path for the archive's checkpoint file, "
+                "or leave --checkpoints out to check against the hub's own"
+            )
+        if dialect == "sqlite" and not url.database:
+            raise BackupError("restore into a SQLite file, not an in-memory database")
         if not _empty(target_url):
             raise BackupError(
                 "the target database is not empty: restore only into a new, empty database"
             )
         if dialect == "postgresql":
+            pg_restore = _tool("pg_restore")
+            _check_restore_versions(manifest, target_url, pg_restore)
             connection, env = _libpq(url)
             _run(
                 [
-                    _tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
+                    pg_restore, "--no-owner", "--no-privileges", "--exit-on-error",
                     "--dbname", connection, str(work / PG_DUMP),
                 ],
                 env,
             )  # fmt: skip
         else:
-            assert url.database  # noqa: S101 - a file database (checked as the target above)
-            shutil.copyfile(work / SQLITE_COPY, url.database)
+            assert url.database  # noqa: S101 - checked above
+            restored = Path(url.database)
+            shutil.copyfile(work / SQLITE_COPY, restored)
+            restored.chmod(0o600)  # as the archive: it holds the hub's (sealed) records
         instance = Path(settings.app.instance_path)
         instance.mkdir(parents=True, exist_ok=True)
-        checkpoints = settings.audit.checkpoint_path(settings.app.instance_path)
+        own = settings.audit.checkpoint_path(settings.app.instance_path)
+        checkpoints = checkpoints_to or own
         if (work / CHECKPOINTS).exists() and not checkpoints.exists():
             checkpoints.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(work / CHECKPOINTS, checkpoints)
-            note = "restored from the archive (there was none here)"
+            note = (
+                "restored from the archive"
+                if checkpoints_to is not None
+                else "restored from the archive (there was none here)"
+            )
         elif checkpoints.exists():
             note = "kept as it was here (it may be newer than the archive): checked against it"
         else:
@@ -256,6 +383,8 @@ def restore(settings: Settings, archive: Path, target_url: str) -> Restored:
         checkpoints_path=checkpoints,
         checkpoints_note=note,
         public_key_path=public_key,
+        created_at=str(manifest.get("created_at")),
+        hub_version=str(manifest.get("hub_version", "unknown")),
     )
 
 

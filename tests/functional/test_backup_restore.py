@@ -5,11 +5,13 @@ reported as truncated; damaged archives and non-empty targets are refused."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import tarfile
 import uuid
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from mash_hub.config import DEVELOPMENT_AUDIT_SIGNING_KEY, DEVELOPMENT_MASTER_KEY
+from mash_hub.operations import backup
 from tests.audit_trail import verify_tool
 from tests.conftest import APP_ROLE
 from tests.functional.test_cli import run
@@ -77,6 +80,25 @@ def test_a_backup_restores_into_an_empty_database_whose_trail_verifies(
         contents = b"".join(tar.extractfile(m).read() for m in tar.getmembers())  # type: ignore[union-attr]
     database = "database.dump" if clean_database.startswith("postgresql") else "database.sqlite"
     assert names == {"manifest.json", database, "audit-checkpoints.jsonl", "audit-public-key.pem"}
+    members = backup.archive_members(archive)
+    manifest = json.loads(members["manifest.json"])
+    stamp = archive.name.removeprefix("mash-hub-backup-").removesuffix(".tar")
+    assert manifest["created_at"].replace("-", "").replace(":", "") == stamp
+    assert manifest["hub_version"] == metadata.version("mash_hub")
+    assert manifest["dialect"] == make_url(clean_database).get_backend_name()
+    owner_engine = create_engine(_owner(clean_database, admin_database_url))
+    with owner_engine.connect() as conn:
+        migration = conn.scalar(text("SELECT version_num FROM alembic_version"))
+        events = conn.scalar(text("SELECT count(*) FROM audit_events"))
+    owner_engine.dispose()
+    assert (manifest["migration"], manifest["audit_events"]) == (migration, events)
+    assert manifest["members"] == {
+        name: hashlib.sha256(data).hexdigest()
+        for name, data in members.items()
+        if name != "manifest.json"
+    }
+    if clean_database.startswith("postgresql"):
+        assert set(manifest["postgresql"]) == {"server", "pg_dump"}
     # No key that opens or signs anything is in it.
     for secret in (DEVELOPMENT_MASTER_KEY, DEVELOPMENT_AUDIT_SIGNING_KEY):
         assert secret.encode() not in contents
@@ -168,6 +190,17 @@ def test_a_changed_archive_is_refused(
     )
     assert done.returncode == 2
     assert "audit-checkpoints.jsonl does not match its manifest" in done.stderr
+    members = backup.archive_members(archive) | {"extra.sql": b"DROP TABLE contacts;"}
+    with tarfile.open(changed, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    done = run(
+        ["restore", str(changed), "--database-url", empty_database], tmp_path, clean_database
+    )
+    assert done.returncode == 2
+    assert "its manifest does not list extra.sql, which it holds" in done.stderr
     not_a_backup = tmp_path / "not-a-backup.tar"
     not_a_backup.write_bytes(b"hello")
     done = run(
@@ -175,3 +208,77 @@ def test_a_changed_archive_is_refused(
     )
     assert done.returncode == 2
     assert "cannot be read" in done.stderr
+
+
+def test_an_older_backup_verifies_against_its_own_checkpoint_file(
+    tmp_path: Path, clean_database: str, admin_database_url: str, empty_database: str
+) -> None:
+    """The same older archive, restored with its own checkpoint file (--checkpoints), is
+    whole: the truncation above is only against the newer file."""
+    _hub_with_a_sealed_trail(tmp_path, clean_database)
+    archive = _backup(tmp_path, _owner(clean_database, admin_database_url))
+    assert run(["audit", "seal"], tmp_path, clean_database).returncode == 0
+    own = tmp_path / "from-the-archive.jsonl"
+    args = [*_restore_args(archive, empty_database), "--checkpoints", str(own)]
+    done = run(args, tmp_path, clean_database)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"checkpoint file {own}: restored from the archive" in done.stdout
+    assert done.stdout.strip().splitlines()[-1].startswith("OK: ")
+    assert own.read_bytes() == backup.archive_members(archive)["audit-checkpoints.jsonl"]
+    again = run(args, tmp_path, clean_database)  # never over a file already there
+    assert again.returncode == 2
+    assert f"{own} exists: give a new path" in again.stderr
+
+
+def test_without_the_postgresql_client_the_commands_say_what_to_install(
+    tmp_path: Path, clean_database: str, admin_database_url: str, empty_database: str
+) -> None:
+    _hub_with_a_sealed_trail(tmp_path, clean_database)
+    owner = _owner(clean_database, admin_database_url)
+    archive = _backup(tmp_path, owner)
+    no_tools = tmp_path / "no-tools"
+    no_tools.mkdir()
+    args = ["backup", "--to", str(tmp_path / "elsewhere"), "--database-url", owner]
+    done = run(args, tmp_path, clean_database, PATH=str(no_tools))
+    restored = run(
+        ["restore", str(archive), "--database-url", empty_database],
+        tmp_path,
+        clean_database,
+        PATH=str(no_tools),
+    )
+    if not owner.startswith("postgresql"):  # SQLite needs no tool at all
+        assert done.returncode == 0, done.stderr
+        assert restored.returncode == 0, restored.stdout + restored.stderr
+        return
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "Error: pg_dump is not installed: install the PostgreSQL client (Debian: postgresql-client)"
+    )
+    assert not (tmp_path / "elsewhere").exists() or not any((tmp_path / "elsewhere").iterdir())
+    assert restored.returncode == 2
+    assert "pg_restore is not installed" in restored.stderr
+    assert "Traceback" not in done.stderr + restored.stderr
+
+
+def test_bad_targets_are_refused_before_anything_is_restored(
+    tmp_path: Path, clean_database: str, admin_database_url: str, empty_database: str
+) -> None:
+    _hub_with_a_sealed_trail(tmp_path, clean_database)
+    archive = _backup(tmp_path, _owner(clean_database, admin_database_url))
+    done = run(["restore", str(archive), "--database-url", "no such url"], tmp_path, clean_database)
+    assert done.returncode == 2
+    assert "the database URL cannot be read" in done.stderr and "Traceback" not in done.stderr
+    other = (
+        "postgresql+psycopg://nobody@127.0.0.1/none"
+        if "sqlite" in empty_database
+        else (f"sqlite:///{tmp_path / 'other.db'}")
+    )
+    done = run(["restore", str(archive), "--database-url", other], tmp_path, clean_database)
+    assert done.returncode == 2
+    assert "the archive holds a" in done.stderr
+    if empty_database.startswith("sqlite"):
+        args = ["restore", str(archive), "--database-url", empty_database, "--app-role", "x"]
+        done = run(args, tmp_path, clean_database)
+        assert done.returncode == 2
+        assert "--app-role is for PostgreSQL" in done.stderr
+        assert not Path(make_url(empty_database).database or "").exists()
