@@ -4,7 +4,9 @@ audit public key in one dated archive, and back into an empty database.
 The archive (`mash-hub-backup-<UTC time>.tar`, mode 0600) holds:
 - `database.dump` (PostgreSQL: `pg_dump` custom format) or `database.sqlite` (SQLite: a
   copy by the online backup API, consistent while the hub runs);
-- `audit-checkpoints.jsonl`, the checkpoint file as it was (if there was one);
+- `audit-checkpoints.jsonl`, the checkpoint file's lines up to the newest checkpoint in
+  the database copy (the hub seals on during a backup; later lines name events the copy
+  does not hold, so its restore would be reported truncated against its own file);
 - `audit-public-key.pem`, the key that verifies the checkpoints;
 - `manifest.json`: when, the hub's version, which database kind (with, on PostgreSQL,
   the server's and pg_dump's versions) and migration, how many audit events, and the
@@ -31,16 +33,19 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from mash_hub.audit import chain
+from mash_hub.audit.models import AuditCheckpoint, AuditEvent
 from mash_hub.audit.signing import public_key_pem
 from mash_hub.config import Settings
 from mash_hub.db import make_engine
@@ -52,6 +57,7 @@ SQLITE_COPY = "database.sqlite"
 CHECKPOINTS = "audit-checkpoints.jsonl"
 PUBLIC_KEY = "audit-public-key.pem"
 TOOL_TIMEOUT = 3600
+FILE_CATCH_UP_SECONDS = 10
 
 
 class BackupError(RuntimeError):
@@ -111,13 +117,17 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(command: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run(  # noqa: S603 - the PostgreSQL tools, fixed arguments
-        command, env=env, capture_output=True, text=True, timeout=TOOL_TIMEOUT, check=False
-    )
+def _run(command: list[str], env: dict[str, str], after: str = "") -> None:
+    name = Path(command[0]).name
+    try:
+        done = subprocess.run(  # noqa: S603 - the PostgreSQL tools, fixed arguments
+            command, env=env, capture_output=True, text=True, timeout=TOOL_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired as err:
+        raise BackupError(f"{name} did not finish within {TOOL_TIMEOUT} s{after}") from err
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise BackupError(f"{Path(command[0]).name} failed: {last}")
+        raise BackupError(f"{name} failed: {last}{after}")
 
 
 def _tool_version(path: str) -> str:
@@ -140,30 +150,118 @@ class _Facts:
     dialect: str
     migration: str
     events: int
-    server_version: str | None  # PostgreSQL only
+    newest_checkpoint: tuple[int, str, str] | None  # (seq, head, at) as the file writes it
+    server_version: str | None = None  # PostgreSQL only
+    pg_dump_version: str | None = None
 
 
-def _facts(url: str) -> _Facts:
-    parsed = parse_url(url)
-    if parsed.get_backend_name() == "sqlite" and not (
-        parsed.database and Path(parsed.database).is_file()
-    ):
-        raise BackupError(f"there is no SQLite database at {parsed.database!r}")
-    engine = make_engine(url)
+def _read_facts(conn: Connection, dialect: str) -> _Facts:
+    """What the manifest says of the database, read in the snapshot being backed up."""
+    migration = conn.scalar(text("SELECT version_num FROM alembic_version"))
+    events = conn.scalar(select(func.count()).select_from(AuditEvent))
+    newest = conn.execute(
+        select(AuditCheckpoint.seq, AuditCheckpoint.head, AuditCheckpoint.at)
+        .order_by(AuditCheckpoint.id.desc())
+        .limit(1)
+    ).first()
     server_version = None
+    if dialect == "postgresql":
+        server_version = str(conn.scalar(text("SHOW server_version"))).split()[0]
+    return _Facts(
+        dialect,
+        str(migration),
+        int(events or 0),
+        None if newest is None else (newest.seq, newest.head, chain.time_text(newest.at)),
+        server_version,
+    )
+
+
+def _unreadable(err: SQLAlchemyError) -> BackupError:
+    return BackupError(
+        f"the database cannot be read ({type(err).__name__}): back up as the schema owner"
+    )
+
+
+def _dump_postgresql(url: URL, database_url: str, target: Path) -> _Facts:
+    """pg_dump of one snapshot, exported by a transaction that reads the manifest's facts
+    in that same snapshot, so they describe exactly what the dump holds."""
+    pg_dump = _tool("pg_dump")
+    dump_version = _tool_version(pg_dump)
+    engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
-            migration = conn.scalar(text("SELECT version_num FROM alembic_version"))
-            events = conn.scalar(text("SELECT count(*) FROM audit_events"))
-            if engine.dialect.name == "postgresql":
-                server_version = str(conn.scalar(text("SHOW server_version"))).split()[0]
+            conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                snapshot = str(conn.scalar(text("SELECT pg_export_snapshot()")))
+                facts = _read_facts(conn, "postgresql")
+                server = str(facts.server_version)
+                if _major(dump_version) < _major(server):
+                    raise BackupError(
+                        f"pg_dump {dump_version} cannot dump a PostgreSQL {server} server: "
+                        f"install the client of version {_major(server)} or newer "
+                        f"(Debian: postgresql-client-{_major(server)})"
+                    )
+                connection, env = _libpq(url)
+                _run(
+                    [pg_dump, "-Fc", f"--snapshot={snapshot}", "--file", str(target),
+                     "--dbname", connection],
+                    env,
+                )  # fmt: skip
     except SQLAlchemyError as err:
-        raise BackupError(
-            f"the database cannot be read ({type(err).__name__}): back up as the schema owner"
-        ) from err
+        raise _unreadable(err) from err
     finally:
         engine.dispose()
-    return _Facts(engine.dialect.name, str(migration), int(events or 0), server_version)
+    return replace(facts, pg_dump_version=dump_version)
+
+
+def _copy_sqlite(url: URL, target: Path) -> _Facts:
+    """SQLite's online backup (consistent while the hub writes), its facts read from the
+    copy itself."""
+    if not (url.database and Path(url.database).is_file()):
+        raise BackupError(f"there is no SQLite database at {url.database!r}")
+    source_uri = f"{Path(url.database).resolve().as_uri()}?mode=ro"
+    try:
+        source = sqlite3.connect(source_uri, uri=True)
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+    except sqlite3.Error as err:
+        raise BackupError(f"the SQLite database cannot be copied: {err}") from err
+    engine = create_engine(URL.create("sqlite", database=str(target)))
+    try:
+        with engine.connect() as conn:
+            return _read_facts(conn, "sqlite")
+    except SQLAlchemyError as err:
+        raise _unreadable(err) from err
+    finally:
+        engine.dispose()
+
+
+def _checkpoints_up_to(path: Path, newest: tuple[int, str, str]) -> bytes:
+    """The checkpoint file's lines up to the backed-up database's newest checkpoint: later
+    ones were signed after the snapshot and name events the archive does not hold. The
+    sealer appends a line just after its commit, so the newest may take a moment to come."""
+    deadline = time.monotonic() + FILE_CATCH_UP_SECONDS
+    while True:
+        lines = path.read_bytes().splitlines(keepends=True) if path.exists() else []
+        for number, line in enumerate(lines, 1):
+            try:
+                item = json.loads(line)
+                found = (item["seq"], item["head"], item["at"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line being written, or damage the verification will name
+            if found == newest:
+                return b"".join(lines[:number])
+        if time.monotonic() > deadline:
+            raise BackupError(
+                f"the checkpoint file {path} lacks the database's newest checkpoint (seq "
+                f"{newest[0]}): run `mash-hub audit seal`, which appends what the file "
+                "lacks, then back up again"
+            )
+        time.sleep(0.2)
 
 
 def backup(
@@ -173,62 +271,57 @@ def backup(
     into `to_dir`; its path."""
     database_url = database_url or settings.database.url
     url = parse_url(database_url)
-    facts = _facts(database_url)
-    dialect = facts.dialect
-    versions: dict[str, str] = {}
-    if dialect == "postgresql":
-        pg_dump = _tool("pg_dump")
-        versions = {"server": str(facts.server_version), "pg_dump": _tool_version(pg_dump)}
-        if _major(versions["pg_dump"]) < _major(versions["server"]):
-            raise BackupError(
-                f"pg_dump {versions['pg_dump']} cannot dump a PostgreSQL {versions['server']} "
-                f"server: install the client of version {_major(versions['server'])} or newer "
-                f"(Debian: postgresql-client-{_major(versions['server'])})"
-            )
-    to_dir.mkdir(parents=True, exist_ok=True)
-    archive = to_dir / f"mash-hub-backup-{now:%Y%m%dT%H%M%SZ}.tar"
-    with tempfile.TemporaryDirectory(dir=to_dir, prefix=".backup-") as scratch:
-        work = Path(scratch)
-        members: list[Path] = []
-        if dialect == "postgresql":
-            target = work / PG_DUMP
-            connection, env = _libpq(url)
-            _run([pg_dump, "-Fc", "--file", str(target), "--dbname", connection], env)
-        else:
-            target = work / SQLITE_COPY
-            assert url.database  # noqa: S101 - a file database (checked by _facts)
-            source_uri = f"{Path(url.database).resolve().as_uri()}?mode=ro"
-            source = sqlite3.connect(source_uri, uri=True)
-            copy = sqlite3.connect(target)
-            try:
-                source.backup(copy)
-            finally:
-                copy.close()
-                source.close()
-        members.append(target)
-        checkpoints = settings.audit.checkpoint_path(settings.app.instance_path)
-        if checkpoints.exists():
-            shutil.copyfile(checkpoints, work / CHECKPOINTS)
-            members.append(work / CHECKPOINTS)
-        (work / PUBLIC_KEY).write_text(public_key_pem(settings), encoding="ascii")
-        members.append(work / PUBLIC_KEY)
-        manifest = {
-            "format": FORMAT,
-            "created_at": f"{now:%Y-%m-%dT%H:%M:%SZ}",
-            "hub_version": _hub_version(),
-            "dialect": dialect,
-            **({"postgresql": versions} if versions else {}),
-            "migration": facts.migration,
-            "audit_events": facts.events,
-            "members": {m.name: _sha256(m) for m in members},
-        }
-        (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        partial = work / "archive.tar"
-        with tarfile.open(partial, "w") as tar:
-            for member in (work / MANIFEST, *members):
-                tar.add(member, arcname=member.name)
-        partial.chmod(0o600)
-        partial.replace(archive)  # whole, or not there at all
+    dialect = url.get_backend_name()
+    checkpoints = settings.audit.checkpoint_path(settings.app.instance_path)
+    try:
+        to_dir.mkdir(parents=True, exist_ok=True)
+        archive = to_dir / f"mash-hub-backup-{now:%Y%m%dT%H%M%SZ}.tar"
+        with tempfile.TemporaryDirectory(dir=to_dir, prefix=".backup-") as scratch:
+            work = Path(scratch)
+            if dialect == "postgresql":
+                target = work / PG_DUMP
+                facts = _dump_postgresql(url, database_url, target)
+            else:
+                target = work / SQLITE_COPY
+                facts = _copy_sqlite(url, target)
+            members = [target]
+            if facts.newest_checkpoint is not None:
+                lines = _checkpoints_up_to(checkpoints, facts.newest_checkpoint)
+                (work / CHECKPOINTS).write_bytes(lines)
+                members.append(work / CHECKPOINTS)
+            elif checkpoints.exists():  # none in the database: the file as it is
+                shutil.copyfile(checkpoints, work / CHECKPOINTS)
+                members.append(work / CHECKPOINTS)
+            (work / PUBLIC_KEY).write_text(public_key_pem(settings), encoding="ascii")
+            members.append(work / PUBLIC_KEY)
+            versions = {}
+            if facts.server_version is not None:
+                versions = {
+                    "postgresql": {"server": facts.server_version, "pg_dump": facts.pg_dump_version}
+                }
+            newest = facts.newest_checkpoint
+            manifest = {
+                "format": FORMAT,
+                "created_at": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+                "hub_version": _hub_version(),
+                "dialect": dialect,
+                **versions,
+                "migration": facts.migration,
+                "audit_events": facts.events,
+                "newest_checkpoint": None
+                if newest is None
+                else {"seq": newest[0], "at": newest[2]},
+                "members": {m.name: _sha256(m) for m in members},
+            }
+            (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            partial = work / "archive.tar"
+            with tarfile.open(partial, "w") as tar:
+                for member in (work / MANIFEST, *members):
+                    tar.add(member, arcname=member.name)
+            partial.chmod(0o600)
+            partial.replace(archive)  # whole, or not there at all
+    except OSError as err:
+        raise BackupError(f"the archive cannot be written in {to_dir}: {err}") from err
     return archive
 
 
@@ -351,6 +444,7 @@ def restore(
                     "--dbname", connection, str(work / PG_DUMP),
                 ],
                 env,
+                after=": the target is now partly restored; drop it and create it anew",
             )  # fmt: skip
         else:
             assert url.database  # noqa: S101 - checked above

@@ -11,6 +11,7 @@ import json
 import tarfile
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from sqlalchemy.engine import make_url
 from mash_hub.config import DEVELOPMENT_AUDIT_SIGNING_KEY, DEVELOPMENT_MASTER_KEY
 from mash_hub.operations import backup
 from tests.audit_trail import verify_tool
-from tests.conftest import APP_ROLE
+from tests.conftest import APP_ROLE, make_settings
 from tests.functional.test_cli import run
 
 
@@ -282,3 +283,58 @@ def test_bad_targets_are_refused_before_anything_is_restored(
         assert done.returncode == 2
         assert "--app-role is for PostgreSQL" in done.stderr
         assert not Path(make_url(empty_database).database or "").exists()
+
+
+def test_the_archive_holds_the_checkpoint_file_only_as_far_as_its_database(
+    tmp_path: Path,
+    clean_database: str,
+    admin_database_url: str,
+    empty_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hub seals on while a backup runs, so the live file may hold checkpoints newer
+    than the database snapshot: the archive keeps the file's lines up to the snapshot's
+    newest checkpoint, or a restore would always be reported truncated against its own
+    file. Backing up an older copy beside a newer file shows it."""
+    _hub_with_a_sealed_trail(tmp_path, clean_database)
+    first = _backup(tmp_path, _owner(clean_database, admin_database_url))
+    credentials = json.loads((tmp_path / "instance" / "demo-credentials.json").read_text())
+    later = run(
+        ["clients", "revoke", credentials["clients"][-1]["client_id"]], tmp_path, clean_database
+    )
+    assert later.returncode == 0, later.stderr
+    assert run(["audit", "seal"], tmp_path, clean_database).returncode == 0
+    assert run(_restore_args(first, empty_database), tmp_path, clean_database).returncode == 3
+
+    done = run(
+        ["backup", "--to", str(tmp_path / "again"), "--database-url", empty_database],
+        tmp_path,
+        clean_database,
+    )
+    assert done.returncode == 0, done.stderr
+    (second,) = (tmp_path / "again").glob("mash-hub-backup-*.tar")
+    live = (tmp_path / "instance" / "audit-checkpoints.jsonl").read_bytes()
+    kept = backup.archive_members(second)["audit-checkpoints.jsonl"]
+    assert kept == backup.archive_members(first)["audit-checkpoints.jsonl"]
+    assert live.startswith(kept) and len(live.splitlines()) > len(kept.splitlines())
+    newest = json.loads(kept.splitlines()[-1])
+    manifest = json.loads(backup.archive_members(second)["manifest.json"])
+    assert manifest["newest_checkpoint"] == {"seq": newest["seq"], "at": newest["at"]}
+
+    # A file that never caught up with the database is named, not archived as it is.
+    short = tmp_path / "short.jsonl"
+    short.write_bytes(b"".join(kept.splitlines(keepends=True)[:-1]))
+    monkeypatch.setattr(backup, "FILE_CATCH_UP_SECONDS", 0.3)
+    settings = make_settings(
+        empty_database,
+        MASH_APP__INSTANCE_PATH=str(tmp_path / "instance"),
+        MASH_AUDIT__CHECKPOINT_FILE=str(short),
+    )
+    with pytest.raises(backup.BackupError) as refused:
+        backup.backup(settings, tmp_path / "third", datetime.now(UTC))
+    assert str(refused.value) == (
+        f"the checkpoint file {short} lacks the database's newest checkpoint (seq "
+        f"{newest['seq']}): run `mash-hub audit seal`, which appends what the file lacks, "
+        "then back up again"
+    )
+    assert not list((tmp_path / "third").iterdir())
