@@ -258,6 +258,8 @@ def restore_command(
         )
     click.echo(f"checkpoint file {restored.checkpoints_path}: {restored.checkpoints_note}")
     click.echo(f"audit public key written to {restored.public_key_path}")
+    if restored.key_warning is not None:
+        click.echo(f"warning: {restored.key_warning}", err=True)
     ctx.invoke(
         verify_command,
         public_key_path=restored.public_key_path,

@@ -47,7 +47,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from mash_hub.audit import chain
 from mash_hub.audit.models import AuditCheckpoint, AuditEvent
 from mash_hub.audit.signing import public_key_pem
-from mash_hub.config import Settings
+from mash_hub.config import ConfigError, Settings
 from mash_hub.db import make_engine
 
 FORMAT = "mash-hub-backup/1"
@@ -74,6 +74,9 @@ class Restored:
     public_key_path: Path
     created_at: str
     hub_version: str
+    # Set when this hub's own signing key is not the one the archive's public key is of:
+    # the archive's key then verifies only its own story. Compare it with the key kept.
+    key_warning: str | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -470,6 +473,7 @@ def restore(
         stamp = str(manifest.get("created_at", "restored")).replace(":", "").replace("-", "")
         public_key = instance / f"audit-public-key-{stamp}.pem"
         shutil.copyfile(work / PUBLIC_KEY, public_key)
+        key_warning = _key_warning(settings, public_key.read_text(encoding="ascii"))
     return Restored(
         dialect=dialect,
         migration=str(manifest.get("migration")),
@@ -479,6 +483,21 @@ def restore(
         public_key_path=public_key,
         created_at=str(manifest.get("created_at")),
         hub_version=str(manifest.get("hub_version", "unknown")),
+        key_warning=key_warning,
+    )
+
+
+def _key_warning(settings: Settings, archived_pem: str) -> str | None:
+    try:
+        own = public_key_pem(settings)
+    except (ConfigError, OSError):
+        return None  # no signing key here: nothing to compare with
+    if own == archived_pem:
+        return None
+    return (
+        "the archive's audit public key is not the one of this hub's signing key: the "
+        "check below uses the archive's; verify again with the public key you keep "
+        "(mash-hub audit verify --public-key F)"
     )
 
 

@@ -108,8 +108,15 @@ def test_a_backup_restores_into_an_empty_database_whose_trail_verifies(
 
     elsewhere = tmp_path / "elsewhere"  # a new machine: no checkpoint file of its own yet
     elsewhere.mkdir()
-    done = run(_restore_args(archive, empty_database), elsewhere, clean_database)
+    other_key = base64.b64encode(bytes(range(32))).decode()  # not the key that signed
+    done = run(
+        _restore_args(archive, empty_database),
+        elsewhere,
+        clean_database,
+        MASH_AUDIT__SIGNING_KEY=other_key,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "warning: the archive's audit public key is not the one of this hub's" in done.stderr
     assert "checkpoint file" in done.stdout and "restored from the archive" in done.stdout
     assert done.stdout.strip().splitlines()[-1].startswith("OK: "), done.stdout
     public_key = next((elsewhere / "instance").glob("audit-public-key-*.pem"))
@@ -145,6 +152,7 @@ def test_a_restore_older_than_the_checkpoint_file_is_reported_truncated(
     done = run(_restore_args(archive, empty_database), tmp_path, clean_database)
     assert done.returncode == 3, done.stdout + done.stderr
     assert "kept as it was here" in done.stdout
+    assert "warning" not in done.stderr  # the hub's own key: the archive's is the same
     assert "FAILED: truncated: the database ends at seq" in done.stderr
     assert "restored from an earlier backup" in done.stderr
     capsys.readouterr()
