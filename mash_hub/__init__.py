@@ -12,6 +12,7 @@ from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mash_hub.clock import Clock
 from mash_hub.config import ConfigError, Settings, load_settings
@@ -62,6 +63,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         WTF_CSRF_SSL_STRICT=settings.app.production,
         JSON_SORT_KEYS=False,
     )
+    if settings.app.trusted_proxies:
+        # The client and scheme as the proxies in front saw them, from their headers only:
+        # the sign-in throttle and the audit's client address are per real client.
+        hops = settings.app.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     database = Database(settings.database.url, settings.database.echo)
     app.extensions["mash.settings"] = settings
     app.extensions["mash.clock"] = clock or Clock()

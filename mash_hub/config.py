@@ -83,6 +83,10 @@ class AppSettings:
     instance_path: str = "instance"
     # The hub's address as people and agency systems reach it, e.g. "https://mash.example".
     public_url: str = ""
+    # How many reverse proxies stand in front of the hub (nginx: 1). Their X-Forwarded-For
+    # and X-Forwarded-Proto name the client and the scheme; with 0 (the default) those
+    # headers are ignored, as anyone could send them.
+    trusted_proxies: int = 0
     # The day the hub started taking contacts (YYYY-MM-DD): a contact received earlier is a
     # typing slip (usability review D8: 01/01/1900 became MASH-1900-000001, overdue for
     # 46,358 days), and is refused.
@@ -510,6 +514,11 @@ def _convert(target: Any, value: object, keys: tuple[str, ...], where: _Locator)
 def _check(settings: Settings, where: _Locator, *, read_keys: bool = True) -> None:
     """Cross-field checks, and the refusal of unsafe production settings."""
     app = settings.app
+    if not 0 <= app.trusted_proxies <= 5:
+        raise ConfigError(
+            f"{where.describe(('app', 'trusted_proxies'))}: expected the number of proxies in "
+            "front of the hub, 0 to 5"
+        )
     if settings.metrics.token and len(settings.metrics.token) < METRICS_TOKEN_MIN:
         raise ConfigError(
             f"{where.describe(('metrics', 'token'))}: must be at least {METRICS_TOKEN_MIN} "
