@@ -186,25 +186,62 @@ def _show_intake_errors(form: IntakeForm, errors: dict[str, str]) -> None:
             index, name = int(match.group(1)), match.group(2)
             if index < len(form.subjects.entries) and name in form.subjects.entries[index].form:
                 field = form.subjects.entries[index].form[name]
-                field.errors = [_sentence(field.label.text, message)]
+                field.errors = [_sentence(name, field.label.text, message)]
             continue
         if path == "subjects":
             field = form.subjects.entries[0].form["role"]
-            field.errors = [f"People named: {message}"]
+            field.errors = [PEOPLE_PROBLEMS.get(message, f"People named: {message}")]
             continue
         name = INTAKE_FIELDS.get(path, path)
         if name in form:
-            form[name].errors = [_sentence(form[name].label.text, message)]
+            form[name].errors = [_sentence(name, form[name].label.text, message)]
     for entry in form.subjects.entries:
         entry.form._errors = None  # noqa: SLF001 - WTForms caches errors per form
     form.subjects.errors = [entry.errors for entry in form.subjects.entries]
     form._errors = None  # noqa: SLF001
 
 
-def _sentence(label: str, message: str) -> str:
+# What the page asks for when a field is missing or not one of its choices, in the GOV.UK
+# style ("Enter...", "Select..."): the API's messages name its codes, which mean nothing here.
+MISSING = {
+    "source_agency": "Select the agency the contact came from",
+    "referrer_name": "Enter the referrer's name",
+    "referrer_role": "Enter the referrer's role",
+    "concern": "Enter the concern",
+    "consent_status": "Select whether the family consented to information being shared",
+    "consent_reason": "Enter why you are going ahead without consent",
+    "role": "Select the person's role",
+    "given_name": "Enter the person's given name",
+    "family_name": "Enter the person's family name",
+}
+PEOPLE_PROBLEMS = {
+    "must include at least one child": "Name at least one child: choose Child as a role",
+    "must list at least one subject": "Name at least one child",
+}
+REPHRASED = {
+    "must be a valid 10-digit NHS number": "Enter a 10-digit NHS number, like 943 476 5919",
+    "must be a valid 13-character unique pupil number": (
+        "Enter the unique pupil number as the school gives it: a letter and 12 more "
+        "letters or numbers"
+    ),
+    "must not be in the future": "{label} must be today or in the past",
+    "must be a single line": "{label} must be on one line",
+    "must not contain control characters": "{label} must not contain hidden characters",
+    "must be valid Unicode text": "{label} must not contain hidden characters",
+    "must be text": "{label} must be text",
+}
+
+
+def _sentence(name: str, label: str, message: str) -> str:
+    """The page's sentence for the API's `message` about field `name`."""
     if message[:1].isupper():
         return message
-    return f"{label.replace(' (optional)', '')} {message}"
+    label = label.replace(" (optional)", "")
+    if message == "is required" or message.startswith("must be one of"):
+        return MISSING.get(name, f"Enter {label[:1].lower()}{label[1:]}")
+    if message in REPHRASED:
+        return REPHRASED[message].format(label=label)
+    return f"{label} {message}"
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])

@@ -73,20 +73,20 @@ def test_add_another_person_keeps_what_was_typed(app, screener):
 @pytest.mark.parametrize(
     ("change", "field_id", "message"),
     [
-        ({"referrer_name": ""}, "referrer_name", "name is required"),
-        ({"received_date": "01/12/2026"}, "received_date", "must not be in the future"),
+        ({"referrer_name": ""}, "referrer_name", "Enter the referrer&#39;s name"),
+        ({"received_date": "01/12/2026"}, "received_date", "must be today or in the past"),
         ({"received_date": "31/02/2026"}, "received_date", "Enter a real date and time"),
         # Usability review D8: 01/01/1900 became MASH-1900-000001, overdue for 46,358 days.
         ({"received_date": "01/01/1900"}, "received_date", "on or after 1 January 2025"),
         ({"received_date": "30/11/2016"}, "received_date", "when the hub started taking"),
         ({"subjects-0-date_of_birth": "01/01/1850"}, "subjects-0-date_of_birth", "check the year"),
-        ({"subjects-0-nhs_number": "943 476 5918"}, "subjects-0-nhs_number", "valid 10-digit NHS"),
-        ({"subjects-0-date_of_birth": "01/01/2030"}, "subjects-0-date_of_birth", "future"),
+        ({"subjects-0-nhs_number": "943 476 5918"}, "subjects-0-nhs_number", "Enter a 10-digit NHS number"),
+        ({"subjects-0-date_of_birth": "01/01/2030"}, "subjects-0-date_of_birth", "today or in the past"),
         ({"subjects-0-given_name": "x" * 100_000}, "subjects-0-given_name", "100 characters"),
-        ({"consent_reason": ""}, "consent_reason", "is required"),
+        ({"consent_reason": ""}, "consent_reason", "Enter why you are going ahead"),
         ({"subjects-0-role": "parent"}, "subjects-0-role", "at least one child"),
         ({"subjects-0-upn": "A12345678901"}, "subjects-0-upn", "unique pupil number"),
-        ({"concern": ""}, "concern", "The concern is required"),
+        ({"concern": ""}, "concern", "Enter the concern"),
     ],
 )
 def test_bad_input_gets_field_errors_and_saves_nothing(app, screener, change, field_id, message):
@@ -96,6 +96,28 @@ def test_bad_input_gets_field_errors_and_saves_nothing(app, screener, change, fi
     assert f'href="#{field_id}"' in response.text
     assert message in response.text
     assert 'class="govuk-error-message"' in response.text
+    assert counts(app) == (0, 0)
+
+
+def test_an_empty_form_is_told_what_to_enter_in_plain_english(app, screener):
+    """Usability review m1: the page named the API's codes ("must be one of: csc, police,
+    health...", "child, parent, carer...")."""
+    empty = {key: "" for key in GOOD}
+    response = screener.post_form("/contacts/new", empty)
+    assert response.status_code == 200
+    for message in (
+        "Enter the date the contact was received",
+        "Select the agency the contact came from",
+        "Enter the referrer&#39;s name",
+        "Enter the concern",
+        "Select whether the family consented to information being shared",
+        "Select the person&#39;s role",
+        "Enter the person&#39;s given name",
+    ):
+        assert message in response.text
+    assert "must be one of" not in response.text
+    assert "is required" not in response.text
+    assert "not_sought" not in response.text.split('class="govuk-error-summary')[1].split("</div>")[0]
     assert counts(app) == (0, 0)
 
 
