@@ -14,6 +14,7 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from mash_hub import agencies
 from mash_hub.clock import Clock
 from mash_hub.config import ConfigError, Settings, load_settings
 from mash_hub.db import REPO_ROOT, Database, close_request, commit_request, rollback_request
@@ -106,6 +107,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ]
     )
     WTFormsHelpers(app)
+    # Pages name agencies; codes are for the API and the policies.
+    app.add_template_filter(agencies.agency_name, "agency_name")
+    app.add_template_filter(agencies.agency_names, "agency_names")
     app.session_interface = DatabaseSessionInterface(database, settings)
 
     # Order matters: ids and CSRF first, then the gate; after_request runs in reverse.

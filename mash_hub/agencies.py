@@ -4,6 +4,7 @@ only answer requests addressed to them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -24,3 +25,18 @@ AGENCIES: tuple[AgencyInfo, ...] = (
     AgencyInfo("yos", "Youth offending service", False),
 )
 AGENCY_CODES = tuple(a.code for a in AGENCIES)
+
+_NAMES = {agency.code: agency.name for agency in AGENCIES}
+
+
+def agency_name(code: str | None) -> str:
+    """The agency's name for a page ("Youth offending service", not "yos"); a code the hub
+    does not know is shown as it is rather than hidden."""
+    if code is None:
+        return ""
+    return _NAMES.get(code, code)
+
+
+def agency_names(codes: Iterable[str]) -> str:
+    """Several agencies' names, for a page: "Children's social care, Health"."""
+    return ", ".join(agency_name(code) for code in codes)

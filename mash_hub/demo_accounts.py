@@ -109,7 +109,7 @@ def _user(
         identity.create_user(
             db,
             email=email,
-            display_name=f"Demo {role.label.lower()}, {agency_name}",
+            display_name=f"Demo {_in_a_sentence(role.label)}, {agency_name}",
             agency_code=agency_code,
             roles=frozenset({role}),
             password=password,
@@ -180,3 +180,9 @@ def _client(
         "agency": agency_code,
         "scopes": wanted.split(),
     }
+
+
+def _in_a_sentence(label: str) -> str:
+    """A role's label inside a sentence: "screener", but "MASH manager", not "mash manager"."""
+    first, _, rest = label.partition(" ")
+    return label if first.isupper() else f"{first.lower()} {rest}".strip()

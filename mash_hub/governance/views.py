@@ -24,6 +24,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, runtime
+from mash_hub.agencies import agency_name
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.firewall import records
@@ -130,7 +131,7 @@ def workspace() -> str:
             charts.stacked_bars(
                 f"Accesses allowed per day by agency, last {REPORT_DAYS} days",
                 accesses.days,
-                accesses.series,
+                {agency_name(code): counts for code, counts in accesses.series.items()},
             ),
             charts.stacked_bars(
                 f"Refused accesses per day, last {REPORT_DAYS} days",

@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, render_template, url_for
 from flask_login import current_user
 
 from mash_hub import db, runtime
-from mash_hub.authz import Permission, Role, acting_principal, requires
+from mash_hub.authz import Permission, Role, acting_principal, public, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.break_glass import services as break_glass
 from mash_hub.disclosure import services as disclosure
@@ -144,3 +144,18 @@ def index() -> str:
         step_up_notices=identity.step_up_notices(db.session(), principal),
         failed_sign_ins=identity.failed_sign_ins_before(db.session(), current_user),
     )
+
+
+# -- the footer's pages: open to everyone, signed in or not, and holding no case data --
+
+
+@bp.route("/accessibility")
+@public
+def accessibility() -> str:
+    return render_template("home/accessibility.html", title="Accessibility statement")
+
+
+@bp.route("/privacy")
+@public
+def privacy() -> str:
+    return render_template("home/privacy.html", title="Privacy notice")
