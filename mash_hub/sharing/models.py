@@ -58,6 +58,8 @@ class InfoRequest(Base):
     source_agency: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="open")
     contact_rag: Mapped[str] = mapped_column(String(8))
+    # The contact's reference, for the researcher to quote; not case content.
+    contact_reference: Mapped[str] = mapped_column(String(20))
     question_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     requested_by: Mapped[str] = mapped_column(String(64))

@@ -107,6 +107,7 @@ class RequestSummary:
 @dataclass(frozen=True)
 class InboxRow:
     id: str
+    contact_reference: str
     contact_rag: str
     requested_at: datetime
     due_at: datetime
@@ -120,6 +121,7 @@ class RequestView:
     id: str
     agency: str
     status: str
+    contact_reference: str
     contact_rag: str
     requested_at: datetime
     due_at: datetime
@@ -212,6 +214,7 @@ def send_request(
         source_agency=contact.source_agency.code,
         status="open",
         contact_rag=rag,
+        contact_reference=contact.reference,
         question_sealed=seal(
             access,
             contact_id=cid,
@@ -273,6 +276,7 @@ def inbox(db: Session, principal: Principal) -> list[InboxRow]:
     listed = [
         InboxRow(
             id=str(request.id),
+            contact_reference=request.contact_reference,
             contact_rag=request.contact_rag,
             requested_at=request.requested_at,
             due_at=request.due_at,
@@ -315,6 +319,7 @@ def get_request_for(db: Session, principal: Principal, request_id: str) -> Reque
         id=str(request.id),
         agency=request.agency,
         status=effective_status(request, runtime.now()),
+        contact_reference=request.contact_reference,
         contact_rag=request.contact_rag,
         requested_at=request.requested_at,
         due_at=request.due_at,

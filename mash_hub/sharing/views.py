@@ -179,6 +179,7 @@ def api_inbox() -> Response:
             "requests": [
                 {
                     "id": row.id,
+                    "contact_reference": row.contact_reference,
                     "status": "open",
                     "contact_rag": row.contact_rag,
                     "requested_at": row.requested_at.isoformat(),
@@ -198,6 +199,7 @@ def api_show(request_id: str) -> Response:
     return jsonify(
         {
             "id": view.id,
+            "contact_reference": view.contact_reference,
             "agency": view.agency,
             "status": view.status,
             "question": view.question,

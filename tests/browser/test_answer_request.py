@@ -17,7 +17,8 @@ def test_health_researcher_answers_a_request(live_hub, browser_page):
     police = api_token(live_hub, "police")
     contact = copy.deepcopy(CONTACT)
     contact["received_at"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    contact_id = api_call(f"{live_hub.url}/api/v1/contacts", "POST", contact, police)["id"]
+    created = api_call(f"{live_hub.url}/api/v1/contacts", "POST", contact, police)
+    contact_id, reference = created["id"], created["reference"]
     api_call(
         f"{live_hub.url}/api/v1/contacts/{contact_id}/rating",
         "POST",
@@ -36,7 +37,10 @@ def test_health_researcher_answers_a_request(live_hub, browser_page):
 
     page.get_by_role("link", name="Requests").first.click()
     page.wait_for_url(f"{live_hub.url}/requests")
-    page.get_by_role("link", name=f"Request {sent['id'][:8]}").click()
+    # Named by the contact's reference, which the researcher can quote to the MASH (m9).
+    page.get_by_role("link", name=reference).click()
+    page.wait_for_url(f"{live_hub.url}/requests/{sent['id']}")
+    assert reference in page.locator("#contact-reference").inner_text()
     assert "Any A&E attendances this year?" in page.locator("#question").inner_text()
     assert "Sam Smith" in page.locator("#subjects").inner_text()
     assert "Neighbour reports" not in page.content()  # never the concern

@@ -275,11 +275,15 @@ def test_screener_sends_and_researcher_answers_on_the_pages(
     nurse = make_account(Role.AGENCY_RESEARCHER, "health")
     sign_in(other, nurse, clock)
     inbox = other.get("/requests")
-    assert inbox.status_code == 200 and "Request " in inbox.text
     database: Database = app.extensions["mash.db"]
     with database.transaction() as session:
         request_id = str(session.scalar(select(InfoRequest.id)))
+        reference = session.scalar(select(InfoRequest.contact_reference))
+    assert reference and reference.startswith("MASH-")
+    # The inbox and the request name the contact by a reference the researcher can quote.
+    assert inbox.status_code == 200 and f">{reference}</a>" in inbox.text
     show = other.get(f"/requests/{request_id}")
+    assert f"Contact {reference}" in show.text
     assert "Any A&amp;E visits?" in show.text and "Sam Smith" in show.text
     assert "Neighbour reports" not in show.text
     answered = other.post(
@@ -443,7 +447,14 @@ def test_inbox_is_ordered_by_time_left_and_holds_nothing_else(client, police, ma
     health = researcher(client, make_client, "health")
     listed = client.get("/api/v1/requests", headers=health).json
     assert [r["id"] for r in listed["requests"]] == [red_id, amber_id]
-    assert set(listed["requests"][0]) == {"id", "status", "contact_rag", "requested_at", "due_at"}
+    assert set(listed["requests"][0]) == {
+        "id",
+        "contact_reference",
+        "status",
+        "contact_rag",
+        "requested_at",
+        "due_at",
+    }
     assert listed["next_cursor"] is None
     first = client.get("/api/v1/requests?limit=1", headers=health).json
     assert [r["id"] for r in first["requests"]] == [red_id]
