@@ -34,11 +34,16 @@ class NewPersonForm(FlaskForm):
 class MergeForm(FlaskForm):
     survivor_id = RadioField(
         "Which record should be kept?",
+        description=(
+            "Keep the record with the fuller, verified details (an NHS number, a date of birth). "
+            "Merge only records of one person: never a parent and a child, or two siblings."
+        ),
         widget=GovRadioInput(),
         validators=[InputRequired(message="Choose the record to keep")],
     )
     merged_id = RadioField(
         "Which record is the same person and should be merged into it?",
+        description="Its contacts and details move to the record you keep. A manager approves it.",
         widget=GovRadioInput(),
         validators=[InputRequired(message="Choose the record to merge")],
     )

@@ -24,6 +24,49 @@ bp = Blueprint("people", __name__)
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.add_template_filter(match_reasons, "match_reasons")
+
+
+# Why the register thinks two records may be one person, in a screener's words.
+REASON_WORDS = {
+    "nhs_number": "same NHS number",
+    "nhs_number_differs": "different NHS numbers",
+    "given_name": "same first name",
+    "nickname": "first name is a short form of the other",
+    "nickname_typo": "first name is a short form, spelt differently",
+    "given_name_middle": "first name matches a middle name",
+    "given_name_phonetic": "first names sound alike",
+    "given_name_typo": "first names differ by one letter",
+    "given_initial": "first name matches an initial",
+    "given_name_similar": "first names are similar",
+    "given_name_differs": "different first names",
+    "given_name_missing": "no first name to compare",
+    "family_name": "same last name",
+    "family_name_partial": "last name is part of a double-barrelled name",
+    "family_name_partial_typo": "last name is part of a double-barrelled name, spelt differently",
+    "family_name_phonetic": "last names sound alike",
+    "family_name_typo": "last names differ by one letter",
+    "family_name_similar": "last names are similar",
+    "family_name_differs": "different last names",
+    "family_name_missing": "no last name to compare",
+    "dob": "same date of birth",
+    "dob_transposed": "date of birth with day and month swapped",
+    "dob_typo": "date of birth differs by one digit",
+    "dob_differs": "different dates of birth",
+    "dob_missing": "no date of birth to compare",
+    "postcode": "same postcode",
+    "same_postcode": "same postcode, different house",
+    "address": "same address",
+    "address_differs": "different addresses",
+    "address_missing": "no address to compare",
+}
+
+
+def match_reasons(reasons: tuple[str, ...] | list[str]) -> str:
+    """ "Same NHS number, first names sound alike, no date of birth to compare"."""
+    words = [REASON_WORDS.get(reason, reason.replace("_", " ")) for reason in reasons]
+    text = ", ".join(words)
+    return text[:1].upper() + text[1:]
 
 
 def _merge_form(people: services.ContactPeople, form: MergeForm | None = None) -> MergeForm:

@@ -171,6 +171,9 @@ def test_exact_nhs_number_with_matching_birth_date_is_the_top_candidate_but_not_
     page = screener.get(f"/contacts/{second}")
     assert "NHS number and date of birth match" in page.text
     assert "William Thornbury" in page.text  # the register's record, for comparison
+    # Why, in a screener's words (usability review m7: "given name phonetic, dob missing").
+    assert "Same NHS number, first name is a short form of the other" in page.text
+    assert "nhs number" not in page.text and "_phonetic" not in page.text
     with session(app) as db:
         shown = db.scalars(
             select(AuditEvent.object_id).where(
@@ -319,6 +322,14 @@ def merge_row(app) -> PersonMerge:
         merge = db.scalar(select(PersonMerge))
         db.expunge(merge)
     return merge
+
+
+def test_the_merge_proposal_says_what_to_keep_and_what_never_to_merge(screener, duplicates):
+    """Usability review m26: both lists of radios came with no guidance."""
+    page = screener.get(f"/contacts/{duplicates['contact']}/people").text
+    assert "Keep the record with the fuller, verified details" in page
+    assert "never a parent and a child" in page
+    assert "A manager approves it." in page
 
 
 def test_merge_is_proposed_approved_by_a_manager_and_undone(
