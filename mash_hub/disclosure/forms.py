@@ -11,6 +11,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import (
+    HiddenField,
     RadioField,
     SelectMultipleField,
     StringField,
@@ -19,7 +20,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from mash_hub.agencies import AGENCIES
 from mash_hub.identity.forms import SecurityCodeForm
+
+OUTSIDE = "outside"
+RECIPIENT_CHOICES = {
+    **{agency.code: agency.name for agency in AGENCIES},
+    OUTSIDE: "An organisation outside the hub (a court, a school, another council...)",
+}
 
 
 def _strip(value: object) -> object:
@@ -27,12 +35,23 @@ def _strip(value: object) -> object:
 
 
 class DisclosureForm(FlaskForm):
+    """Two steps: who, why and what; then the lawful basis, offered from the agreements the
+    recipient's agency is party to (the core agreement for an organisation outside the hub)."""
+
+    step = HiddenField()
+    recipient_agency = RadioField(
+        "Who is receiving the information?",
+        widget=GovRadioInput(),
+        choices=RECIPIENT_CHOICES,
+        validators=[InputRequired(message="Choose who is receiving the information")],
+    )
+    # Required for an organisation outside the hub; the view checks it.
     recipient_organisation = StringField(
         "Recipient organisation",
+        description="The organisation's name, if it is outside the hub",
         widget=GovTextInput(),
         filters=[_strip],
         validators=[
-            DataRequired(message="Enter the organisation receiving the information"),
             Length(max=200, message="The organisation must be 200 characters or fewer"),
         ],
     )
@@ -54,11 +73,12 @@ class DisclosureForm(FlaskForm):
             Length(max=2000, message="The purpose must be 2000 characters or fewer"),
         ],
     )
+    # Offered on the second step only; the view checks the choice against what it offered.
     lawful_basis = RadioField(
         "Lawful basis",
         widget=GovRadioInput(),
         choices=[],
-        validators=[InputRequired(message="Choose the lawful basis for the disclosure")],
+        validate_choice=False,
     )
     items = SelectMultipleField(
         "Information to release",
@@ -66,6 +86,8 @@ class DisclosureForm(FlaskForm):
         choices=[],
         validators=[DataRequired(message="Choose at least one item to release")],
     )
+    proceed = SubmitField("Continue", widget=GovSubmitInput())
+    change = SubmitField("Change the details", widget=GovSubmitInput())
     submit = SubmitField("Record the disclosure", widget=GovSubmitInput())
 
 

@@ -77,6 +77,7 @@ class Basis:
 class Recipient:
     organisation: str
     person: str
+    agency: str | None = None  # one of the hub's agencies, or None for one outside it
 
 
 @dataclass(frozen=True)
@@ -127,17 +128,31 @@ def _awaiting(disclosure: Disclosure, decisions: dict[str, str]) -> tuple[str, .
     return tuple(agency for agency in needed if decisions.get(agency) != "approved")
 
 
-def lawful_bases(now: datetime) -> list[Basis]:
-    """Each lawful basis of each agreement in force, as choices for the manager."""
+def lawful_bases(now: datetime, recipient_agency: str | None) -> list[Basis]:
+    """The lawful bases a disclosure to `recipient_agency` may rest on, each once: those of
+    the agreements in force that the agency is party to, or, for an organisation outside
+    the hub (None), those of the MASH's core agreement (parties all MASH core agencies).
+    A basis several agreements share is recorded against the one with fewest parties, so
+    the core agreement comes first."""
     register = current_app.extensions["mash.pdp"].register
-    bases = []
-    for isa_id, agreement in sorted(register.agreements.items()):
-        if not agreement.in_force(now):
-            continue
+    core = {agency.code for agency in AGENCIES if agency.mash_core}
+    covering = [
+        (isa_id, agreement)
+        for isa_id, agreement in register.agreements.items()
+        if agreement.in_force(now)
+        and (
+            recipient_agency in agreement.parties
+            if recipient_agency is not None
+            else set(agreement.parties) <= core
+        )
+    ]
+    covering.sort(key=lambda pair: (len(pair[1].parties), pair[0]))
+    bases: dict[str, Basis] = {}
+    for isa_id, agreement in covering:
         for index, basis in enumerate(agreement.lawful_bases):
-            label = f"{basis} ({isa_id}: {agreement.title})"
-            bases.append(Basis(f"{isa_id}#{index}", isa_id, basis, label))
-    return bases
+            if basis not in bases:
+                bases[basis] = Basis(f"{isa_id}#{index}", isa_id, basis, basis)
+    return sorted(bases.values(), key=lambda b: b.label)
 
 
 def _uuid(text: str) -> uuid.UUID | None:
@@ -257,10 +272,12 @@ def start_disclosure(
     ):
         raise DisclosureRefused("only a MASH manager can disclose information out of the MASH")
     now = runtime.now()
-    bases = {b.key: b for b in lawful_bases(now)}
+    bases = {b.key: b for b in lawful_bases(now, recipient.agency)}
     basis = bases.get(basis_key)
     if basis is None:
-        raise DisclosureRefused("choose a lawful basis from an agreement in force")
+        raise DisclosureRefused(
+            "choose a lawful basis from an agreement in force with the recipient"
+        )
     contact, access = prepared.contact, prepared.access
     offered = {c.key: c for c in prepared.offered}
     chosen = [offered[key] for key in item_keys if key in offered]

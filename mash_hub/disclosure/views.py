@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, redirect, render_template, url_for
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, runtime
+from mash_hub.agencies import agency_name
 from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.disclosure import services
-from mash_hub.disclosure.forms import ApprovalForm, CompleteForm, DisclosureForm
+from mash_hub.disclosure.forms import OUTSIDE, ApprovalForm, CompleteForm, DisclosureForm
 
 bp = Blueprint("disclosure", __name__)
 
@@ -31,40 +32,83 @@ def _item_label(candidate: services.Candidate) -> str:
 @bp.route("/contacts/<contact_id>/disclosures/new", methods=["GET", "POST"])
 @requires(Permission.DISCLOSURES_MAKE)
 def start(contact_id: str) -> BaseResponse | str:
+    """Step one: who receives it, why and what; step two: the lawful basis, offered only
+    from the recipient's agreements. Step two carries step one's answers in the form and
+    checks them again, so nothing is kept between the two pages."""
     principal = acting_principal()
     try:
         prepared = services.prepare(db.session(), principal, contact_id)
     except services.DisclosureNotFound:
         abort(404)
     contact = prepared.contact
-    bases = services.lawful_bases(runtime.now())
     form = DisclosureForm()
-    form.lawful_basis.choices = {b.key: b.label for b in bases}
     form.items.choices = {c.key: _item_label(c) for c in prepared.offered}
-    if form.validate_on_submit():
-        try:
-            disclosure = services.start_disclosure(
-                db.session(),
-                principal,
-                prepared,
-                recipient=services.Recipient(
-                    form.recipient_organisation.data or "", form.recipient_person.data or ""
-                ),
-                purpose=form.purpose.data or "",
-                basis_key=form.lawful_basis.data or "",
-                item_keys=list(form.items.data or []),
-            )
-        except services.DisclosureRefused as refused:
-            # Refused before any write: the page's audited reads stand with it.
-            form.items.errors = [str(refused).capitalize()]
-        else:
-            return redirect(url_for("disclosure.show", disclosure_id=str(disclosure.id)))
+    agency = form.recipient_agency.data
+    recipient_agency = None if agency in (None, "", OUTSIDE) else agency
+    bases = services.lawful_bases(runtime.now(), recipient_agency)
+    form.lawful_basis.choices = {b.key: b.label for b in bases}
+    second_step = False
+    valid = form.validate_on_submit()
+    if request.method == "POST" and _recipient_named(form) and valid:
+        # A post that names a basis is the second step, whichever button sent it.
+        second_step = not form.change.data
+        if second_step and form.lawful_basis.data is not None:
+            if form.lawful_basis.data not in form.lawful_basis.choices:  # type: ignore[operator]
+                form.lawful_basis.errors = [
+                    "Choose the lawful basis for the disclosure from those offered"
+                ]
+            else:
+                try:
+                    disclosure = services.start_disclosure(
+                        db.session(),
+                        principal,
+                        prepared,
+                        recipient=services.Recipient(
+                            _organisation(form), form.recipient_person.data or "", recipient_agency
+                        ),
+                        purpose=form.purpose.data or "",
+                        basis_key=form.lawful_basis.data,
+                        item_keys=list(form.items.data or []),
+                    )
+                except services.DisclosureRefused as refused:
+                    # Refused before any write: the page's audited reads stand with it.
+                    form.lawful_basis.errors = [str(refused).capitalize()]
+                else:
+                    return redirect(url_for("disclosure.show", disclosure_id=str(disclosure.id)))
+        elif second_step and form.step.data == "2":
+            form.lawful_basis.errors = ["Choose the lawful basis for the disclosure"]
+    form._errors = None  # noqa: SLF001 - errors set after validation join the summary
+    if second_step:
+        form.step.data = "2"
+        chosen = set(form.items.data or [])
+        return render_template(
+            "disclosure/basis.html",
+            form=form,
+            contact=contact,
+            recipient=_organisation(form),
+            chosen=[label for key, label in form.items.choices.items() if key in chosen],  # type: ignore[union-attr]
+            title="Choose the lawful basis",
+        )
+    form.step.data = "1"
     return render_template(
         "disclosure/start.html",
         form=form,
         contact=contact,
         title=f"Disclose information from {contact.reference}",
     )
+
+
+def _recipient_named(form: DisclosureForm) -> bool:
+    if form.recipient_agency.data == OUTSIDE and not form.recipient_organisation.data:
+        form.recipient_organisation.errors = ["Enter the organisation receiving the information"]
+        return False
+    return True
+
+
+def _organisation(form: DisclosureForm) -> str:
+    if form.recipient_agency.data == OUTSIDE:
+        return form.recipient_organisation.data or ""
+    return agency_name(form.recipient_agency.data)
 
 
 def _manager_view(disclosure_id: str) -> tuple[Any, services.DisclosureView]:

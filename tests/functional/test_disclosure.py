@@ -72,20 +72,27 @@ def _events(app, kind: str) -> int:
 
 
 def start(browser, contact_id: str, items: list[str], **overrides: str):
+    """Both steps: who, why and what; then the first lawful basis offered for them."""
     form = browser.get(f"/contacts/{contact_id}/disclosures/new")
     assert form.status_code == 200
-    basis = re.search(r'value="(ISA-[A-Z0-9-]+#\d+)"', form.text)
-    assert basis, "no lawful basis offered"
+    assert "lawful_basis" not in form.text  # offered once the recipient is known
     data = {
         "csrf_token": csrf_token(form.text),
+        "recipient_agency": "outside",
         "recipient_organisation": "Northshire Family Court",
         "recipient_person": "Clerk to the Justices",
         "purpose": "Care proceedings for the child",
-        "lawful_basis": basis.group(1),
         "items": items,
     }
     data.update(overrides)
-    return browser.post(f"/contacts/{contact_id}/disclosures/new", data=data)
+    chosen = browser.post(f"/contacts/{contact_id}/disclosures/new", data={**data, "step": "1"})
+    basis = re.search(r'value="(ISA-[A-Z0-9-]+#\d+)"', chosen.text)
+    if basis is None:  # step one refused: its page, with the errors
+        return chosen
+    return browser.post(
+        f"/contacts/{contact_id}/disclosures/new",
+        data={**data, "step": "2", "lawful_basis": basis.group(1)},
+    )
 
 
 def complete(browser, disclosure_url: str, code: str):
@@ -182,7 +189,7 @@ def test_a_restricted_item_waits_for_the_originators_approval(
     done = complete(browser, url, current_code(account.seed, clock))
     assert done.status_code == 302, done.text
     printed = browser.get(url + "/print").text
-    assert SECRET_CANARY in printed and "Approved by Test Governance lead (health)" in printed
+    assert SECRET_CANARY in printed and "Approved by Test Governance lead (Health)" in printed
 
 
 def test_a_refusal_by_the_originator_stops_the_disclosure(
@@ -305,3 +312,99 @@ def test_row_level_security_keeps_disclosures_on_the_mash_side(
         assert visible(engine, "health", "disclosure_completions") == 0
     finally:
         engine.dispose()
+
+
+def _step_one(browser, contact_id: str, agency: str, **overrides):
+    form = browser.get(f"/contacts/{contact_id}/disclosures/new")
+    data = {
+        "csrf_token": csrf_token(form.text),
+        "step": "1",
+        "recipient_agency": agency,
+        "recipient_organisation": "Northshire Family Court" if agency == "outside" else "",
+        "recipient_person": "Duty sergeant",
+        "purpose": "Strategy discussion",
+        "items": ["concern"],
+        **overrides,
+    }
+    return data, browser.post(f"/contacts/{contact_id}/disclosures/new", data=data)
+
+
+def _offered(html: str) -> list[str]:
+    return re.findall(r'name="lawful_basis"[^>]*value="([^"]+)"', html) or re.findall(
+        r'value="([^"]+)"[^>]*name="lawful_basis"', html
+    )
+
+
+def test_lawful_bases_are_offered_once_each_from_the_recipients_agreements(
+    app, client, police, make_client, manager
+):
+    """Usability review m10: 36 radios, each basis repeated with each agreement's name."""
+    contact_id = answered_contact(client, police, make_client, restricted=False)
+    browser, _account = manager
+    _data, outside = _step_one(browser, contact_id, "outside")
+    assert outside.status_code == 200 and "Choose the lawful basis" in outside.text
+    offered = _offered(outside.text)
+    assert offered and all(key.startswith("ISA-MASH-CORE#") for key in offered)
+    assert "(health and social care)" not in outside.text  # Health's agreement only
+
+    _data, health = _step_one(browser, contact_id, "health")
+    health_bases = _offered(health.text)
+    assert "UK GDPR Art 9(2)(h) (health and social care)" in health.text
+    assert "Education Act 2002 s175" not in health.text
+    assert "Children Act 1989 s17 (children in need)" not in health.text  # core only
+
+    _data, police_page = _step_one(browser, contact_id, "police")
+    labels = re.findall(
+        r'class="govuk-label govuk-radios__label"[^>]*>\s*([^<]+?)\s*<', police_page.text
+    )
+    assert len(labels) == len(set(labels))  # each basis once, not once per agreement
+    assert len(_offered(police_page.text)) < 12 and len(health_bases) <= 7
+
+
+def test_a_basis_outside_the_recipients_agreements_is_refused(
+    app, client, police, make_client, manager
+):
+    contact_id = answered_contact(client, police, make_client, restricted=False)
+    browser, _account = manager
+    data, _page = _step_one(browser, contact_id, "health")
+    education_only = browser.post(
+        f"/contacts/{contact_id}/disclosures/new",
+        data={**data, "step": "2", "lawful_basis": "ISA-MASH-EDUCATION#5"},
+    )
+    assert education_only.status_code == 200
+    assert "govuk-error-summary" in education_only.text
+    assert "from those offered" in education_only.text
+    missing = browser.post(f"/contacts/{contact_id}/disclosures/new", data={**data, "step": "2"})
+    assert "Choose the lawful basis for the disclosure" in missing.text
+    assert _count(app, Disclosure) == 0
+
+
+def test_changing_the_details_keeps_what_was_entered(app, client, police, make_client, manager):
+    contact_id = answered_contact(client, police, make_client, restricted=False)
+    browser, _account = manager
+    data, _page = _step_one(browser, contact_id, "outside")
+    back = browser.post(
+        f"/contacts/{contact_id}/disclosures/new",
+        data={**data, "step": "2", "change": "Change the details"},
+    )
+    assert back.status_code == 200
+    assert 'value="Northshire Family Court"' in back.text
+    assert "Strategy discussion" in back.text
+    assert "lawful_basis" not in back.text
+    assert _count(app, Disclosure) == 0
+
+
+def test_a_hub_agency_recipient_is_recorded_by_its_name(app, client, police, make_client, manager):
+    contact_id = answered_contact(client, police, make_client, restricted=False)
+    browser, _account = manager
+    data, page = _step_one(browser, contact_id, "police")
+    made = browser.post(
+        f"/contacts/{contact_id}/disclosures/new",
+        data={**data, "step": "2", "lawful_basis": _offered(page.text)[0]},
+    )
+    assert made.status_code == 302, made.text
+    database: Database = app.extensions["mash.db"]
+    with database.transaction() as session:
+        disclosure = session.scalar(select(Disclosure))
+        assert disclosure.recipient_organisation == "Police (Public Protection Desk)"
+        assert disclosure.isa_id == "ISA-MASH-CORE"  # the fewest parties first
