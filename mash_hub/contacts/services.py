@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from mash_hub import firewall, runtime
 from mash_hub.authz.gate import Principal
@@ -75,6 +76,10 @@ class RatingView:
 
 class RatingRefused(ValueError):
     """The rating itself is not acceptable (the message says why)."""
+
+
+class RatedMeanwhile(Conflict):
+    """Someone rated the contact after the caller last saw its ratings."""
 
 
 class ContactLeftScreening(Conflict):
@@ -240,10 +245,17 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
 
 
 def rate_contact(
-    db: Session, principal: Principal, contact_id: str, rag: str, rationale: str
+    db: Session,
+    principal: Principal,
+    contact_id: str,
+    rag: str,
+    rationale: str,
+    *,
+    ratings_seen: int | None = None,
 ) -> Contact:
     """Rate (or re-rate) a contact. The rating joins the history, which is never edited,
-    and the decision deadline is worked out afresh from the time the contact came in."""
+    and the decision deadline is worked out afresh from the time the contact came in.
+    `ratings_seen`: how many ratings the caller saw; RatedMeanwhile if there are more."""
     if rag not in RAG_RATINGS:
         raise RatingRefused("rag must be red, amber or green")
     rationale = rationale.strip()
@@ -255,6 +267,8 @@ def rate_contact(
     contact, cid = opened.record, opened.contact_id
     if contact.status not in ("awaiting_screening", "in_progress"):
         raise ContactLeftScreening(cid)
+    if ratings_seen is not None and len(contact.ratings) != ratings_seen:
+        raise RatedMeanwhile(cid)
     settings = runtime.settings()
     due = deadline_for(
         rag,
@@ -281,6 +295,10 @@ def rate_contact(
     contact.decision_due_at = due
     if contact.status == "awaiting_screening":
         contact.status = "in_progress"
+    # Every rating moves the contact's version, the same one again included: a rating
+    # racing another (a network retry) then fails its version check instead of joining
+    # the history twice.
+    flag_modified(contact, "rag")
     db.flush()
     hooks().rated(db, contact, principal)  # Green withdraws open requests at once
     return contact

@@ -370,13 +370,19 @@ def rate(contact_id: str) -> BaseResponse | str:
         return _rating_page(view, form, conflict=True)
     try:
         contacts.rate_contact(
-            db.session(), principal, contact_id, form.rag.data or "", form.rationale.data or ""
+            db.session(),
+            principal,
+            contact_id,
+            form.rag.data or "",
+            form.rationale.data or "",
+            ratings_seen=len(view.ratings),
         )
     except contacts.RatingRefused as refused:
         form.rationale.errors = [str(refused).capitalize()]
         return _rating_page(view, form)
-    except StaleDataError:
-        # A flush that failed leaves the session unusable until it is rolled back.
+    except (StaleDataError, contacts.RatedMeanwhile):
+        # Rated since this page read the contact (a flush that failed leaves the session
+        # unusable until it is rolled back).
         db.rollback_request()
         fresh = contacts.get_contact_for(db.session(), principal, contact_id)
         form.seen_ratings.data = str(len(fresh.ratings))

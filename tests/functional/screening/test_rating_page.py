@@ -93,3 +93,31 @@ def test_a_partner_cannot_open_the_rating_page(person, contact_id):
         person(Role.AGENCY_RESEARCHER, "health").get(f"/contacts/{contact_id}/rating").status_code
         == 403
     )
+
+
+def test_the_same_rating_sent_twice_at_once_is_saved_once(app, screener, contact_id, monkeypatch):
+    """Usability review m22: two identical POSTs racing each other (a network retry) both
+    saved, giving the history row "AMBER (was AMBER)". The same rating again changed no
+    column of the contact, so its version was never checked."""
+    from mash_hub.contacts import services as contacts
+
+    path = f"/contacts/{contact_id}/rating"
+    form = {"rag": "amber", "rationale": "Needs partner checks", "seen_ratings": "0"}
+    assert screener.post_form(path, form).status_code == 302
+    page = screener.get(path).text
+    retry = {**form, "seen_ratings": seen(page), "csrf_token": csrf_token(page)}
+
+    real = contacts.rate_contact
+    raced: list = []
+
+    def rate_while_the_retry_lands(*args, **kwargs):
+        if not raced:  # the first request has read the contact; the retry overtakes it
+            raced.append(None)
+            raced[0] = screener.client.post(path, data=retry)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(contacts, "rate_contact", rate_while_the_retry_lands)
+    first = screener.client.post(path, data=retry)
+    assert raced[0].status_code == 302
+    assert first.status_code == 200 and 'id="rating-conflict"' in first.text
+    assert ratings(app) == 2  # the first rating and one of the two identical ones
