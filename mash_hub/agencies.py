@@ -26,6 +26,19 @@ AGENCIES: tuple[AgencyInfo, ...] = (
 )
 AGENCY_CODES = tuple(a.code for a in AGENCIES)
 
+# Who may make a contact: the front door takes "all notifications... from professionals
+# and members of the public" (seed 000, section 4.1). And the professions outside the hub.
+REFERRER_TYPES = ("agency", "professional", "public", "family", "anonymous")
+PROFESSIONS = (
+    "gp",
+    "school",
+    "early_years",
+    "voluntary_sector",
+    "other_local_authority",
+    "adult_social_care",
+    "other",
+)
+
 _NAMES = {agency.code: agency.name for agency in AGENCIES}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mash_hub.agencies import AGENCY_CODES
+from mash_hub.agencies import AGENCY_CODES, PROFESSIONS, REFERRER_TYPES
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -95,11 +95,20 @@ CONTACT_BODY: dict[str, Any] = {
         "received_at": {"type": "string", "format": "date-time"},
         "source": {
             "type": "object",
-            "required": ["agency", "referrer_name"],
+            "description": (
+                "Who made the contact. `type` defaults to agency, which needs `agency`; "
+                "professional needs `profession` and `organisation`; every type but "
+                "anonymous needs `referrer_name`, which anonymous must leave out."
+            ),
             "properties": {
+                "type": {"type": "string", "enum": list(REFERRER_TYPES)},
                 "agency": {"type": "string", "enum": list(AGENCY_CODES)},
+                "profession": {"type": "string", "enum": list(PROFESSIONS)},
+                "organisation": {"type": ["string", "null"], "maxLength": 200},
                 "referrer_name": {"type": "string", "minLength": 1, "maxLength": 200},
                 "referrer_role": {"type": ["string", "null"], "maxLength": 200},
+                "phone": {"type": ["string", "null"], "maxLength": 40},
+                "email": {"type": ["string", "null"], "maxLength": 254},
             },
         },
         "concern": {"type": "string", "minLength": 1, "maxLength": 20000},

@@ -30,9 +30,15 @@ def contact_json(found: ApiContact) -> dict[str, Any]:
             for r in view.ratings
         ],
         "source": {
-            "agency": view.source_agency,
+            "type": view.referrer_type,
+            # The referring agency of the hub; null for every other kind of referrer.
+            "agency": view.source_agency if view.referrer_type == "agency" else None,
             "referrer_name": view.referrer_name,
             "referrer_role": view.referrer_role,
+            "profession": view.referrer_profession,
+            "organisation": view.referrer_organisation,
+            "phone": view.referrer_phone,
+            "email": view.referrer_email,
         },
         "concern": view.concern,
         "warnings": found.warnings,

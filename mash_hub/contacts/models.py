@@ -32,7 +32,10 @@ class Contact(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The agency whose keys seal the contact: the referring agency of the hub, or, for any
+    # other referrer (`referrer_type`), the agency that recorded it.
     source_agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"), index=True)
+    referrer_type: Mapped[str] = mapped_column(String(16), default="agency")
     status: Mapped[str] = mapped_column(String(24), default="awaiting_screening", index=True)
     rag: Mapped[str | None] = mapped_column(String(8), nullable=True)
     decision_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from mash_hub.agencies import AGENCY_CODES
+from mash_hub.agencies import AGENCY_CODES, PROFESSIONS, REFERRER_TYPES
 from mash_hub.contacts.identifiers import normalise_nhs_number, upn_valid
 from mash_hub.contacts.models import CONSENT_STATUSES, SUBJECT_ROLES
 from mash_hub.http.validation import Reader
 
 MAX_SUBJECTS = 30
+PHONE_RE = re.compile(r"\+?[0-9][0-9 ()-]{5,30}")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 NAME_MAX = 100
 CONCERN_MAX = 20_000
 
@@ -38,11 +41,35 @@ class SubjectInput:
 
 
 @dataclass(frozen=True)
+class Referrer:
+    """Who made the contact. `agency` is set for an agency of the hub only; the contact of
+    any other referrer is sealed for the agency that records it."""
+
+    type: str
+    agency: str | None
+    name: str | None  # None for an anonymous contact only
+    role: str | None
+    profession: str | None
+    organisation: str | None
+    phone: str | None
+    email: str | None
+
+    def as_document(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "name": self.name,
+            "role": self.role,
+            "profession": self.profession,
+            "organisation": self.organisation,
+            "phone": self.phone,
+            "email": self.email,
+        }
+
+
+@dataclass(frozen=True)
 class ContactInput:
     received_at: datetime
-    source_agency: str
-    referrer_name: str
-    referrer_role: str | None
+    referrer: Referrer
     concern: str
     consent_status: str
     consent_reason: str | None
@@ -67,12 +94,7 @@ def read_contact(body: Any, now: datetime, go_live: date) -> ContactInput:
             f"must be on or after {go_live.day} {go_live:%B %Y}, when the hub started "
             "taking contacts",
         )
-    source = reader.obj(root.get("source"), "source")
-    source_agency = reader.choice(source, "agency", "source.agency", AGENCY_CODES)
-    referrer_name = reader.text(source, "referrer_name", "source.referrer_name", max_length=200)
-    referrer_role = reader.text(
-        source, "referrer_role", "source.referrer_role", max_length=200, required=False
-    )
+    referrer = _read_referrer(reader, reader.obj(root.get("source"), "source"))
     concern = reader.text(root, "concern", "concern", max_length=CONCERN_MAX, multiline=True)
     consent = reader.obj(root.get("consent"), "consent")
     consent_status = reader.choice(consent, "status", "consent.status", CONSENT_STATUSES)
@@ -101,17 +123,61 @@ def read_contact(body: Any, now: datetime, go_live: date) -> ContactInput:
     ):
         reader.fail("subjects", "must include at least one child")
     reader.check()
-    assert received_at and source_agency and referrer_name and concern and consent_status  # noqa: S101
+    assert received_at and referrer and concern and consent_status  # noqa: S101
     return ContactInput(
         received_at=received_at,
-        source_agency=source_agency,
-        referrer_name=referrer_name,
-        referrer_role=referrer_role,
+        referrer=referrer,
         concern=concern,
         consent_status=consent_status,
         consent_reason=consent_reason,
         subjects=tuple(subjects),
     )
+
+
+def _read_referrer(reader: Reader, source: dict[str, Any]) -> Referrer | None:
+    """`source`: an agency of the hub (the contract's first shape: `type` may be left out),
+    another professional with their organisation, a member of the public, a family member,
+    or anonymous (no name)."""
+    before = len(reader.errors)
+    kind = source.get("type", "agency")
+    if kind not in REFERRER_TYPES:
+        reader.fail("source.type", f"must be one of: {', '.join(REFERRER_TYPES)}")
+        kind = None  # the other fields are still checked, so every problem is listed
+    agency = None
+    if kind == "agency":
+        agency = reader.choice(source, "agency", "source.agency", AGENCY_CODES)
+    elif kind is not None and source.get("agency") is not None:
+        reader.fail("source.agency", "must be left out unless source.type is agency")
+    profession = None
+    if kind == "professional":
+        profession = reader.choice(source, "profession", "source.profession", PROFESSIONS)
+    elif kind is not None and source.get("profession") is not None:
+        reader.fail("source.profession", "must be left out unless source.type is professional")
+    organisation = reader.text(
+        source,
+        "organisation",
+        "source.organisation",
+        max_length=200,
+        required=kind == "professional",
+    )
+    if kind == "anonymous":
+        name = None
+        if source.get("referrer_name") not in (None, ""):
+            reader.fail("source.referrer_name", "must be left out for an anonymous contact")
+    else:
+        name = reader.text(source, "referrer_name", "source.referrer_name", max_length=200)
+    role = reader.text(
+        source, "referrer_role", "source.referrer_role", max_length=200, required=False
+    )
+    phone = reader.text(source, "phone", "source.phone", max_length=40, required=False)
+    if phone is not None and not PHONE_RE.fullmatch(phone):
+        reader.fail("source.phone", "must be a telephone number, like 020 7946 0000")
+    email = reader.text(source, "email", "source.email", max_length=254, required=False)
+    if email is not None and not EMAIL_RE.fullmatch(email):
+        reader.fail("source.email", "must be an email address, like name@example.com")
+    if len(reader.errors) != before or kind is None:
+        return None
+    return Referrer(kind, agency, name, role, profession, organisation, phone, email)
 
 
 def _read_subject(reader: Reader, raw: Any, path: str, now: datetime) -> SubjectInput | None:

@@ -27,6 +27,7 @@ from mash_hub.contacts.models import (
     ContactSubject,
     ReferenceCounter,
 )
+from mash_hub.contacts.referrers import describe
 from mash_hub.contacts.schemas import ContactInput
 from mash_hub.deadlines import deadline_for
 from mash_hub.errors import Conflict, NotFound
@@ -93,9 +94,15 @@ class ContactView:
     id: str
     reference: str
     received_at: datetime
-    source_agency: str
-    referrer_name: str
+    source_agency: str  # the agency whose keys seal it
+    source_label: str  # who made the contact, for a page
+    referrer_type: str
+    referrer_name: str | None  # None for an anonymous contact
     referrer_role: str | None
+    referrer_profession: str | None
+    referrer_organisation: str | None
+    referrer_phone: str | None
+    referrer_email: str | None
     concern: str
     consent_status: str
     consent_reason: str | None
@@ -133,7 +140,8 @@ def create_contact(db: Session, principal: Principal, data: ContactInput) -> Con
     access = firewall.require(
         principal, Action.CONTACT_CREATE, records.new_contact_resource(cid), contact_id=cid
     )
-    agency = identity.agency_by_code(db, data.source_agency)
+    # A referrer outside the hub's agencies: the contact is the recording agency's to seal.
+    agency = identity.agency_by_code(db, data.referrer.agency or principal.agency)
     now = runtime.now()
 
     def sealed(table: str, row_id: str, column: str, text: str) -> bytes:
@@ -147,12 +155,13 @@ def create_contact(db: Session, principal: Principal, data: ContactInput) -> Con
             text=text,
         )
 
-    referrer = json.dumps({"name": data.referrer_name, "role": data.referrer_role})
+    referrer = json.dumps(data.referrer.as_document())
     contact = Contact(
         id=contact_id,
         reference=next_reference(db, data.received_at.year),
         received_at=data.received_at,
         source_agency=agency,
+        referrer_type=data.referrer.type,
         status="awaiting_screening",
         consent_status=data.consent_status,
         concern_sealed=sealed("contacts", cid, "concern", data.concern),
@@ -228,8 +237,20 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
         reference=contact.reference,
         received_at=contact.received_at,
         source_agency=opened.agency,
-        referrer_name=referrer["name"],
+        source_label=describe(
+            contact.referrer_type,
+            opened.agency,
+            referrer.get("profession"),
+            referrer.get("organisation"),
+            sentence=True,
+        ),
+        referrer_type=contact.referrer_type,
+        referrer_name=referrer.get("name"),
         referrer_role=referrer.get("role"),
+        referrer_profession=referrer.get("profession"),
+        referrer_organisation=referrer.get("organisation"),
+        referrer_phone=referrer.get("phone"),
+        referrer_email=referrer.get("email"),
         concern=opened.text("concern"),
         consent_status=contact.consent_status,
         consent_reason=(

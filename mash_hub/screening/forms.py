@@ -26,6 +26,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length
 
 from mash_hub.agencies import AGENCIES
+from mash_hub.contacts.referrers import PROFESSION_LABELS, REFERRER_LABELS
 from mash_hub.contacts.schemas import MAX_SUBJECTS
 from mash_hub.screening.services import METHOD_LABELS, OUTCOME_LABELS
 
@@ -58,13 +59,28 @@ class SubjectForm(Form):
 class IntakeForm(FlaskForm):
     received_date = StringField("Date received", widget=GovTextInput())
     received_time = StringField("Time received", widget=GovTextInput())
+    referrer_type = RadioField(
+        "Who made the contact?", widget=GovRadioInput(), choices=REFERRER_LABELS
+    )
     source_agency = SelectField(
         "Source agency",
         widget=GovSelect(),
         choices={"": "Choose an agency", **{a.code: a.name for a in AGENCIES}},
     )
-    referrer_name = StringField("Referrer's name", widget=GovTextInput())
+    referrer_profession = SelectField(
+        "Their profession",
+        widget=GovSelect(),
+        choices={"": "Choose a profession", **PROFESSION_LABELS},
+    )
+    referrer_organisation = StringField("Their organisation", widget=GovTextInput())
+    referrer_name = StringField(
+        "Referrer's name",
+        description="Leave this empty for an anonymous contact",
+        widget=GovTextInput(),
+    )
     referrer_role = StringField("Referrer's role (optional)", widget=GovTextInput())
+    referrer_phone = StringField("Referrer's telephone number (optional)", widget=GovTextInput())
+    referrer_email = StringField("Referrer's email address (optional)", widget=GovTextInput())
     concern = TextAreaField("The concern", widget=GovCharacterCount())
     consent_status = RadioField(
         "Consent to share information", widget=GovRadioInput(), choices=CONSENT_CHOICES

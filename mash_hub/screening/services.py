@@ -37,6 +37,7 @@ from mash_hub.contacts.models import (
     DecisionReview,
     ReferrerAcknowledgement,
 )
+from mash_hub.contacts.referrers import describe
 from mash_hub.errors import Conflict, Refused
 from mash_hub.firewall import duties, records
 from mash_hub.identity import services as identity
@@ -88,6 +89,7 @@ class QueueRow:
     reference: str
     received_at: datetime
     source_agency: str
+    source_label: str  # who made it: the agency, or the kind of referrer
     status: str
     rag: str | None
     decision_due_at: datetime | None
@@ -218,7 +220,7 @@ def queue(
         query = query.where(Contact.rag == filters.rag)
     if filters.agency:
         query = query.join(Agency, Agency.id == Contact.source_agency_id).where(
-            Agency.code == filters.agency
+            Agency.code == filters.agency, Contact.referrer_type == "agency"
         )
     if filters.assignee == "unassigned":
         query = query.where(claims.c.assignee_id.is_(None))
@@ -240,6 +242,7 @@ def queue(
             reference=contact.reference,
             received_at=contact.received_at,
             source_agency=contact.source_agency.code,
+            source_label=describe(contact.referrer_type, contact.source_agency.code),
             status=contact.status,
             rag=contact.rag,
             decision_due_at=contact.decision_due_at,

@@ -121,7 +121,12 @@ def _iso_day(text: str) -> str | None:
 
 INTAKE_FIELDS = {
     "received_at": "received_date",
+    "source.type": "referrer_type",
     "source.agency": "source_agency",
+    "source.profession": "referrer_profession",
+    "source.organisation": "referrer_organisation",
+    "source.phone": "referrer_phone",
+    "source.email": "referrer_email",
     "source.referrer_name": "referrer_name",
     "source.referrer_role": "referrer_role",
     "concern": "concern",
@@ -167,15 +172,32 @@ def _intake_body(form: IntakeForm, errors: dict[str, str]) -> dict[str, Any]:
         )
     return {
         "received_at": received,
-        "source": {
-            "agency": form.source_agency.data or None,
-            "referrer_name": form.referrer_name.data,
-            "referrer_role": form.referrer_role.data,
-        },
+        "source": _source(form),
         "concern": form.concern.data,
         "consent": {"status": form.consent_status.data, "reason": form.consent_reason.data},
         "subjects": subjects,
     }
+
+
+def _source(form: IntakeForm) -> dict[str, Any]:
+    """The referrer as the API takes it. A field the chosen kind of referrer does not use
+    (revealed under another choice) is not sent, as GOV.UK conditional fields work."""
+    kind = form.referrer_type.data or None
+    source: dict[str, Any] = {
+        "type": kind,
+        "referrer_name": form.referrer_name.data,
+        "referrer_role": form.referrer_role.data,
+        "phone": form.referrer_phone.data,
+        "email": form.referrer_email.data,
+    }
+    if kind == "agency":
+        source["agency"] = form.source_agency.data or None
+    if kind == "professional":
+        source["profession"] = form.referrer_profession.data or None
+        source["organisation"] = form.referrer_organisation.data
+    if kind == "anonymous" and not (form.referrer_name.data or "").strip():
+        source.pop("referrer_name")
+    return source
 
 
 def _show_intake_errors(form: IntakeForm, errors: dict[str, str]) -> None:
@@ -204,7 +226,10 @@ def _show_intake_errors(form: IntakeForm, errors: dict[str, str]) -> None:
 # What the page asks for when a field is missing or not one of its choices, in the GOV.UK
 # style ("Enter...", "Select..."): the API's messages name its codes, which mean nothing here.
 MISSING = {
+    "referrer_type": "Select who made the contact",
     "source_agency": "Select the agency the contact came from",
+    "referrer_profession": "Select the referrer's profession",
+    "referrer_organisation": "Enter the referrer's organisation",
     "referrer_name": "Enter the referrer's name",
     "referrer_role": "Enter the referrer's role",
     "concern": "Enter the concern",
@@ -229,6 +254,15 @@ REPHRASED = {
     "must not contain control characters": "{label} must not contain hidden characters",
     "must be valid Unicode text": "{label} must not contain hidden characters",
     "must be text": "{label} must be text",
+    "must be a telephone number, like 020 7946 0000": (
+        "Enter a telephone number, like 020 7946 0000"
+    ),
+    "must be an email address, like name@example.com": (
+        "Enter an email address, like name@example.com"
+    ),
+    "must be left out for an anonymous contact": (
+        "Remove the referrer's name, or choose who made the contact"
+    ),
 }
 
 

@@ -76,7 +76,8 @@ def test_police_system_records_a_contact_and_reads_it_back(app, client, police):
     assert shown.status_code == 200
     body = shown.json
     assert body["concern"] == CONTACT["concern"]
-    assert body["source"] == CONTACT["source"]
+    assert {key: body["source"][key] for key in CONTACT["source"]} == CONTACT["source"]
+    assert body["source"]["type"] == "agency"  # the contract's first shape: an agency
     assert body["consent"] == CONTACT["consent"]
     assert body["received_at"] == "2026-11-30T09:15:00+00:00"
     assert [s["given_name"] for s in body["subjects"]] == ["Sam", "Jo"]

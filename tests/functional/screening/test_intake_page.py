@@ -12,6 +12,7 @@ from mash_hub.db import Database
 GOOD = {
     "received_date": "30/11/2026",
     "received_time": "09:15",
+    "referrer_type": "agency",
     "source_agency": "police",
     "referrer_name": "PC Ada Jones",
     "referrer_role": "PPD officer",
@@ -107,7 +108,7 @@ def test_an_empty_form_is_told_what_to_enter_in_plain_english(app, screener):
     assert response.status_code == 200
     for message in (
         "Enter the date the contact was received",
-        "Select the agency the contact came from",
+        "Select who made the contact",
         "Enter the referrer&#39;s name",
         "Enter the concern",
         "Select whether the family consented to information being shared",
