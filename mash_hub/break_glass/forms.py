@@ -37,6 +37,12 @@ class BreakGlassForm(SecurityCodeForm):
             Length(max=2000, message="The reason must be 2000 characters or fewer"),
         ],
     )
+    # The security code again, declared after the reason: the error summary lists problems
+    # in the order the fields are declared, which must be the page's order.
+    code = StringField(
+        SecurityCodeForm.code.args[0],
+        **SecurityCodeForm.code.kwargs,
+    )
     submit = SubmitField("Open emergency access", widget=GovSubmitInput())
 
 

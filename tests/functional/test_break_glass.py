@@ -149,3 +149,17 @@ def test_only_managers_break_glass_and_only_leads_review(app, make_account, cloc
     sign_in(web, lead, clock)
     assert web.get("/break-glass").status_code == 403
     assert web.get("/governance/break-glass/not-a-grant").status_code == 404
+
+
+def test_the_error_summary_follows_the_fields_order(app, make_account, clock):
+    """Usability review m20: the summary listed the code first, then reference, reason."""
+    manager = make_account(Role.MASH_MANAGER, "csc")
+    web = app.test_client()
+    sign_in(web, manager, clock)
+    page = web.get("/break-glass")
+    empty = web.post(
+        "/break-glass",
+        data={"reference": "", "reason": "", "code": "", "csrf_token": csrf_token(page.text)},
+    )
+    summary = empty.text.split("govuk-error-summary__list")[1].split("</ul>")[0]
+    assert summary.index("#reference") < summary.index("#reason") < summary.index("#code")
