@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, check_accessibility
 from tests.browser.hub import api_call, api_token, demo_user, security_code, sign_in
 from tests.functional.test_contacts_api import CONTACT
 
 
-def test_manager_makes_a_disclosure(live_hub, browser_page):
+def test_manager_makes_a_disclosure(live_hub, browser_page, axe_findings):
     police = api_token(live_hub, "police")
     contact = copy.deepcopy(CONTACT)
     contact["received_at"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
@@ -67,6 +67,7 @@ def test_manager_makes_a_disclosure(live_hub, browser_page):
 
     # Health's governance lead approves releasing health's restricted item.
     lead_context = page.context.browser.new_context()
+    check_accessibility(lead_context, axe_findings)  # the lead's pages are checked too
     lead_page = lead_context.new_page()
     lead_page.set_default_timeout(15_000)
     sign_in(lead_page, live_hub, demo_user(live_hub, "health", "governance_lead"))
