@@ -38,6 +38,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 class LiveHub:
     url: str
     credentials: dict
+    env: dict  # the served hub's environment, for running its commands beside it
+    workdir: Path
 
 
 def _free_port() -> int:
@@ -80,7 +82,7 @@ def live_hub(clean_database: str, tmp_path: Path) -> Iterator[LiveHub]:
                     raise AssertionError((tmp_path / "server.log").read_text()) from None
                 time.sleep(0.2)
         credentials = json.loads((tmp_path / "instance" / "demo-credentials.json").read_text())
-        yield LiveHub(url, credentials)
+        yield LiveHub(url, credentials, env, tmp_path)
     finally:
         server.terminate()
         server.wait(timeout=20)
