@@ -111,3 +111,21 @@ def test_d8_implausible_dates_are_refused_on_the_intake_page(live_hub, browser_p
     expect(summary).to_contain_text("when the hub started taking contacts")
     expect(summary).to_contain_text("check the year")
     assert page.url.endswith("/contacts/new")  # nothing recorded: MASH-1900-000001 before
+
+
+def test_m6_wide_tables_scroll_in_their_own_box_at_320_pixels(live_hub, browser_page):
+    """Usability review m6: at 320 px, 22 of 44 signed-in pages scrolled sideways."""
+    police = api_token(live_hub, "police")
+    contact_id = api_call(f"{live_hub.url}/api/v1/contacts", "POST", CONTACT, police)["id"]
+    page = browser_page
+    sign_in(page, live_hub, demo_user(live_hub, "police", "screener"))
+    page.set_viewport_size({"width": 320, "height": 800})
+    for path in ("/", "/queue", f"/contacts/{contact_id}"):
+        page.goto(f"{live_hub.url}{path}")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow} px"
+        assert page.locator(".hub-table-scroll table").count() >= (0 if path == "/" else 1)
+    page.keyboard.press("Tab")  # the boxes take focus, for scrolling by keyboard
+    assert page.locator(".hub-table-scroll[tabindex='0']").count() >= 1
