@@ -174,6 +174,8 @@ class FirewallSettings:
 class ScreeningSettings:
     repeat_contact_window: Duration = field(default_factory=lambda: _d("365 days"))
     closed_case_window: Duration = field(default_factory=lambda: _d("90 days"))
+    # A register candidate scoring at least this (per cent) warns on intake, before a link.
+    repeat_match_percent: int = 90
 
 
 @dataclass(frozen=True)
@@ -513,6 +515,11 @@ def _convert(target: Any, value: object, keys: tuple[str, ...], where: _Locator)
 
 def _check(settings: Settings, where: _Locator, *, read_keys: bool = True) -> None:
     """Cross-field checks, and the refusal of unsafe production settings."""
+    if not 50 <= settings.screening.repeat_match_percent <= 100:
+        raise ConfigError(
+            "[screening] repeat_match_percent must be between 50 and 100: below 50 a register "
+            "candidate is more likely someone else"
+        )
     app = settings.app
     if not 0 <= app.trusted_proxies <= 5:
         raise ConfigError(

@@ -33,7 +33,14 @@ from mash_hub.identity.models import (
     WebSession,
 )
 from mash_hub.notifications.models import Notification
-from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
+from mash_hub.people.models import (
+    Person,
+    PersonCandidate,
+    PersonKey,
+    PersonMerge,
+    PossibleRepeat,
+    SubjectKey,
+)
 from mash_hub.retention.models import RetentionReview
 from mash_hub.sharing.models import Contribution, ContributionItem, InfoRequest
 
@@ -78,6 +85,8 @@ __all__ = [
     "PersonCandidate",
     "PersonKey",
     "PersonMerge",
+    "PossibleRepeat",
+    "SubjectKey",
     "ReferenceCounter",
     "RetentionReview",
     "Agency",

@@ -115,6 +115,17 @@ _KINDS = (
         _PERSON_FIELDS,
     ),
     EventKind(
+        "person.possible_repeat_shown",
+        "Possible repeat contacts found on intake (before any link) were shown, with each "
+        "earlier contact's reference, date, rating and status",
+        _PERSON_FIELDS,
+    ),
+    EventKind(
+        "person.possible_repeat_rejected",
+        "A screener said a possible repeat contact names someone else",
+        _PERSON_FIELDS,
+    ),
+    EventKind(
         "retention.listed",
         "The scheduler listed a closed contact past its retention period for review",
         frozenset({"actor_id", "action", "object_id", "contact_id", "reason"}),

@@ -39,7 +39,7 @@ class ApiContact:
     """What GET /api/v1/contacts/{id} answers (shared/docs/api.md)."""
 
     contact: contacts.ContactView
-    warnings: list[dict[str, str]]
+    warnings: list[dict[str, str | None]]
     requests: list[sharing.RequestSummary]
 
 

@@ -569,6 +569,28 @@ def blocking_keys(person: PersonRecord) -> set[str]:
     return keys
 
 
+def identity_keys(person: PersonRecord, upn: str | None = None) -> set[str]:
+    """Exact keys, each "<kind>:<value>", that say two records are one person or share a
+    home: the NHS number, the unique pupil number, the full name with the full date of
+    birth, and the home (its house and flat numbers with the postcode, or with the street
+    words where there is no postcode). Fuzzy matching is the register's; these are exact."""
+    keys: set[str] = set()
+    nhs = _nhs(person.nhs_number)
+    if nhs is not None:
+        keys.add(f"nhs:{nhs}")
+    if upn and upn.strip():
+        keys.add(f"upn:{upn.strip().upper()}")
+    given, family = normalise_name(person.given_name), normalise_name(person.family_name)
+    if person.date_of_birth is not None and given and family:
+        keys.add(f"name_dob:{given}|{family}|{person.date_of_birth.isoformat()}")
+    parts = _address_parts(person.address)
+    postcode = normalise_postcode(person.postcode)
+    if parts is not None and parts[0] and (postcode or parts[1]):
+        numbers = " ".join(sorted(parts[0]))
+        keys.add(f"address:{numbers}|{postcode.replace(' ', '') if postcode else parts[1]}")
+    return keys
+
+
 def clear_caches() -> None:
     """Forget memoised normalisations and name comparisons (for cold-start measurements)."""
     for cached in (

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from mash_hub.authz.gate import Principal
@@ -467,23 +467,40 @@ def open(
 
 
 def earlier_contacts(
-    db: Session, principal: Principal, person_ids: set[uuid.UUID], *, besides: uuid.UUID
-) -> list[tuple[uuid.UUID, Any]]:
+    db: Session,
+    principal: Principal,
+    person_ids: set[uuid.UUID],
+    *,
+    besides: uuid.UUID,
+    also: frozenset[uuid.UUID] = frozenset(),
+) -> list[tuple[uuid.UUID | None, Any]]:
     """(person id, contact) for every contact but `besides` that names one of these persons,
-    oldest first: a screener's view of a child's history. Each contact is decided under
-    `contact:history` (that it exists, with its reference, date, rating and status; never
-    its content) and audited with the page; a contact refused is left out."""
-    if not person_ids:
+    oldest first: a screener's view of a child's history; and (None, contact) for each of
+    the contacts `also` names (possible repeats), decided in the same batch. Each contact
+    is decided under `contact:history` (that it exists, with its reference, date, rating
+    and status; never its content) and audited with the page; a contact refused is left
+    out."""
+    if not person_ids and not also:
         return []
     Contact, ContactSubject = _tables().contact, _tables().contact_subject  # noqa: N806
-    found = db.execute(
+    rows = db.execute(
         select(ContactSubject.person_id, Contact)
         .join_from(Contact, ContactSubject, ContactSubject.contact_id == Contact.id)
-        .where(ContactSubject.person_id.in_(person_ids), Contact.id != besides)
+        .where(
+            or_(ContactSubject.person_id.in_(person_ids), Contact.id.in_(also)),
+            Contact.id != besides,
+        )
         .order_by(Contact.received_at, Contact.reference)
         # The chronology shows the contacts' own columns, not their subjects.
         .options(lazyload(Contact.subjects), lazyload(Contact.ratings))
     ).all()
+    found: list[tuple[uuid.UUID | None, Any]] = []
+    for person, contact in rows:
+        if person is not None and person in person_ids:
+            found.append((person, contact))
+        if contact.id in also:
+            found.append((None, contact))
+    found = list(dict.fromkeys(found))
     contacts = list(dict.fromkeys(contact for _person, contact in found))
     decided = decide_many(
         principal,
@@ -493,9 +510,7 @@ def earlier_contacts(
     shown = {
         contact.id for contact, access in zip(contacts, decided, strict=True) if access is not None
     }
-    return [
-        (person, contact) for person, contact in found if person is not None and contact.id in shown
-    ]
+    return [(person, contact) for person, contact in found if contact.id in shown]
 
 
 def contact_id_by_reference(db: Session, reference: str) -> str | None:

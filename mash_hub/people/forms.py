@@ -75,5 +75,11 @@ class MergeDecisionForm(FlaskForm):
     submit = SubmitField("Record the decision", widget=GovSubmitInput())
 
 
+class RejectRepeatForm(FlaskForm):
+    """CSRF only: the possible repeat to reject is in the address."""
+
+    submit = SubmitField("Not the same person", widget=GovSubmitInput())
+
+
 class UndoMergeForm(FlaskForm):
     submit = SubmitField("Undo this merge", widget=GovSubmitInput())

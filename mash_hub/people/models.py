@@ -95,3 +95,54 @@ class PersonMerge(Base):
     # Why the approving manager judged two conflicting records one person (dates of birth
     # or roles on the contact differ), sealed like the reason; none when nothing conflicts.
     override_reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class SubjectKey(Base):
+    """An exact identity key of one contact's subject, as a keyed hash like `person_keys`:
+    an NHS number, a unique pupil number, the full name with the full date of birth, or the
+    home (house numbers with postcode or street). A new contact's subjects are looked up
+    here at once, linked to the register or not, so a repeat contact warns before anyone
+    links anybody."""
+
+    __tablename__ = "subject_keys"
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contact_subjects.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    contact_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(12))  # nhs, upn, name_dob, address
+    role: Mapped[str] = mapped_column(String(24))  # the subject's role on that contact
+
+
+REPEAT_BASES = ("nhs_number", "upn", "register", "name_and_birth", "address")
+
+
+class PossibleRepeat(Base):
+    """A possible repeat contact found on intake: this contact's subject seems to be named
+    in an earlier contact (`basis`). Unconfirmed until a screener links the subject (then
+    the linked chronology confirms it) or rejects it."""
+
+    __tablename__ = "possible_repeats"
+    __table_args__ = (
+        Index("uq_possible_repeats_once", "subject_id", "earlier_contact_id", "basis", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    subject_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contact_subjects.id", ondelete="CASCADE")
+    )
+    earlier_contact_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    basis: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)  # for "register"
+    earlier_role: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    rejected_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

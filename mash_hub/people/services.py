@@ -40,7 +40,14 @@ from mash_hub.firewall.release import (
     release_for_person,
     seal_for_person,
 )
-from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
+from mash_hub.people.models import (
+    Person,
+    PersonCandidate,
+    PersonKey,
+    PersonMerge,
+    PossibleRepeat,
+    SubjectKey,
+)
 from mash_hub.policy import Action
 
 # The register is the MASH's, held under the key of its lead agency (see models.py).
@@ -273,13 +280,18 @@ def _confirmed(reasons: Iterable[str]) -> bool:
 
 
 def suggest_for_contact(db: Session, access: Access, contact: Contact) -> int:
-    """On intake: store the candidates of every subject for review. Returns how many."""
+    """On intake: store the candidates of every subject for review, index the subjects'
+    identity keys and note every possible repeat contact at once. Returns how many
+    candidates."""
     now = runtime.now()
     stored = 0
+    threshold = runtime.settings().screening.repeat_match_percent / 100
+    repeats: dict[tuple[uuid.UUID, uuid.UUID, str], PossibleRepeat] = {}
     for subject in contact.subjects:
         document = _subject_document(db, access, contact, subject)
         details = PersonDetails.from_document(str(subject.id), document)
-        for suggestion in search(db, access, details.record()):
+        record = details.record()
+        for suggestion in search(db, access, record):
             db.add(
                 PersonCandidate(
                     subject_id=subject.id,
@@ -290,8 +302,85 @@ def suggest_for_contact(db: Session, access: Access, contact: Contact) -> int:
                 )
             )
             stored += 1
+            if suggestion.score >= threshold:
+                for earlier, role in _contacts_naming(db, suggestion.person_id, contact.id):
+                    repeats.setdefault(
+                        (subject.id, earlier, "register"),
+                        PossibleRepeat(
+                            contact_id=contact.id,
+                            subject_id=subject.id,
+                            earlier_contact_id=earlier,
+                            basis="register",
+                            score=suggestion.score,
+                            earlier_role=role,
+                            created_at=now,
+                        ),
+                    )
+        keys = _identity_hashes(record, details.upn)
+        if keys:
+            found = db.execute(
+                select(SubjectKey.contact_id, SubjectKey.kind, SubjectKey.role).where(
+                    SubjectKey.key.in_(list(keys)), SubjectKey.contact_id != contact.id
+                )
+            ).all()
+            for earlier, kind, role in found:
+                basis = BASIS_OF_KIND[kind]
+                repeats.setdefault(
+                    (subject.id, earlier, basis),
+                    PossibleRepeat(
+                        contact_id=contact.id,
+                        subject_id=subject.id,
+                        earlier_contact_id=earlier,
+                        basis=basis,
+                        earlier_role=role,
+                        created_at=now,
+                    ),
+                )
+            db.add_all(
+                SubjectKey(
+                    key=key, subject_id=subject.id, contact_id=contact.id, kind=kind,
+                    role=subject.role,
+                )
+                for key, kind in keys.items()
+            )  # fmt: skip
+    db.add_all(repeats.values())
     db.flush()
     return stored
+
+
+BASIS_OF_KIND: Final = {
+    "nhs": "nhs_number",
+    "upn": "upn",
+    "name_dob": "name_and_birth",
+    "address": "address",
+}
+
+
+def _identity_hashes(record: matching.PersonRecord, upn: str | None) -> dict[bytes, str]:
+    """The subject's exact identity keys as keyed hashes, with each one's kind."""
+    secret = _hash_key()
+    return {
+        hmac.new(secret, key.encode(), hashlib.sha256).digest()[:_KEY_HASH_BYTES]: key.split(
+            ":", 1
+        )[0]
+        for key in matching.identity_keys(record, upn)
+    }
+
+
+def _contacts_naming(
+    db: Session, person_id: uuid.UUID, besides: uuid.UUID
+) -> list[tuple[uuid.UUID, str]]:
+    """(contact id, subject role) of the other contacts whose subjects are linked to this
+    person or anyone merged with them."""
+    persons = _persons_standing_for(db, _survivor(db, person_id))
+    return [
+        (row[0], row[1])
+        for row in db.execute(
+            select(ContactSubject.contact_id, ContactSubject.role)
+            .where(ContactSubject.person_id.in_(persons), ContactSubject.contact_id != besides)
+            .distinct()
+        )
+    ]
 
 
 # ------------------------------------------------------------------ contact context
@@ -395,11 +484,35 @@ class RepeatWarning:
 
 
 @dataclass(frozen=True)
+class PossibleWarning:
+    """A possible repeat contact found on intake, not yet confirmed by a link."""
+
+    id: str
+    subject_id: str
+    subject_name: str
+    subject_role: str
+    basis: str  # REPEAT_BASES
+    score: float | None
+    earlier_role: str | None
+    earlier: EarlierContact
+
+
+BASIS_WORDS: Final = {
+    "nhs_number": "The same NHS number",
+    "upn": "The same unique pupil number",
+    "register": "A close match in the person register",
+    "name_and_birth": "The same name and date of birth",
+    "address": "The same home address",
+}
+
+
+@dataclass(frozen=True)
 class ContactPeople:
     contact_id: str
     reference: str
     subjects: tuple[SubjectPeople, ...]
     warnings: tuple[RepeatWarning, ...]
+    possible: tuple[PossibleWarning, ...] = ()
 
 
 def people_for_contact(db: Session, principal: Principal, contact_id: str) -> ContactPeople:
@@ -472,9 +585,20 @@ def people_for_contact(db: Session, principal: Principal, contact_id: str) -> Co
             for person in shown_persons
         ],
     )
-    warnings = _warnings(db, principal, contact, {s.id: s for s in contact.subjects}, subjects)
-    _audit_warnings(db, principal, contact, warnings)
-    return ContactPeople(str(contact.id), contact.reference, tuple(subjects), tuple(warnings))
+    repeats = _possible_rows(db, contact)
+    warnings, seen = _warnings(
+        db,
+        principal,
+        contact,
+        {s.id: s for s in contact.subjects},
+        subjects,
+        frozenset(r.earlier_contact_id for r in repeats),
+    )
+    possible = _possible_warnings(repeats, seen, subjects, warnings)
+    _audit_warnings(db, principal, contact, warnings, possible)
+    return ContactPeople(
+        str(contact.id), contact.reference, tuple(subjects), tuple(warnings), tuple(possible)
+    )
 
 
 # ------------------------------------------------------------------ link and create
@@ -973,9 +1097,12 @@ def _warnings(
     contact: Contact,
     rows: dict[uuid.UUID, ContactSubject],
     subjects: Sequence[SubjectPeople],
-) -> list[RepeatWarning]:
+    also: frozenset[uuid.UUID] = frozenset(),
+) -> tuple[list[RepeatWarning], dict[uuid.UUID, Contact]]:
     """A warning per linked child with another contact received within the repeat window,
-    or a case closed within the closed-case window; each with the child's chronology."""
+    or a case closed within the closed-case window; each with the child's chronology. And
+    the contacts `also` names (the possible repeats' earlier contacts) that this principal
+    may see, decided in the same batch."""
     settings = runtime.settings().screening
     now = runtime.now()
     recent = now - settings.repeat_contact_window.timedelta
@@ -986,19 +1113,20 @@ def _warnings(
         if (row := rows[uuid.UUID(view.subject_id)]).role == "child"
         and (person_id := row.person_id) is not None
     ]
-    if not children:
-        return []
+    if not children and not also:
+        return [], {}
     # The children together, not one by one: their survivors, everyone merged into those,
     # and every other contact about any of them, each in one query (per merge step).
-    survivors = _survivors(db, {person_id for _view, person_id in children})
-    standing = _standing_for(db, set(survivors.values()))
-    everyone = set().union(*standing.values())
-    found = records.earlier_contacts(db, principal, everyone, besides=contact.id)
+    survivors = _survivors(db, {person_id for _view, person_id in children}) if children else {}
+    standing = _standing_for(db, set(survivors.values())) if survivors else {}
+    everyone: set[uuid.UUID] = set().union(*standing.values()) if standing else set()
+    found = records.earlier_contacts(db, principal, everyone, besides=contact.id, also=also)
+    extra = {c.id: c for linked, c in found if linked is None}
     warnings = []
     for view, person_id in children:
         survivor = survivors[person_id]
         persons = standing[survivor]
-        earlier = [c for linked, c in found if linked in persons]
+        earlier = [c for linked, c in found if linked is not None and linked in persons]
         chronology = tuple(
             EarlierContact(
                 contact_id=str(c.id),
@@ -1016,47 +1144,177 @@ def _warnings(
         )
         if any(c.in_window for c in chronology):
             warnings.append(RepeatWarning(str(survivor), view.name, chronology))
-    return warnings
+    return warnings, extra
+
+
+def _possible_rows(db: Session, contact: Contact) -> list[PossibleRepeat]:
+    """The possible repeat contacts noted for this contact on intake, not rejected."""
+    return list(
+        db.scalars(
+            select(PossibleRepeat)
+            .where(PossibleRepeat.contact_id == contact.id, PossibleRepeat.rejected_at.is_(None))
+            .order_by(PossibleRepeat.created_at, PossibleRepeat.id)
+        )
+    )
+
+
+def _possible_warnings(
+    rows: Sequence[PossibleRepeat],
+    seen: dict[uuid.UUID, Contact],
+    subjects: Sequence[SubjectPeople],
+    confirmed: Sequence[RepeatWarning],
+) -> list[PossibleWarning]:
+    """The possible repeat contacts noted on intake that still stand: within the repeat
+    windows, not already confirmed by a link, and each earlier contact one this principal
+    may see in a history (`seen`, decided). `_audit_warnings` records them shown."""
+    if not rows:
+        return []
+    settings = runtime.settings().screening
+    now = runtime.now()
+    recent = now - settings.repeat_contact_window.timedelta
+    closed_since = now - settings.closed_case_window.timedelta
+    linked_children = {
+        (w.person_id, c.contact_id) for w in confirmed for c in w.chronology
+    }  # fmt: skip
+    confirmed_contacts = {contact_id for _person, contact_id in linked_children}
+    by_subject = {view.subject_id: view for view in subjects}
+    found: list[PossibleWarning] = []
+    for row in rows:
+        earlier = seen.get(row.earlier_contact_id)
+        if earlier is None or str(earlier.id) in confirmed_contacts:
+            continue
+        in_window = earlier.received_at >= recent or (
+            earlier.status == "closed"
+            and earlier.closed_at is not None
+            and earlier.closed_at >= closed_since
+        )
+        if not in_window:
+            continue
+        view = by_subject.get(str(row.subject_id))
+        found.append(
+            PossibleWarning(
+                id=str(row.id),
+                subject_id=str(row.subject_id),
+                subject_name=view.name if view else "",
+                subject_role=view.role if view else "",
+                basis=row.basis,
+                score=row.score,
+                earlier_role=row.earlier_role,
+                earlier=EarlierContact(
+                    contact_id=str(earlier.id),
+                    reference=earlier.reference,
+                    received_at=earlier.received_at,
+                    rag=earlier.rag,
+                    status=earlier.status,
+                    closed_at=earlier.closed_at,
+                    in_window=True,
+                ),
+            )
+        )
+    return found
+
+
+def reject_possible_repeat(
+    db: Session, principal: Principal, contact_id: str, repeat_id: str
+) -> PossibleRepeat:
+    """A screener says a possible repeat contact is someone else: it stops warning, and the
+    rejection is kept with who and when, and audited."""
+    contact, _access = _contact(db, principal, contact_id, Action.CONTACT_RATE)
+    try:
+        wanted = uuid.UUID(repeat_id)
+    except ValueError:
+        raise PersonNotFound(repeat_id) from None
+    row = db.scalar(
+        select(PossibleRepeat).where(
+            PossibleRepeat.id == wanted, PossibleRepeat.contact_id == contact.id
+        )
+    )
+    if row is None or row.rejected_at is not None:
+        raise PersonNotFound(repeat_id)
+    row.rejected_at = runtime.now()
+    row.rejected_by = principal.id
+    _audit(
+        db,
+        principal,
+        "person.possible_repeat_rejected",
+        "contact:rate",
+        row.subject_id,
+        contact.id,
+        f"not the person named in an earlier contact ({row.basis})",
+    )
+    db.flush()
+    return row
 
 
 def _audit_warnings(
-    db: Session, principal: Principal, contact: Contact, warnings: Sequence[RepeatWarning]
+    db: Session,
+    principal: Principal,
+    contact: Contact,
+    warnings: Sequence[RepeatWarning],
+    possible: Sequence[PossibleWarning] = (),
 ) -> None:
     # One insert for all of them, the events `_audit` would record one by one.
-    record_many(
-        db,
-        [
+    drafts = [
+        _draft(
+            principal,
+            "person.repeat_contact_shown",
+            "person:read",
+            warning.person_id,
+            contact.id,
+            f"{len(warning.chronology)} earlier contacts shown",
+        )
+        for warning in warnings
+    ]
+    if possible:
+        drafts.append(
             _draft(
                 principal,
-                "person.repeat_contact_shown",
+                "person.possible_repeat_shown",
                 "person:read",
-                warning.person_id,
+                possible[0].subject_id,
                 contact.id,
-                f"{len(warning.chronology)} earlier contacts shown",
+                f"{len(possible)} possible repeat contacts shown",
             )
-            for warning in warnings
-        ],
-    )
+        )
+    record_many(db, drafts)
 
 
 def repeat_contact_warnings(
     db: Session, principal: Principal, access: Access
-) -> list[dict[str, str]]:
+) -> list[dict[str, str | None]]:
     """The `warnings` of GET /api/v1/contacts/{id} (shared/docs/api.md): one entry per
     linked child and earlier contact within a window. Takes the access that released the
     contact to `principal` as proof that the firewall has decided; no person details."""
     contact = records.reopen(db, principal, access).record
-    rows = {s.id: s for s in contact.subjects}
+    subjects = {s.id: s for s in contact.subjects}
     views = [SubjectPeople(str(s.id), "", s.role, None, ()) for s in contact.subjects]
-    warnings = _warnings(db, principal, contact, rows, views)
-    _audit_warnings(db, principal, contact, warnings)
-    return [
+    rows = _possible_rows(db, contact)
+    warnings, seen = _warnings(
+        db, principal, contact, subjects, views, frozenset(r.earlier_contact_id for r in rows)
+    )
+    possible = _possible_warnings(rows, seen, views, warnings)
+    _audit_warnings(db, principal, contact, warnings, possible)
+    found: list[dict[str, str | None]] = [
         {
             "kind": "repeat_contact",
+            "status": "confirmed",
+            "subject_role": "child",
             "person_id": warning.person_id,
             "previous_contact_id": earlier.contact_id,
             "previous_received_at": earlier.received_at.isoformat(),
         }
         for warning in warnings
         for earlier in warning.triggers
+    ]
+    return found + [
+        {
+            "kind": "repeat_contact",
+            "status": "possible",
+            "subject_role": item.subject_role,
+            "person_id": None,
+            "previous_contact_id": item.earlier.contact_id,
+            "previous_received_at": item.earlier.received_at.isoformat(),
+            "basis": item.basis,
+        }
+        for item in possible
     ]

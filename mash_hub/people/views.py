@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, redirect, render_template, url_for
+from flask import Blueprint, Flask, abort, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers.response import Response as BaseResponse
 
@@ -16,6 +16,7 @@ from mash_hub.people.forms import (
     MergeDecisionForm,
     MergeForm,
     NewPersonForm,
+    RejectRepeatForm,
     UndoMergeForm,
 )
 
@@ -25,6 +26,7 @@ bp = Blueprint("people", __name__)
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_filter(match_reasons, "match_reasons")
+    app.jinja_env.globals["basis_words"] = services.BASIS_WORDS
 
 
 # Why the register thinks two records may be one person, in a screener's words.
@@ -144,6 +146,19 @@ def new_person(contact_id: str, subject_id: str) -> BaseResponse | str:
             form.submit.errors = [str(refused)]
         else:
             return _back(contact_id)
+    return _review(contact_id, form)
+
+
+@bp.route("/contacts/<contact_id>/people/repeats/<repeat_id>/reject", methods=["POST"])
+@requires(Permission.PERSONS_LINK)
+def reject_repeat(contact_id: str, repeat_id: str) -> BaseResponse | str:
+    form = RejectRepeatForm()
+    if form.validate_on_submit():
+        try:
+            services.reject_possible_repeat(db.session(), acting_principal(), contact_id, repeat_id)
+        except services.PersonNotFound:
+            abort(404)
+        return _back(contact_id)
     return _review(contact_id, form)
 
 

@@ -50,7 +50,14 @@ from mash_hub.crypto import keys
 from mash_hub.errors import NotFound
 from mash_hub.firewall import duties, records
 from mash_hub.firewall.decisions import AccessDenied, require
-from mash_hub.people.models import Person, PersonCandidate, PersonKey, PersonMerge
+from mash_hub.people.models import (
+    Person,
+    PersonCandidate,
+    PersonKey,
+    PersonMerge,
+    PossibleRepeat,
+    SubjectKey,
+)
 from mash_hub.policy.register import Register
 from mash_hub.policy.types import Action
 from mash_hub.retention.models import REVIEW_STATUSES, RetentionReview
@@ -425,6 +432,18 @@ def _unlink_people(db: Session, contact: Contact) -> tuple[int, int]:
         return 0, 0
     person_ids = {s.person_id for s in contact.subjects if s.person_id is not None}
     db.execute(delete(PersonCandidate).where(PersonCandidate.subject_id.in_(subject_ids)))
+    # Its subjects' identity keys (keyed hashes of NHS numbers, names and homes) and the
+    # possible repeats they raised, either way: with the keys shredded they would still
+    # say that a person was named in a deleted contact.
+    db.execute(delete(SubjectKey).where(SubjectKey.contact_id == contact.id))
+    db.execute(
+        delete(PossibleRepeat).where(
+            or_(
+                PossibleRepeat.contact_id == contact.id,
+                PossibleRepeat.earlier_contact_id == contact.id,
+            )
+        )
+    )
     links = len(
         db.scalars(
             update(ContactSubject)

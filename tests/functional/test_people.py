@@ -458,6 +458,8 @@ def test_repeat_contact_warning_in_the_api(app, client, police, screener, make_c
     assert body["warnings"] == [
         {
             "kind": "repeat_contact",
+            "status": "confirmed",  # linked: the possible one found on intake stands down
+            "subject_role": "child",
             "person_id": person_id,
             "previous_contact_id": first,
             "previous_received_at": "2026-06-01T10:00:00+00:00",
@@ -468,12 +470,22 @@ def test_repeat_contact_warning_in_the_api(app, client, police, screener, make_c
     assert refused.status_code == 404 and "warnings" not in (refused.json or {})
 
 
-def test_no_warning_for_an_unrelated_or_unlinked_child(app, client, police, screener):
+def test_an_unlinked_near_match_warns_as_possible_and_a_stranger_not_at_all(
+    app, client, police, screener
+):
     known_child(app, client, police, screener)
     second = intake(client, police, variant(given_name="Will", nhs_number=None))
-    body = client.get(f"/api/v1/contacts/{second}", headers=police).json
-    assert body["warnings"] == []  # a candidate is not a link
-    assert "Repeat contact" not in screener.get(f"/contacts/{second}").text
+    warnings = client.get(f"/api/v1/contacts/{second}", headers=police).json["warnings"]
+    assert warnings and {w["status"] for w in warnings} == {"possible"}  # a candidate is not a link
+    page = screener.get(f"/contacts/{second}").text
+    assert "Possible repeat contact" in page and "Repeat contact:" not in page
+
+    stranger = variant(
+        given_name="Ola", family_name="Nwosu", date_of_birth="2019-09-09",
+        address="4 Elm Way, Ealing W5 1AA", nhs_number=None,
+    )  # fmt: skip
+    third = intake(client, police, stranger)
+    assert client.get(f"/api/v1/contacts/{third}", headers=police).json["warnings"] == []
 
 
 def test_old_contacts_warn_only_if_the_case_closed_recently(app, client, police, screener, clock):

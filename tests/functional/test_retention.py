@@ -25,7 +25,7 @@ from mash_hub.contacts.models import (
 from mash_hub.crypto import keys
 from mash_hub.crypto.models import DataKey
 from mash_hub.db import Database
-from mash_hub.people.models import Person, PersonKey
+from mash_hub.people.models import Person, PersonKey, SubjectKey
 from mash_hub.retention.models import RetentionReview
 from mash_hub.retention.services import add_period
 from tests.functional.test_contacts_api import CANARY, CONTACT, token
@@ -229,6 +229,7 @@ def test_a_partner_answer_keeps_the_contact_until_its_own_period(app, hub, clock
             source_agency="csc",
             status="answered",
             contact_rag="amber",
+            contact_reference="MASH-2026-000001",
             question_sealed=b"x",
             requested_at=closed,
             requested_by="test",
@@ -385,6 +386,8 @@ def test_after_deletion_nothing_of_the_contact_can_be_read(
         assert session.scalar(select(func.count()).where(DataKey.contact_id == person_id)) == 0
         assert session.get(Person, person_id) is None
         assert session.scalar(select(func.count()).where(PersonKey.person_id == person_id)) == 0
+        # The subjects' identity keys go too: they would say who was named in it.
+        assert session.scalar(select(func.count()).where(SubjectKey.contact_id == ident)) == 0
         failures = 0
         for table, row, column, envelope in _sealed_fields(session, ident):
             with pytest.raises(keys.DecryptionError):

@@ -193,8 +193,10 @@ def _measure(world: World, operation: str) -> tuple[Statements, TestResponse]:
 # whose side it is on) and the rate-limit slot's SET LOCAL synchronous_commit.
 # Measure with: MASH_SHOW_STATEMENTS=1 pytest -s tests/functional/test_statement_budget.py
 BUDGETS = {
-    "contact_api": (19, 23),
-    "contact_page": (29, 33),
+    # One more each since the possible repeat contacts found on intake (#16): their rows;
+    # their earlier contacts are decided in the chronology's batch.
+    "contact_api": (20, 24),
+    "contact_page": (30, 34),
     "queue": (18, 22),
     "inbox_api": (6, 10),
     "inbox_page": (9, 13),
@@ -219,7 +221,8 @@ def test_statements_are_within_budget_and_do_not_grow_with_the_data(
         assert len(body["subjects"]) == LARGER.subjects
         assert len(body["rating_history"]) == LARGER.ratings
         assert len(body["requests"]) == LARGER.partners
-        assert len({w["person_id"] for w in body["warnings"]}) == LARGER.children
+        confirmed = [w for w in body["warnings"] if w["status"] == "confirmed"]
+        assert len({w["person_id"] for w in confirmed}) == LARGER.children
     if operation == "inbox_api":
         assert len(shown.json["requests"]) == SMALL.contacts + LARGER.contacts
     postgres = app.extensions["mash.db"].engine.dialect.name == "postgresql"
