@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.screening import views as screening_views
     from mash_hub.sharing import services as sharing
     from mash_hub.sharing import views as sharing_views
-    from mash_hub.web import errors, gate, security
+    from mash_hub.web import errors, filters, gate, security
     from mash_hub.web.sessions import DatabaseSessionInterface
 
     settings = settings or load_settings()
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     # Order matters: ids and CSRF first, then the gate; after_request runs in reverse.
     security.init_app(app)
+    filters.init_app(app)
     logs.init_app(app)
     csrf = CSRFProtect(app)
     errors.init_app(app)

@@ -12,6 +12,8 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
+from mash_hub import uktime
+
 PALETTE = ("#1d70b8", "#f47738", "#00703c", "#912b88", "#d4351c", "#505a5f", "#28a197")
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 56
@@ -75,7 +77,7 @@ def stacked_bars(
         if i % label_every == 0:
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{TOP + plot_h + 16}" text-anchor="middle" '
-                f'font-size="12">{day.strftime("%d %b")}</text>'
+                f'font-size="12">{uktime.short_day(day)}</text>'
             )
     for s, name in enumerate(names):
         x = LEFT + 130 * s
@@ -96,9 +98,9 @@ def stacked_bars(
     for i, day in enumerate(days):
         counts = [str(series[name][i]) for name in names]
         rows.append(
-            [day.strftime("%a %d %b %Y"), *counts, str(totals[i])]
+            [f"{day:%A} {uktime.day(day)}", *counts, str(totals[i])]
             if len(names) > 1
-            else [day.strftime("%a %d %b %Y"), *(counts or ["0"])]
+            else [f"{day:%A} {uktime.day(day)}", *(counts or ["0"])]
         )
     return Chart(title, svg, columns, rows)
 

@@ -11,11 +11,12 @@ from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTex
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
+from mash_hub import uktime
 from mash_hub.agencies import AGENCIES
 from mash_hub.identity.forms import SecurityCodeForm
 from mash_hub.policy.types import Action
 
-DATE_HINT = "For example, 2026-11-30"
+DATE_HINT = "For example, 30/11/2026"
 _REFERENCE = r"^MASH-\d{4}-\d{6}$"
 _UUID = r"^[0-9a-fA-F-]{32,36}$"
 
@@ -25,12 +26,17 @@ def _strip(value: Any) -> Any:
 
 
 def _day(field: StringField) -> datetime | None:
+    """The start of a UK day, written as the intake page writes dates (30/11/2026); the
+    ISO form (2026-11-30) that earlier links carry is read too."""
     if not field.data:
         return None
-    try:
-        return datetime.combine(datetime.strptime(field.data, "%Y-%m-%d").date(), time(), UTC)
-    except ValueError:
-        raise ValidationError(f"Enter the date as year-month-day. {DATE_HINT}") from None
+    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            day = datetime.strptime(field.data, pattern).date()
+        except ValueError:
+            continue
+        return datetime.combine(day, time(), uktime.UK).astimezone(UTC)
+    raise ValidationError(f"Enter a real date as day/month/year. {DATE_HINT}")
 
 
 def _a_uuid(_form: Any, field: Any) -> None:
@@ -96,8 +102,8 @@ class AuditSearchForm(FlaskForm):
             Regexp(r"^[A-Z0-9-]+$", message="Enter an agreement id like ISA-MASH-HEALTH"),
         ],
     )
-    since = StringField("From (UTC day, inclusive)", widget=GovTextInput(), filters=[_strip])
-    until = StringField("To (UTC day, inclusive)", widget=GovTextInput(), filters=[_strip])
+    since = StringField("From (UK date, inclusive)", widget=GovTextInput(), filters=[_strip])
+    until = StringField("To (UK date, inclusive)", widget=GovTextInput(), filters=[_strip])
     submit = SubmitField("Search", widget=GovSubmitInput())
 
     def validate_since(self, field: StringField) -> None:
@@ -123,7 +129,11 @@ class AuditSearchForm(FlaskForm):
             day = _day(self.until)
         except ValidationError:
             return None
-        return day + timedelta(days=1) if day else None
+        if day is None:
+            return None
+        # The next UK midnight: a day of a clock change is 23 or 25 hours long.
+        following = uktime.uk(day).date() + timedelta(days=1)
+        return datetime.combine(following, time(), uktime.UK).astimezone(UTC)
 
 
 class ExportForm(SecurityCodeForm):

@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from mash_hub import uktime
 from mash_hub.audit.models import AuditEvent
 from mash_hub.audit.services import trail_of, within
 from mash_hub.authz.gate import Principal
@@ -289,7 +290,7 @@ class AgreementStatus:
 
 
 def agreement_register(register: Register, now: datetime) -> list[AgreementStatus]:
-    today = now.date()
+    today = uktime.uk(now).date()
     rows = []
     for _, agreement in sorted(register.agreements.items()):
         if not agreement.in_force(now):
@@ -317,7 +318,7 @@ class DailySeries:
 
 
 def _days(since: datetime, until: datetime) -> list[date]:
-    first, last = since.date(), (until - timedelta(microseconds=1)).date()
+    first, last = uktime.uk(since).date(), uktime.uk(until - timedelta(microseconds=1)).date()
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
@@ -340,7 +341,7 @@ def _daily(
         .execution_options(yield_per=5000)
     )
     for at, actor_agency in db.execute(query):
-        totals[(actor_agency or "" if by_agency else "all", at.date())] += 1
+        totals[(actor_agency or "" if by_agency else "all", uktime.uk(at).date())] += 1
     names = sorted({name for name, _ in totals}) or ([] if by_agency else ["all"])
     result = DailySeries(days, {name: [0] * len(days) for name in names})
     for (name, day), count in totals.items():

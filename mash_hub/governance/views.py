@@ -7,7 +7,7 @@ Every page reads the audit of the lead's own agency through the firewall first
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import (
@@ -23,7 +23,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers.response import Response as BaseResponse
 
-from mash_hub import db, runtime
+from mash_hub import db, runtime, uktime
 from mash_hub.agencies import agency_name
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz import Permission, acting_principal, requires
@@ -108,9 +108,11 @@ def _search_form() -> AuditSearchForm:
 
 
 def _window(days: int = REPORT_DAYS) -> tuple[datetime, datetime]:
-    now = runtime.now()
-    end = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    return end - timedelta(days=days), end
+    # UK days: from the start of the UK day `days - 1` days ago to the end of today.
+    today = uktime.uk(runtime.now()).date()
+    end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=uktime.UK)
+    start = datetime.combine(today - timedelta(days=days - 1), time(0), tzinfo=uktime.UK)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 @bp.route("")

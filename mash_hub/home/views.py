@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, render_template, url_for
 from flask_login import current_user
 
-from mash_hub import db, runtime
+from mash_hub import db, runtime, uktime
 from mash_hub.authz import Permission, Role, acting_principal, public, requires
 from mash_hub.authz.gate import Principal
 from mash_hub.break_glass import services as break_glass
@@ -75,10 +75,7 @@ def _section(role: Role, agency_name: str) -> Section:
             "Emergency access to review",
             "There is no emergency access waiting for review.",
             columns=["Opened", "By", "Agency"],
-            rows=[
-                [g.opened_at.strftime("%d %b %Y %H:%M UTC"), g.user.display_name, g.agency]
-                for g in grants
-            ],
+            rows=[[uktime.when(g.opened_at), g.user.display_name, g.agency] for g in grants],
             links=[
                 {"href": url_for("firewall.review_queue"), "text": "Review emergency access"},
                 {"href": url_for("governance.workspace"), "text": "Open the governance workspace"},

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -34,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mash_hub import runtime
+from mash_hub import runtime, uktime
 from mash_hub.agencies import AGENCIES
 from mash_hub.audit.services import EventDraft, record, record_kept, record_on_its_own
 from mash_hub.authz.gate import Principal
@@ -333,13 +332,12 @@ class StepUpLocked(Exception):
     or wrong, until the oldest of the recent failures leaves the window."""
 
     def __init__(self, until: datetime) -> None:
-        at = until.astimezone(UK_TIME).strftime("%H:%M")
+        at = uktime.clock(until)
         super().__init__(f"Too many wrong security codes: try again after {at} (UK time)")
         self.until = until
 
 
 STEP_UP_STAGE = "step_up"
-UK_TIME = ZoneInfo("Europe/London")
 
 
 def _step_up_key(user: User) -> str:

@@ -30,14 +30,13 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import structlog
 from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mash_hub import runtime
+from mash_hub import runtime, uktime
 from mash_hub.audit.services import EventDraft, record_on_its_own
 from mash_hub.authz.permissions import Role
 from mash_hub.db import database
@@ -45,7 +44,6 @@ from mash_hub.identity.models import ApiToken, LoginAttempt, User
 from mash_hub.notifications.services import notify
 
 log = structlog.get_logger("mash_hub.identity.throttle")
-UK_TIME = ZoneInfo("Europe/London")
 SIGN_IN_STAGES = ("password", "totp")
 CLIENT_AUTH_STAGE = "client_auth"  # a failed client authentication at /oauth/token
 HELD_STAGE = "held"  # the marker of an address turned away in the current window
@@ -63,7 +61,7 @@ class Wait:
         return max(1, int((self.until - runtime.now()).total_seconds() + 0.999))
 
     def uk_time(self) -> str:
-        return self.until.astimezone(UK_TIME).strftime("%H:%M")
+        return uktime.clock(self.until)
 
 
 def source_of(address: str | None) -> str:

@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, abort, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers.response import Response as BaseResponse
 
-from mash_hub import db
+from mash_hub import db, uktime
 from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.people import services
 from mash_hub.people.forms import (
@@ -86,7 +86,7 @@ def merge_choices(people: services.ContactPeople) -> dict[str, str]:
         persons = [subject.linked] if subject.linked else [c.person for c in subject.candidates]
         for person in persons:
             if person is not None:
-                born = person.date_of_birth.strftime("%d %B %Y") if person.date_of_birth else ""
+                born = uktime.day(person.date_of_birth)
                 choices[person.id] = f"{person.name} {born}".strip()
     return choices
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -53,42 +53,12 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     csrf.exempt(api_bp)  # bearer tokens, never cookies
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
-    app.add_template_filter(time_left, "time_left")
-    app.add_template_filter(when, "when")
     app.jinja_env.globals.update(
         outcome_labels=services.OUTCOME_LABELS, method_labels=services.METHOD_LABELS
     )
 
 
 # -- presentation helpers --------------------------------------------------------------
-
-
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%d %B %Y at %H:%M UTC") if moment else ""
-
-
-def _span(amount: timedelta) -> str:
-    minutes = int(amount.total_seconds() // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = []
-    if days:
-        parts.append(f"{days} day{'s' if days != 1 else ''}")
-    if hours:
-        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
-    if minutes and not days:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
-    return " ".join(parts) or "less than a minute"
-
-
-def time_left(due: datetime | None) -> str:
-    """ "3 hours 15 minutes left" or "Overdue by 2 hours", from now to `due`."""
-    if due is None:
-        return "Not rated yet"
-    left = due - runtime.now()
-    if left < timedelta(0):
-        return f"Overdue by {_span(-left)}"
-    return f"{_span(left)} left"
 
 
 def _local_moment(day_text: str, time_text: str) -> datetime | None:

@@ -3,8 +3,6 @@ parse, call the service, render."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import (
     Blueprint,
     Flask,
@@ -38,14 +36,6 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     csrf.exempt(api_bp)  # bearer tokens, never cookies
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
-    app.jinja_env.filters["duration"] = duration
-
-
-def duration(delta: Any) -> str:
-    """A span of time as hours and minutes ("2 h 05 min"); negative spans count as none."""
-    minutes = max(0, int(delta.total_seconds()) // 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
 # --- pages -----------------------------------------------------------------------------

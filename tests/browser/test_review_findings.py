@@ -129,3 +129,15 @@ def test_m6_wide_tables_scroll_in_their_own_box_at_320_pixels(live_hub, browser_
         assert page.locator(".hub-table-scroll table").count() >= (0 if path == "/" else 1)
     page.keyboard.press("Tab")  # the boxes take focus, for scrolling by keyboard
     assert page.locator(".hub-table-scroll[tabindex='0']").count() >= 1
+
+
+def test_d4_a_summer_contact_shows_the_uk_time_it_came_in(live_hub, browser_page):
+    summer = copy.deepcopy(CONTACT)
+    summer["received_at"] = "2026-07-15T09:00:00Z"  # 10:00 in London, British Summer Time
+    police = api_token(live_hub, "police")
+    contact_id = api_call(f"{live_hub.url}/api/v1/contacts", "POST", summer, police)["id"]
+    page = browser_page
+    sign_in(page, live_hub, demo_user(live_hub, "police", "screener"))
+    page.goto(f"{live_hub.url}/contacts/{contact_id}")
+    expect(page.get_by_text("15 July 2026 at 10:00am")).to_be_visible()
+    assert "UTC" not in page.content()

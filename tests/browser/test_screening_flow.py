@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 
+from mash_hub import uktime
 from mash_hub.config import load_settings
 from mash_hub.deadlines import WorkingCalendar, deadline_for
 from tests.browser.conftest import ARTIFACTS
@@ -85,7 +86,7 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
         settings.calendar.red_counts_outside_working_hours,
     )
     deadline = page.locator("#deadline").inner_text()
-    assert due.strftime("%d %B %Y at %H:%M UTC") in deadline
+    assert uktime.when(due) in deadline  # in UK time, as the form was filled in
     assert "left" in deadline
     assert "Possible significant harm" in page.locator("#rating-history").inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -134,5 +134,5 @@ def test_the_contact_page_shows_the_deadline_and_history(
     sign_in(web, make_account(Role.SCREENER, "police"), clock)
     page = web.get(f"/contacts/{contact_id}")
     assert page.status_code == 200
-    assert "03 December 2026 at 09:15 UTC" in page.text
+    assert "3 December 2026 at 9:15am" in page.text
     assert "Needs partner checks" in page.text

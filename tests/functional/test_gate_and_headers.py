@@ -26,6 +26,8 @@ PUBLIC_ENDPOINTS = {
     "operations.healthz",
     "operations.readyz",
     "metrics.metrics",  # no session: checked against [metrics] token itself
+    "home.accessibility",  # the footer's statements: no case data
+    "home.privacy",
 }
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from mash_hub import uktime
 from mash_hub.audit.models import AuditEvent
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.permissions import Role, Scope
@@ -162,7 +163,8 @@ def test_search_pages_through_every_event_once(app, make_account, clock, contact
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("since=30/11/2026", "Enter the date as year-month-day"),
+        ("since=31/02/2026", "Enter a real date as day/month/year"),
+        ("since=yesterday", "Enter a real date as day/month/year"),
         ("since=2026-12-01&until=2026-11-01", "The end date must be the same as or after"),
         ("reference=MASH-1", "Enter a contact reference like MASH-2026-000123"),
         ("actor=robert'); DROP TABLE users", "Enter the id shown in the audit"),
@@ -225,7 +227,7 @@ def test_workspace_charts_have_a_table_alternative_with_the_same_figures(
     page = lead.get("/governance")
     assert page.text.count('<svg class="hub-chart"') == 3
     assert "as a table" in page.text
-    today = clock.now().strftime("%a %d %b %Y")
+    today = f"{clock.now():%A} {uktime.day(clock.now())}"
     rows = re.findall(rf"<td class=\"govuk-table__cell\">{today}</td>(.*?)</tr>", page.text)
     cells = [re.findall(r"<td class=\"govuk-table__cell\">(\d+)</td>", row) for row in rows]
     # Allowed: the police system creating the contact, then four reads; then two refusals.

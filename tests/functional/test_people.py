@@ -449,7 +449,7 @@ def test_repeat_contact_warning_on_the_page_for_mash_roles(app, client, police, 
         page = web.get(f"/contacts/{second}")
         assert "Repeat contact" in page.text
         chronology = page.text[page.text.index("Earlier contacts about") :]
-        assert reference in chronology and "01 Jun 2026" in chronology
+        assert reference in chronology and "1 June 2026" in chronology
 
 
 def test_repeat_contact_warning_in_the_api(app, client, police, screener, make_client):

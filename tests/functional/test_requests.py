@@ -430,7 +430,7 @@ def test_manager_sees_each_agencys_response_performance(
     cells = {name: re.findall(r">([^<]+)</td>", rest) for name, rest in rows}
     assert cells == {
         "Education": ["0%", "No answers yet", "1", "0"],
-        "Health": ["100%", "1 h 30 min", "0", "0"],
+        "Health": ["100%", "1 hour 30 minutes", "0", "0"],
         "Housing": ["0%", "No answers yet", "1", "0"],
     }
     screener = app.test_client()

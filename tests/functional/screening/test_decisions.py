@@ -84,7 +84,7 @@ def test_propose_approve_and_tell_the_referrer(
     page = manager.get(path).text
     assert "Approved" in page
     # One working day (8 working hours) after the sign-off on Monday ~10:00: Tuesday.
-    assert "Tell the referrer the outcome by 01 December 2026 at 10:0" in page
+    assert "Tell the referrer the outcome by 1 December 2026 at 10:0" in page
     assert [reason for _a, reason, _c in events(app, "decision.reviewed")] == ["approved"]
 
     # Rating is over once a decision is approved.

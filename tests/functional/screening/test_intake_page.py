@@ -143,3 +143,20 @@ def test_a_partner_screener_gets_nothing_saved(app, person):
     response = partner.post_form("/contacts/new", GOOD)
     assert response.status_code == 403
     assert counts(app) == (0, 0)
+
+
+def test_a_summer_contact_is_shown_at_the_uk_time_it_was_typed(app, screener):
+    """Usability review D4: received 15/07/2026 10:00 showed "09:00 UTC" on every page."""
+    saved = screener.post_form(
+        "/contacts/new", {**GOOD, "received_date": "15/07/2026", "received_time": "10:00"}
+    )
+    assert saved.status_code == 302, saved.text
+    page = screener.get(saved.headers["Location"]).text
+    assert "15 July 2026 at 10:00am" in page
+    assert "UTC" not in page and "09:00" not in page
+    queue = screener.get("/queue").text
+    assert "15 July 2026 at 10:00am" in queue
+    database: Database = app.extensions["mash.db"]
+    with database.transaction() as session:  # kept in UTC
+        received = session.scalar(select(Contact.received_at))
+        assert received.isoformat() == "2026-07-15T09:00:00+00:00"

@@ -35,7 +35,7 @@ def test_amber_with_rationale_shows_deadline_time_left_and_who(app, screener, co
     assert response.status_code == 302
     page = screener.get(path).text
     # 24 working hours from Monday 09:15 on a 09:00-17:00 calendar: Thursday 09:15.
-    assert "03 December 2026 at 09:15 UTC" in page
+    assert "3 December 2026 at 9:15am" in page
     assert "2 days 23 hours left" in page  # the clock reads Monday 10:00 (plus sign-in)
     assert "Needs partner checks" in page
     assert "Test Screener" in page  # who rated it
