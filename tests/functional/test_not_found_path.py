@@ -33,14 +33,19 @@ def _last_event(app) -> AuditEvent:
 
 
 NONCE = re.compile(r"nonce-[A-Za-z0-9_-]+|nonce=\"[A-Za-z0-9_-]+\"")
+# The sign-out form's CSRF token is signed with the second it was made: two answers a
+# second apart differ there whatever they show.
+CSRF = re.compile(r'name="csrf_token" value="[^"]*"')
 
 
 def _answer(response) -> tuple[int, bytes, list[tuple[str, str]]]:
-    """The answer, less what differs between any two answers (request id, CSP nonce)."""
+    """The answer, less what differs between any two answers (request id, CSP nonce, the
+    time in the CSRF token)."""
     headers = sorted(
         (k, NONCE.sub("nonce", v)) for k, v in response.headers.items() if k != "X-Request-Id"
     )
     body = NONCE.sub("nonce", response.text).replace(response.headers["X-Request-Id"], "id")
+    body = CSRF.sub('name="csrf_token" value="token"', body)
     return response.status_code, body.encode(), headers
 
 
