@@ -431,7 +431,7 @@ def rate(contact_id: str) -> BaseResponse | str:
         f"Contact {view.reference} rated {rag}",
         RATED_NEXT.get(form.rag.data or "", ""),
     )
-    return redirect(url_for("casefile.show", contact_id=contact_id))
+    return redirect(url_for("screening.rate", contact_id=contact_id))
 
 
 RATED_NEXT = {

@@ -88,13 +88,13 @@ def test_each_decision_step_ends_in_a_success_banner_shown_once(
     assert "Decision signed off" in banner and "the referrer must be told" in banner
 
 
-def test_saving_a_rating_confirms_it_and_leaves_the_form(screener, contact_id):
+def test_saving_a_rating_is_confirmed_above_the_form(screener, contact_id):
     path = f"/contacts/{contact_id}/rating"
     saved = screener.post_form(
         path, {"rag": "amber", "rationale": "Partner checks needed", "seen_ratings": "0"}
     )
     assert saved.status_code == 302
-    assert saved.headers["Location"].endswith(f"/contacts/{contact_id}")
+    assert saved.headers["Location"].endswith(f"/contacts/{contact_id}/rating")
     page = screener.get(saved.headers["Location"]).text
     assert re.search(r"Contact MASH-\d{4}-\d+ rated Amber", page)
     assert "24 working hours" in page and "govuk-notification-banner--success" in page
