@@ -8,6 +8,8 @@ because the message is kept in the server-side session until it is shown.
 
 from __future__ import annotations
 
+import json
+
 from flask import flash, get_flashed_messages
 
 CATEGORY = "hub-success"
@@ -15,15 +17,21 @@ CATEGORY = "hub-success"
 
 def confirm(heading: str, next_step: str = "") -> None:
     """Show `heading` (what happened) and `next_step` (what comes next) on the next page."""
-    flash({"heading": heading, "next": next_step}, CATEGORY)
+    flash(json.dumps({"heading": heading, "next": next_step}), CATEGORY)
 
 
 def confirmations() -> list[dict[str, str]]:
     """The messages waiting to be shown, removed from the session as they are read."""
-    shown = []
+    shown: list[dict[str, str]] = []
     for message in get_flashed_messages(category_filter=[CATEGORY]):
-        if isinstance(message, dict):
+        if not isinstance(message, str):
+            continue
+        try:
+            parts = json.loads(message)
+        except ValueError:
+            continue  # not one of ours: never shown raw
+        if isinstance(parts, dict):
             shown.append(
-                {"heading": str(message.get("heading", "")), "next": str(message.get("next", ""))}
+                {"heading": str(parts.get("heading", "")), "next": str(parts.get("next", ""))}
             )
     return shown
