@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.firewall import records
     from mash_hub.governance import views as governance_views
     from mash_hub.home import views as home_views
+    from mash_hub.http.confirm import confirmations
     from mash_hub.identity import views as identity_views
     from mash_hub.models import firewall_tables
     from mash_hub.operations import health, metrics
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             created=people.suggest_for_contact,
             rated=sharing.contact_rated,
             closed=sharing.contact_closed,
+            requests=sharing.requests_on_opened_contact,
         ),
     )
 
@@ -110,6 +112,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Pages name agencies; codes are for the API and the policies.
     app.add_template_filter(agencies.agency_name, "agency_name")
     app.add_template_filter(agencies.agency_names, "agency_names")
+    # The layout shows each confirmation once, as a success banner (#13, review m2).
+    app.context_processor(lambda: {"confirmations": confirmations()})
     app.session_interface = DatabaseSessionInterface(database, settings)
 
     # Order matters: ids and CSRF first, then the gate; after_request runs in reverse.

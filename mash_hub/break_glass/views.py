@@ -11,6 +11,7 @@ from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.break_glass import services as break_glass
 from mash_hub.break_glass.forms import BreakGlassForm, ReviewForm
 from mash_hub.firewall import records
+from mash_hub.http.confirm import confirm
 
 bp = Blueprint("firewall", __name__)
 
@@ -71,6 +72,10 @@ def review(grant_id: str) -> BaseResponse | str:
         except break_glass.BreakGlassRefused as refused:
             form.outcome.errors = [str(refused).capitalize()]
         else:
+            confirm(
+                "Review of emergency access recorded",
+                "It has left the list of emergency access waiting for review.",
+            )
             return redirect(url_for("firewall.review_queue"))
     return render_template(
         "firewall/review.html", form=form, grant=grant, title="Review emergency access"

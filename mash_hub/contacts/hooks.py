@@ -7,13 +7,15 @@ contacts cannot import them; the app factory plugs their parts in here at start.
   rating withdraws every open request at once).
 - `closed`: after the contact leaves the MASH (its outcome passed on), in its unit of work
   (sharing withdraws every open request at once).
+- `requests`: the contact's information requests and answers, for a page that has just
+  opened the contact with `access` (the decision and sign-off page shows them).
 
 The contact page and the API's contact are composed above all three, in `casefile`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from flask import Flask, current_app
@@ -31,6 +33,7 @@ class ContactHooks:
     created: Callable[[Session, Access, Contact], object]
     rated: Callable[[Session, Contact, Principal], object]
     closed: Callable[[Session, Contact, Principal], object]
+    requests: Callable[[Session, Principal, Access], Sequence[object]] | None = None
 
 
 def install(app: Flask, hooks: ContactHooks) -> None:

@@ -37,13 +37,19 @@ def init_app(app: Flask) -> None:
 
 def _section(role: Role, agency_name: str) -> Section:
     if role is Role.SCREENER:
-        counts = screening.queue_counts(db.session(), runtime.now())
+        counts = screening.queue_counts(db.session(), runtime.now(), proposer=acting_principal().id)
         return Section(
             role,
             "Screening queue",
             "There are no contacts waiting to be screened.",
-            columns=["Awaiting screening or in progress", "Past their decision deadline"],
-            rows=[[str(counts.waiting), str(counts.overdue)]] if counts.waiting else [],
+            columns=[
+                "Awaiting screening or in progress",
+                "Past their decision deadline",
+                "Decisions returned to you",
+            ],
+            rows=[[str(counts.waiting), str(counts.overdue), str(counts.returned_to_you)]]
+            if counts.waiting
+            else [],
             links=[{"href": url_for("screening.queue"), "text": "Open the screening queue"}],
         )
     if role is Role.MASH_MANAGER:

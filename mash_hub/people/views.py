@@ -10,6 +10,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, uktime
 from mash_hub.authz import Permission, acting_principal, requires
+from mash_hub.http.confirm import confirm
 from mash_hub.people import services
 from mash_hub.people.forms import (
     LinkForm,
@@ -129,6 +130,10 @@ def link(contact_id: str, subject_id: str) -> BaseResponse | str:
         except services.PersonChangeRefused as refused:
             form.person_id.errors = [str(refused)]
         else:
+            confirm(
+                "Person linked to the register",
+                "Their earlier contacts now show on this contact's history.",
+            )
             return _back(contact_id)
     return _review(contact_id, form)
 
@@ -145,6 +150,10 @@ def new_person(contact_id: str, subject_id: str) -> BaseResponse | str:
         except services.PersonChangeRefused as refused:
             form.submit.errors = [str(refused)]
         else:
+            confirm(
+                "Person added to the register",
+                "Later contacts naming them will be matched to this record.",
+            )
             return _back(contact_id)
     return _review(contact_id, form)
 
@@ -181,6 +190,10 @@ def propose_merge(contact_id: str) -> BaseResponse | str:
             field = getattr(form, refused.field, form.merged_id)
             field.errors = [str(refused)]
         else:
+            confirm(
+                "Merge proposed",
+                "A MASH manager will approve or reject it. Until then both records stay apart.",
+            )
             return _back(contact_id)
     return _review(contact_id, form, merge_form=form)
 
@@ -227,6 +240,13 @@ def decide(merge_id: str) -> BaseResponse | str:
             field = getattr(form, refused.field, form.decision)
             field.errors = [str(refused)]
         else:
+            if form.decision.data == "approve":
+                confirm(
+                    "Merge approved",
+                    "The two records are now one. You can undo the merge from this page.",
+                )
+            else:
+                confirm("Merge rejected", "The two records stay apart.")
             return redirect(url_for("people.merge", merge_id=merge_id))
     return _show_merge(merge_id, form)
 
@@ -241,5 +261,6 @@ def undo(merge_id: str) -> BaseResponse | str:
         except services.PersonChangeRefused as refused:
             form.submit.errors = [str(refused)]
         else:
+            confirm("Merge undone", "The two person records are apart again, as before.")
             return redirect(url_for("people.merge", merge_id=merge_id))
     return _show_merge(merge_id, form)

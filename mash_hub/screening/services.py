@@ -97,6 +97,9 @@ class QueueRow:
     assignee_id: str | None
     assignee_name: str | None
     awaiting_approval: bool
+    # The manager sent the latest proposal back and no one has proposed again (#13 D6).
+    returned: bool = False
+    returned_reason: str | None = None
 
     @property
     def overdue(self) -> bool:
@@ -139,6 +142,23 @@ def _pending_clause():  # type: ignore[no-untyped-def]
     )
 
 
+def _returned_clause(proposer: str | None = None):  # type: ignore[no-untyped-def]
+    """The contact's latest proposal was returned by a manager and nothing is proposed
+    since: no proposal waits for review and none was approved. With `proposer`, only
+    proposals that screener made."""
+    returned = select(DecisionReview.id).where(
+        DecisionReview.contact_id == Contact.id, DecisionReview.verdict == "returned"
+    )
+    if proposer is not None:
+        returned = returned.join(
+            ContactDecision, ContactDecision.id == DecisionReview.decision_id
+        ).where(ContactDecision.proposed_by == proposer)
+    approved = select(DecisionReview.id).where(
+        DecisionReview.contact_id == Contact.id, DecisionReview.verdict == "approved"
+    )
+    return and_(exists(returned), ~exists(approved), ~_pending_clause())
+
+
 def _on_mash_side(principal: Principal) -> bool:
     """Decide (and audit) `screening:read`: the queue is the MASH side's alone. Once per
     request: the queue page shows three lists, and one look at the queue is one decision."""
@@ -173,9 +193,11 @@ class QueueCounts:
     waiting: int
     overdue: int
     awaiting_approval: int
+    returned_to_you: int = 0
 
 
-def queue_counts(db: Session, now: datetime) -> QueueCounts:
+def queue_counts(db: Session, now: datetime, proposer: str | None = None) -> QueueCounts:
+    """`proposer` (a screener's id) also counts the decisions returned to them."""
     on_queue = Contact.status.in_(SCREENING_STATUSES)
     waiting = db.scalar(select(func.count()).select_from(Contact).where(on_queue)) or 0
     overdue = (
@@ -189,7 +211,17 @@ def queue_counts(db: Session, now: datetime) -> QueueCounts:
     pending = (
         db.scalar(select(func.count()).select_from(Contact).where(on_queue, _pending_clause())) or 0
     )
-    return QueueCounts(waiting, overdue, pending)
+    returned = 0
+    if proposer is not None:
+        returned = (
+            db.scalar(
+                select(func.count())
+                .select_from(Contact)
+                .where(on_queue, _returned_clause(proposer))
+            )
+            or 0
+        )
+    return QueueCounts(waiting, overdue, pending, returned)
 
 
 def queue(
@@ -208,6 +240,7 @@ def queue(
             claims.c.assignee_id,
             User.display_name,
             _pending_clause().label("pending"),
+            _returned_clause().label("returned"),
         )
         .outerjoin(claims, claims.c.contact_id == Contact.id)
         .outerjoin(User, User.id == claims.c.assignee_id)
@@ -236,6 +269,11 @@ def queue(
     found = db.execute(query).all()
     _show_rows(principal, [row[0] for row in found])
     now = runtime.now()
+    reasons = {
+        str(contact.id): _returned_reason(db, principal, str(contact.id))
+        for contact, _assignee_id, _name, _pending, returned in found
+        if returned
+    }
     return [
         QueueRow(
             id=str(contact.id),
@@ -250,9 +288,26 @@ def queue(
             assignee_id=str(assignee_id) if assignee_id else None,
             assignee_name=name,
             awaiting_approval=bool(pending),
+            returned=bool(returned),
+            returned_reason=reasons.get(str(contact.id)),
         )
-        for contact, assignee_id, name, pending in found
+        for contact, assignee_id, name, pending, returned in found
     ]
+
+
+def _returned_reason(db: Session, principal: Principal, contact_id: str) -> str | None:
+    """The manager's reason for returning the contact's latest proposal, released (and
+    audited) for the queue's "Returned" row."""
+    opened = _open(db, principal, contact_id, Action.CONTACT_READ)
+    review = db.scalar(
+        opened.rows(DecisionReview)
+        .where(DecisionReview.verdict == "returned")
+        .order_by(DecisionReview.reviewed_at.desc(), DecisionReview.id.desc())
+        .limit(1)
+    )
+    if review is None or review.reason_sealed is None:
+        return None
+    return opened.text("reason", row=review)
 
 
 @dataclass(frozen=True)
@@ -414,6 +469,8 @@ class DecisionsView:
     decisions: tuple[DecisionView, ...]
     acknowledgement: AcknowledgementView | None
     assignee: str | None
+    # The firewall's answer for this read: proof for the page's other parts (requests).
+    access: firewall.Access | None = None
 
     @property
     def pending(self) -> DecisionView | None:
@@ -503,7 +560,17 @@ def decisions_for(db: Session, principal: Principal, contact_id: str) -> Decisio
         if acknowledgement is not None
         else None,
         assignee=_assignee(db, contact),
+        access=opened.access,
     )
+
+
+def requests_shown(db: Session, principal: Principal, view: DecisionsView) -> list[object]:
+    """The contact's information requests and answers for the decision page (each request
+    decided and audited by sharing), or none where sharing is not installed."""
+    composer = hooks().requests
+    if composer is None or view.access is None:
+        return []
+    return list(composer(db, principal, view.access))
 
 
 # -- changing ----------------------------------------------------------------------------

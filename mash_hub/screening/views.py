@@ -29,6 +29,7 @@ from mash_hub.contacts import services as contacts
 from mash_hub.contacts.schemas import read_contact
 from mash_hub.deadlines import RAG_RATINGS
 from mash_hub.http.body import json_body
+from mash_hub.http.confirm import confirm
 from mash_hub.http.errors import ApiError
 from mash_hub.http.validation import ValidationFailed
 from mash_hub.screening import services
@@ -271,6 +272,10 @@ def intake() -> BaseResponse | str:
                         contact = contacts.create_contact(db.session(), acting_principal(), data)
                     except firewall.AccessDenied:
                         abort(403)  # outside the MASH side: never a contact's author
+                    confirm(
+                        f"Contact {contact.reference} recorded",
+                        "Next, check the people named against the register and rate the contact.",
+                    )
                     return redirect(url_for("casefile.show", contact_id=str(contact.id)))
             _clear_errors(form)
             _show_intake_errors(form, errors)
@@ -391,7 +396,22 @@ def rate(contact_id: str) -> BaseResponse | str:
         fresh = contacts.get_contact_for(db.session(), principal, contact_id)
         form.seen_ratings.data = str(len(fresh.ratings))
         return _rating_page(fresh, form, conflict=True)
+    rag = (form.rag.data or "").capitalize()
+    confirm(
+        f"Contact {view.reference} rated {rag}",
+        RATED_NEXT.get(form.rag.data or "", ""),
+    )
     return redirect(url_for("screening.rate", contact_id=contact_id))
+
+
+RATED_NEXT = {
+    "red": "The decision is due 4 working hours after the contact was received: ask partner "
+    "agencies what they know (they have 2 hours to answer) and propose a decision.",
+    "amber": "The decision is due 24 working hours after the contact was received: ask partner "
+    "agencies what they know (they have 6 hours to answer) and propose a decision.",
+    "green": "The decision is due 72 hours after the contact was received. Any open requests "
+    "to partner agencies have been withdrawn.",
+}
 
 
 # -- decision --------------------------------------------------------------------------
@@ -420,6 +440,8 @@ def _decision_page(
         else None
     )
     form = next((f for f in (proposal, review, told) if f.errors), None)
+    # Requests still open and answers received, so a sign-off sees them (#13, review m23).
+    requests = services.requests_shown(db.session(), principal, view)
     return render_template(
         "screening/decision.html",
         title=f"Decision on {view.reference}",
@@ -431,6 +453,7 @@ def _decision_page(
         may_approve=may_approve,
         me=principal.id,
         ack_due=ack_due,
+        requests=requests,
         conflict=conflict,
         now=runtime.now(),
     ), status
@@ -460,6 +483,10 @@ def propose(contact_id: str) -> BaseResponse | tuple[str, int]:
         except services.StateConflict as clash:
             return _decision_page(contact_id, proposal=form, conflict=str(clash), status=409)
         else:
+            confirm(
+                "Decision proposed",
+                "A MASH manager will sign it off or return it to you with a reason.",
+            )
             return redirect(url_for("screening.decision", contact_id=contact_id))
     return _decision_page(contact_id, proposal=form)
 
@@ -486,6 +513,16 @@ def review(contact_id: str) -> BaseResponse | tuple[str, int]:
         except services.StateConflict as clash:
             return _decision_page(contact_id, review=form, conflict=str(clash), status=409)
         else:
+            if form.verdict.data == "approved":
+                confirm(
+                    "Decision signed off",
+                    "Next, the referrer must be told the outcome by the time shown below.",
+                )
+            else:
+                confirm(
+                    "Decision returned to the screener",
+                    "It is flagged as returned on their queue until they propose again.",
+                )
             return redirect(url_for("screening.decision", contact_id=contact_id))
     return _decision_page(contact_id, review=form)
 
@@ -511,6 +548,10 @@ def acknowledge(contact_id: str) -> BaseResponse | tuple[str, int]:
             except services.StateConflict as clash:
                 return _decision_page(contact_id, told=form, conflict=str(clash), status=409)
             else:
+                confirm(
+                    "The referrer has been told the outcome",
+                    "The contact is closed and any open requests to agencies are withdrawn.",
+                )
                 return redirect(url_for("screening.queue"))
     return _decision_page(contact_id, told=form)
 

@@ -17,9 +17,11 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response as BaseResponse
 
 from mash_hub import db, runtime
+from mash_hub.agencies import agency_name
 from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.contacts.schemas import subject_json
 from mash_hub.http.body import json_body
+from mash_hub.http.confirm import confirm
 from mash_hub.http.errors import ApiError
 from mash_hub.http.validation import ValidationFailed
 from mash_hub.sharing import services
@@ -47,7 +49,7 @@ def send(contact_id: str) -> str | BaseResponse:
     form = SendRequestForm()
     if form.validate_on_submit():
         try:
-            services.send_request(
+            sent = services.send_request(
                 db.session(),
                 acting_principal(),
                 contact_id,
@@ -57,6 +59,10 @@ def send(contact_id: str) -> str | BaseResponse:
         except services.RequestConflict as refused:
             form.agency.errors = [str(refused)[:1].upper() + str(refused)[1:]]
         else:
+            confirm(
+                f"Request sent to {agency_name(sent.agency)} about {sent.contact_reference}",
+                "Their answer will appear on the contact under Requests to agencies.",
+            )
             return redirect(url_for("casefile.show", contact_id=contact_id) + "#requests")
     return render_template(
         "sharing/send.html", form=form, contact_id=contact_id, title="Ask an agency"
@@ -81,16 +87,24 @@ def show(request_id: str) -> str | BaseResponse | tuple[str, int]:
             items = services.check_items(form.items())
             if outcome == "information_held" and not items:
                 raise ValueError("Give at least one item of the information held")
-            if outcome != "information_held":
-                items = ()
+            if outcome != "information_held" and items:
+                # Typed information is never dropped: the researcher chooses (#13 D5).
+                form.outcome.errors = [_items_typed_message(outcome)]
+                raise _AskToChoose
             services.answer_request(db.session(), principal, request_id, outcome, items)
         except services.RequestConflict as refused:
             return render_template(
                 "sharing/closed.html", message=str(refused), title="This request is closed"
             ), 409
+        except _AskToChoose:
+            pass
         except ValueError as bad:
             form.item1_text.errors = [str(bad)[:1].upper() + str(bad)[1:]]
         else:
+            confirm(
+                "Your answer has been sent to the MASH",
+                "The MASH screening team can see it now. The request is closed.",
+            )
             return redirect(url_for("sharing.show", request_id=request_id))
     view = services.get_request_for(db.session(), principal, request_id)
     return render_template(
@@ -99,6 +113,18 @@ def show(request_id: str) -> str | BaseResponse | tuple[str, int]:
         form=form,
         left=view.due_at - runtime.now(),
         title="Information request",
+    )
+
+
+class _AskToChoose(Exception):
+    """The answer says nothing is held while items are typed: the form asks which is meant."""
+
+
+def _items_typed_message(outcome: str) -> str:
+    said = "not known to us" if outcome == "not_known" else "unable to respond"
+    return (
+        f'You have typed information but chose "{said.capitalize()}". Choose '
+        f'"Information held" to send the items, or clear the items to say {said}'
     )
 
 

@@ -38,7 +38,7 @@ def test_home_pages_count_each_roles_work(app, client, clock, make_client, make_
 
     clock.advance(timedelta(days=3))  # past the Amber decision deadline; requests lapse
     screener = home(app, make_account, clock, Role.SCREENER, "csc")
-    assert cells(screener, "screener") == ["2", "1"]
+    assert cells(screener, "screener") == ["2", "1", "0"]  # none returned to them
     manager = home(app, make_account, clock, Role.MASH_MANAGER, "police")
     assert cells(manager, "mash_manager") == ["0", "2", "1"]
     health = home(app, make_account, clock, Role.AGENCY_RESEARCHER, "health")

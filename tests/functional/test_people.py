@@ -117,6 +117,7 @@ def add_as_new_person(app, web, contact_id, position=0) -> str:
         web, f"/contacts/{contact_id}/people", f"/contacts/{contact_id}/people/{sid}/new", {}
     )
     assert response.status_code == 302, response.text
+    assert "Person added to the register" in web.get(response.headers["Location"]).text
     person = linked_person(app, sid)
     assert person is not None
     return person
@@ -317,6 +318,13 @@ def propose(app, web, contact_id, kept, dropped, reason="Same child: nickname, s
     )
 
 
+def confirmation(web, response) -> str:
+    """The success banner on the page a form's redirect leads to (usability review m2)."""
+    page = web.get(response.headers["Location"]).text
+    start = page.index("govuk-notification-banner--success")
+    return page[start : page.index("</div>", page.index("govuk-notification-banner__content"))]
+
+
 def merge_row(app) -> PersonMerge:
     with session(app) as db:
         merge = db.scalar(select(PersonMerge))
@@ -336,7 +344,9 @@ def test_merge_is_proposed_approved_by_a_manager_and_undone(
     app, client, police, screener, manager, duplicates
 ):
     kept, dropped = duplicates["kept"], duplicates["dropped"]
-    assert propose(app, screener, duplicates["contact"], kept, dropped).status_code == 302
+    proposed = propose(app, screener, duplicates["contact"], kept, dropped)
+    assert proposed.status_code == 302
+    assert "Merge proposed" in confirmation(screener, proposed)
     merge = merge_row(app)
     assert merge.status == "proposed"
     second_subject = subject_ids(app, duplicates["second"])[0]
@@ -363,6 +373,7 @@ def test_merge_is_proposed_approved_by_a_manager_and_undone(
         {"decision": "approve"},
     )
     assert approved.status_code == 302
+    assert "Merge approved" in confirmation(manager, approved)
     assert merge_row(app).status == "approved"
     assert linked_person(app, second_subject) == kept
     with session(app) as db:
@@ -374,6 +385,7 @@ def test_merge_is_proposed_approved_by_a_manager_and_undone(
 
     undone = post_form(manager, f"/people/merges/{merge.id}", f"/people/merges/{merge.id}/undo", {})
     assert undone.status_code == 302
+    assert "Merge undone" in confirmation(manager, undone)
     assert merge_row(app).status == "undone"
     assert linked_person(app, second_subject) == dropped
     with session(app) as db:

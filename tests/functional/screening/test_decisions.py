@@ -106,6 +106,9 @@ def test_propose_approve_and_tell_the_referrer(
         page=path,
     )
     assert told.status_code == 302
+    told_page = screener.get(told.headers["Location"]).text
+    assert "govuk-notification-banner--success" in told_page
+    assert "The referrer has been told the outcome" in told_page
     assert contact_status(app) == "closed"
     ((actor, method, cid),) = events(app, "referrer.acknowledged")
     assert (actor, method, cid) == (str(screener.account.user_id), "phone", contact_id)
