@@ -167,6 +167,10 @@ def reject_repeat(contact_id: str, repeat_id: str) -> BaseResponse | str:
             services.reject_possible_repeat(db.session(), acting_principal(), contact_id, repeat_id)
         except services.PersonNotFound:
             abort(404)
+        confirm(
+            "Recorded: not the person in the earlier contact",
+            "That earlier contact will not be shown as a possible repeat for this person again.",
+        )
         return _back(contact_id)
     return _review(contact_id, form)
 

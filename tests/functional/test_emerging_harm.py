@@ -132,6 +132,8 @@ def test_a_screener_says_it_is_someone_else_and_it_is_recorded(app, client, poli
     target = next(action for action in actions if "/repeats/" in action)
     rejected = post_form(screener, f"/contacts/{second}/people", target, {})
     assert rejected.status_code == 302
+    shown = screener.get(rejected.headers["Location"]).text
+    assert "Recorded: not the person in the earlier contact" in shown  # the confirmation
     assert warnings_of(client, police, second) == []
     assert "Possible repeat contact" not in screener.get(f"/contacts/{second}").text
     with session(app) as db:
