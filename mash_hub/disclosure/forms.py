@@ -98,6 +98,12 @@ class ApprovalForm(FlaskForm):
         choices={"approved": "Yes, approve the release", "refused": "No, refuse the release"},
         validators=[InputRequired(message="Choose whether to approve or refuse the release")],
     )
+    reason = TextAreaField(
+        "Why? (required if you refuse)",
+        widget=GovCharacterCount(),
+        filters=[_strip],
+        validators=[Length(max=2000, message="The reason must be 2000 characters or fewer")],
+    )
     submit = SubmitField("Record the decision", widget=GovSubmitInput())
 
 

@@ -72,6 +72,8 @@ class DisclosureApproval(Base):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_by: Mapped[str] = mapped_column(String(64))
     decided_by_name: Mapped[str] = mapped_column(String(200))
+    # Why, sealed for the deciding agency: required for a refusal.
+    reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class DisclosureCompletion(Base):

@@ -11,7 +11,7 @@ complete the disclosure with a fresh security code. Every table is append-only.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from flask import current_app
@@ -103,6 +103,7 @@ class DisclosureView:
     started_at: datetime
     items: tuple[ReleasedItem, ...]
     approvals: tuple[DisclosureApproval, ...]
+    reasons: dict[str, str]  # by approval id: why an originating lead decided as they did
     awaiting: tuple[str, ...]
     completion: DisclosureCompletion | None
 
@@ -360,11 +361,19 @@ def disclosure_for_manager(
         )
         for item in disclosure.items
     )
-    return disclosure, _view(disclosure, contact, items)
+    reasons = {
+        str(a.id): records.text_of(access, a, "reason", agency=a.agency)
+        for a in disclosure.approvals
+        if a.reason_sealed is not None
+    }
+    return disclosure, _view(disclosure, contact, items, reasons)
 
 
 def _view(
-    disclosure: Disclosure, contact: Contact, items: tuple[ReleasedItem, ...]
+    disclosure: Disclosure,
+    contact: Contact,
+    items: tuple[ReleasedItem, ...],
+    reasons: dict[str, str] | None = None,
 ) -> DisclosureView:
     decisions = {a.agency: a.decision for a in disclosure.approvals}
     return DisclosureView(
@@ -380,6 +389,7 @@ def _view(
         started_at=disclosure.started_at,
         items=items,
         approvals=tuple(sorted(disclosure.approvals, key=lambda a: a.agency)),
+        reasons=reasons or {},
         awaiting=_awaiting(disclosure, decisions),
         completion=disclosure.completion,
     )
@@ -439,6 +449,8 @@ class PendingApproval:
     restricted_items: int
     kinds: tuple[str, ...]
     decision: str | None
+    # (kind, text) of each of the lead's own restricted items, on the approval page only.
+    items: tuple[tuple[str, str], ...] = ()
 
 
 def _for_originator(disclosure: Disclosure, agency: str) -> PendingApproval | None:
@@ -488,11 +500,12 @@ def pending_approvals(db: Session, principal: Principal) -> list[PendingApproval
 
 def approval_for(
     db: Session, principal: Principal, disclosure_id: str
-) -> tuple[Disclosure, PendingApproval]:
-    """A disclosure as its originating agency's governance lead sees it: who, why, on
-    which basis and how many of its restricted items (never the MASH's content)."""
+) -> tuple[Disclosure, PendingApproval, firewall.Access]:
+    """A disclosure as its originating agency's governance lead sees it to decide: who, why,
+    on which basis, and the content of their own agency's restricted items that would leave
+    the MASH (never the MASH's content or another agency's)."""
     # A missing disclosure is refused by the firewall with the work of a refused one.
-    disclosure = records.open(
+    opened = records.open(
         db,
         principal,
         Disclosure,
@@ -500,34 +513,57 @@ def approval_for(
         Action.DISCLOSURE_APPROVE,
         missing=DisclosureNotFound,
         outside_the_mash=True,
-    ).record
+    )
+    disclosure = opened.record
     view = _for_originator(disclosure, principal.agency)
     if view is None:
         firewall.record_not_found(principal, Action.DISCLOSURE_APPROVE, "Disclosure", disclosure_id)
         raise DisclosureNotFound(disclosure_id)
-    record(db, _event(principal, "disclosure.read", "disclosure:read", disclosure, "approval"))
-    return disclosure, view
+    items = records.own_restricted_items(principal, opened.access, disclosure)
+    shown = f"approval: {len(items)} of the agency's own restricted items shown"
+    record(db, _event(principal, "disclosure.read", "disclosure:read", disclosure, shown))
+    view = replace(view, items=tuple((item.kind, text) for item, text in items))
+    return disclosure, view, opened.access
 
 
 def record_decision(
-    db: Session, principal: Principal, user: User, disclosure: Disclosure, decision: str
+    db: Session,
+    principal: Principal,
+    user: User,
+    disclosure: Disclosure,
+    decision: str,
+    reason: str = "",
 ) -> DisclosureApproval:
+    """The originating lead's decision; a refusal says why (sealed for their agency)."""
     if decision not in APPROVAL_DECISIONS:
         raise DisclosureRefused("choose whether to approve or refuse the release")
+    reason = reason.strip()
+    if decision == "refused" and not reason:
+        raise DisclosureRefused("give the reason for refusing the release")
+    if len(reason) > 2000:
+        raise DisclosureRefused("the reason must be 2000 characters or fewer")
     resource = records.disclosure_resource(disclosure)
-    if firewall.decide_within(principal, Action.DISCLOSURE_APPROVE, resource) is None:
+    access = firewall.decide_within(principal, Action.DISCLOSURE_APPROVE, resource)
+    if access is None:
         raise DisclosureRefused("only the originating agency's governance lead decides this")
     if disclosure.completion is not None:
         raise DisclosureRefused("this disclosure has already been completed")
     if any(a.agency == principal.agency for a in disclosure.approvals):
         raise DisclosureRefused("your agency has already decided on this disclosure")
+    approval_id = uuid.uuid4()
     approval = DisclosureApproval(
+        id=approval_id,
         disclosure_id=disclosure.id,
         agency=principal.agency,
         decision=decision,
         decided_at=runtime.now(),
         decided_by=principal.id,
         decided_by_name=user.display_name,
+        reason_sealed=(
+            records.seal_approval_reason(principal, access, disclosure, str(approval_id), reason)
+            if reason
+            else None
+        ),
     )
     db.add(approval)
     db.flush()

@@ -160,17 +160,24 @@ def approvals() -> str:
 def approval(disclosure_id: str) -> BaseResponse | str:
     principal = acting_principal()
     try:
-        disclosure, view = services.approval_for(db.session(), principal, disclosure_id)
+        disclosure, view, _access = services.approval_for(db.session(), principal, disclosure_id)
     except services.DisclosureNotFound:
         abort(404)
     form = ApprovalForm()
     if view.decision is None and form.validate_on_submit():
         try:
             services.record_decision(
-                db.session(), principal, current_user, disclosure, form.decision.data or ""
+                db.session(),
+                principal,
+                current_user,
+                disclosure,
+                form.decision.data or "",
+                form.reason.data or "",
             )
         except services.DisclosureRefused as refused:
-            form.decision.errors = [str(refused).capitalize()]
+            field = form.reason if "reason" in str(refused) else form.decision
+            field.errors = [str(refused).capitalize()]
+            form._errors = None  # noqa: SLF001 - errors set after validation join the summary
         else:
             return redirect(url_for("disclosure.approvals"))
     return render_template(

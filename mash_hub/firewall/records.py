@@ -49,7 +49,9 @@ from mash_hub.firewall.release import (
     REGISTER_AGENCY,
     opened_contact,
     release,
+    release_for_approval,
     seal,
+    seal_for_approval,
 )
 from mash_hub.policy import (
     Action,
@@ -511,6 +513,47 @@ def earlier_contacts(
         contact.id for contact, access in zip(contacts, decided, strict=True) if access is not None
     }
     return [(person, contact) for person, contact in found if contact.id in shown]
+
+
+def own_restricted_items(principal: Principal, access: Access, disclosure: Any) -> list[Any]:
+    """(item, text) for each restricted item of `disclosure` that the approving lead's own
+    agency contributed: what they are asked to let leave the MASH (usability review D10).
+    Under the approval's decision; never another agency's item, never an unrestricted one."""
+    if access.principal_id != principal.id or access.object_id != str(disclosure.id):
+        raise LookupError("the access is not this lead's approval of this disclosure")
+    return [
+        (
+            item,
+            release_for_approval(
+                access,
+                contact_id=str(disclosure.contact_id),
+                agency_code=item.agency,
+                table=item.__tablename__,
+                row_id=str(item.id),
+                column="text",
+                envelope=item.text_sealed,
+            ),
+        )
+        for item in sorted(disclosure.items, key=lambda i: i.position)
+        if item.restricted and item.agency == principal.agency
+    ]
+
+
+def seal_approval_reason(
+    principal: Principal, access: Access, disclosure: Any, approval_id: str, text: str
+) -> bytes:
+    """The lead's reason for their decision, sealed under their own agency's key."""
+    if access.principal_id != principal.id or access.object_id != str(disclosure.id):
+        raise LookupError("the access is not this lead's approval of this disclosure")
+    return seal_for_approval(
+        access,
+        contact_id=str(disclosure.contact_id),
+        agency_code=principal.agency,
+        table="disclosure_approvals",
+        row_id=approval_id,
+        column="reason",
+        text=text,
+    )
 
 
 def contact_id_by_reference(db: Session, reference: str) -> str | None:

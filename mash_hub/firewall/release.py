@@ -132,3 +132,57 @@ def release_for_person(
         column=column,
         envelope=envelope,
     ).decode()
+
+
+def _for_approval(access: Access) -> None:
+    """An originator's governance lead deciding a disclosure: the decision names no contact
+    (their trail must not learn it), so it opens only what its own agency restricted."""
+    if not isinstance(access, Access) or access.action is not Action.DISCLOSURE_APPROVE:
+        raise ReleaseRefused("not an approval of a disclosure")
+    _check(access, None)
+
+
+def release_for_approval(
+    access: Access,
+    *,
+    contact_id: str,
+    agency_code: str,
+    table: str,
+    row_id: str,
+    column: str,
+    envelope: bytes,
+) -> str:
+    """Content of the approving lead's own agency, released under the approval's decision."""
+    _for_approval(access)
+    return keys.decrypt(
+        db.session(),
+        contact_id=contact_id,
+        agency_code=agency_code,
+        table=table,
+        row_id=row_id,
+        column=column,
+        envelope=envelope,
+    ).decode()
+
+
+def seal_for_approval(
+    access: Access,
+    *,
+    contact_id: str,
+    agency_code: str,
+    table: str,
+    row_id: str,
+    column: str,
+    text: str,
+) -> bytes:
+    """The approving lead's own words (a refusal's reason), sealed for their agency."""
+    _for_approval(access)
+    return keys.encrypt(
+        db.session(),
+        contact_id=contact_id,
+        agency_code=agency_code,
+        table=table,
+        row_id=row_id,
+        column=column,
+        plaintext=text.encode(),
+    )

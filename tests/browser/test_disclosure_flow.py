@@ -73,7 +73,9 @@ def test_manager_makes_a_disclosure(live_hub, browser_page, axe_findings):
     sign_in(lead_page, live_hub, demo_user(live_hub, "health", "governance_lead"))
     lead_page.goto(f"{live_hub.url}/disclosures/approvals")
     lead_page.get_by_role("link", name=re.compile("DISC-")).first.click()
-    assert "Named nurse is worried" not in lead_page.content()
+    # What they are asked to release, their own agency's item only (usability review D10).
+    expect(lead_page.locator("#own-restricted-items")).to_contain_text("Named nurse is worried")
+    assert "wrist injury" not in lead_page.content()
     lead_page.get_by_label("Yes, approve the release").check()
     lead_page.get_by_role("button", name="Record the decision").click()
     expect(lead_page.get_by_text("No disclosure is waiting")).to_be_visible()

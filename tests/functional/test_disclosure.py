@@ -203,11 +203,27 @@ def test_a_refusal_by_the_originator_stops_the_disclosure(
     lead = app.test_client()
     sign_in(lead, make_account(Role.GOVERNANCE_LEAD, "health"), clock)
     page = lead.get(f"/disclosures/{disclosure_id}/approval")
-    lead.post(
+    # Usability review D10: the lead sees what they are asked to release, and says why not.
+    assert SECRET_CANARY in page.text
+    no_reason = lead.post(
         f"/disclosures/{disclosure_id}/approval",
         data={"decision": "refused", "csrf_token": csrf_token(page.text)},
     )
-    assert "Refused" in browser.get(url).text
+    assert no_reason.status_code == 200 and "govuk-error-summary" in no_reason.text
+    assert "Give the reason for refusing the release" in no_reason.text
+    assert _events(app, "disclosure.refused") == 0
+    refusing = lead.post(
+        f"/disclosures/{disclosure_id}/approval",
+        data={
+            "decision": "refused",
+            "reason": "The named nurse is a witness in proceedings",
+            "csrf_token": csrf_token(no_reason.text),
+        },
+    )
+    assert refusing.status_code == 302
+    shown = browser.get(url).text
+    assert "Refused" in shown
+    assert "The named nurse is a witness in proceedings" in shown  # the manager learns why
     refused = complete(browser, url, current_code(account.seed, clock))
     assert "An originating agency refused this disclosure" in refused.text
     assert browser.get(url + "/print").status_code == 404
@@ -408,3 +424,31 @@ def test_a_hub_agency_recipient_is_recorded_by_its_name(app, client, police, mak
         disclosure = session.scalar(select(Disclosure))
         assert disclosure.recipient_organisation == "Police (Public Protection Desk)"
         assert disclosure.isa_id == "ISA-MASH-CORE"  # the fewest parties first
+
+
+def test_the_approving_lead_sees_only_their_own_restricted_items(
+    app, client, clock, police, make_client, manager, make_account
+):
+    """Usability review D10: "Your restricted items: 1 (fact)" and nothing else to go on.
+    The lead now reads their own agency's restricted item, and only that: not the MASH's
+    concern, not the unrestricted fact, and their reading is in the trail."""
+    contact_id = answered_contact(client, police, make_client, restricted=True)
+    browser, _account = manager
+    fact, opinion = _items(app)
+    url = start(browser, contact_id, ["concern", fact, opinion]).headers["Location"]
+    disclosure_id = url.rsplit("/", 1)[1]
+    lead = app.test_client()
+    sign_in(lead, make_account(Role.GOVERNANCE_LEAD, "health"), clock)
+    page = lead.get(f"/disclosures/{disclosure_id}/approval").text
+    shown = page.split('id="own-restricted-items"')[1].split("</ol>")[0]
+    assert SECRET_CANARY in shown
+    assert OPEN_CANARY not in page and "Neighbour reports" not in page
+    database: Database = app.extensions["mash.db"]
+    with database.transaction() as session:
+        reasons = session.scalars(
+            select(AuditEvent.reason).where(AuditEvent.kind == "disclosure.read")
+        ).all()
+    assert any("1 of the agency's own restricted items shown" in (r or "") for r in reasons)
+    other = app.test_client()
+    sign_in(other, make_account(Role.GOVERNANCE_LEAD, "education"), clock)
+    assert other.get(f"/disclosures/{disclosure_id}/approval").status_code == 404
