@@ -24,7 +24,12 @@ class SendRequestForm(FlaskForm):
     agency = SelectField(
         "Agency to ask",
         widget=GovSelect(),
-        choices={agency.code: agency.name for agency in AGENCIES if not agency.mash_core},
+        # Nothing chosen until the screener chooses: a pre-selected agency is an easy
+        # mis-send (#13, usability review m15).
+        choices={
+            "": "Choose an agency",
+            **{agency.code: agency.name for agency in AGENCIES if not agency.mash_core},
+        },
         validators=[InputRequired(message="Choose the agency to ask")],
     )
     question = TextAreaField(

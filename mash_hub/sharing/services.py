@@ -154,6 +154,15 @@ def _uuid(text: str) -> uuid.UUID | None:
 # --- sending -------------------------------------------------------------------------
 
 
+def contact_to_ask_about(db: Session, principal: Principal, contact_id: str) -> str:
+    """The reference of the contact a request would be about, read (and audited) under
+    `contact:read` so the page can name it. RequestNotFound if it is not the caller's."""
+    contact = records.open(
+        db, principal, Contact, contact_id, Action.CONTACT_READ, missing=RequestNotFound
+    ).record
+    return str(contact.reference)
+
+
 def send_request(
     db: Session, principal: Principal, contact_id: str, agency: str, question: str
 ) -> InfoRequest:

@@ -64,8 +64,13 @@ def send(contact_id: str) -> str | BaseResponse:
                 "Their answer will appear on the contact under Requests to agencies.",
             )
             return redirect(url_for("casefile.show", contact_id=contact_id) + "#requests")
+    reference = services.contact_to_ask_about(db.session(), acting_principal(), contact_id)
     return render_template(
-        "sharing/send.html", form=form, contact_id=contact_id, title="Ask an agency"
+        "sharing/send.html",
+        form=form,
+        contact_id=contact_id,
+        reference=reference,
+        title=f"Ask an agency about {reference}",
     )
 
 

@@ -462,6 +462,9 @@ def test_repeat_contact_warning_on_the_page_for_mash_roles(app, client, police, 
         assert "Repeat contact" in page.text
         chronology = page.text[page.text.index("Earlier contacts about") :]
         assert reference in chronology and "1 June 2026" in chronology
+        # m19: the earlier contact's reference opens it.
+        assert f'href="/contacts/{first}">{reference}</a>' in chronology
+        assert web.get(f"/contacts/{first}").status_code == 200
 
 
 def test_repeat_contact_warning_in_the_api(app, client, police, screener, make_client):

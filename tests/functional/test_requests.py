@@ -468,3 +468,28 @@ def test_bad_paging_parameters_are_field_errors(client, make_client):
     assert response.status_code == 422
     assert set(response.json["fields"]) == {"limit", "cursor"}
     assert client.get("/api/v1/requests?limit=1", headers=health).status_code == 200
+
+
+def test_ask_an_agency_names_the_contact_and_preselects_no_agency(
+    app, client, police, make_account, clock
+):
+    """m15: the page names the contact it asks about, and no agency is chosen for the
+    screener, so sending without choosing one is caught rather than sent to Health."""
+    contact_id = rated_contact(client, police)
+    reference = client.get(f"/api/v1/contacts/{contact_id}", headers=police).json["reference"]
+    screener = make_account(Role.SCREENER, "police")
+    sign_in(client, screener, clock)
+    form = client.get(f"/contacts/{contact_id}/requests/new")
+    assert form.status_code == 200
+    assert f"Contact {reference}" in form.text
+    assert "selected" not in re.search(r"<select.*?</select>", form.text, re.S).group(0)
+    sent = client.post(
+        f"/contacts/{contact_id}/requests/new",
+        data={"agency": "", "question": "Any A&E visits?", "csrf_token": csrf_token(form.text)},
+    )
+    assert sent.status_code == 200
+    assert "govuk-error-summary" in sent.text and "Choose the agency to ask" in sent.text
+    assert f"Contact {reference}" in sent.text
+    database: Database = app.extensions["mash.db"]
+    with database.transaction() as session:
+        assert session.scalars(select(InfoRequest)).all() == []
