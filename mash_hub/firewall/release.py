@@ -8,6 +8,8 @@ work, so a code path that fakes an Access fails the suite (security promise P1).
 
 from __future__ import annotations
 
+from typing import Any
+
 from mash_hub import db, runtime
 from mash_hub.audit.models import AuditEvent
 from mash_hub.crypto import keys
@@ -142,47 +144,15 @@ def _for_approval(access: Access) -> None:
     _check(access, None)
 
 
-def release_for_approval(
-    access: Access,
-    *,
-    contact_id: str,
-    agency_code: str,
-    table: str,
-    row_id: str,
-    column: str,
-    envelope: bytes,
-) -> str:
-    """Content of the approving lead's own agency, released under the approval's decision."""
+def release_for_approval(access: Access, **where: Any) -> str:
+    """Content of the approving lead's own agency, released under the approval's decision
+    (`where`: contact_id, agency_code, table, row_id, column, envelope, as for `release`)."""
     _for_approval(access)
-    return keys.decrypt(
-        db.session(),
-        contact_id=contact_id,
-        agency_code=agency_code,
-        table=table,
-        row_id=row_id,
-        column=column,
-        envelope=envelope,
-    ).decode()
+    return keys.decrypt(db.session(), **where).decode()
 
 
-def seal_for_approval(
-    access: Access,
-    *,
-    contact_id: str,
-    agency_code: str,
-    table: str,
-    row_id: str,
-    column: str,
-    text: str,
-) -> bytes:
-    """The approving lead's own words (a refusal's reason), sealed for their agency."""
+def seal_for_approval(access: Access, *, text: str, **where: Any) -> bytes:
+    """The approving lead's own words (a refusal's reason), sealed for their agency
+    (`where`: contact_id, agency_code, table, row_id, column, as for `seal`)."""
     _for_approval(access)
-    return keys.encrypt(
-        db.session(),
-        contact_id=contact_id,
-        agency_code=agency_code,
-        table=table,
-        row_id=row_id,
-        column=column,
-        plaintext=text.encode(),
-    )
+    return keys.encrypt(db.session(), plaintext=text.encode(), **where)

@@ -1103,10 +1103,6 @@ def _warnings(
     or a case closed within the closed-case window; each with the child's chronology. And
     the contacts `also` names (the possible repeats' earlier contacts) that this principal
     may see, decided in the same batch."""
-    settings = runtime.settings().screening
-    now = runtime.now()
-    recent = now - settings.repeat_contact_window.timedelta
-    closed_since = now - settings.closed_case_window.timedelta
     children = [
         (view, person_id)
         for view in subjects
@@ -1127,24 +1123,33 @@ def _warnings(
         survivor = survivors[person_id]
         persons = standing[survivor]
         earlier = [c for linked, c in found if linked is not None and linked in persons]
-        chronology = tuple(
-            EarlierContact(
-                contact_id=str(c.id),
-                reference=c.reference,
-                received_at=c.received_at,
-                rag=c.rag,
-                status=c.status,
-                closed_at=c.closed_at,
-                in_window=c.received_at >= recent
-                or (
-                    c.status == "closed" and c.closed_at is not None and c.closed_at >= closed_since
-                ),
-            )
-            for c in dict.fromkeys(earlier)
-        )
+        chronology = tuple(_earlier(c) for c in dict.fromkeys(earlier))
         if any(c.in_window for c in chronology):
             warnings.append(RepeatWarning(str(survivor), view.name, chronology))
     return warnings, extra
+
+
+def _earlier(contact: Contact) -> EarlierContact:
+    """An earlier contact as a chronology shows it, and whether it is within the repeat
+    windows: received within [screening] repeat_contact_window, or closed within
+    closed_case_window."""
+    settings = runtime.settings().screening
+    now = runtime.now()
+    closed_since = now - settings.closed_case_window.timedelta
+    return EarlierContact(
+        contact_id=str(contact.id),
+        reference=contact.reference,
+        received_at=contact.received_at,
+        rag=contact.rag,
+        status=contact.status,
+        closed_at=contact.closed_at,
+        in_window=contact.received_at >= now - settings.repeat_contact_window.timedelta
+        or (
+            contact.status == "closed"
+            and contact.closed_at is not None
+            and contact.closed_at >= closed_since
+        ),
+    )
 
 
 def _possible_rows(db: Session, contact: Contact) -> list[PossibleRepeat]:
@@ -1169,26 +1174,15 @@ def _possible_warnings(
     may see in a history (`seen`, decided). `_audit_warnings` records them shown."""
     if not rows:
         return []
-    settings = runtime.settings().screening
-    now = runtime.now()
-    recent = now - settings.repeat_contact_window.timedelta
-    closed_since = now - settings.closed_case_window.timedelta
-    linked_children = {
-        (w.person_id, c.contact_id) for w in confirmed for c in w.chronology
-    }  # fmt: skip
-    confirmed_contacts = {contact_id for _person, contact_id in linked_children}
+    confirmed_contacts = {c.contact_id for w in confirmed for c in w.chronology}
     by_subject = {view.subject_id: view for view in subjects}
     found: list[PossibleWarning] = []
     for row in rows:
         earlier = seen.get(row.earlier_contact_id)
         if earlier is None or str(earlier.id) in confirmed_contacts:
             continue
-        in_window = earlier.received_at >= recent or (
-            earlier.status == "closed"
-            and earlier.closed_at is not None
-            and earlier.closed_at >= closed_since
-        )
-        if not in_window:
+        shown = _earlier(earlier)
+        if not shown.in_window:
             continue
         view = by_subject.get(str(row.subject_id))
         found.append(
@@ -1200,15 +1194,7 @@ def _possible_warnings(
                 basis=row.basis,
                 score=row.score,
                 earlier_role=row.earlier_role,
-                earlier=EarlierContact(
-                    contact_id=str(earlier.id),
-                    reference=earlier.reference,
-                    received_at=earlier.received_at,
-                    rag=earlier.rag,
-                    status=earlier.status,
-                    closed_at=earlier.closed_at,
-                    in_window=True,
-                ),
+                earlier=shown,
             )
         )
     return found
