@@ -39,6 +39,15 @@ def _nice_ceiling(value: float) -> int:
         step *= 10
 
 
+def _divisions(top: int) -> int:
+    """How many steps the count axis takes so that every tick is a whole number: 4 or 5
+    where the top divides, else one per unit (a top of 1 or 2)."""
+    for steps in (4, 5):
+        if top % steps == 0:
+            return steps
+    return top
+
+
 def stacked_bars(
     title: str, days: list[date], series: dict[str, list[int]], unit: str = "accesses"
 ) -> Chart:
@@ -50,14 +59,15 @@ def stacked_bars(
     slot = plot_w / max(len(days), 1)
     bar = max(slot * 0.7, 1.0)
     parts: list[str] = []
-    for tick in range(5):
-        value = top * tick / 4
-        y = TOP + plot_h - plot_h * tick / 4
+    divisions = _divisions(top)
+    for tick in range(divisions + 1):
+        value = top * tick // divisions  # counts: whole numbers only
+        y = TOP + plot_h - plot_h * tick / divisions
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#b1b4b6" stroke-width="1"/>'
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12">'
-            f"{value:g}</text>"
+            f"{value}</text>"
         )
     label_every = max(1, len(days) // 10)
     for i, day in enumerate(days):

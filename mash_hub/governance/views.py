@@ -14,7 +14,6 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    abort,
     render_template,
     request,
     url_for,
@@ -221,7 +220,19 @@ def export() -> BaseResponse | str:
     principal = acting_principal()
     search = AuditSearchForm(formdata=MultiDict(request.args))
     if request.args and not search.validate():
-        abort(400)
+        # The same problems the search page names, each linking back to its field there.
+        back = url_for("governance.audit_search", **request.args)
+        problems = [
+            {"text": message, "href": f"{back}#{name}"}
+            for name, messages in search.errors.items()
+            for message in messages
+        ]
+        return render_template(
+            "governance/export_refused.html",
+            title="There is a problem with the search to export",
+            problems=problems,
+            back=back,
+        ), 400
     form = ExportForm()
     if form.validate_on_submit():
         refusal = identity.step_up_refusal(

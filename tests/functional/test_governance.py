@@ -325,3 +325,15 @@ def test_scorecard_chart_shows_each_agencys_share_answered_in_time(
     cells = [re.findall(r"<td class=\"govuk-table__cell\">([^<]*)</td>", row) for row in rows]
     assert ["Education", "0%", "0 answered, 1 expired, 0 open"] in cells
     assert ["Health", "100%", "1 answered, 0 expired, 0 open"] in cells
+
+
+def test_an_export_of_a_bad_search_explains_itself_and_leads_back(app, make_account, clock):
+    """Usability review m12: a bare "There is a problem with your request" page (400)."""
+    lead, _ = signed_in(app, make_account, clock, Role.GOVERNANCE_LEAD, "csc")
+    page = lead.get("/governance/audit/export?reference=bad")
+    assert page.status_code == 400
+    assert "govuk-error-summary" in page.text
+    assert "Enter a contact reference like MASH-2026-000123" in page.text
+    assert 'href="/governance/audit?reference=bad#reference"' in page.text
+    assert 'id="back-to-search"' in page.text and "Nothing was exported" in page.text
+    assert "<title>Error: " in page.text
