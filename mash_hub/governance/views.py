@@ -216,12 +216,12 @@ def _page_url(cursor: str) -> str:
 
 @bp.route("/audit/export", methods=["GET", "POST"])
 @requires(Permission.GOVERNANCE_EXPORT)
-def export() -> BaseResponse | str:
+def export() -> BaseResponse | str | tuple[str, int]:
     principal = acting_principal()
     search = AuditSearchForm(formdata=MultiDict(request.args))
     if request.args and not search.validate():
         # The same problems the search page names, each linking back to its field there.
-        back = url_for("governance.audit_search", **request.args)
+        back = url_for("governance.audit_search", **request.args.to_dict())
         problems = [
             {"text": message, "href": f"{back}#{name}"}
             for name, messages in search.errors.items()
