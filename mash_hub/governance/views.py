@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -221,7 +222,8 @@ def export() -> BaseResponse | str | tuple[str, int]:
     search = AuditSearchForm(formdata=MultiDict(request.args))
     if request.args and not search.validate():
         # The same problems the search page names, each linking back to its field there.
-        back = url_for("governance.audit_search", **request.args.to_dict())
+        query = urlencode(list(request.args.items(multi=True)))
+        back = f"{url_for('governance.audit_search')}?{query}"
         problems = [
             {"text": message, "href": f"{back}#{name}"}
             for name, messages in search.errors.items()
