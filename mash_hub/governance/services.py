@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from mash_hub import uktime
+from mash_hub.agencies import AGENCIES
 from mash_hub.audit.models import AuditEvent
 from mash_hub.audit.services import trail_of, within
 from mash_hub.authz.gate import Principal
@@ -43,6 +44,9 @@ ANOMALY_FACTOR = 3.0
 REVIEW_SOON = timedelta(days=90)
 
 
+CORE_AGENCIES = tuple(agency.code for agency in AGENCIES if agency.mash_core)
+
+
 @dataclass(frozen=True)
 class AuditFilters:
     """What the lead searches by. Every field is optional; all given ones must match."""
@@ -58,6 +62,9 @@ class AuditFilters:
     since: datetime | None = None
     until: datetime | None = None
     break_glass: bool = False
+    # Refused access without the routine: a MASH screener's page withholding a restricted
+    # item (contribution:read refused to MASH core staff) is the rules working, not a probe.
+    hide_routine: bool = False
 
     def describe(self) -> str:
         """The filters as ids and codes only (safe for the audit trail's reason field)."""
@@ -76,6 +83,8 @@ class AuditFilters:
             parts.append(f"until={self.until.isoformat()}")
         if self.break_glass:
             parts.append("break_glass")
+        if self.hide_routine:
+            parts.append("without_routine_withholding")
         return " ".join(parts) or "all"
 
 
@@ -133,6 +142,15 @@ def _filtered(db: Session, agency: str, filters: AuditFilters) -> Select[AuditEv
     conditions += within(db, filters.since or None, filters.until or None)
     if filters.break_glass:
         conditions.append(AuditEvent.break_glass.is_(True))
+    if filters.hide_routine:
+        conditions.append(
+            or_(
+                AuditEvent.action != "contribution:read",
+                AuditEvent.decision != "deny",
+                AuditEvent.agency.is_(None),
+                AuditEvent.agency.not_in(CORE_AGENCIES),
+            )
+        )
     return select(AuditEvent).where(and_(*conditions))
 
 

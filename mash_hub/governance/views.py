@@ -99,6 +99,8 @@ def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
         since=form.since_moment,
         until=form.until_moment,
         break_glass=request.args.get("break_glass") == "1",
+        # Refused access shows genuine refusals unless the lead asks for the routine too.
+        hide_routine=form.decision.data == "deny" and request.args.get("routine") != "1",
     )
 
 
@@ -190,11 +192,13 @@ def audit_search() -> str:
         ),
         next_url=_page_url(page.next_cursor) if page and page.next_cursor else None,
         export_url=url_for("governance.export", **_args_without("cursor")),
+        routine_on={**_args_without("cursor", "routine"), "routine": "1"},
+        routine_off=_args_without("cursor", "routine"),
     )
 
 
 def _search_title() -> str:
-    if request.args.get("decision") == "deny" and len(request.args) == 1:
+    if request.args.get("decision") == "deny" and set(request.args) <= {"decision", "routine"}:
         return "Refused access"
     if request.args.get("break_glass") == "1":
         return "Emergency (break-glass) access"

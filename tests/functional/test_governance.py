@@ -337,3 +337,26 @@ def test_an_export_of_a_bad_search_explains_itself_and_leads_back(app, make_acco
     assert 'href="/governance/audit?reference=bad#reference"' in page.text
     assert 'id="back-to-search"' in page.text and "Nothing was exported" in page.text
     assert "<title>Error: " in page.text
+
+
+def test_refused_access_leaves_out_routine_withholding_unless_asked(
+    app, make_account, clock, contact
+):
+    """Usability review m14: every screener opening a contact with a restricted answer put a
+    "contribution:read ... Refused" among genuine cross-agency probes."""
+    routine = EventDraft(
+        kind="access.decision", actor_type="user", actor_id=str(uuid.uuid4()), agency="csc",
+        action="contribution:read", object_type="Contribution", object_id=str(uuid.uuid4()),
+        contact_id=contact["id"], decision="deny", reason="restricted by its originator",
+    )  # fmt: skip
+    probe = read_draft(uuid.uuid4(), "health", contact["id"], decision="deny")
+    add_events(app, [routine, probe])
+    lead, _ = signed_in(app, make_account, clock, Role.GOVERNANCE_LEAD, "csc")
+    genuine = lead.get("/governance/audit?decision=deny").text
+    assert '<h1 class="govuk-heading-l">Refused access</h1>' in genuine
+    shown = genuine.split('<tbody class="govuk-table__body">', 1)[1].split("</tbody>", 1)[0]
+    assert "contact:read" in shown and "contribution:read" not in shown
+    assert result_rows(genuine) == 1
+    assert 'id="routine-withholding"' in genuine
+    everything = lead.get("/governance/audit?decision=deny&routine=1").text
+    assert result_rows(everything) == 2
