@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, redirect, render_template, url_for
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers.response import Response as BaseResponse
 
@@ -24,6 +24,9 @@ def init_app(app: Flask) -> None:
 @requires(Permission.BREAK_GLASS_OPEN)
 def open_emergency_access() -> BaseResponse | str:
     form = BreakGlassForm()
+    if request.method == "GET" and request.args.get("reference"):
+        # Offered from a closed contact's page: the reference filled in (checked on send).
+        form.reference.data = request.args["reference"][:20]
     if form.validate_on_submit():
         contact_id = records.contact_id_by_reference(db.session(), form.reference.data or "")
         if contact_id is None:

@@ -10,9 +10,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from mash_hub.authz.gate import Principal
-from mash_hub.authz.permissions import Permission
+from mash_hub.authz.permissions import Permission, Role
 from mash_hub.contacts import services as contacts
 from mash_hub.disclosure import services as disclosure
+from mash_hub.firewall import records
 from mash_hub.people import services as people
 from mash_hub.sharing import services as sharing
 
@@ -75,3 +76,24 @@ def api_contact(db: Session, principal: Principal, contact_id: str) -> ApiContac
         warnings=people.repeat_contact_warnings(db, principal, view.access),
         requests=sharing.requests_on_opened_contact(db, principal, view.access),
     )
+
+
+@dataclass(frozen=True)
+class ClosedContact:
+    """What MASH staff refused a contact's page may know of it: its history entry."""
+
+    reference: str
+    status: str
+    received_at: datetime
+    closed_at: datetime | None
+
+
+def closed_for(db: Session, principal: Principal, contact_id: str) -> ClosedContact | None:
+    """The history entry of a contact this principal may not open but may know has left
+    screening (decided under contact:history); None for anyone else, or an open contact."""
+    if not principal.roles & {Role.SCREENER, Role.MASH_MANAGER}:
+        return None
+    contact = records.in_history(db, principal, contact_id)
+    if contact is None or contact.status != "closed":
+        return None
+    return ClosedContact(contact.reference, contact.status, contact.received_at, contact.closed_at)

@@ -23,12 +23,25 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
 
 @bp.route("/<contact_id>")
 @requires(Permission.CONTACTS_VIEW)
-def show(contact_id: str) -> str:
+def show(contact_id: str) -> str | tuple[str, int]:
+    principal = acting_principal()
     try:
-        case = services.case_file(db.session(), acting_principal(), contact_id)
+        case = services.case_file(db.session(), principal, contact_id)
     except services.ContactDeleted as deleted:
         # 200: the page shows what is left (the firewall's allow stays in the audit).
         return render_template("contacts/deleted.html", contact=deleted, title=deleted.reference)
+    except services.ContactNotFound:
+        # MASH staff may know that a contact exists and has closed (its history); they are
+        # told so, and how to reach it, instead of "Page not found" (usability review D2).
+        closed = services.closed_for(db.session(), principal, contact_id)
+        if closed is None:
+            raise
+        return render_template(
+            "contacts/closed.html",
+            contact=closed,
+            can_break_glass=principal.can(Permission.BREAK_GLASS_OPEN),
+            title=f"{closed.reference} is closed",
+        ), 404
     return render_template(
         "contacts/show.html", case=case, contact=case.contact, title=case.contact.reference
     )

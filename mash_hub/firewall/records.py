@@ -556,6 +556,24 @@ def seal_approval_reason(
     )
 
 
+def in_history(db: Session, principal: Principal, contact_id: str) -> Any | None:
+    """The contact, for what `contact:history` shows of it (that it exists, its reference,
+    date, rating and status; never its content), or None if there is none or the policy
+    refuses: decided and audited. For telling MASH staff refused a contact's page that it
+    has closed, rather than that it does not exist."""
+    ident = _ident(contact_id)
+    if ident is None:
+        return None
+    Contact = _tables().contact  # noqa: N806
+    contact = db.get(Contact, ident, options=[lazyload("*")])
+    if contact is None:
+        return None
+    allowed = decide_many(
+        principal, Action.CONTACT_HISTORY, [(contact_resource(contact), str(contact.id))]
+    )
+    return contact if allowed[0] is not None else None
+
+
 def contact_id_by_reference(db: Session, reference: str) -> str | None:
     """The id of the contact with this reference (MASH-YYYY-NNNNNN), or None: an id only,
     for the decision that comes next (opening it, or a lead's search of their own trail);

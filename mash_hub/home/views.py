@@ -62,7 +62,13 @@ def _section(role: Role, agency_name: str) -> Section:
             rows=[[str(counts.awaiting_approval), str(counts.waiting), str(counts.overdue)]]
             if counts.awaiting_approval or counts.waiting
             else [],
-            links=[{"href": url_for("screening.queue"), "text": "Open the queue and sign-offs"}],
+            links=[
+                {"href": url_for("screening.queue"), "text": "Open the queue and sign-offs"},
+                {
+                    "href": url_for("firewall.open_emergency_access"),
+                    "text": "Open emergency access to a closed contact",
+                },
+            ],
         )
     if role is Role.AGENCY_RESEARCHER:
         waiting = sharing.open_request_count(db.session(), current_user.agency.code, runtime.now())

@@ -163,3 +163,39 @@ def test_the_error_summary_follows_the_fields_order(app, make_account, clock):
     )
     summary = empty.text.split("govuk-error-summary__list")[1].split("</ul>")[0]
     assert summary.index("#reference") < summary.index("#reason") < summary.index("#code")
+
+
+def test_mash_staff_are_told_a_contact_has_closed_and_how_to_reach_it(
+    app, make_account, clock, closed_contact
+):
+    """Usability review D2 and D3: a closed contact gave every MASH role "Page not found",
+    and break-glass was reachable only by typing its address."""
+    reference = closed_contact["reference"]
+    manager = make_account(Role.MASH_MANAGER, "csc")
+    web = app.test_client()
+    sign_in(web, manager, clock)
+    page = web.get(f"/contacts/{closed_contact['id']}")
+    assert page.status_code == 404
+    assert f"{reference} is closed" in page.text and 'id="closed-contact"' in page.text
+    offer = f'href="/break-glass?reference={reference}"'
+    assert offer in page.text
+    form = web.get(f"/break-glass?reference={reference}").text
+    assert f'value="{reference}"' in form  # the reference filled in
+    assert "/break-glass" in web.get("/").text  # findable from the manager's home page
+
+    screener = app.test_client()
+    sign_in(screener, make_account(Role.SCREENER, "police"), clock)
+    told = screener.get(f"/contacts/{closed_contact['id']}").text
+    assert f"{reference} is closed" in told and "ask a MASH manager" in told
+    assert offer not in told
+    assert rows(
+        app,
+        select(AuditEvent.id).where(
+            AuditEvent.action == "contact:history", AuditEvent.contact_id == closed_contact["id"]
+        ),
+    )  # what they were told of it is decided and in the trail
+
+    partner = app.test_client()
+    sign_in(partner, make_account(Role.AGENCY_RESEARCHER, "health"), clock)
+    refused = partner.get(f"/contacts/{closed_contact['id']}")
+    assert refused.status_code in (403, 404) and reference not in refused.text
