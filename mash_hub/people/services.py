@@ -496,6 +496,11 @@ class PossibleWarning:
     earlier_role: str | None
     earlier: EarlierContact
 
+    @property
+    def why(self) -> str:
+        """The basis in a screener's words ("The same NHS number")."""
+        return BASIS_WORDS[self.basis]
+
 
 BASIS_WORDS: Final = {
     "nhs_number": "The same NHS number",

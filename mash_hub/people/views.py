@@ -27,7 +27,6 @@ bp = Blueprint("people", __name__)
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_filter(match_reasons, "match_reasons")
-    app.jinja_env.globals["basis_words"] = services.BASIS_WORDS
 
 
 # Why the register thinks two records may be one person, in a screener's words.
