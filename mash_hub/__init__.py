@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.api import views as api_views
     from mash_hub.audit_api import views as audit_views
     from mash_hub.authz import check_every_endpoint_declared, public
+    from mash_hub.breaches import views as breach_views
     from mash_hub.break_glass import views as break_glass_views
     from mash_hub.casefile import views as casefile_views
     from mash_hub.contacts import views as contact_views
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     casefile_views.init_app(app, csrf)
     screening_views.init_app(app, csrf)
     break_glass_views.init_app(app)
+    breach_views.init_app(app)
     governance_views.init_app(app)
     people_views.init_app(app)
     audit_views.init_app(app, csrf)

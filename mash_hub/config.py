@@ -91,6 +91,8 @@ class AppSettings:
     # typing slip (usability review D8: 01/01/1900 became MASH-1900-000001, overdue for
     # 46,358 days), and is refused.
     go_live: str = "2025-01-01"
+    # The organisation that runs the hub, as reports to the ICO name it.
+    organisation: str = "Multi-Agency Safeguarding Hub (MASH)"
 
     @property
     def production(self) -> bool:

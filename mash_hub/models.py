@@ -1,6 +1,7 @@
 """Every model, imported in one place so the metadata (and Alembic) sees every table."""
 
 from mash_hub.audit.models import AuditCheckpoint, AuditEvent
+from mash_hub.breaches.models import Breach, BreachEntry
 from mash_hub.break_glass.models import BreakGlassGrant
 from mash_hub.contacts.models import (
     Contact,
@@ -65,6 +66,8 @@ __all__ = [
     "DataKey",
     "AuditCheckpoint",
     "AuditEvent",
+    "Breach",
+    "BreachEntry",
     "BreakGlassGrant",
     "Contact",
     "ContactClaim",

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from mash_hub import runtime
 from mash_hub.audit import sealer
+from mash_hub.breaches import services as breaches
 from mash_hub.config import Settings
 from mash_hub.db import Database
 from mash_hub.identity import throttle
@@ -80,6 +81,7 @@ JOBS: list[Job | DatabaseJob] = [
     Job("escalate_requests", sharing.escalate_due_soon, _every_interval),
     Job("withdraw_green_requests", sharing.withdraw_green_requests, _every_interval),
     Job("list_retention_due", retention.list_due, _every_interval),
+    Job("escalate_breach_clocks", breaches.escalate_clocks, _every_interval),
     DatabaseJob("seal_audit", seal_audit, _every_seal_interval),
     Job("forget_sign_in_attempts", throttle.prune, _every_interval),
 ]

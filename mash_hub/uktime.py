@@ -5,10 +5,34 @@ The JSON API keeps UTC with its offset; this module is for pages and messages on
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")
+
+# What forms accept: a day as 30/11/2026 (or with dots or dashes), a time as 14:30.
+DAY_RE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
+TIME_RE = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
+
+
+def wall_clock(day_text: str, time_text: str, zone: tzinfo = UK) -> datetime | None:
+    """A date and time as typed on a wall clock in `zone` (UK time), as UTC; None if either
+    part is not a real one."""
+    day, clock = DAY_RE.match(day_text or ""), TIME_RE.match(time_text or "")
+    if day is None or clock is None:
+        return None
+    try:
+        wall = datetime(
+            int(day.group(3)),
+            int(day.group(2)),
+            int(day.group(1)),
+            int(clock.group(1)),
+            int(clock.group(2)),
+        )
+    except ValueError:
+        return None
+    return wall.replace(tzinfo=zone).astimezone(UTC)
 
 
 def uk(moment: datetime) -> datetime:

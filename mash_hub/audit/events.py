@@ -192,6 +192,28 @@ _KINDS = (
         frozenset({"actor_id", "action", "decision", "reason", "agency", "object_id"}),
     ),
     EventKind(
+        "breach.recorded",
+        "A governance lead or MASH manager recorded a suspected personal data breach",
+        frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
+    ),
+    EventKind(
+        "breach.updated",
+        "A breach was followed up (action: what was added: containment, audit events linked, "
+        "parties told, the reporting decision, the report to the ICO)",
+        frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
+    ),
+    EventKind(
+        "breach.escalated",
+        "The scheduler escalated a breach's clock that was close to or past its deadline "
+        "(reason: the clock and stage)",
+        frozenset({"actor_id", "action", "object_id", "reason"}),
+    ),
+    EventKind(
+        "breach.exported",
+        "A breach's fields for the ICO's report were downloaded",
+        frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
+    ),
+    EventKind(
         "disclosure.started",
         "A MASH manager recorded a disclosure out of the MASH: recipient, purpose, lawful "
         "basis and the items to release",

@@ -30,6 +30,7 @@ class Permission(StrEnum):
     REQUESTS_ANSWER = "web:requests:answer"
     DISCLOSURES_MAKE = "web:disclosures:make"
     DISCLOSURES_APPROVE = "web:disclosures:approve"
+    BREACHES_MANAGE = "governance:breaches:manage"
     # JSON API for agency systems.
     API_TOKEN_READ = "api:token:read"  # noqa: S105 - a permission name, not a secret
     API_AGENCIES_READ = "api:agencies:read"
@@ -104,6 +105,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.BREAK_GLASS_OPEN,
         Permission.PERSONS_MERGE_DECIDE,
         Permission.DISCLOSURES_MAKE,
+        Permission.BREACHES_MANAGE,
     },
     Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER | {Permission.REQUESTS_ANSWER},
     Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER
@@ -113,6 +115,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.GOVERNANCE_EXPORT,
         # An originating agency's governance lead decides on releasing its restricted items.
         Permission.DISCLOSURES_APPROVE,
+        Permission.BREACHES_MANAGE,
     },
     Role.ADMIN: _EVERY_SIGNED_IN_USER | {Permission.USERS_READ},
 }

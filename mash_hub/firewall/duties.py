@@ -1,14 +1,18 @@
 """What the policy sees of the hub's duties that are not one record: an agency's audit
 trail, its user accounts, its request performance, a contact as a governance lead names
-it, and the MASH's screening work. Built here, like every record's resource in
+it, the MASH's screening work, and the breach log. Built here, like every record's resource in
 `records`, so that the whole mapping to the policy is in the firewall.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from mash_hub.policy import (
     AgencyPerformanceResource,
     AuditLogResource,
+    BreachLogResource,
+    BreachResource,
     RetentionListResource,
     ScreeningQueueResource,
     TrailContactResource,
@@ -44,3 +48,24 @@ def retention_list(agency: str) -> RetentionListResource:
 def screening_queue() -> ScreeningQueueResource:
     """The MASH's screening work: its queue, sign-offs and screening staff."""
     return ScreeningQueueResource()
+
+
+def breach_log(agency: str) -> BreachLogResource:
+    """The breach log, as `agency` records a breach into it."""
+    return BreachLogResource(agency=agency)
+
+
+def breach(row: Any) -> BreachResource:
+    """A breach of the log: the agency that recorded it and the agencies whose data it
+    concerns (kept as ",csc,health,")."""
+    return BreachResource(
+        id=str(row.id),
+        recorded_by=row.recorded_by_agency,
+        agencies=frozenset(code for code in row.agencies.split(",") if code),
+    )
+
+
+def missing_breach(typed: str) -> BreachResource:
+    """What the policy is asked about for an id that names no breach: refused like another
+    agency's, so a missing breach and a refused one look the same."""
+    return BreachResource(id=typed[:64], recorded_by="none", agencies=frozenset())

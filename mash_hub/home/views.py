@@ -11,6 +11,7 @@ from flask_login import current_user
 from mash_hub import db, runtime, uktime
 from mash_hub.authz import Permission, Role, acting_principal, public, requires
 from mash_hub.authz.gate import Principal
+from mash_hub.breaches import services as breaches
 from mash_hub.break_glass import services as break_glass
 from mash_hub.disclosure import services as disclosure
 from mash_hub.identity import services as identity
@@ -131,6 +132,22 @@ def _disclosure_summary(principal: Principal) -> dict[str, Any] | None:
     return None
 
 
+def _breach_summary(principal: Principal) -> dict[str, Any] | None:
+    """Open breaches by or about the person's agency, and the breach clocks' messages, for
+    those who follow breaches up (governance leads, MASH managers)."""
+    if not principal.can(Permission.BREACHES_MANAGE):
+        return None
+    session = db.session()
+    return {
+        "open": [view for view in breaches.breaches_for(session, principal) if view.open],
+        "messages": [
+            (at, MESSAGES[kind], breach_id)
+            for at, kind, breach_id in breaches.messages_for(session, principal)
+        ],
+        "may_record": breaches.may_record(principal),
+    }
+
+
 @bp.route("/")
 @requires(Permission.HOME_VIEW)
 def index() -> str:
@@ -150,6 +167,7 @@ def index() -> str:
             else None
         ),
         disclosure_summary=_disclosure_summary(principal),
+        breach_summary=_breach_summary(principal),
         step_up_notices=identity.step_up_notices(db.session(), principal),
         failed_sign_ins=identity.failed_sign_ins_before(db.session(), current_user),
     )

@@ -18,6 +18,15 @@ MESSAGES = {
     "disclosure.decided": "An agency recorded its decision on a disclosure you started",
     "step_up.locked": "Someone in your agency entered too many wrong security codes for a "
     "sensitive action; their fresh codes are refused for a while",
+    "breach.recorded": "A suspected personal data breach concerning your agency was recorded",
+    "breach.partners_due_soon": "The time to tell the other parties about a personal data "
+    "breach is nearly up",
+    "breach.partners_overdue": "The time to tell the other parties about a personal data "
+    "breach has run out",
+    "breach.ico_due_soon": "The 72 hours to report a personal data breach to the Information "
+    "Commissioner are nearly up and no decision is recorded",
+    "breach.ico_overdue": "The 72 hours to report a personal data breach to the Information "
+    "Commissioner have run out",
     "sign_in.held_back": "Someone failed to sign in to the account of a person in your "
     "agency many times; sign-ins from places the person does not use are held back for a while",
 }

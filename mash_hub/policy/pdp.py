@@ -274,6 +274,43 @@ class ScreeningQueueResource:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class BreachLogResource:
+    """The breach log, as one agency records a breach into it."""
+
+    agency: str
+    entity_type: ClassVar[str] = "BreachLog"
+
+    @property
+    def id(self) -> str:
+        return self.agency
+
+    def entity_json(self) -> str:
+        agency = _json_str(self.agency)
+        return (
+            f'{{"uid":{{"type":"BreachLog","id":{agency}}},'
+            f'"attrs":{{"agency":{agency}}},"parents":[]}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BreachResource:
+    """A suspected personal data breach: who recorded it and whose data it concerns."""
+
+    id: str
+    recorded_by: str
+    agencies: frozenset[str]
+    entity_type: ClassVar[str] = "Breach"
+
+    def entity_json(self) -> str:
+        agencies = ",".join(_json_str(agency) for agency in sorted(self.agencies))
+        return (
+            f'{{"uid":{{"type":"Breach","id":{_json_str(self.id)}}},'
+            f'"attrs":{{"recorded_by":{_json_str(self.recorded_by)},'
+            f'"agencies":[{agencies}]}},"parents":[]}}'
+        )
+
+
 Resource = (
     ContactResource
     | InfoRequestResource
@@ -286,6 +323,8 @@ Resource = (
     | BreakGlassGrantResource
     | DisclosureResource
     | ScreeningQueueResource
+    | BreachLogResource
+    | BreachResource
 )
 
 

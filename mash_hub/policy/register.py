@@ -45,6 +45,7 @@ _REQUIRED_FIELDS = (
     "in_force_from",
     "in_force_until",
     "security_requirements",
+    "breach_notification_hours",
     "retention",
     "data_categories",
     "clauses",
@@ -89,6 +90,8 @@ class Agreement:
     data_categories: tuple[DataCategory, ...]
     retention: Mapping[str, str]
     security_requirements: tuple[str, ...]
+    # Hours from discovering a personal data breach to telling the other parties.
+    breach_notification_hours: int
     signed: date
     review_by: date
     in_force_from: date
@@ -276,6 +279,13 @@ class _Reader:
             self.error(key, f"{name} lists the same entry twice", line)
         return tuple(item.strip() for item in value)
 
+    def hours(self, key: str) -> int:
+        value = self.data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 720:
+            self.error(key, f"{key} must be a whole number of hours from 1 to 720")
+            return 0
+        return value
+
     def day(self, key: str) -> date:
         value = self.data.get(key)
         if not isinstance(value, date) or isinstance(value, datetime):
@@ -335,6 +345,7 @@ def _read_agreement(path: Path, out: list[Finding]) -> Agreement | None:
         data_categories=_data_categories(reader, parties),
         retention=_retention(reader),
         security_requirements=reader.strings("security_requirements"),
+        breach_notification_hours=reader.hours("breach_notification_hours"),
         signed=reader.day("signed"),
         review_by=reader.day("review_by"),
         in_force_from=in_force_from,

@@ -40,6 +40,9 @@ class Action(StrEnum):
     DISCLOSURE_APPROVE = "disclosure:approve"
     SCREENING_READ = "screening:read"
     RETENTION_REVIEW = "retention:review"
+    BREACH_RECORD = "breach:record"
+    BREACH_READ = "breach:read"
+    BREACH_UPDATE = "breach:update"
 
 
 # The one resource type each action applies to (the schema's `appliesTo`).
@@ -65,6 +68,9 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.DISCLOSURE_APPROVE: "Disclosure",
         Action.SCREENING_READ: "ScreeningQueue",
         Action.RETENTION_REVIEW: "RetentionList",
+        Action.BREACH_RECORD: "BreachLog",
+        Action.BREACH_READ: "Breach",
+        Action.BREACH_UPDATE: "Breach",
     }
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -22,7 +22,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers.response import Response as BaseResponse
 
-from mash_hub import db, firewall, runtime
+from mash_hub import db, firewall, runtime, uktime
 from mash_hub.agencies import AGENCIES, AGENCY_CODES
 from mash_hub.authz import Permission, Role, acting_principal, requires
 from mash_hub.contacts import services as contacts
@@ -46,9 +46,6 @@ from mash_hub.screening.schemas import read_decision
 bp = Blueprint("screening", __name__)
 api_bp = Blueprint("screening_api", __name__, url_prefix="/api/v1/contacts")
 
-DAY_RE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
-TIME_RE = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
-
 
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
     csrf.exempt(api_bp)  # bearer tokens, never cookies
@@ -64,25 +61,11 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
 
 def _local_moment(day_text: str, time_text: str) -> datetime | None:
     """A UK wall-clock date and time, as UTC; None if either part is not a real one."""
-    day, clock = DAY_RE.match(day_text or ""), TIME_RE.match(time_text or "")
-    if day is None or clock is None:
-        return None
-    try:
-        wall = datetime(
-            int(day.group(3)),
-            int(day.group(2)),
-            int(day.group(1)),
-            int(clock.group(1)),
-            int(clock.group(2)),
-        )
-    except ValueError:
-        return None
-    zone = runtime.calendar().zone
-    return wall.replace(tzinfo=zone).astimezone(UTC)
+    return uktime.wall_clock(day_text, time_text, runtime.calendar().zone)
 
 
 def _iso_day(text: str) -> str | None:
-    match = DAY_RE.match(text or "")
+    match = uktime.DAY_RE.match(text or "")
     if match is None:
         return None
     return f"{match.group(3)}-{int(match.group(2)):02d}-{int(match.group(1)):02d}"

@@ -32,6 +32,8 @@ from mash_hub.policy import (
     Action,
     AgencyPerformanceResource,
     AuditLogResource,
+    BreachLogResource,
+    BreachResource,
     BreakGlassGrantResource,
     ContactResource,
     Context,
@@ -120,7 +122,7 @@ def agreement_in_force(isa_id: str, now: datetime) -> bool:
 
 
 # Clauses that outlive their agreement: from its first day on, whatever its status or end.
-SURVIVING = {("ISA-MASH-CORE", "9.1")}
+SURVIVING = {("ISA-MASH-CORE", "9.1"), ("ISA-MASH-CORE", "8.11")}
 
 
 def agreement_begun(isa_id: str, now: datetime) -> bool:
@@ -237,6 +239,20 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
         lead = "governance_lead" in roles and agency in CORE_AGENCIES
         return lead and resource.agency == agency and agreement_begun("ISA-MASH-CORE", now)
 
+    elif action in (Action.BREACH_RECORD, Action.BREACH_READ, Action.BREACH_UPDATE):
+        # Any party's governance lead, or a core MASH manager, records a breach for their
+        # own agency and follows up those their agency recorded or whose data it concerns.
+        # The duty outlives the agreement (10.4): it needs the agreement begun.
+        may = principal.kind == "user" and (
+            ("governance_lead" in roles and agency in HUB_AGENCIES)
+            or ("mash_manager" in roles and agency in CORE_AGENCIES)
+        )
+        if action is Action.BREACH_RECORD:
+            concerned = resource.agency == agency
+        else:
+            concerned = agency == resource.recorded_by or agency in resource.agencies
+        return may and concerned and agreement_begun("ISA-MASH-CORE", now)
+
     elif action is Action.SCREENING_READ:
         if agency in CORE_AGENCIES:  # the queue is the MASH side's, whatever the role
             agreements.append("ISA-MASH-CORE")
@@ -350,6 +366,11 @@ def resources_for(draw: st.DrawFn, action: Action, principal: Principal, now: da
         return ContactResource(draw(ids), draw(rags), draw(st.sampled_from(["open", "closed"])))
     if action is Action.RETENTION_REVIEW:
         return RetentionListResource(agency)
+    if action is Action.BREACH_RECORD:
+        return BreachLogResource(agency)
+    if action in (Action.BREACH_READ, Action.BREACH_UPDATE):
+        agencies = draw(st.frozensets(st.one_of(st.just(agency), resource_agencies), max_size=3))
+        return BreachResource(draw(ids), draw(resource_agencies), agencies)
     if action is Action.SCREENING_READ:
         return ScreeningQueueResource(draw(st.sampled_from(["mash", 'quote"d'])))
     if action in (Action.DISCLOSURE_MAKE, Action.DISCLOSURE_APPROVE):
@@ -540,6 +561,9 @@ GOVERNANCE_ACTIONS = [
     Action.DISCLOSURE_APPROVE,
     Action.SCREENING_READ,
     Action.RETENTION_REVIEW,
+    Action.BREACH_RECORD,
+    Action.BREACH_READ,
+    Action.BREACH_UPDATE,
 ]
 
 

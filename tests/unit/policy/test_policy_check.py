@@ -297,7 +297,7 @@ def test_missing_pieces_are_errors(tmp_path: Path) -> None:
 def test_a_surviving_clause_must_be_one_of_the_agreements_clauses(
     policies_copy: Path, edit_text: EditText
 ) -> None:
-    edit_text("isa/mash-core.toml", 'survives = ["9.1"]', 'survives = ["9.9"]')
+    edit_text("isa/mash-core.toml", 'survives = ["9.1", "8.11"]', 'survives = ["9.9", "8.11"]')
 
     findings = errors(check_policies(policies_copy, TODAY))
 
