@@ -43,7 +43,13 @@ from mash_hub.people.models import (
     SubjectKey,
 )
 from mash_hub.retention.models import RetentionReview
-from mash_hub.sharing.models import Contribution, ContributionItem, InfoRequest
+from mash_hub.sharing.models import (
+    Contribution,
+    ContributionItem,
+    ContributionRevision,
+    ContributionRevisionItem,
+    InfoRequest,
+)
 
 
 def firewall_tables() -> Tables:
@@ -82,6 +88,8 @@ __all__ = [
     "DisclosureCompletion",
     "DisclosureItem",
     "ContributionItem",
+    "ContributionRevision",
+    "ContributionRevisionItem",
     "InfoRequest",
     "Notification",
     "Person",

@@ -28,6 +28,7 @@ class Action(StrEnum):
     REQUEST_CREATE = "request:create"
     REQUEST_READ = "request:read"
     REQUEST_ANSWER = "request:answer"
+    REQUEST_CORRECT = "request:correct"
     CONTRIBUTION_READ = "contribution:read"
     AUDIT_READ = "audit:read"
     USERS_MANAGE = "users:manage"
@@ -56,6 +57,7 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.REQUEST_CREATE: "InfoRequest",
         Action.REQUEST_READ: "InfoRequest",
         Action.REQUEST_ANSWER: "InfoRequest",
+        Action.REQUEST_CORRECT: "InfoRequest",
         Action.CONTRIBUTION_READ: "Contribution",
         Action.AUDIT_READ: "AuditLog",
         Action.USERS_MANAGE: "UserDirectory",

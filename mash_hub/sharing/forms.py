@@ -15,7 +15,7 @@ from wtforms import BooleanField, RadioField, SelectField, SubmitField, TextArea
 from wtforms.validators import InputRequired, Length, Optional
 
 from mash_hub.agencies import AGENCIES
-from mash_hub.sharing.services import ITEM_MAX, QUESTION_MAX
+from mash_hub.sharing.services import ITEM_MAX, QUESTION_MAX, REASON_MAX
 
 ITEM_SLOTS = 3  # items a researcher can give on the page at once (the API takes more)
 
@@ -117,3 +117,24 @@ class AnswerForm(FlaskForm):
                 kind = getattr(self, f"item{n}_kind").data or "fact"
                 given.append((kind, text, bool(getattr(self, f"item{n}_restricted").data)))
         return given
+
+
+class CorrectionForm(AnswerForm):
+    """The answer form again, filled in with the answer as it stands, and why it changes."""
+
+    reason = TextAreaField(
+        "Why are you correcting the answer?",
+        widget=GovTextArea(),
+        validators=[
+            InputRequired(message="Enter why you are correcting the answer"),
+            Length(max=REASON_MAX, message=f"The reason must be {REASON_MAX} characters or fewer"),
+        ],
+    )
+    submit = SubmitField("Send the corrected answer", widget=GovSubmitInput())
+
+    def fill_from(self, outcome: str, items: list[tuple[str, str, bool]]) -> None:
+        self.outcome.data = outcome
+        for n, (kind, text, restricted) in enumerate(items[:ITEM_SLOTS], start=1):
+            getattr(self, f"item{n}_kind").data = kind
+            getattr(self, f"item{n}_text").data = text
+            getattr(self, f"item{n}_restricted").data = restricted

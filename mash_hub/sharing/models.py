@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -85,8 +86,16 @@ class Contribution(Base):
     outcome: Mapped[str] = mapped_column(String(24))
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_by: Mapped[str] = mapped_column(String(64))
+    # How many times it was corrected before the due time; each earlier version is kept
+    # as a ContributionRevision.
+    corrections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    corrected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     request: Mapped[InfoRequest] = relationship(back_populates="contribution")
+    # Read only for an answer that was corrected (`corrections` > 0): most never are.
+    revisions: Mapped[list[ContributionRevision]] = relationship(
+        lazy="select", order_by="ContributionRevision.version"
+    )
     items: Mapped[list[ContributionItem]] = relationship(
         lazy="selectin", order_by="ContributionItem.position", cascade="all, delete-orphan"
     )
@@ -100,6 +109,47 @@ class ContributionItem(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     contribution_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("contributions.id", ondelete="CASCADE"), index=True
+    )
+    agency: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    text_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ContributionRevision(Base):
+    """An earlier version of an answer, kept when the answering agency corrected it: what
+    it said, who gave it and when, and who replaced it, when and why. Append-only."""
+
+    __tablename__ = "contribution_revisions"
+    __table_args__ = (UniqueConstraint("contribution_id", "version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contribution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contributions.id"), index=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    agency: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)  # 1: the first answer
+    outcome: Mapped[str] = mapped_column(String(24))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_by: Mapped[str] = mapped_column(String(64))
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replaced_by: Mapped[str] = mapped_column(String(64))
+    # Why it was corrected, sealed like the items.
+    reason_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+    items: Mapped[list[ContributionRevisionItem]] = relationship(
+        lazy="selectin", order_by="ContributionRevisionItem.position"
+    )
+
+
+class ContributionRevisionItem(Base):
+    """One item of an earlier version of an answer, sealed again for this row."""
+
+    __tablename__ = "contribution_revision_items"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    revision_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contribution_revisions.id"), index=True
     )
     agency: Mapped[str] = mapped_column(String(16))
     position: Mapped[int] = mapped_column(Integer)

@@ -36,6 +36,8 @@ from mash_hub.sharing.models import (
     OUTCOMES,
     Contribution,
     ContributionItem,
+    ContributionRevision,
+    ContributionRevisionItem,
     InfoRequest,
 )
 
@@ -44,6 +46,7 @@ SYSTEM_ACTOR = "scheduler"
 QUESTION_MAX = 2000
 ITEM_MAX = 5000
 MAX_ITEMS = 50
+REASON_MAX = 1000
 
 
 class RequestNotFound(NotFound):
@@ -82,12 +85,26 @@ class ItemView:
 
 
 @dataclass(frozen=True)
+class EarlierAnswer:
+    """A version of an answer that its agency later corrected."""
+
+    version: int
+    outcome: str
+    answered_at: datetime
+    replaced_at: datetime
+    reason: str | None  # why it was corrected; None when withheld
+    items: tuple[ItemView, ...]
+
+
+@dataclass(frozen=True)
 class AnswerView:
     id: str
     agency: str
     outcome: str
-    answered_at: datetime
+    answered_at: datetime  # when the agency first answered
     items: tuple[ItemView, ...]
+    corrected_at: datetime | None = None  # when this version replaced the last one
+    earlier: tuple[EarlierAnswer, ...] = ()  # the versions it replaced, oldest first
 
 
 @dataclass(frozen=True)
@@ -342,6 +359,15 @@ def _question(access: firewall.Access, request: InfoRequest) -> str:
     return records.text_of(access, request, "question", agency=request.agency)
 
 
+def _check_answer(outcome: str, items: tuple[ItemInput, ...]) -> None:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    if outcome == "information_held" and not items:
+        raise ValueError("information held needs at least one item")
+    if outcome != "information_held" and items:
+        raise ValueError("only an answer of information held has items")
+
+
 def answer_request(
     db: Session,
     principal: Principal,
@@ -351,12 +377,7 @@ def answer_request(
 ) -> Contribution:
     """Record the agency's one answer. RequestNotFound for a missing request or another
     agency's; RequestConflict once expired, withdrawn or answered."""
-    if outcome not in OUTCOMES:
-        raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
-    if outcome == "information_held" and not items:
-        raise ValueError("information held needs at least one item")
-    if outcome != "information_held" and items:
-        raise ValueError("only an answer of information held has items")
+    _check_answer(outcome, items)
     now = runtime.now()
     try:
         opened = records.open(
@@ -418,6 +439,124 @@ def answer_request(
         )
     db.add(contribution)
     db.flush()
+    return contribution
+
+
+def correct_answer(
+    db: Session,
+    principal: Principal,
+    request_id: str,
+    outcome: str,
+    items: tuple[ItemInput, ...],
+    reason: str,
+) -> Contribution:
+    """Replace the agency's answer with a corrected one, before the due time, keeping the
+    version it replaces (its items sealed again for their own rows) with who replaced it,
+    when and why. RequestNotFound for a missing request or another agency's;
+    RequestConflict when not answered yet, or expired, withdrawn, past its due time or no
+    longer on a Red or Amber contact."""
+    _check_answer(outcome, items)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("enter why you are correcting the answer")
+    if len(reason) > REASON_MAX:
+        raise ValueError(f"the reason must be {REASON_MAX} characters or fewer")
+    now = runtime.now()
+    try:
+        opened = records.open(
+            db,
+            principal,
+            InfoRequest,
+            request_id,
+            Action.REQUEST_CORRECT,
+            missing=RequestNotFound,
+            refusal_shown=True,
+        )
+    except records.Denied as refused:
+        request = refused.record
+        if request.agency != principal.agency:
+            raise RequestNotFound(request_id) from refused
+        status = effective_status(request, now)
+        if status == "open":
+            raise RequestConflict("the request has not been answered yet") from refused
+        if status == "answered" and now >= request.due_at:
+            raise RequestConflict(
+                "the request's due time has passed: its answer can no longer be corrected"
+            ) from refused
+        if status != "answered":
+            raise RequestConflict(
+                f"the request is {status}: its answer can no longer be corrected"
+            ) from refused
+        if request.contact_rag not in ("red", "amber"):
+            raise RequestConflict("the contact is no longer Red or Amber") from refused
+        raise RequestNotFound(request_id) from refused
+    request = opened.record
+    # One correction at a time: the answer row is locked until this unit of work ends.
+    contribution = db.scalar(
+        select(Contribution)
+        .where(Contribution.request_id == request.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if contribution is None:  # pragma: no cover - an answered request has its answer
+        raise RequestConflict("the request has not been answered yet")
+    earlier = contribution.revisions if contribution.corrections else []
+    authors = [contribution.answered_by, *(r.replaced_by for r in earlier)]
+    revision_id = uuid.uuid4()
+    revision = ContributionRevision(
+        id=revision_id,
+        contribution_id=contribution.id,
+        contact_id=contribution.contact_id,
+        agency=contribution.agency,
+        version=contribution.corrections + 1,
+        outcome=contribution.outcome,
+        answered_at=contribution.corrected_at or contribution.answered_at,
+        answered_by=authors[-1],
+        replaced_at=now,
+        replaced_by=principal.id,
+        reason_sealed=opened.seal(
+            "reason", reason, table="contribution_revisions", row_id=revision_id
+        ),
+    )
+    for item in contribution.items:
+        item_id = uuid.uuid4()
+        revision.items.append(
+            ContributionRevisionItem(
+                id=item_id,
+                agency=item.agency,
+                position=item.position,
+                kind=item.kind,
+                restricted=item.restricted,
+                text_sealed=opened.seal(
+                    "text",
+                    opened.text("text", row=item),
+                    table="contribution_revision_items",
+                    row_id=item_id,
+                ),
+            )
+        )
+    db.add(revision)
+    contribution.items.clear()
+    db.flush()
+    for position, new in enumerate(items):
+        item_id = uuid.uuid4()
+        contribution.items.append(
+            ContributionItem(
+                id=item_id,
+                agency=request.agency,
+                position=position,
+                kind=new.kind,
+                restricted=new.restricted,
+                text_sealed=opened.seal(
+                    "text", new.text, table="contribution_items", row_id=item_id
+                ),
+            )
+        )
+    contribution.outcome = outcome
+    contribution.corrections += 1
+    contribution.corrected_at = now
+    db.flush()
+    db.refresh(contribution)
     return contribution
 
 
@@ -497,12 +636,46 @@ def _answer_view(
             continue
         text = records.text_of(access, item, "text", agency=contribution.agency)
         items.append(ItemView(item.kind, item.restricted, False, text))
+
+    def access_for(restricted: bool) -> firewall.Access | None:
+        if restricted not in accesses:
+            accesses[restricted] = records.decide_contribution(
+                principal, contribution, restricted=restricted, contact_rag=request.contact_rag
+            )
+        return accesses[restricted]
+
+    earlier = []
+    for revision in contribution.revisions if contribution.corrections else ():
+        shown = []
+        for old in revision.items:
+            access = access_for(old.restricted)
+            released = (
+                records.text_of(access, old, "text", agency=revision.agency)
+                if access is not None
+                else None
+            )
+            shown.append(ItemView(old.kind, old.restricted, access is None, released))
+        reader = access_for(False)
+        earlier.append(
+            EarlierAnswer(
+                version=revision.version,
+                outcome=revision.outcome,
+                answered_at=revision.answered_at,
+                replaced_at=revision.replaced_at,
+                reason=records.text_of(reader, revision, "reason", agency=revision.agency)
+                if reader is not None
+                else None,
+                items=tuple(shown),
+            )
+        )
     return AnswerView(
         id=str(contribution.id),
         agency=contribution.agency,
         outcome=contribution.outcome,
         answered_at=contribution.answered_at,
         items=tuple(items),
+        corrected_at=contribution.corrected_at,
+        earlier=tuple(earlier),
     )
 
 

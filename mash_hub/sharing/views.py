@@ -25,7 +25,7 @@ from mash_hub.http.confirm import confirm
 from mash_hub.http.errors import ApiError
 from mash_hub.http.validation import ValidationFailed
 from mash_hub.sharing import services
-from mash_hub.sharing.forms import AnswerForm, SendRequestForm
+from mash_hub.sharing.forms import ITEM_SLOTS, AnswerForm, CorrectionForm, SendRequestForm
 from mash_hub.sharing.schemas import answer_json, read_request, read_response
 
 bp = Blueprint("sharing", __name__)
@@ -118,6 +118,72 @@ def show(request_id: str) -> str | BaseResponse | tuple[str, int]:
         form=form,
         left=view.due_at - runtime.now(),
         title="Information request",
+    )
+
+
+@bp.route("/requests/<request_id>/correct", methods=["GET", "POST"])
+@requires(Permission.REQUESTS_ANSWER)
+def correct(request_id: str) -> str | BaseResponse | tuple[str, int]:
+    """Correct the agency's answer before the due time; the earlier one is kept."""
+    principal = acting_principal()
+    form = CorrectionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        outcome = form.outcome.data or ""
+        try:
+            items = services.check_items(form.items())
+            if outcome == "information_held" and not items:
+                raise ValueError("Give at least one item of the information held")
+            if outcome != "information_held" and items:
+                form.outcome.errors = [_items_typed_message(outcome)]
+                raise _AskToChoose
+            services.correct_answer(
+                db.session(), principal, request_id, outcome, items, form.reason.data or ""
+            )
+        except services.RequestConflict as refused:
+            return render_template(
+                "sharing/closed.html",
+                message=str(refused),
+                title="This answer cannot be corrected",
+                not_recorded="Your correction was not recorded.",
+            ), 409
+        except _AskToChoose:
+            pass
+        except ValueError as bad:
+            form.item1_text.errors = [str(bad)[:1].upper() + str(bad)[1:]]
+        else:
+            confirm(
+                "Your corrected answer has been sent to the MASH",
+                "The MASH sees the correction, your reason and the earlier answer. You can "
+                "correct it again until the due time.",
+            )
+            return redirect(url_for("sharing.show", request_id=request_id))
+    view = services.get_request_for(db.session(), principal, request_id)
+    if view.answer is None or view.status != "answered":
+        return render_template(
+            "sharing/closed.html",
+            message="only an answered request, before its due time, can have its answer corrected",
+            title="This answer cannot be corrected",
+            not_recorded="Nothing was changed.",
+        ), 409
+    if len(view.answer.items) > ITEM_SLOTS:
+        return render_template(
+            "sharing/closed.html",
+            message=f"this answer has more than {ITEM_SLOTS} items, more than this page holds: "
+            "ask the MASH to note the correction",
+            title="This answer cannot be corrected here",
+            not_recorded="Nothing was changed.",
+        ), 409
+    if request.method == "GET":
+        form.fill_from(
+            view.answer.outcome,
+            [(item.kind, item.text or "", item.restricted) for item in view.answer.items],
+        )
+    return render_template(
+        "sharing/correct.html",
+        view=view,
+        form=form,
+        left=view.due_at - runtime.now(),
+        title="Correct your agency's answer",
     )
 
 

@@ -52,5 +52,24 @@ def test_health_researcher_answers_a_request(live_hub, browser_page):
     assert "wrist injury" in page.locator("#answer-outcome + ul").inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "researcher-answered.png"), full_page=True)
+
+    # A slip is corrected before the due time; the earlier answer stays, with the reason.
+    page.get_by_role("link", name="Correct your answer").click()
+    assert (
+        page.get_by_label("First item").input_value() == "Attended A&E in March with a wrist injury"
+    )
+    page.get_by_label("First item").fill("Attended A&E in May with a wrist injury")
+    page.get_by_role("button", name="Send the corrected answer").click()
+    assert (
+        "Enter why you are correcting the answer"
+        in page.locator(".govuk-error-summary").inner_text()
+    )
+    page.get_by_label("Why are you correcting the answer?").fill("The month was wrong")
+    page.get_by_role("button", name="Send the corrected answer").click()
+    expect(page.get_by_role("heading", name="Your agency's answer")).to_be_visible()
+    assert "May" in page.locator("#answer-outcome + ul").inner_text()
+    page.get_by_text("Earlier answers (1)").click()
+    earlier = page.locator("details.govuk-details").inner_text()
+    assert "The month was wrong" in earlier and "in March" in earlier
     page.goto(f"{live_hub.url}/requests")
     expect(page.get_by_text("There are no open requests for your agency.")).to_be_visible()

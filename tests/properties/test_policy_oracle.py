@@ -80,6 +80,7 @@ CASE_CONTENT = frozenset(
         "request:create",
         "request:read",
         "request:answer",
+        "request:correct",
         "contribution:read",
     }
 )
@@ -166,6 +167,18 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
             and resource.agency in AGREEMENT_OF
         ):
             agreements.append(AGREEMENT_OF[resource.agency])
+
+    elif action is Action.REQUEST_CORRECT:
+        # An answer is corrected by its own agency's researchers, once given, before the
+        # due time, on a Red or Amber contact.
+        correctable = (
+            resource.agency == agency
+            and now.timestamp() < resource.due_at.timestamp()
+            and resource.status == "answered"
+            and resource.contact_rag in ("red", "amber")
+        )
+        if researcher and correctable and agency in AGREEMENT_OF:
+            agreements.append(AGREEMENT_OF[agency])
 
     elif action in (Action.REQUEST_READ, Action.REQUEST_ANSWER):
         own = resource.agency == agency
@@ -482,7 +495,9 @@ researchers = st.builds(
 @settings(ORACLE, max_examples=2_000 * SCALE)
 @given(
     scenarios(
-        actions=st.sampled_from([Action.REQUEST_READ, Action.REQUEST_ANSWER]),
+        actions=st.sampled_from(
+            [Action.REQUEST_READ, Action.REQUEST_ANSWER, Action.REQUEST_CORRECT]
+        ),
         who=researchers,
         when=near_boundary,
     )

@@ -229,7 +229,7 @@ def test_permit_on_an_agreement_not_in_force_is_a_warning(
     findings = check_policies(policies_copy, TODAY)
 
     assert {f.severity for f in findings} == {"warning"}
-    assert len(findings) == 4  # the four permits of partner_education.cedar
+    assert len(findings) == 5  # the five permits of partner_education.cedar
     assert all("rests on ISA-MASH-EDUCATION, which is not in force" in f.message for f in findings)
 
 
