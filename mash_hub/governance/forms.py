@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -13,6 +13,7 @@ from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from mash_hub import uktime
 from mash_hub.agencies import AGENCIES
+from mash_hub.contacts.identifiers import nhs_number_valid
 from mash_hub.identity.forms import SecurityCodeForm
 from mash_hub.policy.types import Action
 
@@ -138,3 +139,53 @@ class AuditSearchForm(FlaskForm):
 
 class ExportForm(SecurityCodeForm):
     submit = SubmitField("Download CSV", widget=GovSubmitInput())
+
+
+class ChildLookupForm(FlaskForm):
+    """ "Who accessed this child": posted, so what is typed never sits in a link or a log."""
+
+    nhs_number = StringField("NHS number", widget=GovTextInput(), filters=[_strip])
+    given_name = StringField("First name", widget=GovTextInput(), filters=[_strip])
+    family_name = StringField("Last name", widget=GovTextInput(), filters=[_strip])
+    date_of_birth = StringField("Date of birth", widget=GovTextInput(), filters=[_strip])
+    submit = SubmitField("Find the child", widget=GovSubmitInput())
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        named = any((self.given_name.data, self.family_name.data, self.date_of_birth.data))
+        if self.nhs_number.data:
+            if named:
+                self.nhs_number.errors = [
+                    "Enter the NHS number, or the name and date of birth, not both"
+                ]
+                return False
+            if not nhs_number_valid(self.nhs_number.data):
+                self.nhs_number.errors = ["Enter a real NHS number: 10 digits, like 943 476 5919"]
+                return False
+            return True
+        if not named:
+            self.nhs_number.errors = [
+                "Enter the child's NHS number, or their name and date of birth"
+            ]
+            return False
+        for field, message in (
+            (self.given_name, "Enter the child's first name"),
+            (self.family_name, "Enter the child's last name"),
+            (self.date_of_birth, "Enter the child's date of birth"),
+        ):
+            if not field.data:
+                field.errors = [message]
+                return False
+        if self.birth_day() is None:
+            self.date_of_birth.errors = [
+                f"Enter a real date of birth as day/month/year. {DATE_HINT}"
+            ]
+            return False
+        return True
+
+    def birth_day(self) -> date | None:
+        try:
+            return datetime.strptime(self.date_of_birth.data or "", "%d/%m/%Y").date()
+        except ValueError:
+            return None

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from mash_hub import uktime
@@ -45,6 +45,8 @@ REVIEW_SOON = timedelta(days=90)
 
 
 CORE_AGENCIES = tuple(agency.code for agency in AGENCIES if agency.mash_core)
+# What a governance lead's own look at the trail is audited as.
+TRAIL_READS = ("audit:read", "audit:find_contact", "audit:find_child", "audit:linked_children")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class AuditFilters:
     # Refused access without the routine: a MASH screener's page withholding a restricted
     # item (contribution:read refused to MASH core staff) is the rules working, not a probe.
     hide_routine: bool = False
+    # The lead's own reads of the trail (each search is audited) are left out unless asked
+    # for: otherwise they pile up at the top of every search.
+    hide_reads_of: str | None = None
 
     def describe(self) -> str:
         """The filters as ids and codes only (safe for the audit trail's reason field)."""
@@ -85,6 +90,8 @@ class AuditFilters:
             parts.append("break_glass")
         if self.hide_routine:
             parts.append("without_routine_withholding")
+        if self.hide_reads_of:
+            parts.append("without_own_searches")
         return " ".join(parts) or "all"
 
 
@@ -142,6 +149,13 @@ def _filtered(db: Session, agency: str, filters: AuditFilters) -> Select[AuditEv
     conditions += within(db, filters.since or None, filters.until or None)
     if filters.break_glass:
         conditions.append(AuditEvent.break_glass.is_(True))
+    if filters.hide_reads_of:
+        conditions.append(
+            or_(
+                AuditEvent.actor_id != filters.hide_reads_of,
+                AuditEvent.action.not_in(TRAIL_READS),
+            )
+        )
     if filters.hide_routine:
         conditions.append(
             or_(
@@ -401,6 +415,52 @@ def find_contact(
     if decide_within(principal, Action.AUDIT_FIND_CONTACT, resource) is None:
         return None
     return contact_id
+
+
+def find_child(db: Session, principal: Principal, found: people.IdentityFootprint) -> bool:
+    """Whether the firewall lets the lead find this child (`audit:find_child`, clause 8.8):
+    core leads any child the MASH holds, a partner's lead only one whose contacts are in
+    their own trail. Audited under the identifier's keyed hash, never what was typed; a
+    child nobody may find answers as one the hub does not hold."""
+    in_trail = bool(contacts_in_trail(db, principal.agency, found.contact_ids))
+    resource = duties.trail_contact(f"child:{found.key}", principal.agency, in_trail=in_trail)
+    return decide_within(principal, Action.AUDIT_FIND_CHILD, resource) is not None
+
+
+@dataclass(frozen=True)
+class AccessSummary:
+    """Who touched a set of records, in one agency's trail: events by agency, and by person
+    or system (allowed and refused)."""
+
+    total: int
+    by_agency: list[tuple[str, int, int]]  # agency code, allowed, refused
+    by_actor: list[tuple[str, str, str, int, int]]  # type, id, agency, allowed, refused
+
+
+def summarise(db: Session, agency: str, filters: AuditFilters, limit: int = 100) -> AccessSummary:
+    """Counts of the matching events grouped by agency and by actor, most first."""
+    matching = _filtered(db, agency, filters).subquery()
+    allowed = func.sum(case((matching.c.decision == "allow", 1), else_=0))
+    refused = func.sum(case((matching.c.decision == "deny", 1), else_=0))
+    agencies = db.execute(
+        select(matching.c.agency, allowed, refused)
+        .group_by(matching.c.agency)
+        .order_by(func.count().desc(), matching.c.agency)
+    ).all()
+    actors = db.execute(
+        select(matching.c.actor_type, matching.c.actor_id, matching.c.agency, allowed, refused)
+        .group_by(matching.c.actor_type, matching.c.actor_id, matching.c.agency)
+        .order_by(func.count().desc(), matching.c.actor_id)
+        .limit(limit)
+    ).all()
+    return AccessSummary(
+        total=sum(int(a or 0) + int(r or 0) for _code, a, r in agencies),
+        by_agency=[(code or "", int(a or 0), int(r or 0)) for code, a, r in agencies],
+        by_actor=[
+            (kind, actor, code or "", int(a or 0), int(r or 0))
+            for kind, actor, code, a, r in actors
+        ],
+    )
 
 
 def linked_children(

@@ -32,7 +32,7 @@ from mash_hub.firewall.decisions import Access
 from mash_hub.governance import charts, exports
 from mash_hub.governance import retention as retention_views
 from mash_hub.governance import services as governance
-from mash_hub.governance.forms import AuditSearchForm, ExportForm
+from mash_hub.governance.forms import AuditSearchForm, ChildLookupForm, ExportForm
 from mash_hub.identity import services as identity
 from mash_hub.people import services as people
 from mash_hub.sharing import services as sharing
@@ -40,6 +40,7 @@ from mash_hub.sharing import services as sharing
 bp = Blueprint("governance", __name__, url_prefix="/governance")
 
 REPORT_DAYS = 14
+CHILD_EVENTS = 100  # the newest events shown under a child's summary
 EXPORT_LIMIT = 100_000
 
 
@@ -101,7 +102,14 @@ def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
         break_glass=request.args.get("break_glass") == "1",
         # Refused access shows genuine refusals unless the lead asks for the routine too.
         hide_routine=form.decision.data == "deny" and request.args.get("routine") != "1",
+        hide_reads_of=principal.id if _hiding_own_searches(form) else None,
     )
+
+
+def _hiding_own_searches(form: AuditSearchForm) -> bool:
+    """The lead's own searches are left out unless asked for, or searched for by action
+    or by actor."""
+    return request.args.get("own") != "1" and not form.action.data and not form.actor.data
 
 
 def _search_form() -> AuditSearchForm:
@@ -194,6 +202,9 @@ def audit_search() -> str:
         export_url=url_for("governance.export", **_args_without("cursor")),
         routine_on={**_args_without("cursor", "routine"), "routine": "1"},
         routine_off=_args_without("cursor", "routine"),
+        own_hidden=_hiding_own_searches(form),
+        own_on={**_args_without("cursor", "own"), "own": "1"},
+        own_off=_args_without("cursor", "own"),
     )
 
 
@@ -217,6 +228,54 @@ def _args_without(*names: str) -> dict[str, Any]:
 
 def _page_url(cursor: str) -> str:
     return url_for("governance.audit_search", **_args_without("cursor"), cursor=cursor)
+
+
+@bp.route("/children", methods=["GET", "POST"])
+@requires(Permission.GOVERNANCE_VIEW)
+def children() -> str:
+    """Who accessed this child: found by NHS number, or name and date of birth, through
+    keyed hashes; a summary by agency and person, then the events, in the lead's trail."""
+    _read_audit()
+    principal = acting_principal()
+    form = ChildLookupForm()
+    result: dict[str, Any] | None = None
+    if form.validate_on_submit():
+        found = people.identity_footprint(
+            db.session(),
+            nhs_number=form.nhs_number.data or None,
+            given_name=form.given_name.data or "",
+            family_name=form.family_name.data or "",
+            date_of_birth=form.birth_day(),
+        )
+        contacts: frozenset[str] = frozenset()
+        persons: tuple[str, ...] = ()
+        if found is not None and governance.find_child(db.session(), principal, found):
+            contacts = governance.contacts_in_trail(
+                db.session(), principal.agency, found.contact_ids
+            )
+            persons = tuple(sorted(found.person_ids))
+        filters = governance.AuditFilters(contact_ids=tuple(sorted(contacts)), person_ids=persons)
+        if contacts or persons:
+            summary = governance.summarise(db.session(), principal.agency, filters)
+            page = governance.search(db.session(), principal.agency, filters, limit=CHILD_EVENTS)
+        else:
+            summary, page = governance.AccessSummary(0, [], []), governance.Page([], None)
+        actors = governance.actor_labels(
+            db.session(),
+            [(e.actor_type, e.actor_id) for e in page.events]
+            + [(kind, actor) for kind, actor, _a, _n, _r in summary.by_actor],
+        )
+        result = {
+            "contacts": sorted(contacts),
+            "persons": persons,
+            "summary": summary,
+            "events": page.events,
+            "more": page.next_cursor is not None,
+            "actors": actors,
+        }
+    return render_template(
+        "governance/children.html", title="Who accessed this child", form=form, result=result
+    )
 
 
 @bp.route("/audit/export", methods=["GET", "POST"])

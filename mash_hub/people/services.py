@@ -1039,6 +1039,61 @@ def footprint(db: Session, person_id: uuid.UUID) -> PersonFootprint:
     return PersonFootprint(frozenset(str(p) for p in persons), frozenset(str(c) for c in contacts))
 
 
+# What a governance lead may look a child up by: exact identifiers only.
+CHILD_LOOKUP_KINDS: Final = ("nhs", "name_dob")
+
+
+@dataclass(frozen=True)
+class IdentityFootprint:
+    """Ids only: the contacts whose subjects carry the identifier a lead typed (linked to
+    the register or not), and the register persons those subjects stand for, merges
+    followed; `key` is the identifier's keyed hash (hex), to name the look-up in the audit
+    without what was typed."""
+
+    key: str
+    person_ids: frozenset[str]
+    contact_ids: frozenset[str]
+
+
+def identity_footprint(
+    db: Session,
+    *,
+    nhs_number: str | None = None,
+    given_name: str = "",
+    family_name: str = "",
+    date_of_birth: date | None = None,
+) -> IdentityFootprint | None:
+    """Everything the hub holds under one child's NHS number, or full name with date of
+    birth, found through the subjects' keyed hashes (`subject_keys`), never clear text.
+    None when what was given makes no identifier (an NHS number that fails its check)."""
+    record = matching.PersonRecord(
+        id="lookup",
+        given_name=given_name if nhs_number is None else "",
+        family_name=family_name if nhs_number is None else "",
+        date_of_birth=date_of_birth if nhs_number is None else None,
+        nhs_number=nhs_number,
+    )
+    hashes = [
+        hashed
+        for hashed, kind in _identity_hashes(record, None).items()
+        if kind in CHILD_LOOKUP_KINDS
+    ]
+    if not hashes:
+        return None
+    rows = db.execute(
+        select(SubjectKey.contact_id, ContactSubject.person_id)
+        .join(ContactSubject, ContactSubject.id == SubjectKey.subject_id)
+        .where(SubjectKey.key.in_(hashes))
+    ).all()
+    contacts = {str(contact_id) for contact_id, _person in rows}
+    persons: set[str] = set()
+    for person in {person for _contact, person in rows if person is not None}:
+        found = footprint(db, person)
+        persons |= found.person_ids
+        contacts |= found.contact_ids
+    return IdentityFootprint(hashes[0].hex(), frozenset(persons), frozenset(contacts))
+
+
 def linked_children(db: Session, contact_id: uuid.UUID) -> list[uuid.UUID]:
     """The person ids of the contact's child subjects that are linked to the register."""
     found = db.scalars(

@@ -35,6 +35,7 @@ class Action(StrEnum):
     PERFORMANCE_READ = "performance:read"
     AUDIT_FIND_CONTACT = "audit:find_contact"
     AUDIT_LINKED_CHILDREN = "audit:linked_children"
+    AUDIT_FIND_CHILD = "audit:find_child"
     BREAK_GLASS_OPEN = "break_glass:open"
     BREAK_GLASS_REVIEW = "break_glass:review"
     DISCLOSURE_MAKE = "disclosure:make"
@@ -64,6 +65,7 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.PERFORMANCE_READ: "AgencyPerformance",
         Action.AUDIT_FIND_CONTACT: "TrailContact",
         Action.AUDIT_LINKED_CHILDREN: "TrailContact",
+        Action.AUDIT_FIND_CHILD: "TrailContact",
         Action.BREAK_GLASS_OPEN: "Contact",
         Action.BREAK_GLASS_REVIEW: "BreakGlassGrant",
         Action.DISCLOSURE_MAKE: "Disclosure",

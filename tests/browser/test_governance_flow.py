@@ -3,14 +3,16 @@ CSV with a fresh security code, in a real browser against a real server."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.hub import demo_user, security_code, sign_in
+from tests.browser.hub import api_call, api_token, demo_user, security_code, sign_in
+from tests.functional.test_contacts_api import CONTACT
 
 
 def test_governance_lead_searches_opens_a_chart_and_exports_csv(live_hub, browser_page):
@@ -55,3 +57,30 @@ def test_governance_lead_searches_opens_a_chart_and_exports_csv(live_hub, browse
     assert table_rows
     assert {row["action"] for row in table_rows} == {"audit:read"}
     assert {row["agency"] for row in table_rows} == {"csc"}
+
+
+def test_d9_a_lead_finds_who_accessed_a_child_by_nhs_number(live_hub, browser_page):
+    police = api_token(live_hub, "police")
+    contact = copy.deepcopy(CONTACT)
+    contact["received_at"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    contact["subjects"][0]["nhs_number"] = "401 023 2137"
+    api_call(f"{live_hub.url}/api/v1/contacts", "POST", contact, police)
+
+    page = browser_page
+    sign_in(page, live_hub, demo_user(live_hub, "csc", "governance_lead"))
+    page.get_by_role("link", name="Governance", exact=True).first.click()
+    page.get_by_role("link", name="Who accessed this child").click()
+    page.get_by_role("button", name="Find the child").click()
+    assert (
+        "NHS number, or their name and date of birth"
+        in page.locator(".govuk-error-summary").inner_text()
+    )
+    page.get_by_label("NHS number").fill("401 023 2137")
+    page.get_by_role("button", name="Find the child").click()
+    assert "names this child" in page.locator("#child-found").inner_text()
+    # The summary comes first: by agency, then by person, then the events.
+    assert "Police (Public Protection Desk)" in page.locator("#by-agency").inner_text()
+    assert page.locator("#by-person tbody tr").count() >= 1
+    assert page.locator("table.hub-audit-table tbody tr").count() >= 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "who-accessed-child.png"), full_page=True)

@@ -232,14 +232,19 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
         if "mash_manager" in roles and agency in CORE_AGENCIES:  # managers chase requests
             agreements.append("ISA-MASH-CORE")
 
-    elif action in (Action.AUDIT_FIND_CONTACT, Action.AUDIT_LINKED_CHILDREN):
-        # Only in the lead's own trail; partners find only contacts already in it, and
-        # never see which children are linked to the register.
+    elif action in (
+        Action.AUDIT_FIND_CONTACT,
+        Action.AUDIT_LINKED_CHILDREN,
+        Action.AUDIT_FIND_CHILD,
+    ):
+        # Only in the lead's own trail; partners find only contacts (and children whose
+        # contacts are) already in it, and never see which children are linked to the
+        # register.
         lead = "governance_lead" in roles and resource.agency == agency
         core_lead = lead and agency in CORE_AGENCIES
         finds_in_own_trail = (
             lead
-            and action is Action.AUDIT_FIND_CONTACT
+            and action in (Action.AUDIT_FIND_CONTACT, Action.AUDIT_FIND_CHILD)
             and agency in HUB_AGENCIES
             and resource.in_trail
         )
@@ -373,7 +378,11 @@ def resources_for(draw: st.DrawFn, action: Action, principal: Principal, now: da
         return UserDirectoryResource(agency)
     if action is Action.PERFORMANCE_READ:
         return AgencyPerformanceResource(agency)
-    if action in (Action.AUDIT_FIND_CONTACT, Action.AUDIT_LINKED_CHILDREN):
+    if action in (
+        Action.AUDIT_FIND_CONTACT,
+        Action.AUDIT_LINKED_CHILDREN,
+        Action.AUDIT_FIND_CHILD,
+    ):
         return TrailContactResource(draw(ids), agency, draw(st.booleans()))
     if action is Action.BREAK_GLASS_OPEN:
         return ContactResource(draw(ids), draw(rags), draw(st.sampled_from(["open", "closed"])))
@@ -570,6 +579,7 @@ GOVERNANCE_ACTIONS = [
     Action.PERFORMANCE_READ,
     Action.AUDIT_FIND_CONTACT,
     Action.AUDIT_LINKED_CHILDREN,
+    Action.AUDIT_FIND_CHILD,
     Action.BREAK_GLASS_OPEN,
     Action.BREAK_GLASS_REVIEW,
     Action.DISCLOSURE_MAKE,
