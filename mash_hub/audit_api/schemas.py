@@ -8,6 +8,7 @@ from typing import Any
 
 from mash_hub.audit.models import AuditEvent
 from mash_hub.audit.services import EventFilter
+from mash_hub.http.times import api_time
 from mash_hub.http.validation import Reader
 
 DECISIONS = ("allow", "deny")
@@ -82,7 +83,7 @@ def event_json(event: AuditEvent) -> dict[str, Any]:
     return {
         "seq": event.seq,
         "id": str(event.id),
-        "at": event.at.isoformat(),
+        "at": api_time(event.at),
         "kind": event.kind,
         "actor": event.actor_id,
         "actor_type": event.actor_type,

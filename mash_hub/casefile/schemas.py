@@ -6,6 +6,7 @@ from typing import Any
 
 from mash_hub.casefile.services import ApiContact
 from mash_hub.contacts.schemas import subject_json
+from mash_hub.http.times import api_time, api_time_or_none
 from mash_hub.sharing.schemas import summary_json
 
 
@@ -14,18 +15,18 @@ def contact_json(found: ApiContact) -> dict[str, Any]:
     return {
         "id": view.id,
         "reference": view.reference,
-        "received_at": view.received_at.isoformat(),
+        "received_at": api_time(view.received_at),
         "status": view.status,
         "rag": view.rag,
-        "decision_due_at": view.decision_due_at.isoformat() if view.decision_due_at else None,
+        "decision_due_at": api_time_or_none(view.decision_due_at),
         "rating_history": [
             {
                 "rag": r.rag,
                 "previous_rag": r.previous_rag,
                 "rationale": r.rationale,
-                "rated_at": r.rated_at.isoformat(),
+                "rated_at": api_time(r.rated_at),
                 "rated_by": r.rated_by,
-                "decision_due_at": r.decision_due_at.isoformat(),
+                "decision_due_at": api_time(r.decision_due_at),
             }
             for r in view.ratings
         ],

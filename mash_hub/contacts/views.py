@@ -13,6 +13,7 @@ from mash_hub.contacts.schemas import read_contact
 from mash_hub.deadlines import RAG_RATINGS
 from mash_hub.http.body import json_body
 from mash_hub.http.errors import ApiError
+from mash_hub.http.times import api_time
 from mash_hub.http.validation import Reader, ValidationFailed
 
 api_bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1/contacts")
@@ -60,4 +61,4 @@ def api_rate(contact_id: str) -> Response:
             409, "the contact was changed by someone else at the same time: read it and retry"
         ) from clash
     assert contact.decision_due_at is not None  # noqa: S101 - set by rating
-    return jsonify({"rag": contact.rag, "decision_due_at": contact.decision_due_at.isoformat()})
+    return jsonify({"rag": contact.rag, "decision_due_at": api_time(contact.decision_due_at)})

@@ -40,6 +40,7 @@ from mash_hub.firewall.release import (
     release_for_person,
     seal_for_person,
 )
+from mash_hub.http.times import api_time
 from mash_hub.people.models import (
     Person,
     PersonCandidate,
@@ -1347,7 +1348,7 @@ def repeat_contact_warnings(
             "subject_role": "child",
             "person_id": warning.person_id,
             "previous_contact_id": earlier.contact_id,
-            "previous_received_at": earlier.received_at.isoformat(),
+            "previous_received_at": api_time(earlier.received_at),
         }
         for warning in warnings
         for earlier in warning.triggers
@@ -1359,7 +1360,7 @@ def repeat_contact_warnings(
             "subject_role": item.subject_role,
             "person_id": None,
             "previous_contact_id": item.earlier.contact_id,
-            "previous_received_at": item.earlier.received_at.isoformat(),
+            "previous_received_at": api_time(item.earlier.received_at),
             "basis": item.basis,
         }
         for item in possible

@@ -31,6 +31,7 @@ from mash_hub.deadlines import RAG_RATINGS
 from mash_hub.http.body import json_body
 from mash_hub.http.confirm import confirm
 from mash_hub.http.errors import ApiError
+from mash_hub.http.times import api_time
 from mash_hub.http.validation import ValidationFailed
 from mash_hub.screening import services
 from mash_hub.screening.forms import (
@@ -557,6 +558,6 @@ def api_decide(contact_id: str) -> tuple[Response, int]:
             "contact_id": str(proposed.contact_id),
             "outcome": proposed.outcome,
             "status": "awaiting_approval",
-            "proposed_at": proposed.proposed_at.isoformat(),
+            "proposed_at": api_time(proposed.proposed_at),
         }
     ), 201

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mash_hub.agencies import AGENCY_CODES
+from mash_hub.http.times import api_time
 from mash_hub.http.validation import Reader
 from mash_hub.sharing.models import ITEM_KINDS, OUTCOMES
 from mash_hub.sharing.services import (
@@ -67,7 +68,7 @@ def answer_json(answer: AnswerView) -> dict[str, Any]:
         "id": answer.id,
         "agency": answer.agency,
         "outcome": answer.outcome,
-        "answered_at": answer.answered_at.isoformat(),
+        "answered_at": api_time(answer.answered_at),
         "items": [
             {
                 "kind": item.kind,
@@ -93,7 +94,7 @@ def summary_json(summary: RequestSummary) -> dict[str, Any]:
         "agency": summary.agency,
         "status": summary.status,
         "question": summary.question,
-        "requested_at": summary.requested_at.isoformat(),
-        "due_at": summary.due_at.isoformat(),
+        "requested_at": api_time(summary.requested_at),
+        "due_at": api_time(summary.due_at),
         "answer": answer_json(summary.answer) if summary.answer else None,
     }

@@ -23,6 +23,7 @@ from mash_hub.contacts.schemas import subject_json
 from mash_hub.http.body import json_body
 from mash_hub.http.confirm import confirm
 from mash_hub.http.errors import ApiError
+from mash_hub.http.times import api_time
 from mash_hub.http.validation import ValidationFailed
 from mash_hub.sharing import services
 from mash_hub.sharing.forms import ITEM_SLOTS, AnswerForm, CorrectionForm, SendRequestForm
@@ -215,7 +216,7 @@ def api_send(contact_id: str) -> tuple[Response, int]:
             "id": str(sent.id),
             "agency": sent.agency,
             "status": sent.status,
-            "due_at": sent.due_at.isoformat(),
+            "due_at": api_time(sent.due_at),
         }
     ), 201
 
@@ -269,8 +270,8 @@ def api_inbox() -> Response:
                     "contact_reference": row.contact_reference,
                     "status": "open",
                     "contact_rag": row.contact_rag,
-                    "requested_at": row.requested_at.isoformat(),
-                    "due_at": row.due_at.isoformat(),
+                    "requested_at": api_time(row.requested_at),
+                    "due_at": api_time(row.due_at),
                 }
                 for row in page
             ],
@@ -290,8 +291,8 @@ def api_show(request_id: str) -> Response:
             "agency": view.agency,
             "status": view.status,
             "question": view.question,
-            "requested_at": view.requested_at.isoformat(),
-            "due_at": view.due_at.isoformat(),
+            "requested_at": api_time(view.requested_at),
+            "due_at": api_time(view.due_at),
             "subjects": [subject_json(s) for s in view.subjects],
             "answer": answer_json(view.answer) if view.answer else None,
         }
@@ -312,7 +313,7 @@ def api_answer(request_id: str) -> tuple[Response, int]:
             "request_id": request_id,
             "agency": answer.agency,
             "outcome": answer.outcome,
-            "answered_at": answer.answered_at.isoformat(),
+            "answered_at": api_time(answer.answered_at),
             "items": len(answer.items),
         }
     ), 201

@@ -45,15 +45,15 @@ def test_amber_then_red_sets_deadlines_and_keeps_the_history(app, client, screen
     amber = rate(client, screening, contact_id, "amber", "Parental conflict; need partner checks")
     assert amber.status_code == 200, amber.json
     # 24 working hours on a 09:00-17:00 calendar: Monday 09:15 -> Thursday 09:15.
-    assert amber.json == {"rag": "amber", "decision_due_at": "2026-12-03T09:15:00+00:00"}
+    assert amber.json == {"rag": "amber", "decision_due_at": "2026-12-03T09:15:00Z"}
     red = rate(client, screening, contact_id, "red", "New information: injury seen")
     # Red counts outside working hours: 4 real hours from receipt.
-    assert red.json == {"rag": "red", "decision_due_at": "2026-11-30T13:15:00+00:00"}
+    assert red.json == {"rag": "red", "decision_due_at": "2026-11-30T13:15:00Z"}
 
     shown = client.get(f"/api/v1/contacts/{contact_id}", headers=screening).json
     assert shown["rag"] == "red"
     assert shown["status"] == "in_progress"
-    assert shown["decision_due_at"] == "2026-11-30T13:15:00+00:00"
+    assert shown["decision_due_at"] == "2026-11-30T13:15:00Z"
     history = [(r["rag"], r["previous_rag"], r["rationale"]) for r in shown["rating_history"]]
     assert history == [
         ("amber", None, "Parental conflict; need partner checks"),
@@ -69,7 +69,7 @@ def test_amber_then_red_sets_deadlines_and_keeps_the_history(app, client, screen
 
 def test_green_counts_elapsed_hours(client, screening, contact_id):
     green = rate(client, screening, contact_id, "green")
-    assert green.json["decision_due_at"] == "2026-12-03T09:15:00+00:00"  # 72 real hours
+    assert green.json["decision_due_at"] == "2026-12-03T09:15:00Z"  # 72 real hours
 
 
 @pytest.mark.parametrize(

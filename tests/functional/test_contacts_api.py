@@ -79,7 +79,7 @@ def test_police_system_records_a_contact_and_reads_it_back(app, client, police):
     assert {key: body["source"][key] for key in CONTACT["source"]} == CONTACT["source"]
     assert body["source"]["type"] == "agency"  # the contract's first shape: an agency
     assert body["consent"] == CONTACT["consent"]
-    assert body["received_at"] == "2026-11-30T09:15:00+00:00"
+    assert body["received_at"] == "2026-11-30T09:15:00Z"
     assert [s["given_name"] for s in body["subjects"]] == ["Sam", "Jo"]
     assert body["subjects"][0]["nhs_number"] == "9434765919"
     assert body["subjects"][0]["date_of_birth"] == "2015-04-02"

@@ -58,7 +58,7 @@ def test_the_same_nhs_number_warns_on_intake_before_any_link(client, police, scr
         "subject_role": "child",
         "person_id": None,
         "previous_contact_id": first,
-        "previous_received_at": "2026-06-01T10:00:00+00:00",
+        "previous_received_at": "2026-06-01T10:00:00Z",
         "basis": "nhs_number",
     } in warnings
     page = screener.get(f"/contacts/{second}").text

@@ -477,7 +477,7 @@ def test_repeat_contact_warning_in_the_api(app, client, police, screener, make_c
             "subject_role": "child",
             "person_id": person_id,
             "previous_contact_id": first,
-            "previous_received_at": "2026-06-01T10:00:00+00:00",
+            "previous_received_at": "2026-06-01T10:00:00Z",
         }
     ]
     partner = token(client, make_client, "health", Scope.SCREENING_READ)
