@@ -33,6 +33,7 @@ from mash_hub.identity.models import (
     WebSession,
 )
 from mash_hub.notifications.models import Notification
+from mash_hub.outbox.models import OutboxMessage
 from mash_hub.people.models import (
     Person,
     PersonCandidate,
@@ -81,6 +82,7 @@ __all__ = [
     "ContributionItem",
     "InfoRequest",
     "Notification",
+    "OutboxMessage",
     "Person",
     "PersonCandidate",
     "PersonKey",
