@@ -78,10 +78,14 @@ class SmtpChannel:
             )
         else:
             connection = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
-            if self._starttls:
+        try:
+            if self._starttls and not self._tls:
                 connection.starttls(context=context)
-        if self._username:
-            connection.login(self._username, self._password)
+            if self._username:
+                connection.login(self._username, self._password)
+        except BaseException:
+            connection.close()
+            raise
         self._connection = connection
         return connection
 

@@ -242,3 +242,24 @@ def test_a_retention_review_due_is_mailed_to_the_mash_cores_governance_leads(
         ("lead@police.example", "user", "police"),
     }
     assert {m.object_id for m in messages(app, "retention.review_due")} == {review_id}
+
+
+@pytest.mark.postgres
+def test_only_the_system_reads_the_outbox_on_postgresql(app, client, police, database_url):
+    """Anyone's unit of work may add a message; only delivery and operators' commands
+    (the system) read or change them: an agency's session sees none, not even its own."""
+    from sqlalchemy import create_engine
+
+    from tests.functional.test_row_level_security import visible
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row-level security is PostgreSQL's (set MASH_TEST_DATABASE_URL)")
+    contact_id = rated_contact(client, police, "red")
+    assert ask(client, police, contact_id, "health").status_code == 201  # police added it
+    engine = create_engine(database_url)
+    try:
+        assert visible(engine, "system", "outbox_messages") == 1
+        for agency in ("police", "csc", "health", None):
+            assert visible(engine, agency, "outbox_messages") == 0
+    finally:
+        engine.dispose()
