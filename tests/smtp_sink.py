@@ -3,13 +3,18 @@ thread. It keeps every message it accepts, or refuses them all with a temporary 
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -80,3 +85,50 @@ def smtp_sink() -> Iterator[Sink]:
         yield Sink(port, handler)
     finally:
         controller.stop()
+
+
+class _IdWriter:
+    """For a server in its own process: writes each accepted message's Message-ID."""
+
+    def __init__(self, path: str) -> None:
+        self.file = open(path, "a", encoding="ascii")  # noqa: SIM115 - open for the server's life
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        self.file.write(f"{parsed['Message-ID']}\n")
+        self.file.flush()
+        return "250 OK"
+
+
+@contextmanager
+def smtp_sink_process(ids_path: Path) -> Iterator[str]:
+    """An SMTP server in a process of its own (so it does not share the sender's
+    interpreter), writing each Message-ID it accepts to `ids_path`; yields its URL."""
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "tests.smtp_sink", str(port), str(ids_path)],
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the SMTP server did not start") from None
+                time.sleep(0.1)
+        yield f"smtp://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    controller = Controller(_IdWriter(sys.argv[2]), hostname="127.0.0.1", port=int(sys.argv[1]))
+    controller.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()

@@ -6,13 +6,14 @@ PostgreSQL the rows are read FOR UPDATE SKIP LOCKED, so two delivery processes n
 claim the same row; every claim is also a compare-and-set on (state, attempts), which is
 what makes the simple claim on SQLite (one writer at a time) safe. A claimed row is
 "sending" with a lease. The message is sent outside any transaction, then recorded as
-"sent" (again compare-and-set, so a stale sender cannot overwrite a newer claim).
+"sent" (again compare-and-set, so a stale sender cannot overwrite a newer claim), up to
+RECORD_EVERY messages per commit.
 
 A process killed after claiming loses nothing: the row stays "sending" until its lease
 runs out, then the next cycle claims it again and sends it with the same idempotency
-key (Message-ID). If it died after the server accepted the message but before it was
-recorded, the repeat carries the same Message-ID, which receivers drop (see
-`channels`). A failed send is retried after `first_retry`, doubling each time up to
+key (Message-ID). If it died after the server accepted a message but before recording
+it (its group not yet committed), the repeat carries the same Message-ID, which
+receivers drop (see `channels`). A failed send is retried after `first_retry`, doubling each time up to
 `longest_retry`; after `max_attempts` (or at once, for a permanent refusal) the message
 is "dead", listed by `mash-hub notifications list --state dead` and put back by
 `mash-hub notifications retry ID`.
@@ -146,19 +147,29 @@ def _last_words(row: OutboxMessage) -> str:
     return (row.last_error or "the sender stopped during its last attempt")[:500]
 
 
-def _record(database: Database, item: Claimed, **values: object) -> bool:
+def _record(database: Database, outcomes: list[tuple[Claimed, dict[str, object]]]) -> int:
+    """Record outcomes in one transaction, each only if its claim still holds; returns how
+    many did (a claim whose lease ran out may have been taken by another cycle)."""
+    recorded = 0
     with database.transaction() as db:
-        result = db.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == item.id,
-                OutboxMessage.state == "sending",
-                OutboxMessage.attempts == item.attempts,
+        for item, values in outcomes:
+            result = db.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == item.id,
+                    OutboxMessage.state == "sending",
+                    OutboxMessage.attempts == item.attempts,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
             )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        return getattr(result, "rowcount", 0) == 1
+            recorded += getattr(result, "rowcount", 0)
+    return recorded
+
+
+# Messages sent are recorded in groups of at most this many (one commit each): a process
+# killed mid-group re-sends that group's messages after the lease, under the same keys.
+RECORD_EVERY = 50
 
 
 def send_claimed(
@@ -169,10 +180,20 @@ def send_claimed(
     now: Callable[[], datetime],
     result: CycleResult,
 ) -> None:
+    sent: list[tuple[Claimed, dict[str, object]]] = []
+
+    def record_sent() -> None:
+        if sent:
+            recorded = _record(database, sent)
+            result.sent += recorded
+            result.lost_claims += len(sent) - recorded
+            sent.clear()
+
     for item in claimed:
         try:
             channel.send(item.email)
         except SendFailed as failed:
+            record_sent()
             dead = failed.permanent or item.attempts >= settings.max_attempts
             values: dict[str, object] = {"last_error": failed.reason, "lease_until": None}
             if dead:
@@ -180,7 +201,7 @@ def send_claimed(
             else:
                 values["state"] = "queued"
                 values["next_attempt_at"] = now() + backoff(settings, item.attempts)
-            if _record(database, item, **values):
+            if _record(database, [(item, values)]):
                 if dead:
                     result.dead += 1
                 else:
@@ -196,10 +217,12 @@ def send_claimed(
                 error=failed.reason,
             )
             continue
-        if _record(database, item, state="sent", sent_at=now(), lease_until=None, last_error=None):
-            result.sent += 1
-        else:
-            result.lost_claims += 1
+        sent.append(
+            (item, {"state": "sent", "sent_at": now(), "lease_until": None, "last_error": None})
+        )
+        if len(sent) >= RECORD_EVERY:
+            record_sent()
+    record_sent()
 
 
 def deliver_once(
