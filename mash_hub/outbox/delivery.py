@@ -13,10 +13,10 @@ A process killed after claiming loses nothing: the row stays "sending" until its
 runs out, then the next cycle claims it again and sends it with the same idempotency
 key (Message-ID). If it died after the server accepted a message but before recording
 it (its group not yet committed), the repeat carries the same Message-ID, which
-receivers drop (see `channels`). A failed send is retried after `first_retry`, doubling each time up to
-`longest_retry`; after `max_attempts` (or at once, for a permanent refusal) the message
-is "dead", listed by `mash-hub notifications list --state dead` and put back by
-`mash-hub notifications retry ID`.
+receivers drop (see `channels`). A failed send is retried after `first_retry`,
+doubling each time up to `longest_retry`; after `max_attempts` (or at once, for a
+permanent refusal) the message is "dead", listed by `mash-hub notifications list
+--state dead` and put back by `mash-hub notifications retry ID`.
 """
 
 from __future__ import annotations
