@@ -272,6 +272,9 @@ class NotificationsSettings:
     # send it again, under the same idempotency key.
     lease: Duration = field(default_factory=lambda: _d("2 minutes"))
     batch_size: int = 100
+    # Messages recorded as sent per commit: more is faster, but a process that dies
+    # re-sends (under the same Message-ID) up to this many accepted, unrecorded messages.
+    record_every: int = 1
     interval: Duration = field(default_factory=lambda: _d("5 seconds"))
 
     def link_base(self, public_url: str) -> str:
@@ -716,8 +719,8 @@ def _check_notifications(
                 f"{where.describe(('notifications', 'mailboxes', code))}: expected one of "
                 f"{', '.join(AGENCY_CODES)}"
             )
-    if notifications.max_attempts < 1 or notifications.batch_size < 1:
-        fail("max_attempts", "max_attempts and batch_size must be at least 1")
+    if min(notifications.max_attempts, notifications.batch_size, notifications.record_every) < 1:
+        fail("max_attempts", "max_attempts, batch_size and record_every must be at least 1")
     if notifications.base_url and not notifications.base_url.startswith(
         ("https://", *_LOCAL_HOSTS)
     ):

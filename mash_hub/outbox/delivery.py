@@ -6,14 +6,14 @@ PostgreSQL the rows are read FOR UPDATE SKIP LOCKED, so two delivery processes n
 claim the same row; every claim is also a compare-and-set on (state, attempts), which is
 what makes the simple claim on SQLite (one writer at a time) safe. A claimed row is
 "sending" with a lease. The message is sent outside any transaction, then recorded as
-"sent" (again compare-and-set, so a stale sender cannot overwrite a newer claim), up to
-RECORD_EVERY messages per commit.
+"sent" (again compare-and-set, so a stale sender cannot overwrite a newer claim), one
+commit per message, or per `[notifications] record_every` messages.
 
 A process killed after claiming loses nothing: the row stays "sending" until its lease
 runs out, then the next cycle claims it again and sends it with the same idempotency
 key (Message-ID). If it died after the server accepted a message but before recording
-it (its group not yet committed), the repeat carries the same Message-ID, which
-receivers drop (see `channels`). A failed send is retried after `first_retry`,
+it (the one in flight, or a group not yet committed), the repeat carries the same
+Message-ID, which receivers drop (see `channels`). A failed send is retried after `first_retry`,
 doubling each time up to `longest_retry`; after `max_attempts` (or at once, for a
 permanent refusal) the message is "dead", listed by `mash-hub notifications list
 --state dead` and put back by `mash-hub notifications retry ID`.
@@ -167,11 +167,6 @@ def _record(database: Database, outcomes: list[tuple[Claimed, dict[str, object]]
     return recorded
 
 
-# Messages sent are recorded in groups of at most this many (one commit each): a process
-# killed mid-group re-sends that group's messages after the lease, under the same keys.
-RECORD_EVERY = 50
-
-
 def send_claimed(
     database: Database,
     settings: NotificationsSettings,
@@ -220,7 +215,7 @@ def send_claimed(
         sent.append(
             (item, {"state": "sent", "sent_at": now(), "lease_until": None, "last_error": None})
         )
-        if len(sent) >= RECORD_EVERY:
+        if len(sent) >= settings.record_every:
             record_sent()
     record_sent()
 
