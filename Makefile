@@ -46,7 +46,8 @@ demo: setup
 	$(BIN)/mash-hub init-db
 	$(BIN)/mash-hub demo
 	@echo "Sign-in details for every demo user: instance/demo-credentials.json"
-	@# The scheduler runs beside the web server, as in production; Ctrl-C stops both.
+	@# The scheduler runs beside the web server, as in production; Ctrl-C stops both. It
+	@# delivers the outbox too: to the log, unless [notifications] smtp_url names a server.
 	@trap 'kill $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/mash-hub scheduler & scheduler=$$!; \
 	$(BIN)/mash-hub serve --host $(HOST) --port $(PORT)

@@ -20,6 +20,7 @@ from mash_hub.authz.permissions import Role, Scope
 from mash_hub.commands import HubContext, pass_hub, unit_of_work
 from mash_hub.config import ConfigError, load_settings
 from mash_hub.crypto.cli import keys
+from mash_hub.outbox.cli import notifications
 from mash_hub.policy.cli import policies
 from mash_hub.policy.pdp import PolicyConfigError
 
@@ -567,6 +568,7 @@ def clients_revoke(hub: HubContext, client_id: str) -> None:
 cli.add_command(policies)
 cli.add_command(keys)
 cli.add_command(audit)
+cli.add_command(notifications)
 
 
 def main() -> None:

@@ -242,6 +242,58 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class NotificationsSettings:
+    """How messages leave the hub (mash_hub.outbox): email by SMTP or GOV.UK Notify."""
+
+    # "smtp", "notify" or "log" (written to the log only, for development); empty chooses
+    # Notify when notify_api_key is set, else SMTP when smtp_url is set, else the log.
+    channel: str = ""
+    # smtp://host:port (plain, or STARTTLS with smtp_starttls) or smtps://host:port (TLS
+    # from the start); credentials in the URL (smtp://user:pass@host) or below.
+    smtp_url: str = ""
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout: Duration = field(default_factory=lambda: _d("30 seconds"))
+    from_address: str = "mash-hub@localhost"
+    # GOV.UK Notify: the API key (from the environment), and a template id per kind, the
+    # kind's dots as underscores (request_sent = "...").
+    notify_api_key: str = ""
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    templates: dict[str, str] = field(default_factory=dict)
+    # Each agency's shared MASH mailbox, by agency code: it receives its agency's requests.
+    mailboxes: dict[str, str] = field(default_factory=dict)
+    # The hub's address for links in messages; empty: [app] public_url.
+    base_url: str = ""
+    # Delivery: a failed message is tried again after first_retry, doubling up to
+    # longest_retry, and is dead (listed for an administrator) after max_attempts.
+    max_attempts: int = 8
+    first_retry: Duration = field(default_factory=lambda: _d("30 seconds"))
+    longest_retry: Duration = field(default_factory=lambda: _d("1 hour"))
+    # How long a claimed message is held for its sender; after that another cycle may
+    # send it again, under the same idempotency key.
+    lease: Duration = field(default_factory=lambda: _d("2 minutes"))
+    batch_size: int = 100
+    # Messages recorded as sent per commit: more is faster, but a process that dies
+    # re-sends (under the same Message-ID) up to this many accepted, unrecorded messages.
+    record_every: int = 1
+    interval: Duration = field(default_factory=lambda: _d("5 seconds"))
+
+    def link_base(self, public_url: str) -> str:
+        return (self.base_url or public_url or "http://127.0.0.1:5000").rstrip("/")
+
+    def chosen_channel(self) -> str:
+        if self.channel:
+            return self.channel
+        if self.notify_api_key:
+            return "notify"
+        return "smtp" if self.smtp_url else "log"
+
+
+NOTIFICATION_CHANNELS = ("smtp", "notify", "log")
+
+
+@dataclass(frozen=True)
 class MetricsSettings:
     # The bearer token a Prometheus scraper sends to GET /metrics (at least 32 characters,
     # from the environment: MASH_METRICS__TOKEN). Empty: /metrics is off (404).
@@ -305,6 +357,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     oidc: OidcSettings = field(default_factory=OidcSettings)
+    notifications: NotificationsSettings = field(default_factory=NotificationsSettings)
     source: str = "(defaults)"
 
     def master_key_bytes(self) -> bytes:
@@ -559,6 +612,7 @@ def _check(settings: Settings, where: _Locator, *, read_keys: bool = True) -> No
         )
     for name, provider in settings.oidc.providers.items():
         _check_provider(name, provider, app.production, where)
+    _check_notifications(settings.notifications, app.production, where)
     if app.public_url and not app.public_url.startswith(("https://", *_LOCAL_HOSTS)):
         raise ConfigError(f"{where.describe(('app', 'public_url'))}: expected an https:// URL")
     if app.production and settings.oidc.providers and not app.public_url.startswith("https://"):
@@ -629,3 +683,47 @@ def _check_provider(
         fail("mfa_amr", "name the amr or acr values that prove MFA; sign-in requires MFA")
     if not provider.algorithms or any(a not in _SAFE_ALGORITHMS for a in provider.algorithms):
         fail("algorithms", f"expected some of {', '.join(_SAFE_ALGORITHMS)}")
+
+
+_SMTP_SCHEMES = ("smtp://", "smtps://")
+_LOOPBACK_SMTP = ("smtp://127.0.0.1", "smtp://localhost", "smtp://[::1]")
+
+
+def _check_notifications(
+    notifications: NotificationsSettings, production: bool, where: _Locator
+) -> None:
+    def fail(key: str, problem: str) -> typing.NoReturn:
+        raise ConfigError(f"{where.describe(('notifications', key))}: {problem}")
+
+    if notifications.channel and notifications.channel not in NOTIFICATION_CHANNELS:
+        fail("channel", f"expected one of {', '.join(NOTIFICATION_CHANNELS)}")
+    url = notifications.smtp_url
+    if url and not url.startswith(_SMTP_SCHEMES):
+        fail("smtp_url", "expected smtp://host:port or smtps://host:port")
+    if notifications.chosen_channel() == "smtp" and not url:
+        fail("smtp_url", 'the "smtp" channel needs smtp_url')
+    if notifications.chosen_channel() == "notify" and not notifications.notify_api_key:
+        fail("notify_api_key", 'the "notify" channel needs notify_api_key')
+    if (
+        production
+        and url.startswith("smtp://")
+        and not notifications.smtp_starttls
+        and not url.startswith(_LOOPBACK_SMTP)
+    ):
+        fail(
+            "smtp_url",
+            "production sends mail to another host only over TLS: use smtps:// or set "
+            "smtp_starttls = true",
+        )
+    for code in notifications.mailboxes:
+        if code not in AGENCY_CODES:
+            raise ConfigError(
+                f"{where.describe(('notifications', 'mailboxes', code))}: expected one of "
+                f"{', '.join(AGENCY_CODES)}"
+            )
+    if min(notifications.max_attempts, notifications.batch_size, notifications.record_every) < 1:
+        fail("max_attempts", "max_attempts, batch_size and record_every must be at least 1")
+    if notifications.base_url and not notifications.base_url.startswith(
+        ("https://", *_LOCAL_HOSTS)
+    ):
+        fail("base_url", "expected an https:// URL")

@@ -34,6 +34,7 @@ from mash_hub.identity.models import (
     WebSession,
 )
 from mash_hub.notifications.models import Notification
+from mash_hub.outbox.models import OutboxMessage
 from mash_hub.people.models import (
     Person,
     PersonCandidate,
@@ -92,6 +93,7 @@ __all__ = [
     "ContributionRevisionItem",
     "InfoRequest",
     "Notification",
+    "OutboxMessage",
     "Person",
     "PersonCandidate",
     "PersonKey",

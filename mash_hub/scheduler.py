@@ -38,6 +38,7 @@ from mash_hub.config import Settings
 from mash_hub.db import Database
 from mash_hub.identity import throttle
 from mash_hub.operations.leadership import ADVISORY_LOCK_KEY, lock_path
+from mash_hub.outbox import delivery
 from mash_hub.retention import services as retention
 from mash_hub.sharing import services as sharing
 
@@ -46,6 +47,10 @@ log = structlog.get_logger("mash_hub.scheduler")
 
 def _every_interval(settings: Settings) -> BaseTrigger:
     return IntervalTrigger(seconds=max(1, settings.scheduler.interval.seconds))
+
+
+def _every_delivery_interval(settings: Settings) -> BaseTrigger:
+    return IntervalTrigger(seconds=max(1, settings.notifications.interval.seconds))
 
 
 def _every_seal_interval(settings: Settings) -> BaseTrigger:
@@ -84,6 +89,8 @@ JOBS: list[Job | DatabaseJob] = [
     Job("escalate_breach_clocks", breaches.escalate_clocks, _every_interval),
     DatabaseJob("seal_audit", seal_audit, _every_seal_interval),
     Job("forget_sign_in_attempts", throttle.prune, _every_interval),
+    # After the jobs that write messages, so `--once` sends what they wrote.
+    DatabaseJob("deliver_notifications", delivery.deliver_job, _every_delivery_interval),
 ]
 
 

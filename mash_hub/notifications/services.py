@@ -1,6 +1,14 @@
-"""Sending and listing in-hub notifications. Services never commit."""
+"""Sending and listing in-hub notifications. Services never commit.
+
+Each notification is also written to the outbox (mash_hub.outbox) in the same unit of
+work: an email to every active user of the agency with the role, and for a request kind
+to the agency's shared MASH mailbox too. A rolled-back action sends nothing; a committed
+one is delivered by `mash-hub notifications deliver` or the scheduler.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -8,33 +16,28 @@ from sqlalchemy.orm import Session
 from mash_hub import runtime
 from mash_hub.authz.permissions import Role
 from mash_hub.notifications.models import Notification
+from mash_hub.outbox import services as outbox
+from mash_hub.outbox.messages import KINDS
 
-MESSAGES = {
-    "break_glass.opened": "Emergency access was opened and is waiting for your review",
-    "request.due_soon": "An information request is close to its due time and not yet answered",
-    "request.overdue": "An information request ran out without an answer",
-    "disclosure.approval_needed": "A disclosure out of the MASH includes your agency's restricted "
-    "information and waits for your decision",
-    "disclosure.decided": "An agency recorded its decision on a disclosure you started",
-    "step_up.locked": "Someone in your agency entered too many wrong security codes for a "
-    "sensitive action; their fresh codes are refused for a while",
-    "breach.recorded": "A suspected personal data breach concerning your agency was recorded",
-    "breach.partners_due_soon": "The time to tell the other parties about a personal data "
-    "breach is nearly up",
-    "breach.partners_overdue": "The time to tell the other parties about a personal data "
-    "breach has run out",
-    "breach.ico_due_soon": "The 72 hours to report a personal data breach to the Information "
-    "Commissioner are nearly up and no decision is recorded",
-    "breach.ico_overdue": "The 72 hours to report a personal data breach to the Information "
-    "Commissioner have run out",
-    "sign_in.held_back": "Someone failed to sign in to the account of a person in your "
-    "agency many times; sign-ins from places the person does not use are held back for a while",
-}
+MESSAGES = {kind: what.summary for kind, what in KINDS.items()}
 
 
 def notify(
-    db: Session, *, agency: str, role: Role, kind: str, object_type: str, object_id: str
+    db: Session,
+    *,
+    agency: str,
+    role: Role,
+    kind: str,
+    object_type: str,
+    object_id: str,
+    contact_reference: str | None = None,
+    about_agency: str | None = None,
+    due_at: datetime | None = None,
+    to_mailbox: bool | None = None,
 ) -> Notification:
+    """Tell `role` in `agency`, in the hub and by email. `contact_reference`, `about_agency`
+    and `due_at` are what the email may name (never case content); `to_mailbox` (by
+    default: for request kinds) sends it to the agency's shared mailbox as well."""
     if kind not in MESSAGES:
         raise ValueError(f"undeclared notification kind {kind!r}")
     notification = Notification(
@@ -47,6 +50,18 @@ def notify(
     )
     db.add(notification)
     db.flush()
+    outbox.enqueue(
+        db,
+        agency=agency,
+        role=role.value,
+        kind=kind,
+        object_type=object_type,
+        object_id=object_id,
+        contact_reference=contact_reference,
+        about_agency=about_agency,
+        due_at=due_at,
+        to_mailbox=to_mailbox,
+    )
     return notification
 
 

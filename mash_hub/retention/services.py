@@ -38,8 +38,10 @@ from sqlalchemy import Engine, delete, event, exists, func, or_, select, text, u
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
+from mash_hub.agencies import AGENCIES
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
+from mash_hub.authz.permissions import Role
 from mash_hub.contacts.models import (
     Contact,
     ContactDecision,
@@ -50,6 +52,7 @@ from mash_hub.crypto import keys
 from mash_hub.errors import NotFound
 from mash_hub.firewall import duties, records
 from mash_hub.firewall.decisions import AccessDenied, require
+from mash_hub.notifications.services import notify
 from mash_hub.people.models import (
     Person,
     PersonCandidate,
@@ -65,6 +68,7 @@ from mash_hub.sharing.models import Contribution, InfoRequest
 
 SYSTEM_ACTOR: Final = "scheduler"
 # The review list and deletion belong to the MASH: its core agencies' governance leads.
+MASH_CORE_AGENCIES: Final = tuple(a.code for a in AGENCIES if a.mash_core)
 NFA_OUTCOMES: Final = frozenset({"no_further_action", "signpost"})
 REASON_MAX: Final = 500
 
@@ -236,6 +240,17 @@ def list_due(db: Session) -> int:
                 reason=f"{due.basis.record_type} {due.basis.period} ({due.basis.isa_id}) passed",
             ),
         )
+        for agency in MASH_CORE_AGENCIES:
+            notify(
+                db,
+                agency=agency,
+                role=Role.GOVERNANCE_LEAD,
+                kind="retention.review_due",
+                object_type="RetentionReview",
+                object_id=str(review.id),
+                contact_reference=contact.reference,
+                due_at=due.due_at,
+            )
         listed += 1
     return listed
 

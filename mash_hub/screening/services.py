@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, lazyload
 from mash_hub import firewall, runtime
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
+from mash_hub.authz.permissions import Role
 from mash_hub.contacts import services as contacts
 from mash_hub.contacts.hooks import hooks
 from mash_hub.contacts.models import (
@@ -42,6 +43,7 @@ from mash_hub.errors import Conflict, Refused
 from mash_hub.firewall import duties, records
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import Agency, ApiClient, User
+from mash_hub.notifications.services import notify
 from mash_hub.policy import Action
 
 SCREENING_STATUSES = ("awaiting_screening", "in_progress")
@@ -758,10 +760,37 @@ def review(
         # referrer has been told.
         contact.status = "decided"
     db.flush()
+    # The proposer's agency's screeners hear of it: to pass an approved outcome on to the
+    # referrer, or to look again at a returned one.
+    notify(
+        db,
+        agency=_agency_of(db, pending.proposed_by) or "csc",
+        role=Role.SCREENER,
+        kind=f"decision.{verdict}",
+        object_type="Contact",
+        object_id=str(contact.id),
+        contact_reference=contact.reference,
+        due_at=signed.acknowledgement_due_at,
+    )
     _event(
         db, principal, "decision.reviewed", Action.CONTACT_DECIDE, str(pending.id), contact, verdict
     )
     return signed
+
+
+def _agency_of(db: Session, actor_id: str) -> str | None:
+    """The agency of the person (or agency system) recorded as an actor."""
+    try:
+        ident = uuid.UUID(actor_id)
+    except ValueError:
+        return db.scalar(
+            select(Agency.code)
+            .join(ApiClient, ApiClient.agency_id == Agency.id)
+            .where(ApiClient.client_id == actor_id)
+        )
+    return db.scalar(
+        select(Agency.code).join(User, User.agency_id == Agency.id).where(User.id == ident)
+    )
 
 
 def acknowledge(

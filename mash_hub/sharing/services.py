@@ -261,6 +261,19 @@ def send_request(
         raise RequestConflict(
             f"{AGENCY_NAMES[agency]} has already been asked about this contact"
         ) from clash
+    # The agency's researchers and its shared mailbox learn of it by email, in this unit
+    # of work: if the request is not committed, no message goes.
+    notify(
+        db,
+        agency=agency,
+        role=Role.AGENCY_RESEARCHER,
+        kind="request.sent",
+        object_type="InfoRequest",
+        object_id=str(request_id),
+        contact_reference=request.contact_reference,
+        about_agency=agency,
+        due_at=due,
+    )
     return request
 
 
@@ -878,6 +891,11 @@ def _escalate(db: Session, request: InfoRequest, kind: str) -> None:
             kind=kind,
             object_type="InfoRequest",
             object_id=str(request.id),
+            contact_reference=request.contact_reference,
+            about_agency=request.agency,
+            due_at=request.due_at,
+            # The asked agency's mailbox hears of its own request once.
+            to_mailbox=agency == request.agency,
         )
     record(
         db,

@@ -72,6 +72,8 @@ def test_expiry_job_closes_overdue_requests_once_and_escalates(app, client, cloc
             ).all()
         )
     assert sent == {
+        ("health", "agency_researcher", "request.sent"),
+        ("housing", "agency_researcher", "request.sent"),
         ("csc", "mash_manager", "request.overdue"),
         ("health", "governance_lead", "request.overdue"),
         ("housing", "governance_lead", "request.overdue"),
@@ -88,7 +90,7 @@ def test_requests_near_due_are_escalated_once(app, client, clock, police):
     assert scheduler.run_all_once(app)["escalate_requests"] == 0
     with _db(app).transaction() as session:
         kinds = session.scalars(select(Notification.kind)).all()
-    assert sorted(kinds) == ["request.due_soon", "request.due_soon"]
+    assert sorted(kinds) == ["request.due_soon", "request.due_soon", "request.sent"]
 
 
 def test_green_stragglers_are_withdrawn_by_the_job(app, client, police):

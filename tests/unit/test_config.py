@@ -212,3 +212,47 @@ def test_cli_reports_a_bad_config_in_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert f"{path}:2: [login] max_failures" in lines[0]
+
+
+def test_notifications_channel_follows_what_is_configured():
+    assert load_settings(None, {}).notifications.chosen_channel() == "log"
+    smtp = load_settings(None, {"MASH_NOTIFICATIONS__SMTP_URL": "smtp://127.0.0.1:2525"})
+    assert smtp.notifications.chosen_channel() == "smtp"
+    notify = load_settings(None, {"MASH_NOTIFICATIONS__NOTIFY_API_KEY": "k-" + "0" * 73})
+    assert notify.notifications.chosen_channel() == "notify"
+    mailboxes = load_settings(
+        None, {"MASH_NOTIFICATIONS__MAILBOXES__HEALTH": "mash-health@nhs.example"}
+    ).notifications.mailboxes
+    assert mailboxes == {"health": "mash-health@nhs.example"}
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MASH_NOTIFICATIONS__CHANNEL": "pigeon"}, "channel"),
+        ({"MASH_NOTIFICATIONS__SMTP_URL": "http://mail.example"}, "smtp_url"),
+        ({"MASH_NOTIFICATIONS__CHANNEL": "smtp"}, "smtp_url"),
+        ({"MASH_NOTIFICATIONS__CHANNEL": "notify"}, "notify_api_key"),
+        ({"MASH_NOTIFICATIONS__MAILBOXES__NHS": "x@nhs.example"}, "nhs"),
+        ({"MASH_NOTIFICATIONS__MAX_ATTEMPTS": "0"}, "max_attempts"),
+    ],
+)
+def test_notifications_settings_are_checked(env, named):
+    with pytest.raises(ConfigError, match=named):
+        load_settings(None, env)
+
+
+def test_production_sends_mail_to_another_host_only_over_tls():
+    with pytest.raises(ConfigError, match="TLS"):
+        load_settings(
+            None, _production(MASH_NOTIFICATIONS__SMTP_URL="smtp://relay.council.example")
+        )
+    for safe in (
+        {"MASH_NOTIFICATIONS__SMTP_URL": "smtps://relay.council.example"},
+        {
+            "MASH_NOTIFICATIONS__SMTP_URL": "smtp://relay.council.example:587",
+            "MASH_NOTIFICATIONS__SMTP_STARTTLS": "true",
+        },
+        {"MASH_NOTIFICATIONS__SMTP_URL": "smtp://127.0.0.1:25"},
+    ):
+        assert load_settings(None, _production(**safe)).notifications.chosen_channel() == "smtp"

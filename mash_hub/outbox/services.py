@@ -1,0 +1,171 @@
+"""Writing messages into the outbox (in the caller's unit of work), and the
+administrator's view of it. Services never commit.
+
+The recipients are read from the directory tables by name (users, their roles and
+agencies): the outbox sits below the identity package, which notifies through it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, column, func, select, table, update
+from sqlalchemy.orm import Session
+
+from mash_hub import runtime
+from mash_hub.outbox.messages import KINDS, REQUEST_KINDS
+from mash_hub.outbox.models import STATES, OutboxMessage
+
+_users = table("users", column("id"), column("email"), column("agency_id"), column("disabled_at"))
+_user_roles = table("user_roles", column("user_id"), column("role"))
+_agencies = table("agencies", column("id"), column("code"))
+
+
+class OutboxError(Exception):
+    """The message asked for does not exist or cannot be retried."""
+
+
+def people(db: Session, agency: str, role: str) -> list[str]:
+    """The addresses of the active users holding `role` in `agency`."""
+    return list(
+        db.scalars(
+            select(_users.c.email)
+            .join(_agencies, _agencies.c.id == _users.c.agency_id)
+            .join(_user_roles, _user_roles.c.user_id == _users.c.id)
+            .where(
+                _agencies.c.code == agency,
+                _user_roles.c.role == role,
+                _users.c.disabled_at.is_(None),
+            )
+            .order_by(_users.c.email)
+        )
+    )
+
+
+def mailbox(agency: str) -> str | None:
+    return runtime.settings().notifications.mailboxes.get(agency) or None
+
+
+def enqueue(
+    db: Session,
+    *,
+    agency: str,
+    role: str,
+    kind: str,
+    object_type: str,
+    object_id: str,
+    contact_reference: str | None = None,
+    about_agency: str | None = None,
+    due_at: datetime | None = None,
+    to_mailbox: bool | None = None,
+) -> list[OutboxMessage]:
+    """Queue one email per recipient: each active user of `agency` with `role`, and, for a
+    request kind (or when `to_mailbox`), the agency's shared mailbox. Flushed in the
+    caller's unit of work: rolled back with it, committed with it."""
+    if kind not in KINDS:
+        raise ValueError(f"undeclared message kind {kind!r}")
+    if to_mailbox is None:
+        to_mailbox = kind in REQUEST_KINDS
+    recipients: list[tuple[str, str]] = [(email, "user") for email in people(db, agency, role)]
+    shared = mailbox(agency) if to_mailbox else None
+    if shared and all(shared.lower() != email.lower() for email, _ in recipients):
+        recipients.append((shared, "mailbox"))
+    now = runtime.now()
+    queued = []
+    for address, recipient_kind in recipients:
+        message_id = uuid.uuid4()
+        queued.append(
+            OutboxMessage(
+                id=message_id,
+                idempotency_key=f"{message_id.hex}@mash-hub",
+                channel="email",
+                recipient=address,
+                recipient_kind=recipient_kind,
+                recipient_agency=agency,
+                recipient_role=role if recipient_kind == "user" else None,
+                kind=kind,
+                object_type=object_type,
+                object_id=object_id,
+                contact_reference=contact_reference,
+                about_agency=about_agency,
+                due_at=due_at,
+                state="queued",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    db.add_all(queued)
+    db.flush()
+    return queued
+
+
+@dataclass(frozen=True)
+class Listed:
+    id: str
+    kind: str
+    state: str
+    attempts: int
+    recipient_kind: str
+    recipient_agency: str
+    created_at: datetime
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+def listing(db: Session, state: str | None = None, limit: int = 100) -> list[Listed]:
+    """The newest messages, in one state or all (for `mash-hub notifications list`)."""
+    if state is not None and state not in STATES:
+        raise OutboxError(f"unknown state {state!r}: expected one of {', '.join(STATES)}")
+    query = select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(limit)
+    if state is not None:
+        query = query.where(OutboxMessage.state == state)
+    return [
+        Listed(
+            str(m.id),
+            m.kind,
+            m.state,
+            m.attempts,
+            m.recipient_kind,
+            m.recipient_agency,
+            m.created_at,
+            m.next_attempt_at,
+            m.last_error,
+        )
+        for m in db.scalars(query)
+    ]
+
+
+def counts(db: Session) -> dict[str, int]:
+    found = dict.fromkeys(STATES, 0)
+    for state, number in db.execute(
+        select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+    ):
+        found[state] = number
+    return found
+
+
+def retry(db: Session, message_id: str) -> OutboxMessage:
+    """Put a dead message back in the queue, due now, with its attempts counted afresh;
+    it keeps its idempotency key."""
+    try:
+        ident = uuid.UUID(message_id)
+    except ValueError as err:
+        raise OutboxError(f"no message {message_id!r}") from err
+    message = db.get(OutboxMessage, ident)
+    if message is None:
+        raise OutboxError(f"no message {message_id!r}")
+    if message.state != "dead":
+        raise OutboxError(f"message {message_id} is {message.state}, not dead: nothing to retry")
+    changed = db.execute(
+        update(OutboxMessage)
+        .where(and_(OutboxMessage.id == ident, OutboxMessage.state == "dead"))
+        .values(state="queued", attempts=0, next_attempt_at=runtime.now(), lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(changed, "rowcount", 0) != 1:
+        raise OutboxError(f"message {message_id} changed meanwhile: try again")
+    db.refresh(message)
+    return message
