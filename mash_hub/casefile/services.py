@@ -15,6 +15,7 @@ from mash_hub.contacts import services as contacts
 from mash_hub.disclosure import services as disclosure
 from mash_hub.firewall import records
 from mash_hub.people import services as people
+from mash_hub.policy import Action
 from mash_hub.sharing import services as sharing
 
 # Raised for a contact that is missing or on the other side of the firewall (one answer),
@@ -33,6 +34,8 @@ class CaseFile:
     requests: list[sharing.RequestSummary] | None
     disclosures: list[tuple[str, str, str, str, datetime]] | None
     can_decide_merges: bool
+    # A closed contact, opened read only: the page offers no change.
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ class ApiContact:
 
 def case_file(db: Session, principal: Principal, contact_id: str) -> CaseFile:
     """The contact page's parts for this principal; ContactNotFound or ContactDeleted."""
-    view = contacts.get_contact_for(db, principal, contact_id)
+    view = contacts.get_contact_for(db, principal, contact_id, page=True)
+    read_only = view.access.action is Action.CONTACT_REVIEW
     try:
         register = people.people_for_contact(db, principal, view.id)
     except people.PersonNotFound:  # pragma: no cover - the contact was just opened
@@ -64,7 +68,8 @@ def case_file(db: Session, principal: Principal, contact_id: str) -> CaseFile:
             if principal.can(Permission.DISCLOSURES_MAKE)
             else None
         ),
-        can_decide_merges=principal.can(Permission.PERSONS_MERGE_DECIDE),
+        can_decide_merges=principal.can(Permission.PERSONS_MERGE_DECIDE) and not read_only,
+        read_only=read_only,
     )
 
 

@@ -114,6 +114,7 @@ class ContactView:
     # The decided, audited read this view came from: the proof the page's other parts
     # (requests, people, disclosures) ask for instead of a bare contact id.
     access: firewall.Access = field(repr=False, compare=False)
+    closed_at: datetime | None = None
 
 
 def next_reference(db: Session, year: int) -> str:
@@ -195,11 +196,17 @@ def create_contact(db: Session, principal: Principal, data: ContactInput) -> Con
     return contact
 
 
-def get_contact_for(db: Session, principal: Principal, contact_id: str) -> ContactView:
-    """The contact, released to this principal, or ContactNotFound (missing or refused)."""
-    opened = records.open(
-        db, principal, Contact, contact_id, Action.CONTACT_READ, missing=ContactNotFound
-    )
+def get_contact_for(
+    db: Session, principal: Principal, contact_id: str, *, page: bool = False
+) -> ContactView:
+    """The contact, released to this principal, or ContactNotFound (missing or refused).
+    `page`: as the contact page opens it, a closed one read only (`contact:review`)."""
+    if page:
+        opened = records.open_contact(db, principal, contact_id, missing=ContactNotFound)
+    else:
+        opened = records.open(
+            db, principal, Contact, contact_id, Action.CONTACT_READ, missing=ContactNotFound
+        )
     contact = opened.record
     if contact.status == "deleted":
         raise ContactDeleted(opened.contact_id, contact.reference, contact.received_at)
@@ -257,6 +264,7 @@ def get_contact_for(db: Session, principal: Principal, contact_id: str) -> Conta
             opened.text("consent_reason") if contact.consent_reason_sealed is not None else None
         ),
         status=contact.status,
+        closed_at=contact.closed_at,
         rag=contact.rag,
         decision_due_at=contact.decision_due_at,
         subjects=tuple(subjects),

@@ -32,6 +32,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session, lazyload
 
+from mash_hub import runtime
 from mash_hub.authz.gate import Principal
 from mash_hub.crypto import keys
 from mash_hub.errors import NotFound
@@ -95,12 +96,26 @@ class RecordType(Generic[R]):
 
 def contact_resource(contact: Any) -> ContactResource:
     """The one mapping of a contact to the policy: a contact deleted under retention is as
-    closed as a closed one."""
+    closed as a closed one; a closed one carries the end of its history window (its
+    closing plus `[screening] repeat_contact_window`), until which MASH staff may still
+    read it (clause 8.10)."""
+    closed = contact.status in ("closed", "deleted")
     return ContactResource(
         str(contact.id),
         contact.rag or "none",  # type: ignore[arg-type]
-        "closed" if contact.status in ("closed", "deleted") else "open",
+        "closed" if closed else "open",
+        _history_until(contact) if closed else 0,
     )
+
+
+def _history_until(contact: Any) -> int:
+    if contact.closed_at is None:
+        return 0
+    window = runtime.settings().screening.repeat_contact_window.timedelta
+    closed_at: datetime = contact.closed_at
+    if closed_at.tzinfo is None:
+        closed_at = closed_at.replace(tzinfo=UTC)
+    return int((closed_at + window).timestamp())
 
 
 def new_contact_resource(contact_id: str) -> ContactResource:
@@ -382,6 +397,7 @@ _KEPT = "mash_hub.firewall.kept"
 # The actions that only read: their records are kept for the rest of the unit of work.
 _READS = {
     Action.CONTACT_READ: True,
+    Action.CONTACT_REVIEW: True,
     Action.REQUEST_READ: True,
     Action.CONTRIBUTION_READ: True,
 }
@@ -448,6 +464,9 @@ def open(
         raise missing(str(record_id))
     contact_id = str(entry.contact_of(found))
     access = allowed_in_request(principal, asked, contact_id) if reuse else None
+    if access is None and reuse and asked is Action.CONTACT_READ:
+        # A closed contact's page was opened read only: its parts read under that.
+        access = allowed_in_request(principal, Action.CONTACT_REVIEW, contact_id)
     if access is None:
         if entry.resource is not None:
             resource = entry.resource(found)
@@ -583,11 +602,29 @@ def contact_id_by_reference(db: Session, reference: str) -> str | None:
     return str(found) if found is not None else None
 
 
+def open_contact(
+    db: Session, principal: Principal, contact_id: str, *, missing: type[LookupError]
+) -> Opened[Any]:
+    """A contact as its page opens it: `contact:read` while it is open; once closed,
+    `contact:review`, which reads it and changes nothing (every change needs it open)."""
+    contact = _tables().contact
+    ident = _ident(contact_id)
+    found = db.get(contact, ident, options=[lazyload("*")]) if ident is not None else None
+    closed = found is not None and contact_resource(found).status == "closed"
+    action = Action.CONTACT_REVIEW if closed else Action.CONTACT_READ
+    return open(db, principal, contact, contact_id, action, missing=missing)
+
+
+# The reads a contact page is opened under, whose parts may read under it in turn.
+_PAGE_READS = (Action.CONTACT_READ, Action.CONTACT_REVIEW)
+
+
 def reopen(db: Session, principal: Principal, access: Access) -> Opened[Any]:
     """The contact that `access` opened for this principal's read, without deciding again:
     for the parts of a page that show what the page's own decision allowed. ReleaseRefused
     for an access that is someone else's or for another action."""
-    contact_id = opened_contact(access, principal.id, Action.CONTACT_READ)
+    read = access.action if access.action in _PAGE_READS else Action.CONTACT_READ
+    contact_id = opened_contact(access, principal.id, read)
     contact = db.get(_tables().contact, uuid.UUID(contact_id))
     if contact is None:  # pragma: no cover - opened in this unit of work
         raise NotFound(contact_id)

@@ -81,12 +81,16 @@ class ContactResource:
     id: str
     rag: Rag
     status: ContactStatus
+    # Until when (epoch seconds) a closed contact stays readable, read only, for screening
+    # history: its closing plus the repeat-contact window; 0 for an open one.
+    history_until: int = 0
     entity_type: ClassVar[str] = "Contact"
 
     def entity_json(self) -> str:
         return (
             f'{{"uid":{{"type":"Contact","id":{_json_str(self.id)}}},'
-            f'"attrs":{{"rag":{_json_str(self.rag)},"status":{_json_str(self.status)}}},'
+            f'"attrs":{{"rag":{_json_str(self.rag)},"status":{_json_str(self.status)},'
+            f'"history_until":{int(self.history_until)}}},'
             '"parents":[]}'
         )
 

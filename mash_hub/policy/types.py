@@ -25,6 +25,7 @@ class Action(StrEnum):
     CONTACT_RATE = "contact:rate"
     CONTACT_DECIDE = "contact:decide"
     CONTACT_HISTORY = "contact:history"
+    CONTACT_REVIEW = "contact:review"
     REQUEST_CREATE = "request:create"
     REQUEST_READ = "request:read"
     REQUEST_ANSWER = "request:answer"
@@ -55,6 +56,7 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.CONTACT_RATE: "Contact",
         Action.CONTACT_DECIDE: "Contact",
         Action.CONTACT_HISTORY: "Contact",
+        Action.CONTACT_REVIEW: "Contact",
         Action.REQUEST_CREATE: "InfoRequest",
         Action.REQUEST_READ: "InfoRequest",
         Action.REQUEST_ANSWER: "InfoRequest",

@@ -9,9 +9,10 @@ import json
 import re
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
+from sqlalchemy import create_engine, text
 
 from tests.browser.hub import api_call, api_token, demo_user, security_code, sign_in
 from tests.functional.test_contacts_api import CONTACT
@@ -141,3 +142,28 @@ def test_d4_a_summer_contact_shows_the_uk_time_it_came_in(live_hub, browser_page
     page.goto(f"{live_hub.url}/contacts/{contact_id}")
     expect(page.get_by_text("15 July 2026 at 10:00am")).to_be_visible()
     assert "UTC" not in page.content()
+
+
+def test_d2_a_closed_contact_opens_read_only_for_mash_staff(live_hub, browser_page):
+    police = api_token(live_hub, "police")
+    contact = copy.deepcopy(CONTACT)
+    contact["received_at"] = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    created = api_call(f"{live_hub.url}/api/v1/contacts", "POST", contact, police)
+    engine = create_engine(live_hub.env["MASH_DATABASE__URL"])
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT set_config('app.agency_id', 'system', true)"))
+        conn.execute(
+            text("UPDATE contacts SET status = 'closed', closed_at = :at WHERE reference = :ref"),
+            {"at": datetime.now(UTC) - timedelta(days=1), "ref": created["reference"]},
+        )
+    engine.dispose()
+
+    page = browser_page
+    sign_in(page, live_hub, demo_user(live_hub, "csc", "screener"))
+    page.goto(f"{live_hub.url}/contacts/{created['id']}")
+    banner = page.locator("#read-only")
+    expect(banner).to_contain_text("This contact is closed. You can read it but not change it.")
+    assert "Neighbour reports" in page.locator("#concern").inner_text()
+    assert page.get_by_role("link", name=re.compile("Rate this contact")).count() == 0
+    assert page.get_by_role("link", name="Ask an agency").count() == 0

@@ -77,6 +77,7 @@ CASE_CONTENT = frozenset(
         "contact:rate",
         "contact:decide",
         "contact:history",
+        "contact:review",
         "request:create",
         "request:read",
         "request:answer",
@@ -154,6 +155,13 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
                 agreements.append("ISA-MASH-CORE")
         elif action is Action.CONTACT_RATE:
             if is_open:
+                agreements.append("ISA-MASH-CORE")
+        elif action is Action.CONTACT_REVIEW:
+            # A closed contact, read only, within its history window (8.10); past it, a
+            # manager's emergency window (7.1). Never for an agency system.
+            in_window = now.timestamp() < resource.history_until
+            emergency = context.break_glass and "mash_manager" in roles
+            if principal.kind == "user" and not is_open and (in_window or emergency):
                 agreements.append("ISA-MASH-CORE")
         elif action is Action.CONTACT_HISTORY:
             agreements.append("ISA-MASH-CORE")  # that earlier contacts exist, open or closed
@@ -365,7 +373,10 @@ def resources_for(draw: st.DrawFn, action: Action, principal: Principal, now: da
     """A resource of the type the action applies to; often of the principal's agency."""
     agency = draw(st.one_of(st.just(principal.agency), resource_agencies))
     if action.value.startswith("contact:"):
-        return ContactResource(draw(ids), draw(rags), draw(st.sampled_from(["open", "closed"])))
+        until = math.floor(now.timestamp()) + draw(due_offsets) if draw(st.booleans()) else 0
+        return ContactResource(
+            draw(ids), draw(rags), draw(st.sampled_from(["open", "closed"])), until
+        )
     if action.value.startswith("request:"):
         due = datetime.fromtimestamp(math.floor(now.timestamp()) + draw(due_offsets), UTC)
         status = draw(st.sampled_from(REQUEST_STATUSES))
