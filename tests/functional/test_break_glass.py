@@ -72,7 +72,8 @@ def test_manager_breaks_glass_reads_the_contact_and_is_reviewed(
         app,
         select(AuditEvent.kind, AuditEvent.break_glass, AuditEvent.decision).where(
             # A closed contact's page reads it under contact:review (read only).
-            AuditEvent.contact_id == closed_contact["id"], AuditEvent.action == "contact:review"
+            AuditEvent.contact_id == closed_contact["id"],
+            AuditEvent.action == "contact:review",
         ),
     )
     assert [tuple(r) for r in flagged] == [
