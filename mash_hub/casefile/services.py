@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Permission, Role
+from mash_hub.break_glass import services as break_glass
+from mash_hub.break_glass.models import BreakGlassGrant
 from mash_hub.contacts import services as contacts
 from mash_hub.disclosure import services as disclosure
 from mash_hub.firewall import records
@@ -36,6 +38,8 @@ class CaseFile:
     can_decide_merges: bool
     # A closed contact, opened read only: the page offers no change.
     read_only: bool = False
+    # The manager's own open emergency window on this contact, for the page's banner.
+    emergency: BreakGlassGrant | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ def case_file(db: Session, principal: Principal, contact_id: str) -> CaseFile:
         ),
         can_decide_merges=principal.can(Permission.PERSONS_MERGE_DECIDE) and not read_only,
         read_only=read_only,
+        emergency=break_glass.active_window(db, principal, view.id),
     )
 
 

@@ -144,7 +144,9 @@ def test_d4_a_summer_contact_shows_the_uk_time_it_came_in(live_hub, browser_page
     assert "UTC" not in page.content()
 
 
-def test_d2_a_closed_contact_opens_read_only_for_mash_staff(live_hub, browser_page):
+def _closed_contact(live_hub, closed_at):
+    """A contact recorded over the API, then closed at `closed_at` (None: long ago, with no
+    history window left) straight in the served hub's database."""
     police = api_token(live_hub, "police")
     contact = copy.deepcopy(CONTACT)
     contact["received_at"] = (datetime.now(UTC) - timedelta(days=3)).isoformat()
@@ -155,10 +157,14 @@ def test_d2_a_closed_contact_opens_read_only_for_mash_staff(live_hub, browser_pa
             conn.execute(text("SELECT set_config('app.agency_id', 'system', true)"))
         conn.execute(
             text("UPDATE contacts SET status = 'closed', closed_at = :at WHERE reference = :ref"),
-            {"at": datetime.now(UTC) - timedelta(days=1), "ref": created["reference"]},
+            {"at": closed_at, "ref": created["reference"]},
         )
     engine.dispose()
+    return created
 
+
+def test_d2_a_closed_contact_opens_read_only_for_mash_staff(live_hub, browser_page):
+    created = _closed_contact(live_hub, datetime.now(UTC) - timedelta(days=1))
     page = browser_page
     sign_in(page, live_hub, demo_user(live_hub, "csc", "screener"))
     page.goto(f"{live_hub.url}/contacts/{created['id']}")
@@ -167,3 +173,24 @@ def test_d2_a_closed_contact_opens_read_only_for_mash_staff(live_hub, browser_pa
     assert "Neighbour reports" in page.locator("#concern").inner_text()
     assert page.get_by_role("link", name=re.compile("Rate this contact")).count() == 0
     assert page.get_by_role("link", name="Ask an agency").count() == 0
+
+
+def test_d3_break_glass_is_found_shown_with_its_time_left_and_reads_only(live_hub, browser_page):
+    created = _closed_contact(live_hub, None)
+    manager = demo_user(live_hub, "csc", "mash_manager")
+    page = browser_page
+    sign_in(page, live_hub, manager)
+    page.goto(f"{live_hub.url}/contacts/{created['id']}")
+    # Refused under the normal rules: told it has closed, and offered emergency access.
+    page.locator("#offer-break-glass").click()
+    assert page.get_by_label("Contact reference").input_value() == created["reference"]
+    page.get_by_label("Why do you need emergency access?").fill("Child missing overnight")
+    page.get_by_label("Security code").fill(security_code(manager["totp_secret"], TOTP))
+    page.get_by_role("button", name="Open emergency access").click()
+    banner = page.locator("#emergency-access")
+    expect(banner).to_contain_text("read only")
+    assert "left" in banner.inner_text() and "Child missing overnight" in banner.inner_text()
+    assert page.get_by_role("link", name="Ask an agency").count() == 0
+    # Sending a request anyway (a crafted visit to the form) is refused.
+    page.goto(f"{live_hub.url}/contacts/{created['id']}/requests/new")
+    assert "Page not found" in page.locator("h1").inner_text()

@@ -14,6 +14,7 @@ from mash_hub.contacts.models import Contact
 from mash_hub.db import Database
 from mash_hub.identity import services as identity
 from mash_hub.notifications.models import Notification
+from mash_hub.sharing.models import InfoRequest
 from tests.functional.test_contacts_api import CANARY, CONTACT, token
 from tests.helpers import TOTP_STEP, csrf_token, current_code, sign_in, sign_out
 
@@ -201,3 +202,35 @@ def test_mash_staff_are_told_a_contact_has_closed_and_how_to_reach_it(
     sign_in(partner, make_account(Role.AGENCY_RESEARCHER, "health"), clock)
     refused = partner.get(f"/contacts/{closed_contact['id']}")
     assert refused.status_code in (403, 404) and reference not in refused.text
+
+
+def test_break_glass_is_shown_while_open_and_reads_only(app, make_account, clock, closed_contact):
+    """Usability review D3: while emergency access is open its page says so, with the
+    reason and the time left; it reads the contact and changes nothing: a request sent on
+    the closed contact is refused and nothing is created."""
+    manager = make_account(Role.MASH_MANAGER, "police")
+    web = app.test_client()
+    sign_in(web, manager, clock)
+    opened = open_break_glass(
+        web, closed_contact["reference"], "Child missing overnight; police need history now",
+        current_code(manager.seed, clock),
+    )  # fmt: skip
+    assert opened.status_code == 302
+    page = web.get(f"/contacts/{closed_contact['id']}")
+    banner = page.text.split('id="emergency-access"')[1].split("</div>\n    </div>")[0]
+    assert "emergency (break-glass) access, read only" in banner
+    assert "59 minutes left" in banner or "1 hour left" in banner
+    assert "Child missing overnight" in banner
+    assert "Ask an agency" not in page.text and "Decision and sign-off" not in page.text
+    token = csrf_token(page.text)
+    sent = web.post(
+        f"/contacts/{closed_contact['id']}/requests/new",
+        data={"agency": "health", "question": "Known?", "csrf_token": token},
+    )
+    assert sent.status_code == 404
+    assert rows(app, select(InfoRequest.id)) == []
+    # Once the window has closed the banner goes with it.
+    clock.advance(timedelta(minutes=61))
+    again = app.test_client()
+    sign_in(again, manager, clock)
+    assert 'id="emergency-access"' not in again.get(f"/contacts/{closed_contact['id']}").text

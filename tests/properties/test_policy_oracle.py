@@ -150,8 +150,7 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
         if action is Action.CONTACT_CREATE:
             agreements.append("ISA-MASH-CORE")
         elif action is Action.CONTACT_READ:
-            emergency = context.break_glass and principal.kind == "user" and "mash_manager" in roles
-            if is_open or emergency:
+            if is_open:  # a closed one is only reviewed, read only (8.10, break-glass 7.1)
                 agreements.append("ISA-MASH-CORE")
         elif action is Action.CONTACT_RATE:
             if is_open:

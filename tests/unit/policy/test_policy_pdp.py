@@ -308,22 +308,29 @@ def test_fractional_due_time_is_rounded_down(pdp: PolicyDecisionPoint) -> None:
 
 
 def test_break_glass_is_reported_only_when_it_was_needed(pdp: PolicyDecisionPoint) -> None:
-    emergency = decide(pdp, MANAGER, Action.CONTACT_READ, CLOSED_CONTACT, break_glass=True)
-    ordinary = decide(pdp, MANAGER, Action.CONTACT_READ, OPEN_RED_CONTACT, break_glass=True)
+    # CLOSED_CONTACT has no history window left: only break-glass reviews it, read only.
+    emergency = decide(pdp, MANAGER, Action.CONTACT_REVIEW, CLOSED_CONTACT, break_glass=True)
+    recent = ContactResource("c-3", "amber", "closed", int((NOW + timedelta(days=1)).timestamp()))
+    ordinary = decide(pdp, MANAGER, Action.CONTACT_REVIEW, recent, break_glass=True)
 
     assert emergency == Decision(
         True,
-        ("mash-manager-break-glass-read-contact",),
+        ("mash-manager-break-glass-review-contact",),
         ("ISA-MASH-CORE",),
         ("7.1",),
-        "permitted by mash-manager-break-glass-read-contact",
+        "permitted by mash-manager-break-glass-review-contact",
         break_glass=True,
     )
-    assert ordinary == allowed_by("mash-staff-read-open-contact", "ISA-MASH-CORE", "3.2")
-    assert not decide(pdp, MANAGER, Action.CONTACT_READ, CLOSED_CONTACT).allowed
-    assert not decide(pdp, SCREENER, Action.CONTACT_READ, CLOSED_CONTACT, break_glass=True).allowed
+    assert ordinary == allowed_by("mash-staff-review-closed-contact", "ISA-MASH-CORE", "8.10")
+    assert not decide(pdp, MANAGER, Action.CONTACT_REVIEW, CLOSED_CONTACT).allowed
+    assert not decide(
+        pdp, SCREENER, Action.CONTACT_REVIEW, CLOSED_CONTACT, break_glass=True
+    ).allowed
     system = Principal("csc-sys", "client", "csc", frozenset({"mash_manager"}))
-    assert not decide(pdp, system, Action.CONTACT_READ, CLOSED_CONTACT, break_glass=True).allowed
+    assert not decide(pdp, system, Action.CONTACT_REVIEW, CLOSED_CONTACT, break_glass=True).allowed
+    # Break-glass only reviews: it never reads a closed contact as open (the read that
+    # requests and disclosures rest on), rates it or decides it.
+    assert not decide(pdp, MANAGER, Action.CONTACT_READ, CLOSED_CONTACT, break_glass=True).allowed
     # Break-glass reads; it never rates or decides.
     assert not decide(pdp, MANAGER, Action.CONTACT_DECIDE, CLOSED_CONTACT, break_glass=True).allowed
 
