@@ -4,6 +4,7 @@ from mash_hub.audit.models import AuditCheckpoint, AuditEvent
 from mash_hub.break_glass.models import BreakGlassGrant
 from mash_hub.contacts.models import (
     Contact,
+    ContactAmendment,
     ContactClaim,
     ContactDecision,
     ContactRating,
@@ -67,6 +68,7 @@ __all__ = [
     "AuditEvent",
     "BreakGlassGrant",
     "Contact",
+    "ContactAmendment",
     "ContactClaim",
     "ContactDecision",
     "ContactRating",
