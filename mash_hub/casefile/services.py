@@ -33,6 +33,9 @@ class CaseFile:
     requests: list[sharing.RequestSummary] | None
     disclosures: list[tuple[str, str, str, str, datetime]] | None
     can_decide_merges: bool
+    # Screening staff may correct its people, add one, or add a case note (the firewall
+    # decides each under contact:rate, which refuses a closed contact).
+    can_amend: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ def case_file(db: Session, principal: Principal, contact_id: str) -> CaseFile:
             else None
         ),
         can_decide_merges=principal.can(Permission.PERSONS_MERGE_DECIDE),
+        can_amend=principal.can(Permission.CONTACTS_AMEND) and view.status != "closed",
     )
 
 
