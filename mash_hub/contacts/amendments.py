@@ -49,6 +49,9 @@ class AmendedMeanwhile(Conflict):
 def _text(
     value: str | None, field: str, max_length: int, missing: str, errors: dict[str, str]
 ) -> str:
+    if value is not None and not isinstance(value, str):
+        errors[field] = "must be text"
+        return ""
     text = (value or "").strip()
     if not text:
         errors[field] = missing
@@ -150,14 +153,22 @@ def correct_subject(
     *,
     seen: int | None = None,
 ) -> ContactAmendment:
-    """Correct a subject's details (names, date of birth, address, identifiers): the
-    fields that differ from the details as they stand now are kept as the new values.
-    ValidationFailed for bad input (or nothing changed); SubjectNotFound; ContactNotFound
-    (missing, refused, or closed); AmendedMeanwhile if `seen` amendments are no longer all."""
+    """Correct a subject's details (names, date of birth, address, identifiers).
+    `details` holds the fields to change (the page sends them all; an agency system may
+    send only those it corrects): the fields that then differ from the details as they
+    stand now are kept as the new values. ValidationFailed for bad input (or nothing
+    changed); SubjectNotFound; ContactNotFound (missing, refused, or closed);
+    AmendedMeanwhile if `seen` amendments are no longer all there are."""
     now = runtime.now()
     errors: dict[str, str] = {}
-    # The role stays the subject's own: a correction is of the details.
-    data = _details(details, now, errors, role="child")
+    given: dict[str, Any] = {}
+    if not isinstance(details, dict):
+        errors["subject"] = "must be a JSON object"
+    else:
+        given = {k: v for k, v in details.items() if k in corrections.SUBJECT_FIELDS}
+        # Each field given is checked before anything is opened, as intake checks it
+        # (the names stand in for those not given).
+        _details({"given_name": "-", "family_name": "-", **given}, now, errors, role="child")
     why = _text(reason, "reason", REASON_MAX, "Enter why the details are being corrected", errors)
     if errors:
         raise ValidationFailed(errors)
@@ -169,6 +180,10 @@ def correct_subject(
     current = corrections.subject_document(
         subject, contact.amendments, lambda row, column: opened.text(column, row=row)
     )
+    # The role stays the subject's own: a correction is of the details.
+    data = _details({**current, **given}, now, errors, role=subject.role)
+    if errors:
+        raise ValidationFailed(errors)
     new = data.as_document()
     changes = {
         name: new.get(name)

@@ -86,7 +86,9 @@ class AmendmentView:
     kind: str
     made_at: datetime
     made_by: str
+    made_by_id: str
     made_by_agency: str
+    subject_id: str | None
     subject_name: str | None
     subject_role: str | None
     changes: tuple[corrections.Change, ...]
@@ -312,7 +314,9 @@ def _amendment_views(
             kind=step.amendment.kind,
             made_at=step.amendment.made_at,
             made_by=names.get(step.amendment.made_by, step.amendment.made_by),
+            made_by_id=step.amendment.made_by,
             made_by_agency=step.amendment.made_by_agency,
+            subject_id=str(step.subject_id) if step.subject_id else None,
             subject_name=(
                 f"{step.subject['given_name']} {step.subject['family_name']}"
                 if step.subject is not None

@@ -357,3 +357,94 @@ def test_corrected_and_added_people_are_indexed_for_repeat_warnings(app, client,
     second = client.post("/api/v1/contacts", json=later, headers=police).json["id"]
     warnings = client.get(f"/api/v1/contacts/{second}", headers=police).json["warnings"]
     assert [(w["basis"], w["previous_contact_id"]) for w in warnings] == [("name_and_birth", first)]
+
+
+def test_an_agency_system_amends_over_the_api(app, client, police, make_client):
+    contact_id = client.post("/api/v1/contacts", json=CONTACT, headers=police).json["id"]
+    child, _parent = subject_ids(app, contact_id)
+    url = f"/api/v1/contacts/{contact_id}/amendments"
+    corrected = client.post(
+        url,
+        json={
+            "kind": "subject_corrected",
+            "subject_id": child,
+            "subject": {"date_of_birth": "2016-04-02"},
+            "reason": "Checked with the school",
+        },
+        headers=police,
+    )
+    assert corrected.status_code == 201, corrected.json
+    assert corrected.json["sequence"] == 1 and corrected.json["subject_id"] == child
+    added = client.post(
+        url,
+        json={
+            "kind": "subject_added",
+            "subject": {"role": "household_member", "given_name": "Lee", "family_name": "Brown"},
+            "reason": "Lodger named by the housing officer",
+        },
+        headers=police,
+    )
+    assert added.status_code == 201, added.json
+    noted = client.post(url, json={"kind": "note", "text": NOTE_CANARY}, headers=police)
+    assert noted.status_code == 201, noted.json
+
+    shown = client.get(f"/api/v1/contacts/{contact_id}", headers=police).json
+    assert [(s["given_name"], s["date_of_birth"]) for s in shown["subjects"]] == [
+        ("Sam", "2016-04-02"),
+        ("Jo", None),
+        ("Lee", None),
+    ]
+    assert [(a["kind"], a["reason"]) for a in shown["amendments"]] == [
+        ("subject_corrected", "Checked with the school"),
+        ("subject_added", "Lodger named by the housing officer"),
+        ("note", None),
+    ]
+    assert shown["amendments"][0]["changes"] == {
+        "date_of_birth": {"before": "2015-04-02", "after": "2016-04-02"}
+    }
+    assert shown["amendments"][2]["text"] == NOTE_CANARY
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "rename"}, "kind"),
+        ({"kind": "note", "text": "  "}, "text"),
+        ({"kind": "note", "text": 7}, "text"),
+        (
+            {"kind": "subject_added", "subject": {"role": "child"}, "reason": "x"},
+            "subject.given_name",
+        ),
+        ({"kind": "subject_added", "subject": [], "reason": "x"}, "subject"),
+        ({"kind": "subject_corrected", "subject": {"upn": "X"}, "reason": "x"}, "subject_id"),
+        (
+            {"kind": "subject_corrected", "subject_id": "nobody", "subject": {}, "reason": "x"},
+            "subject_id",
+        ),
+    ],
+)
+def test_bad_api_amendments_get_field_errors(app, client, police, body, field):
+    contact_id = client.post("/api/v1/contacts", json=CONTACT, headers=police).json["id"]
+    response = client.post(f"/api/v1/contacts/{contact_id}/amendments", json=body, headers=police)
+    assert response.status_code == 422, response.json
+    assert field in response.json["fields"]
+    with database(app).transaction() as session:
+        assert session.scalar(select(ContactAmendment.id)) is None
+
+
+def test_the_other_side_and_closed_contacts_get_the_missing_answer(
+    app, client, police, make_client
+):
+    contact_id = client.post("/api/v1/contacts", json=CONTACT, headers=police).json["id"]
+    note = {"kind": "note", "text": "x"}
+    health = token(client, make_client, "health", Scope.SCREENING_WRITE)
+    refused = client.post(f"/api/v1/contacts/{contact_id}/amendments", json=note, headers=health)
+    assert refused.status_code == 404
+    with database(app).transaction() as session:
+        session.execute(
+            update(Contact).where(Contact.id == uuid.UUID(contact_id)).values(status="closed")
+        )
+    closed = client.post(f"/api/v1/contacts/{contact_id}/amendments", json=note, headers=police)
+    assert closed.status_code == 404
+    with database(app).transaction() as session:
+        assert session.scalar(select(ContactAmendment.id)) is None
