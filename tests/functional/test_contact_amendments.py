@@ -448,3 +448,30 @@ def test_the_other_side_and_closed_contacts_get_the_missing_answer(
     assert closed.status_code == 404
     with database(app).transaction() as session:
         assert session.scalar(select(ContactAmendment.id)) is None
+
+
+def test_on_postgresql_a_partner_row_sees_subject_amendments_only_while_asked(
+    app, client, police, screener, database_url
+):
+    """The second layer: raw SQL as a partner agency sees a contact's subject amendments
+    while a request to it is open, and its case notes never."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row-level security is PostgreSQL's (set MASH_TEST_DATABASE_URL)")
+    from sqlalchemy import create_engine
+
+    from tests.functional.test_row_level_security import visible
+
+    engine = create_engine(database_url)
+    try:
+        contact_id = rated_contact(client, police)
+        child, _parent = subject_ids(app, contact_id)
+        correct(screener, contact_id, child, given_name="Samuel", reason="School roll")
+        post_page(screener, f"/contacts/{contact_id}/amend/note", {"note": "MASH only"})
+        assert visible(engine, "csc", "contact_amendments") == 2
+        assert visible(engine, "health", "contact_amendments") == 0
+        ask(client, police, contact_id, "health")
+        assert visible(engine, "health", "contact_amendments") == 1  # the correction only
+        assert visible(engine, "education", "contact_amendments") == 0
+        assert visible(engine, None, "contact_amendments") == 0
+    finally:
+        engine.dispose()
