@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             rated=sharing.contact_rated,
             closed=sharing.contact_closed,
             requests=sharing.requests_on_opened_contact,
+            amended=people.subject_amended,
         ),
     )
 

@@ -5,6 +5,7 @@ from mash_hub.breaches.models import Breach, BreachEntry
 from mash_hub.break_glass.models import BreakGlassGrant
 from mash_hub.contacts.models import (
     Contact,
+    ContactAmendment,
     ContactClaim,
     ContactDecision,
     ContactRating,
@@ -77,6 +78,7 @@ __all__ = [
     "BreachEntry",
     "BreakGlassGrant",
     "Contact",
+    "ContactAmendment",
     "ContactClaim",
     "ContactDecision",
     "ContactRating",

@@ -629,6 +629,56 @@ OPERATIONS.update(
 )
 
 
+# Amending a contact during screening (#13): the contract's 2026-12 addition.
+OPERATIONS[("/api/v1/contacts/{id}/amendments", "post")] = {
+    "operationId": "amendContact",
+    "summary": "Correct a subject's details, add a person found by checks, or add a case note "
+    "(MASH only, never shared); append-only, with the reason",
+    "parameters": [ID_PARAMETER],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["kind"],
+                    "properties": {
+                        "kind": {
+                            "type": "string",
+                            "enum": ["subject_corrected", "subject_added", "note"],
+                        },
+                        "subject_id": {"type": "string"},
+                        "subject": {"type": "object"},
+                        "text": {"type": "string", "maxLength": 5000},
+                        "reason": {"type": "string", "maxLength": 2000},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "201": _ok(
+            "The amendment, kept",
+            {
+                "type": "object",
+                "required": ["id", "kind", "sequence", "made_at"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "sequence": {"type": "integer"},
+                    "subject_id": {"type": ["string", "null"]},
+                    "made_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        ),
+        "404": _error("No such contact, not on the caller's side of the firewall, or closed"),
+        "409": _error("Amended by someone else at the same moment"),
+        "422": VALIDATION_ERROR,
+        **BEARER_ERRORS,
+    },
+}
+
+
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for (path, method), operation in OPERATIONS.items():

@@ -48,6 +48,12 @@ _KINDS = (
         frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
     ),
     EventKind(
+        "contact.amended",
+        "A contact was amended during screening: a subject's details corrected, a person "
+        "added or a case note added (object_id: the amendment; the words stay sealed)",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
         "decision.proposed",
         "A screening outcome was proposed for a manager's sign-off",
         frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),

@@ -16,6 +16,7 @@ class Permission(StrEnum):
     CONTACTS_VIEW = "web:contacts:view"
     CONTACTS_CREATE = "web:contacts:create"
     CONTACTS_RATE = "web:contacts:rate"
+    CONTACTS_AMEND = "web:contacts:amend"
     SCREENING_QUEUE_VIEW = "web:screening:queue"
     DECISIONS_PROPOSE = "web:decisions:propose"
     DECISIONS_APPROVE = "web:decisions:approve"
@@ -84,6 +85,7 @@ _SCREENING = frozenset(
         Permission.CONTACTS_VIEW,
         Permission.CONTACTS_CREATE,
         Permission.CONTACTS_RATE,
+        Permission.CONTACTS_AMEND,
         Permission.SCREENING_QUEUE_VIEW,
         Permission.DECISIONS_PROPOSE,
     }

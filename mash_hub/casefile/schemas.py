@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from mash_hub.casefile.services import ApiContact
@@ -46,4 +47,27 @@ def contact_json(found: ApiContact) -> dict[str, Any]:
         "consent": {"status": view.consent_status, "reason": view.consent_reason},
         "subjects": [{"id": s.id, **subject_json(s)} for s in view.subjects],
         "requests": [summary_json(s) for s in found.requests],
+        # Amendments during screening, oldest first (a case note's kind is "note").
+        "amendments": [
+            {
+                "sequence": a.sequence,
+                "kind": "note" if a.kind == "note_added" else a.kind,
+                "made_at": api_time(a.made_at),
+                "made_by": a.made_by_id,
+                "made_by_agency": a.made_by_agency,
+                "subject_id": a.subject_id,
+                "changes": {
+                    c.field: {"before": _plain(c.before), "after": _plain(c.after)}
+                    for c in a.changes
+                },
+                "text": a.note,
+                "reason": a.reason,
+            }
+            for a in view.amendments
+        ],
     }
+
+
+def _plain(value: Any) -> Any:
+    """A changed value as JSON: a date of birth as an ISO date."""
+    return value.isoformat() if isinstance(value, date) else value

@@ -40,6 +40,9 @@ class CaseFile:
     read_only: bool = False
     # The manager's own open emergency window on this contact, for the page's banner.
     emergency: BreakGlassGrant | None = None
+    # Screening staff may correct its people, add one, or add a case note (the firewall
+    # decides each under contact:rate, which refuses a closed contact).
+    can_amend: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ def case_file(db: Session, principal: Principal, contact_id: str) -> CaseFile:
         can_decide_merges=principal.can(Permission.PERSONS_MERGE_DECIDE) and not read_only,
         read_only=read_only,
         emergency=break_glass.active_window(db, principal, view.id),
+        can_amend=principal.can(Permission.CONTACTS_AMEND) and not read_only,
     )
 
 

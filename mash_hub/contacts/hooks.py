@@ -7,6 +7,9 @@ contacts cannot import them; the app factory plugs their parts in here at start.
   rating withdraws every open request at once).
 - `closed`: after the contact leaves the MASH (its outcome passed on), in its unit of work
   (sharing withdraws every open request at once).
+- `amended`: after a subject is corrected or a person added during screening, in its unit
+  of work, with the subject's details as they now stand (people indexes them, so repeat
+  warnings and the register's suggestions see the corrected details).
 - `requests`: the contact's information requests and answers, for a page that has just
   opened the contact with `access` (the decision and sign-off page shows them).
 
@@ -17,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from mash_hub.authz.gate import Principal
-from mash_hub.contacts.models import Contact
+from mash_hub.contacts.models import Contact, ContactSubject
 from mash_hub.firewall import Access
 
 _KEY = "mash.contact_hooks"
@@ -34,6 +38,9 @@ class ContactHooks:
     rated: Callable[[Session, Contact, Principal], object]
     closed: Callable[[Session, Contact, Principal], object]
     requests: Callable[[Session, Principal, Access], Sequence[object]] | None = None
+    amended: Callable[[Session, Access, Contact, ContactSubject, dict[str, Any]], object] | None = (
+        None
+    )
 
 
 def install(app: Flask, hooks: ContactHooks) -> None:

@@ -7,7 +7,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mash_hub.db import Base, UTCDateTime, new_id
@@ -58,6 +66,11 @@ class Contact(Base):
     ratings: Mapped[list[ContactRating]] = relationship(
         lazy="selectin", order_by="ContactRating.rated_at", viewonly=True
     )
+    # Read only where shown (the contact page, a partner's request): lists of contacts
+    # never need them.
+    amendments: Mapped[list[ContactAmendment]] = relationship(
+        lazy="select", order_by="ContactAmendment.sequence", viewonly=True
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -77,6 +90,45 @@ class ContactSubject(Base):
     person_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("persons.id"), nullable=True, index=True
     )
+
+
+AMENDMENT_KINDS = ("subject_corrected", "subject_added", "note_added")
+
+
+class ContactAmendment(Base):
+    """A change made to a contact during screening: a subject's details corrected, a
+    person found by checks added, or a case note. Append-only (the database refuses
+    updates and deletes, and on PostgreSQL the hub's role may only add and read), so the
+    contact as recorded is never overwritten: the subjects as they stand now are the
+    original details with each correction applied in `sequence` order.
+
+    `payload_sealed` holds the new values (a correction: only the fields it changed; an
+    added person: their details; a note: its text), sealed like the rest of the contact;
+    `reason_sealed` the screener's reason (a note is its own reason)."""
+
+    __tablename__ = "contact_amendments"
+    __table_args__ = (
+        # Amendments to one contact are numbered 1, 2, ...: two made at the same moment
+        # take the same number, and the database lets only one of them in.
+        UniqueConstraint("contact_id", "sequence"),
+        CheckConstraint(
+            "kind = 'note_added' OR (subject_id IS NOT NULL AND reason_sealed IS NOT NULL)",
+            name="subject_needs_reason",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(24))
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("contact_subjects.id"), nullable=True
+    )
+    payload_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    made_by: Mapped[str] = mapped_column(String(64))  # user id or client id
+    made_by_agency: Mapped[str] = mapped_column(String(16))
 
 
 RAG_RATINGS = ("red", "amber", "green")

@@ -180,32 +180,47 @@ def _read_referrer(reader: Reader, source: dict[str, Any]) -> Referrer | None:
     return Referrer(kind, agency, name, role, profession, organisation, phone, email)
 
 
+def read_subject(body: Any, now: datetime, *, role: str | None = None) -> SubjectInput:
+    """One person's details (a person added to a contact, or a subject's corrected
+    details), checked as intake checks a contact's subjects; ValidationFailed names each
+    bad field by its own name (`date_of_birth`, ...). `role`: the person's role where it
+    is not the body's to say (a correction keeps the subject's role)."""
+    reader = Reader()
+    if role is not None and isinstance(body, dict):
+        body = {**body, "role": role}
+    subject = _read_subject(reader, body, "", now)
+    reader.check()
+    assert subject is not None  # noqa: S101 - checked above
+    return subject
+
+
 def _read_subject(reader: Reader, raw: Any, path: str, now: datetime) -> SubjectInput | None:
+    def at(name: str) -> str:
+        return f"{path}.{name}" if path else name
+
     before = len(reader.errors)
     subject = reader.obj(raw, path)
-    role = reader.choice(subject, "role", f"{path}.role", SUBJECT_ROLES)
-    given = reader.text(subject, "given_name", f"{path}.given_name", max_length=NAME_MAX)
-    family = reader.text(subject, "family_name", f"{path}.family_name", max_length=NAME_MAX)
-    born = reader.day(subject, "date_of_birth", f"{path}.date_of_birth", required=False)
+    role = reader.choice(subject, "role", at("role"), SUBJECT_ROLES)
+    given = reader.text(subject, "given_name", at("given_name"), max_length=NAME_MAX)
+    family = reader.text(subject, "family_name", at("family_name"), max_length=NAME_MAX)
+    born = reader.day(subject, "date_of_birth", at("date_of_birth"), required=False)
     if born is not None and born > now.date():
-        reader.fail(f"{path}.date_of_birth", "must not be in the future")
+        reader.fail(at("date_of_birth"), "must not be in the future")
     elif born is not None and born.year < now.year - OLDEST_AGE_YEARS:
         reader.fail(
-            f"{path}.date_of_birth",
+            at("date_of_birth"),
             f"must be in {now.year - OLDEST_AGE_YEARS} or later: check the year",
         )
-    address = reader.text(subject, "address", f"{path}.address", max_length=300, required=False)
-    nhs_text = reader.text(
-        subject, "nhs_number", f"{path}.nhs_number", max_length=16, required=False
-    )
+    address = reader.text(subject, "address", at("address"), max_length=300, required=False)
+    nhs_text = reader.text(subject, "nhs_number", at("nhs_number"), max_length=16, required=False)
     nhs_number = None
     if nhs_text is not None:
         nhs_number = normalise_nhs_number(nhs_text)
         if nhs_number is None:
-            reader.fail(f"{path}.nhs_number", "must be a valid 10-digit NHS number")
-    upn = reader.text(subject, "upn", f"{path}.upn", max_length=13, required=False)
+            reader.fail(at("nhs_number"), "must be a valid 10-digit NHS number")
+    upn = reader.text(subject, "upn", at("upn"), max_length=13, required=False)
     if upn is not None and not upn_valid(upn):
-        reader.fail(f"{path}.upn", "must be a valid 13-character unique pupil number")
+        reader.fail(at("upn"), "must be a valid 13-character unique pupil number")
     if len(reader.errors) != before or role is None or given is None or family is None:
         return None
     return SubjectInput(role, given, family, born, address, nhs_number, upn)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from mash_hub import firewall, runtime
 from mash_hub.authz.gate import Principal
+from mash_hub.contacts import corrections
 from mash_hub.contacts.hooks import hooks
 from mash_hub.contacts.models import (
     RAG_RATINGS,
@@ -34,6 +35,7 @@ from mash_hub.errors import Conflict, NotFound
 from mash_hub.firewall import records
 from mash_hub.firewall.release import seal
 from mash_hub.identity import services as identity
+from mash_hub.identity.models import User
 from mash_hub.policy import Action
 
 
@@ -75,6 +77,25 @@ class RatingView:
     decision_due_at: datetime
 
 
+@dataclass(frozen=True)
+class AmendmentView:
+    """One amendment made during screening, for the contact's history: who (by name, and
+    their agency's code), when, what changed and why. A case note carries its text."""
+
+    sequence: int
+    kind: str
+    made_at: datetime
+    made_by: str
+    made_by_id: str
+    made_by_agency: str
+    subject_id: str | None
+    subject_name: str | None
+    subject_role: str | None
+    changes: tuple[corrections.Change, ...]
+    note: str | None
+    reason: str | None
+
+
 class RatingRefused(ValueError):
     """The rating itself is not acceptable (the message says why)."""
 
@@ -111,6 +132,7 @@ class ContactView:
     decision_due_at: datetime | None
     subjects: tuple[SubjectView, ...]
     ratings: tuple[RatingView, ...]
+    amendments: tuple[AmendmentView, ...]
     # The decided, audited read this view came from: the proof the page's other parts
     # (requests, people, disclosures) ask for instead of a bare contact id.
     access: firewall.Access = field(repr=False, compare=False)
@@ -212,22 +234,14 @@ def get_contact_for(
         raise ContactDeleted(opened.contact_id, contact.reference, contact.received_at)
     opened.preload_keys(db)
     referrer: dict[str, Any] = json.loads(opened.text("referrer"))
-    subjects = []
-    for subject in contact.subjects:
-        details = json.loads(opened.text("details", row=subject))
-        born = details.get("date_of_birth")
-        subjects.append(
-            SubjectView(
-                id=str(subject.id),
-                role=subject.role,
-                given_name=details["given_name"],
-                family_name=details["family_name"],
-                date_of_birth=date.fromisoformat(born) if born else None,
-                address=details.get("address"),
-                nhs_number=details.get("nhs_number"),
-                upn=details.get("upn"),
-            )
-        )
+    # The subjects as they stand now: as recorded, with the corrections made since.
+    documents, steps = corrections.replay(
+        contact.subjects,
+        contact.amendments,
+        lambda row, column: opened.text(column, row=row),
+        notes=True,
+    )
+    subjects = [subject_view(subject, documents[subject.id]) for subject in contact.subjects]
     ratings = tuple(
         RatingView(
             rag=rating.rag,
@@ -269,8 +283,77 @@ def get_contact_for(
         decision_due_at=contact.decision_due_at,
         subjects=tuple(subjects),
         ratings=ratings,
+        amendments=_amendment_views(db, contact, steps),
         access=opened.access,
     )
+
+
+def subject_view(subject: ContactSubject, details: dict[str, Any]) -> SubjectView:
+    born = details.get("date_of_birth")
+    return SubjectView(
+        id=str(subject.id),
+        role=subject.role,
+        given_name=details["given_name"],
+        family_name=details["family_name"],
+        date_of_birth=date.fromisoformat(born) if born else None,
+        address=details.get("address"),
+        nhs_number=details.get("nhs_number"),
+        upn=details.get("upn"),
+    )
+
+
+def _shown(field: str, value: Any) -> Any:
+    """A changed value as the history shows it: a date of birth as a date."""
+    if field == "date_of_birth" and isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
+
+
+def _amendment_views(
+    db: Session, contact: Contact, steps: list[corrections.Step]
+) -> tuple[AmendmentView, ...]:
+    if not steps:
+        return ()
+    names = actor_names(db, [step.amendment.made_by for step in steps])
+    roles = {subject.id: subject.role for subject in contact.subjects}
+    return tuple(
+        AmendmentView(
+            sequence=step.amendment.sequence,
+            kind=step.amendment.kind,
+            made_at=step.amendment.made_at,
+            made_by=names.get(step.amendment.made_by, step.amendment.made_by),
+            made_by_id=step.amendment.made_by,
+            made_by_agency=step.amendment.made_by_agency,
+            subject_id=str(step.subject_id) if step.subject_id else None,
+            subject_name=(
+                f"{step.subject['given_name']} {step.subject['family_name']}"
+                if step.subject is not None
+                else None
+            ),
+            subject_role=roles.get(step.subject_id) if step.subject_id else None,
+            changes=tuple(
+                corrections.Change(c.field, _shown(c.field, c.before), _shown(c.field, c.after))
+                for c in step.changes
+            ),
+            note=step.note,
+            reason=step.reason,
+        )
+        for step in steps
+    )
+
+
+def actor_names(db: Session, actor_ids: list[str]) -> dict[str, str]:
+    """People's names for user ids recorded as actors (an agency system keeps its id)."""
+    users = []
+    for actor in set(actor_ids):
+        try:
+            users.append(uuid.UUID(actor))
+        except ValueError:
+            continue
+    if not users:
+        return {}
+    rows = db.execute(select(User.id, User.display_name).where(User.id.in_(users)))
+    return {str(ident): name for ident, name in rows}
 
 
 def rate_contact(

@@ -8,7 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from mash_hub import db, runtime
 from mash_hub.authz import Permission, acting_principal, requires
-from mash_hub.contacts import services
+from mash_hub.contacts import amendments, services
 from mash_hub.contacts.schemas import read_contact
 from mash_hub.deadlines import RAG_RATINGS
 from mash_hub.http.body import json_body
@@ -62,3 +62,78 @@ def api_rate(contact_id: str) -> Response:
         ) from clash
     assert contact.decision_due_at is not None  # noqa: S101 - set by rating
     return jsonify({"rag": contact.rag, "decision_due_at": api_time(contact.decision_due_at)})
+
+
+# The kinds an agency system names (shared/docs/api.md), and the hub's own for each.
+API_AMENDMENT_KINDS = {
+    "subject_corrected": "subject_corrected",
+    "subject_added": "subject_added",
+    "note": "note_added",
+}
+
+
+@api_bp.route("/<contact_id>/amendments", methods=["POST"])
+@requires(Permission.API_CONTACTS_RATE)
+def api_amend(contact_id: str) -> tuple[Response, int]:
+    """Correct a subject, add a person or add a case note: screening work, append-only."""
+    body = json_body()
+    reader = Reader()
+    root = reader.obj(body, "")
+    kind = reader.choice(root, "kind", "kind", tuple(API_AMENDMENT_KINDS))
+    subject_id = None
+    if kind == "subject_corrected":
+        subject_id = reader.text(root, "subject_id", "subject_id", max_length=64)
+    try:
+        reader.check()
+    except ValidationFailed as failed:
+        raise ApiError(422, "the amendment has problems", fields=failed.fields) from failed
+    principal, session = acting_principal(), db.session()
+    try:
+        if kind == "note":
+            made = amendments.add_note(session, principal, contact_id, root.get("text"))
+        elif kind == "subject_added":
+            made = amendments.add_subject(
+                session, principal, contact_id, root.get("subject"), root.get("reason")
+            )
+        else:
+            made = amendments.correct_subject(
+                session,
+                principal,
+                contact_id,
+                subject_id or "",
+                root.get("subject"),
+                root.get("reason"),
+            )
+    except ValidationFailed as failed:
+        fields = {_api_field(name): message for name, message in failed.fields.items()}
+        raise ApiError(422, "the amendment has problems", fields=fields) from failed
+    except amendments.SubjectNotFound as missing:
+        raise ApiError(
+            422,
+            "the amendment has problems",
+            fields={"subject_id": "is not a person on this contact"},
+        ) from missing
+    except (StaleDataError, amendments.AmendedMeanwhile) as clash:
+        raise ApiError(
+            409, "the contact was amended by someone else at the same time: read it and retry"
+        ) from clash
+    return jsonify(
+        {
+            "id": str(made.id),
+            "kind": kind,
+            "sequence": made.sequence,
+            "subject_id": str(made.subject_id) if made.subject_id else None,
+            "made_at": api_time(made.made_at),
+        }
+    ), 201
+
+
+def _api_field(name: str) -> str:
+    """The body's name for a field the service names (a person's fields sit in `subject`)."""
+    if name in ("reason", "subject"):
+        return name
+    if name == "note":
+        return "text"
+    if name == "body":
+        return "subject"
+    return f"subject.{name}"

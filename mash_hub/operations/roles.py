@@ -4,8 +4,9 @@ owner with `mash-hub init-db --app-role NAME`.
 Row-level security, the firewall's second layer, binds only a role that is neither the
 tables' owner nor a superuser and has no BYPASSRLS. So the hub runs as such a role, with
 exactly what it needs: use of the schema, reading and writing the tables and sequences,
-and on the audit tables only reading, adding, and the sealer's one fill of the two hash
-columns (through `audit_seal_lock()`, a function that runs as the owner). Running it
+on a contact's amendments only reading and adding, and on the audit tables only reading,
+adding, and the sealer's one fill of the two hash columns (through `audit_seal_lock()`,
+a function that runs as the owner). Running it
 again brings an existing role back to exactly that, and says what it changed.
 """
 
@@ -19,6 +20,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
 AUDIT_TABLES = ("audit_events", "audit_checkpoints")
+# Case history kept like the trail: the hub only adds to it and reads it (a contact's
+# amendments during screening: who changed what, when and why).
+APPEND_ONLY_TABLES = ("contact_amendments",)
 # What the sealer may change in audit_events (the triggers refuse anything else).
 SEALER_COLUMNS = ("prev_hash", "hash")
 SEAL_LOCK = "audit_seal_lock()"
@@ -121,7 +125,7 @@ def _tables(conn: Connection) -> list[str]:
 
 
 def wanted_privileges(table: str) -> set[str]:
-    if table in AUDIT_TABLES:
+    if table in AUDIT_TABLES or table in APPEND_ONLY_TABLES:
         return {"SELECT", "INSERT"}
     return {"SELECT", "INSERT", "UPDATE", "DELETE"}
 

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
 from mash_hub.audit.services import EventDraft, record, record_many
 from mash_hub.authz.gate import Principal
-from mash_hub.contacts import matching
+from mash_hub.contacts import corrections, matching
 from mash_hub.contacts.models import Contact, ContactSubject
 from mash_hub.crypto.sealing import purpose_key
 from mash_hub.errors import NotFound
@@ -193,10 +193,13 @@ def open_person(db: Session, access: Access, person: Person) -> PersonDetails:
 def _subject_document(
     db: Session, access: Access, contact: Contact, subject: ContactSubject
 ) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(
-        records.text_of(access, subject, "details", agency=contact.source_agency.code)
+    """The subject's details as they stand now: as recorded, corrected since."""
+    agency = contact.source_agency.code
+    return corrections.subject_document(
+        subject,
+        contact.amendments,
+        lambda row, column: records.text_of(access, row, column, agency=agency),
     )
-    return document
 
 
 # ------------------------------------------------------------------------- search
@@ -286,13 +289,63 @@ def suggest_for_contact(db: Session, access: Access, contact: Contact) -> int:
     candidates."""
     now = runtime.now()
     stored = 0
-    threshold = runtime.settings().screening.repeat_match_percent / 100
     repeats: dict[tuple[uuid.UUID, uuid.UUID, str], PossibleRepeat] = {}
     for subject in contact.subjects:
         document = _subject_document(db, access, contact, subject)
-        details = PersonDetails.from_document(str(subject.id), document)
-        record = details.record()
-        for suggestion in search(db, access, record):
+        stored += _index_subject(db, access, contact, subject, document, now, repeats)
+    db.add_all(repeats.values())
+    db.flush()
+    return stored
+
+
+def subject_amended(
+    db: Session, access: Access, contact: Contact, subject: ContactSubject, document: dict[str, Any]
+) -> int:
+    """A subject corrected or added during screening: index their details as they now
+    stand, as intake does, so a later contact naming them warns, and this contact shows
+    what the corrected details match. The keys of the details replaced go; candidates and
+    possible repeats already found (and what screeners made of them) stay."""
+    db.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject.id))
+    repeats: dict[tuple[uuid.UUID, uuid.UUID, str], PossibleRepeat] = {}
+    known_candidates = set(
+        db.scalars(
+            select(PersonCandidate.person_id).where(PersonCandidate.subject_id == subject.id)
+        )
+    )
+    known_repeats = {
+        (subject.id, earlier, basis)
+        for earlier, basis in db.execute(
+            select(PossibleRepeat.earlier_contact_id, PossibleRepeat.basis).where(
+                PossibleRepeat.subject_id == subject.id
+            )
+        )
+    }
+    stored = _index_subject(
+        db, access, contact, subject, document, runtime.now(), repeats, known_candidates
+    )
+    db.add_all(row for key, row in repeats.items() if key not in known_repeats)
+    db.flush()
+    return stored
+
+
+def _index_subject(
+    db: Session,
+    access: Access,
+    contact: Contact,
+    subject: ContactSubject,
+    document: dict[str, Any],
+    now: datetime,
+    repeats: dict[tuple[uuid.UUID, uuid.UUID, str], PossibleRepeat],
+    known_candidates: set[uuid.UUID] | frozenset[uuid.UUID] = frozenset(),
+) -> int:
+    """Store one subject's register candidates (besides those known), add their identity
+    keys, and note in `repeats` the earlier contacts they seem to be named in."""
+    threshold = runtime.settings().screening.repeat_match_percent / 100
+    stored = 0
+    details = PersonDetails.from_document(str(subject.id), document)
+    record = details.record()
+    for suggestion in search(db, access, record):
+        if suggestion.person_id not in known_candidates:
             db.add(
                 PersonCandidate(
                     subject_id=subject.id,
@@ -303,49 +356,47 @@ def suggest_for_contact(db: Session, access: Access, contact: Contact) -> int:
                 )
             )
             stored += 1
-            if suggestion.score >= threshold:
-                for earlier, role in _contacts_naming(db, suggestion.person_id, contact.id):
-                    repeats.setdefault(
-                        (subject.id, earlier, "register"),
-                        PossibleRepeat(
-                            contact_id=contact.id,
-                            subject_id=subject.id,
-                            earlier_contact_id=earlier,
-                            basis="register",
-                            score=suggestion.score,
-                            earlier_role=role,
-                            created_at=now,
-                        ),
-                    )
-        keys = _identity_hashes(record, details.upn)
-        if keys:
-            found = db.execute(
-                select(SubjectKey.contact_id, SubjectKey.kind, SubjectKey.role).where(
-                    SubjectKey.key.in_(list(keys)), SubjectKey.contact_id != contact.id
-                )
-            ).all()
-            for earlier, kind, role in found:
-                basis = BASIS_OF_KIND[kind]
+        if suggestion.score >= threshold:
+            for earlier, role in _contacts_naming(db, suggestion.person_id, contact.id):
                 repeats.setdefault(
-                    (subject.id, earlier, basis),
+                    (subject.id, earlier, "register"),
                     PossibleRepeat(
                         contact_id=contact.id,
                         subject_id=subject.id,
                         earlier_contact_id=earlier,
-                        basis=basis,
+                        basis="register",
+                        score=suggestion.score,
                         earlier_role=role,
                         created_at=now,
                     ),
                 )
-            db.add_all(
-                SubjectKey(
-                    key=key, subject_id=subject.id, contact_id=contact.id, kind=kind,
-                    role=subject.role,
-                )
-                for key, kind in keys.items()
-            )  # fmt: skip
-    db.add_all(repeats.values())
-    db.flush()
+    keys = _identity_hashes(record, details.upn)
+    if keys:
+        found = db.execute(
+            select(SubjectKey.contact_id, SubjectKey.kind, SubjectKey.role).where(
+                SubjectKey.key.in_(list(keys)), SubjectKey.contact_id != contact.id
+            )
+        ).all()
+        for earlier, kind, role in found:
+            basis = BASIS_OF_KIND[kind]
+            repeats.setdefault(
+                (subject.id, earlier, basis),
+                PossibleRepeat(
+                    contact_id=contact.id,
+                    subject_id=subject.id,
+                    earlier_contact_id=earlier,
+                    basis=basis,
+                    earlier_role=role,
+                    created_at=now,
+                ),
+            )
+        db.add_all(
+            SubjectKey(
+                key=key, subject_id=subject.id, contact_id=contact.id, kind=kind,
+                role=subject.role,
+            )
+            for key, kind in keys.items()
+        )  # fmt: skip
     return stored
 
 

@@ -169,3 +169,41 @@ class AcknowledgementForm(FlaskForm):
     told_date = StringField("Date told", widget=GovTextInput())
     told_time = StringField("Time told", widget=GovTextInput())
     submit = SubmitField("Record that the referrer was told", widget=GovSubmitInput())
+
+
+# -- amending a contact during screening -------------------------------------------------
+
+# Roles a person found by checks may have on the contact (those intake uses).
+ADDED_ROLE_CHOICES = ROLE_CHOICES
+
+
+class _PersonDetails(FlaskForm):
+    """A person's details, checked by the same reader as intake's people."""
+
+    given_name = StringField("Given name", widget=GovTextInput())
+    family_name = StringField("Family name", widget=GovTextInput())
+    date_of_birth = StringField("Date of birth (optional)", widget=GovTextInput())
+    address = StringField("Address (optional)", widget=GovTextInput())
+    nhs_number = StringField("NHS number (optional)", widget=GovTextInput())
+    upn = StringField("Unique pupil number (optional)", widget=GovTextInput())
+    # How many amendments the screener saw: a different count on submit means someone else
+    # amended the contact in between, and theirs is shown before this one is taken.
+    seen = HiddenField()
+
+
+class CorrectionForm(_PersonDetails):
+    reason = TextAreaField("Why are you correcting these details?", widget=GovCharacterCount())
+    submit = SubmitField("Save the correction", widget=GovSubmitInput())
+
+
+class AddPersonForm(_PersonDetails):
+    role = SelectField("Role", widget=GovSelect(), choices=ADDED_ROLE_CHOICES)
+    reason = TextAreaField(
+        "How was this person found, and why add them?", widget=GovCharacterCount()
+    )
+    submit = SubmitField("Add the person", widget=GovSubmitInput())
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField("Case note", widget=GovCharacterCount())
+    submit = SubmitField("Add the case note", widget=GovSubmitInput())

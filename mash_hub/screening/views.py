@@ -25,6 +25,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from mash_hub import db, firewall, runtime, uktime
 from mash_hub.agencies import AGENCIES, AGENCY_CODES
 from mash_hub.authz import Permission, Role, acting_principal, requires
+from mash_hub.contacts import amendments
 from mash_hub.contacts import services as contacts
 from mash_hub.contacts.schemas import read_contact
 from mash_hub.deadlines import RAG_RATINGS
@@ -36,8 +37,11 @@ from mash_hub.http.validation import ValidationFailed
 from mash_hub.screening import services
 from mash_hub.screening.forms import (
     AcknowledgementForm,
+    AddPersonForm,
     ClaimForm,
+    CorrectionForm,
     IntakeForm,
+    NoteForm,
     ProposalForm,
     RatingForm,
     ReviewForm,
@@ -396,6 +400,192 @@ RATED_NEXT = {
     "green": "The decision is due 72 hours after the contact was received. Any open requests "
     "to partner agencies have been withdrawn.",
 }
+
+
+# -- amending a contact during screening (#13, usability review D8) ----------------------
+
+PERSON_FIELDS = ("given_name", "family_name", "date_of_birth", "address", "nhs_number", "upn")
+AMEND_MISSING = {
+    "reason": "Enter why you are making this change",
+    "note": "Enter the case note",
+    "role": "Select the person's role",
+}
+AMENDED_MEANWHILE = (
+    "Someone else changed this contact while you were working on it: check it below and save again"
+)
+
+
+def _person_body(form: CorrectionForm | AddPersonForm, errors: dict[str, str]) -> dict[str, Any]:
+    """The person's details as the reader takes them; a date it cannot read goes to
+    `errors` (and is passed on as typed, so the reader refuses it too)."""
+    typed = (form.date_of_birth.data or "").strip()
+    born: str | None = None
+    if typed:
+        born = _iso_day(typed)
+        if born is None:
+            errors["date_of_birth"] = "Date of birth must be a real date, like 02/04/2015"
+            born = typed
+    body: dict[str, Any] = {name: form[name].data for name in PERSON_FIELDS}
+    body["date_of_birth"] = born
+    if isinstance(form, AddPersonForm):
+        body["role"] = form.role.data or None
+    return body
+
+
+def _show_amend_errors(form: Any, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        if name not in form:
+            continue
+        field = form[name]
+        label = field.label.text
+        missing = message == "is required" or message.startswith("must be one of")
+        if missing and name in AMEND_MISSING:
+            field.errors = [AMEND_MISSING[name]]
+        else:
+            field.errors = [_sentence(name, label, message)]
+    form._errors = None  # noqa: SLF001 - WTForms caches errors per form
+
+
+def _amend_page(
+    template: str, view: contacts.ContactView, form: Any, title: str, **extra: Any
+) -> str:
+    return render_template(f"screening/{template}", contact=view, form=form, title=title, **extra)
+
+
+def _subject(view: contacts.ContactView, subject_id: str) -> contacts.SubjectView:
+    found = next((s for s in view.subjects if s.id == subject_id), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _csrf_ok(form: Any) -> bool:
+    """The form came from this page (its CSRF token holds); its fields are the reader's
+    to check, so every problem is listed at once."""
+    return bool(form.validate_on_submit() or not form.csrf_token.errors)
+
+
+def _day_text(born: Any) -> str:
+    return f"{born.day:02d}/{born.month:02d}/{born.year}" if born else ""
+
+
+@bp.route("/contacts/<contact_id>/amend/people/<subject_id>", methods=["GET", "POST"])
+@requires(Permission.CONTACTS_AMEND)
+def correct_subject(contact_id: str, subject_id: str) -> BaseResponse | str:
+    principal = acting_principal()
+    view = contacts.get_contact_for(db.session(), principal, contact_id)
+    subject = _subject(view, subject_id)
+    form = CorrectionForm()
+    title = f"Correct details: {view.reference}"
+    if request.method == "GET":
+        form.process(
+            data={
+                "given_name": subject.given_name,
+                "family_name": subject.family_name,
+                "date_of_birth": _day_text(subject.date_of_birth),
+                "address": subject.address or "",
+                "nhs_number": subject.nhs_number or "",
+                "upn": subject.upn or "",
+                "seen": str(len(view.amendments)),
+            }
+        )
+        return _amend_page("correct.html", view, form, title, subject=subject)
+    if not _csrf_ok(form):
+        abort(400)  # no CSRF token: the form was not this page's
+    errors: dict[str, str] = {}
+    body = _person_body(form, errors)
+    try:
+        amendments.correct_subject(
+            db.session(),
+            principal,
+            contact_id,
+            subject_id,
+            body,
+            form.reason.data,
+            seen=int(form.seen.data) if (form.seen.data or "").isdigit() else -1,
+        )
+    except ValidationFailed as failed:
+        _show_amend_errors(form, {**failed.fields, **errors})
+        return _amend_page("correct.html", view, form, title, subject=subject)
+    except (StaleDataError, amendments.AmendedMeanwhile):
+        db.rollback_request()
+        view = contacts.get_contact_for(db.session(), principal, contact_id)
+        subject = _subject(view, subject_id)
+        form.seen.data = str(len(view.amendments))
+        _show_amend_errors(form, {"given_name": AMENDED_MEANWHILE})
+        return _amend_page("correct.html", view, form, title, subject=subject)
+    confirm(
+        f"Details corrected on {view.reference}",
+        "The correction is in the contact's amendments, with your reason. Partner agencies "
+        "asked about this contact see the corrected details.",
+    )
+    return redirect(url_for("casefile.show", contact_id=view.id, _anchor="amendments"))
+
+
+@bp.route("/contacts/<contact_id>/amend/add-person", methods=["GET", "POST"])
+@requires(Permission.CONTACTS_AMEND)
+def add_person(contact_id: str) -> BaseResponse | str:
+    principal = acting_principal()
+    view = contacts.get_contact_for(db.session(), principal, contact_id)
+    form = AddPersonForm()
+    title = f"Add a person: {view.reference}"
+    if request.method == "GET":
+        form.seen.data = str(len(view.amendments))
+        return _amend_page("add_person.html", view, form, title)
+    if not _csrf_ok(form):
+        abort(400)
+    errors: dict[str, str] = {}
+    body = _person_body(form, errors)
+    try:
+        amendments.add_subject(
+            db.session(),
+            principal,
+            contact_id,
+            body,
+            form.reason.data,
+            seen=int(form.seen.data) if (form.seen.data or "").isdigit() else -1,
+        )
+    except ValidationFailed as failed:
+        _show_amend_errors(form, {**failed.fields, **errors})
+        return _amend_page("add_person.html", view, form, title)
+    except (StaleDataError, amendments.AmendedMeanwhile):
+        db.rollback_request()
+        view = contacts.get_contact_for(db.session(), principal, contact_id)
+        form.seen.data = str(len(view.amendments))
+        _show_amend_errors(form, {"role": AMENDED_MEANWHILE})
+        return _amend_page("add_person.html", view, form, title)
+    confirm(
+        f"Person added to {view.reference}",
+        "Next, check them against the register on the contact's people page.",
+    )
+    return redirect(url_for("casefile.show", contact_id=view.id, _anchor="amendments"))
+
+
+@bp.route("/contacts/<contact_id>/amend/note", methods=["GET", "POST"])
+@requires(Permission.CONTACTS_AMEND)
+def add_note(contact_id: str) -> BaseResponse | str:
+    principal = acting_principal()
+    view = contacts.get_contact_for(db.session(), principal, contact_id)
+    form = NoteForm()
+    title = f"Add a case note: {view.reference}"
+    if request.method == "GET":
+        return _amend_page("note.html", view, form, title)
+    if not _csrf_ok(form):
+        abort(400)
+    try:
+        amendments.add_note(db.session(), principal, contact_id, form.note.data)
+    except ValidationFailed as failed:
+        _show_amend_errors(form, failed.fields)
+        return _amend_page("note.html", view, form, title)
+    except (StaleDataError, amendments.AmendedMeanwhile):
+        db.rollback_request()
+        _show_amend_errors(form, {"note": AMENDED_MEANWHILE})
+        return _amend_page("note.html", view, form, title)
+    confirm(
+        f"Case note added to {view.reference}",
+        "Case notes are for MASH staff only: they are never shared with partner agencies.",
+    )
+    return redirect(url_for("casefile.show", contact_id=view.id, _anchor="amendments"))
 
 
 # -- decision --------------------------------------------------------------------------

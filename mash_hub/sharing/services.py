@@ -7,7 +7,6 @@ only keeps the stored status in step. Nothing here commits.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -22,7 +21,8 @@ from mash_hub.agencies import AGENCIES, AGENCY_CODES
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
-from mash_hub.contacts.models import Contact, ContactSubject
+from mash_hub.contacts import corrections
+from mash_hub.contacts.models import Contact, ContactAmendment, ContactSubject
 from mash_hub.deadlines import response_due
 from mash_hub.errors import Conflict, NotFound
 from mash_hub.firewall import duties, records
@@ -336,9 +336,20 @@ def get_request_for(db: Session, principal: Principal, request_id: str) -> Reque
     request, access = opened.record, opened.access
     opened.preload_keys(db)  # sealed for up to three agencies
     subjects = []
-    for subject in db.scalars(opened.rows(ContactSubject).order_by(ContactSubject.position)):
-        # The subjects stay sealed for the agency the contact came from.
-        details = json.loads(opened.text("details", row=subject, agency=request.source_agency))
+    listed = list(db.scalars(opened.rows(ContactSubject).order_by(ContactSubject.position)))
+    # The subjects as they stand now: as recorded, with the corrections made during
+    # screening (only those: a case note is the MASH's own and is never read here).
+    corrected = db.scalars(
+        opened.rows(ContactAmendment).where(ContactAmendment.kind == corrections.CORRECTED)
+    )
+    # The subjects stay sealed for the agency the contact came from.
+    documents = corrections.subject_documents(
+        listed,
+        corrected,
+        lambda row, column: opened.text(column, row=row, agency=request.source_agency),
+    )
+    for subject in listed:
+        details = documents[subject.id]
         born = details.get("date_of_birth")
         subjects.append(
             SubjectDetails(

@@ -195,12 +195,14 @@ def _measure(world: World, operation: str) -> tuple[Statements, TestResponse]:
 BUDGETS = {
     # One more each since the possible repeat contacts found on intake (#16): their rows;
     # their earlier contacts are decided in the chronology's batch.
-    "contact_api": (20, 24),
-    "contact_page": (30, 34),
+    # One more each since amendments during screening (#13, D8): the contact's amendments,
+    # read with it (a partner's request reads the subjects' corrections).
+    "contact_api": (21, 25),
+    "contact_page": (31, 35),
     "queue": (18, 22),
     "inbox_api": (6, 10),
     "inbox_page": (9, 13),
-    "request_page": (12, 16),
+    "request_page": (13, 17),
     "audit_search": (8, 12),
     # Three decisions of its own: audit:read, audit:find_contact, audit:linked_children.
     "audit_by_reference": (13, 17),
