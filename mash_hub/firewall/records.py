@@ -534,6 +534,29 @@ def earlier_contacts(
     return [(person, contact) for person, contact in found if contact.id in shown]
 
 
+def contacts_in_history(db: Session, principal: Principal, contact_ids: Iterable[str]) -> list[Any]:
+    """The contacts with these ids that the principal may know of (`contact:history`: that
+    each exists, with its reference, date, rating and status, never its content), each
+    decided and audited; those refused are left out."""
+    wanted = [ident for ident in (_ident(c) for c in contact_ids) if ident is not None]
+    if not wanted:
+        return []
+    Contact = _tables().contact  # noqa: N806
+    contacts = list(
+        db.scalars(
+            select(Contact)
+            .where(Contact.id.in_(wanted))
+            .options(lazyload(Contact.subjects), lazyload(Contact.ratings))
+        )
+    )
+    decided = decide_many(
+        principal,
+        Action.CONTACT_HISTORY,
+        [(contact_resource(contact), str(contact.id)) for contact in contacts],
+    )
+    return [contact for contact, access in zip(contacts, decided, strict=True) if access]
+
+
 def own_restricted_items(principal: Principal, access: Access, disclosure: Any) -> list[Any]:
     """(item, text) for each restricted item of `disclosure` that the approving lead's own
     agency contributed: what they are asked to let leave the MASH (usability review D10).

@@ -66,6 +66,8 @@ def init_app(app: Flask) -> None:
             items.append({"href": url_for("screening.queue"), "text": "Screening queue"})
         if principal is not None and principal.can(Permission.CONTACTS_CREATE):
             items.append({"href": url_for("screening.intake"), "text": "Record a contact"})
+        if principal is not None and principal.can(Permission.CONTACTS_VIEW):
+            items.append({"href": url_for("people.search"), "text": "Find a contact"})
         if principal is not None and principal.can(Permission.REQUESTS_ANSWER):
             items.append({"href": url_for("sharing.inbox"), "text": "Requests"})
         if principal is not None and principal.can(Permission.USERS_READ):

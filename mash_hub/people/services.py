@@ -34,8 +34,8 @@ from mash_hub.contacts import corrections, matching
 from mash_hub.contacts.models import Contact, ContactSubject
 from mash_hub.crypto.sealing import purpose_key
 from mash_hub.errors import NotFound
-from mash_hub.firewall import records
-from mash_hub.firewall.decisions import Access
+from mash_hub.firewall import duties, records
+from mash_hub.firewall.decisions import Access, require
 from mash_hub.firewall.release import (
     release_for_person,
     seal_for_person,
@@ -1114,22 +1114,29 @@ def identity_footprint(
     given_name: str = "",
     family_name: str = "",
     date_of_birth: date | None = None,
+    address: str | None = None,
 ) -> IdentityFootprint | None:
     """Everything the hub holds under one child's NHS number, or full name with date of
-    birth, found through the subjects' keyed hashes (`subject_keys`), never clear text.
-    None when what was given makes no identifier (an NHS number that fails its check)."""
-    record = matching.PersonRecord(
-        id="lookup",
-        given_name=given_name if nhs_number is None else "",
-        family_name=family_name if nhs_number is None else "",
-        date_of_birth=date_of_birth if nhs_number is None else None,
-        nhs_number=nhs_number,
-    )
-    hashes = [
-        hashed
-        for hashed, kind in _identity_hashes(record, None).items()
-        if kind in CHILD_LOOKUP_KINDS
-    ]
+    birth (or, for a contact search, one home's address), found through the subjects'
+    keyed hashes (`subject_keys`), never clear text. None when what was given makes no
+    identifier (an NHS number that fails its check, an address without house number and
+    postcode or street)."""
+    if address is not None:
+        record = matching.PersonRecord(
+            id="lookup", given_name="", family_name="", address=address,
+            postcode=postcode_in(address),
+        )  # fmt: skip
+        wanted: tuple[str, ...] = ("address",)
+    else:
+        record = matching.PersonRecord(
+            id="lookup",
+            given_name=given_name if nhs_number is None else "",
+            family_name=family_name if nhs_number is None else "",
+            date_of_birth=date_of_birth if nhs_number is None else None,
+            nhs_number=nhs_number,
+        )
+        wanted = CHILD_LOOKUP_KINDS
+    hashes = [hashed for hashed, kind in _identity_hashes(record, None).items() if kind in wanted]
     if not hashes:
         return None
     rows = db.execute(
@@ -1144,6 +1151,62 @@ def identity_footprint(
         persons |= found.person_ids
         contacts |= found.contact_ids
     return IdentityFootprint(hashes[0].hex(), frozenset(persons), frozenset(contacts))
+
+
+@dataclass(frozen=True)
+class FoundContact:
+    """One contact a search found, as its history shows it: never its content."""
+
+    id: str
+    reference: str
+    received_at: datetime
+    rag: str | None
+    status: str
+
+
+SEARCH_KINDS = ("reference", "nhs_number", "name_and_birth", "address")
+SEARCH_LIMIT = 100
+
+
+def find_contacts(
+    db: Session,
+    principal: Principal,
+    kind: str,
+    *,
+    reference: str = "",
+    nhs_number: str = "",
+    given_name: str = "",
+    family_name: str = "",
+    date_of_birth: date | None = None,
+    address: str = "",
+) -> list[FoundContact] | None:
+    """MASH staff find contacts, open or closed, by reference, or by a child's NHS number,
+    name and date of birth, or home address through the keyed index (never clear text):
+    the search is decided as the MASH's screening work (`screening:read`, clause 3.5) and
+    each contact found as its history (`contact:history`, clause 3.6: reference, date,
+    rating and status), both audited; opening one is decided on its own page. None when
+    what was typed makes no identifier."""
+    require(principal, Action.SCREENING_READ, duties.screening_queue())
+    if kind == "reference":
+        found = records.contact_id_by_reference(db, reference)
+        ids = {found} if found is not None else set()
+    else:
+        footprint_ = identity_footprint(
+            db,
+            nhs_number=nhs_number if kind == "nhs_number" else None,
+            given_name=given_name,
+            family_name=family_name,
+            date_of_birth=date_of_birth,
+            address=address if kind == "address" else None,
+        )
+        if footprint_ is None:
+            return None
+        ids = set(footprint_.contact_ids)
+    shown = records.contacts_in_history(db, principal, sorted(ids)[:SEARCH_LIMIT])
+    return [
+        FoundContact(str(c.id), c.reference, c.received_at, c.rag, c.status)
+        for c in sorted(shown, key=lambda c: c.received_at, reverse=True)
+    ]
 
 
 def linked_children(db: Session, contact_id: uuid.UUID) -> list[uuid.UUID]:

@@ -13,6 +13,7 @@ from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.http.confirm import confirm
 from mash_hub.people import services
 from mash_hub.people.forms import (
+    ContactSearchForm,
     LinkForm,
     MergeDecisionForm,
     MergeForm,
@@ -105,6 +106,33 @@ def _review(contact_id: str, form: FlaskForm | None = None, **forms: Any) -> str
 
 def _people(contact_id: str) -> services.ContactPeople:
     return services.people_for_contact(db.session(), acting_principal(), contact_id)
+
+
+@bp.route("/contacts/search", methods=["GET", "POST"])
+@requires(Permission.CONTACTS_VIEW)
+def search() -> str:
+    """Find any contact, open or closed (usability review D2): by reference, or by a
+    child's NHS number, name and date of birth, or address through the keyed index."""
+    form = ContactSearchForm()
+    found: list[services.FoundContact] | None = None
+    if form.validate_on_submit():
+        kind = form.kind() or "reference"
+        found = services.find_contacts(
+            db.session(),
+            acting_principal(),
+            kind,
+            reference=(form.reference.data or "").upper(),
+            nhs_number=form.nhs_number.data or "",
+            given_name=form.given_name.data or "",
+            family_name=form.family_name.data or "",
+            date_of_birth=form.birth_day(),
+            address=form.address.data or "",
+        )
+        if found is None:
+            form.address.errors = [
+                "Enter the house number and the postcode or street, like 12 Mill Lane, AB1 2CD"
+            ]
+    return render_template("people/search.html", form=form, found=found, title="Find a contact")
 
 
 @bp.route("/contacts/<contact_id>/people")

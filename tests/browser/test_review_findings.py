@@ -194,3 +194,21 @@ def test_d3_break_glass_is_found_shown_with_its_time_left_and_reads_only(live_hu
     # Sending a request anyway (a crafted visit to the form) is refused.
     page.goto(f"{live_hub.url}/contacts/{created['id']}/requests/new")
     assert "Page not found" in page.locator("h1").inner_text()
+
+
+def test_d2_any_contact_is_found_by_name_and_date_of_birth(live_hub, browser_page):
+    created = _closed_contact(live_hub, datetime.now(UTC) - timedelta(days=2))
+    page = browser_page
+    sign_in(page, live_hub, demo_user(live_hub, "police", "screener"))
+    page.get_by_role("link", name="Find a contact").first.click()
+    page.get_by_role("button", name="Search").click()
+    assert "Enter a contact reference" in page.locator(".govuk-error-summary").inner_text()
+    page.get_by_label("First name").fill("Sam")
+    page.get_by_label("Last name").fill("Smith")
+    page.get_by_label("Date of birth").fill("02/04/2015")
+    page.get_by_role("button", name="Search").click()
+    results = page.locator("#found")
+    expect(results).to_contain_text(created["reference"])
+    assert "Closed" in results.inner_text()
+    results.get_by_role("link", name=created["reference"]).click()
+    expect(page.locator("#read-only")).to_contain_text("You can read it but not change it")
