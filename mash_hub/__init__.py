@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.casefile import views as casefile_views
     from mash_hub.contacts import views as contact_views
     from mash_hub.contacts.hooks import ContactHooks, install
+    from mash_hub.contacts.identifiers import format_nhs_number
     from mash_hub.disclosure import views as disclosure_views
     from mash_hub.firewall import records
     from mash_hub.governance import views as governance_views
@@ -114,6 +115,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Pages name agencies; codes are for the API and the policies.
     app.add_template_filter(agencies.agency_name, "agency_name")
     app.add_template_filter(agencies.agency_names, "agency_names")
+    # NHS numbers in their 3-3-4 form, as people read them (review m13).
+    app.add_template_filter(lambda text: format_nhs_number(text) or text, "nhs")
     # The layout shows each confirmation once, as a success banner (#13, review m2).
     app.context_processor(lambda: {"confirmations": confirmations()})
     app.session_interface = DatabaseSessionInterface(database, settings)
