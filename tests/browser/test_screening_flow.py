@@ -45,7 +45,13 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
     page.get_by_label("Referrer's name").fill("PC Ada Jones")
     page.get_by_label("Referrer's role (optional)").fill("PPD officer")
     page.get_by_label("The concern").fill("Neighbour reports shouting and a child crying.")
+    # The reason is asked for only when consent was refused or not sought (review m25).
+    reason = page.locator("#consent-reason-group")
+    expect(reason).to_be_hidden()
+    page.get_by_label("Given", exact=True).check()
+    expect(reason).to_be_hidden()
     page.get_by_label("Not sought").check()
+    expect(reason).to_be_visible()
     page.get_by_label("Why are you going ahead without consent?").fill("Risk of significant harm")
     page.get_by_label("Role", exact=True).select_option("child")
     page.get_by_label("Given name").fill("Sam")
