@@ -51,6 +51,11 @@ class SubjectForm(Form):
     given_name = StringField("Given name", widget=GovTextInput())
     family_name = StringField("Family name", widget=GovTextInput())
     date_of_birth = StringField("Date of birth (optional)", widget=GovTextInput())
+    # The page asks for it as GOV.UK's three-field date input (review m25); the three are
+    # read into `date_of_birth` (day/month/year), which a form may also post whole.
+    dob_day = StringField("Day")
+    dob_month = StringField("Month")
+    dob_year = StringField("Year")
     address = StringField("Address (optional)", widget=GovTextInput())
     nhs_number = StringField("NHS number (optional)", widget=GovTextInput())
     upn = StringField("Unique pupil number (optional)", widget=GovTextInput())
@@ -58,6 +63,9 @@ class SubjectForm(Form):
 
 class IntakeForm(FlaskForm):
     received_date = StringField("Date received", widget=GovTextInput())
+    received_day = StringField("Day")
+    received_month = StringField("Month")
+    received_year = StringField("Year")
     received_time = StringField("Time received", widget=GovTextInput())
     referrer_type = RadioField(
         "Who made the contact?", widget=GovRadioInput(), choices=REFERRER_LABELS
@@ -207,3 +215,26 @@ class AddPersonForm(_PersonDetails):
 class NoteForm(FlaskForm):
     note = TextAreaField("Case note", widget=GovCharacterCount())
     submit = SubmitField("Add the case note", widget=GovSubmitInput())
+
+
+def joined_date(day: str | None, month: str | None, year: str | None) -> str | None:
+    """A GOV.UK date input's three fields as one day/month/year text; None if all blank
+    (then a whole date posted in the one field stands)."""
+    parts = [(part or "").strip() for part in (day, month, year)]
+    if not any(parts):
+        return None
+    return "/".join(parts)
+
+
+def fold_dates(form: IntakeForm) -> None:
+    """Read the page's three-field dates into the fields the intake reads."""
+    received = joined_date(
+        form.received_day.data, form.received_month.data, form.received_year.data
+    )
+    if received is not None:
+        form.received_date.data = received
+    for entry in form.subjects.entries:
+        sub = entry.form
+        born = joined_date(sub.dob_day.data, sub.dob_month.data, sub.dob_year.data)
+        if born is not None:
+            sub.date_of_birth.data = born

@@ -45,6 +45,7 @@ from mash_hub.screening.forms import (
     ProposalForm,
     RatingForm,
     ReviewForm,
+    fold_dates,
 )
 from mash_hub.screening.schemas import read_decision
 
@@ -248,6 +249,7 @@ def intake() -> BaseResponse | str:
                 form.subjects.append_entry()
             _clear_errors(form)
         elif csrf_ok:
+            fold_dates(form)
             errors: dict[str, str] = {}
             body = _intake_body(form, errors)
             try:

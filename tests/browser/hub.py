@@ -63,3 +63,12 @@ def api_token(hub: Any, agency: str, scope: str = "screening:write") -> dict[str
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return {"Authorization": f"Bearer {json.loads(response.read())['access_token']}"}
+
+
+def fill_date(page: Any, legend: str, typed: str) -> None:
+    """Type `typed` (30/11/2026) into the GOV.UK date input whose legend is `legend`."""
+    day, month, year = typed.split("/")
+    group = page.get_by_role("group", name=legend)
+    group.get_by_label("Day").fill(day)
+    group.get_by_label("Month").fill(month)
+    group.get_by_label("Year").fill(year)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
-from tests.browser.hub import api_call, api_token, demo_user, security_code, sign_in
+from tests.browser.hub import api_call, api_token, demo_user, fill_date, security_code, sign_in
 from tests.functional.test_contacts_api import CONTACT
 
 TOTP = timedelta(seconds=30)  # the first sign-in spent this step's code
@@ -97,7 +97,7 @@ def test_d8_implausible_dates_are_refused_on_the_intake_page(live_hub, browser_p
     page = browser_page
     sign_in(page, live_hub, demo_user(live_hub, "police", "screener"))
     page.goto(f"{live_hub.url}/contacts/new")
-    page.get_by_label("Date received").fill("01/01/1900")
+    fill_date(page, "Date received", "01/01/1900")
     page.get_by_label("Time received").fill("10:00")
     page.get_by_label("A member of the public").check()
     page.get_by_label("Referrer's name").fill("A neighbour")
@@ -106,7 +106,7 @@ def test_d8_implausible_dates_are_refused_on_the_intake_page(live_hub, browser_p
     page.get_by_label("Role", exact=True).select_option("child")
     page.get_by_label("Given name").fill("Ann")
     page.get_by_label("Family name").fill("Lee")
-    page.get_by_label("Date of birth (optional)").fill("01/01/1850")
+    fill_date(page, "Date of birth (optional)", "01/01/1850")
     page.get_by_role("button", name="Record the contact").click()
     summary = page.locator(".govuk-error-summary")
     expect(summary).to_contain_text("when the hub started taking contacts")

@@ -13,7 +13,7 @@ from mash_hub import uktime
 from mash_hub.config import load_settings
 from mash_hub.deadlines import WorkingCalendar, deadline_for
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.hub import api_call, api_token, demo_user, sign_in
+from tests.browser.hub import api_call, api_token, demo_user, fill_date, sign_in
 from tests.conftest import TEST_ENV
 from tests.functional.test_contacts_api import CONTACT
 
@@ -38,7 +38,7 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
     page.wait_for_url(re.compile(rf"/contacts/{earlier_id}"))
 
     page.get_by_role("link", name="Record a contact").click()
-    page.get_by_label("Date received").fill(local.strftime("%d/%m/%Y"))
+    fill_date(page, "Date received", local.strftime("%d/%m/%Y"))
     page.get_by_label("Time received").fill(local.strftime("%H:%M"))
     page.get_by_label("An agency of the hub").check()
     page.get_by_label("Source agency").select_option("police")
@@ -56,7 +56,7 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
     page.get_by_label("Role", exact=True).select_option("child")
     page.get_by_label("Given name").fill("Sam")
     page.get_by_label("Family name").fill("Smith")
-    page.get_by_label("Date of birth (optional)").fill("02/04/2015")
+    fill_date(page, "Date of birth (optional)", "02/04/2015")
     page.get_by_label("Address (optional)", exact=True).fill("1 High St, Brent")
     page.get_by_label("NHS number (optional)").fill("943 476 5919")
     page.get_by_role("button", name="Record the contact").click()

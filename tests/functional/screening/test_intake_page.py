@@ -45,7 +45,7 @@ def test_a_screener_records_a_contact_and_lands_on_it(app, screener):
     assert page.status_code == 200
     assert "MASH-2026-000001" in page.text
     assert "Neighbour reports shouting" in page.text
-    assert "Sam Smith" in page.text and "9434765919" in page.text
+    assert "Sam Smith" in page.text and "943 476 5919" in page.text
     assert counts(app) == (1, 1)
     database: Database = app.extensions["mash.db"]
     with database.transaction() as session:
@@ -160,3 +160,28 @@ def test_a_summer_contact_is_shown_at_the_uk_time_it_was_typed(app, screener):
     with database.transaction() as session:  # kept in UTC
         received = session.scalar(select(Contact.received_at))
         assert received.isoformat() == "2026-07-15T09:00:00+00:00"
+
+
+def test_dates_are_typed_in_govuk_date_inputs(app, screener):
+    """Usability review m25: the dates are GOV.UK's three-field date input; a part left
+    out is named in the error summary and nothing is recorded."""
+    page = screener.get("/contacts/new").text
+    for name in ("received_day", "received_month", "received_year", "subjects-0-dob_day"):
+        assert f'name="{name}"' in page
+    three = {
+        **{k: v for k, v in GOOD.items() if k not in ("received_date", "subjects-0-date_of_birth")},
+        "received_day": "30",
+        "received_month": "11",
+        "received_year": "2026",
+        "subjects-0-dob_day": "2",
+        "subjects-0-dob_month": "4",
+        "subjects-0-dob_year": "2015",
+    }
+    missing = screener.post_form("/contacts/new", {**three, "received_month": ""})
+    assert missing.status_code == 200
+    assert "govuk-error-summary" in missing.text and 'href="#received_date"' in missing.text
+    assert counts(app) == (0, 0)
+    recorded = screener.post_form("/contacts/new", three)
+    assert recorded.status_code == 302
+    shown = screener.get(recorded.headers["Location"]).text
+    assert "30 November 2026" in shown and "2 April 2015" in shown
