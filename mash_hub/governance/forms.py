@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -15,6 +15,7 @@ from mash_hub import uktime
 from mash_hub.agencies import AGENCIES
 from mash_hub.contacts.identifiers import nhs_number_valid
 from mash_hub.identity.forms import SecurityCodeForm
+from mash_hub.people.forms import NameAndBirth
 from mash_hub.policy.types import Action
 
 DATE_HINT = "For example, 30/11/2026"
@@ -141,7 +142,7 @@ class ExportForm(SecurityCodeForm):
     submit = SubmitField("Download CSV", widget=GovSubmitInput())
 
 
-class ChildLookupForm(FlaskForm):
+class ChildLookupForm(NameAndBirth, FlaskForm):
     """ "Who accessed this child": posted, so what is typed never sits in a link or a log."""
 
     nhs_number = StringField("NHS number", widget=GovTextInput(), filters=[_strip])
@@ -169,23 +170,4 @@ class ChildLookupForm(FlaskForm):
                 "Enter the child's NHS number, or their name and date of birth"
             ]
             return False
-        for field, message in (
-            (self.given_name, "Enter the child's first name"),
-            (self.family_name, "Enter the child's last name"),
-            (self.date_of_birth, "Enter the child's date of birth"),
-        ):
-            if not field.data:
-                field.errors = [message]
-                return False
-        if self.birth_day() is None:
-            self.date_of_birth.errors = [
-                f"Enter a real date of birth as day/month/year. {DATE_HINT}"
-            ]
-            return False
-        return True
-
-    def birth_day(self) -> date | None:
-        try:
-            return datetime.strptime(self.date_of_birth.data or "", "%d/%m/%Y").date()
-        except ValueError:
-            return None
+        return self.name_and_birth_valid("the child's")

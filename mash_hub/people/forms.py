@@ -99,7 +99,39 @@ class UndoMergeForm(FlaskForm):
     submit = SubmitField("Undo this merge", widget=GovSubmitInput())
 
 
-class ContactSearchForm(FlaskForm):
+class NameAndBirth:
+    """For a form with `given_name`, `family_name` and `date_of_birth` fields that are
+    asked for together (a person looked up by name and date of birth)."""
+
+    given_name: StringField
+    family_name: StringField
+    date_of_birth: StringField
+
+    def name_and_birth_valid(self, whose: str = "the") -> bool:
+        """All three given, and the date a real one; the first problem marks its field."""
+        for field, message in (
+            (self.given_name, f"Enter {whose} first name"),
+            (self.family_name, f"Enter {whose} last name"),
+            (self.date_of_birth, f"Enter {whose} date of birth"),
+        ):
+            if not field.data:
+                field.errors = [message]
+                return False
+        if self.birth_day() is None:
+            self.date_of_birth.errors = [
+                "Enter a real date of birth as day/month/year, like 02/04/2015"
+            ]
+            return False
+        return True
+
+    def birth_day(self) -> date | None:
+        try:
+            return datetime.strptime(self.date_of_birth.data or "", "%d/%m/%Y").date()
+        except ValueError:
+            return None
+
+
+class ContactSearchForm(NameAndBirth, FlaskForm):
     """Find a contact, open or closed: by one of a reference, an NHS number, a name with a
     date of birth, or an address. Posted, so what is typed never sits in a link or a log."""
 
@@ -147,29 +179,11 @@ class ContactSearchForm(FlaskForm):
         if kind == "nhs_number" and not nhs_number_valid(self.nhs_number.data):
             self.nhs_number.errors = ["Enter a real NHS number: 10 digits, like 943 476 5919"]
             return False
-        if kind == "name_and_birth":
-            for field, message in (
-                (self.given_name, "Enter the first name"),
-                (self.family_name, "Enter the last name"),
-                (self.date_of_birth, "Enter the date of birth"),
-            ):
-                if not field.data:
-                    field.errors = [message]
-                    return False
-            if self.birth_day() is None:
-                self.date_of_birth.errors = [
-                    "Enter a real date of birth as day/month/year, like 02/04/2015"
-                ]
-                return False
+        if kind == "name_and_birth" and not self.name_and_birth_valid():
+            return False
         if kind == "address" and not any(ch.isdigit() for ch in self.address.data):
             self.address.errors = [
                 "Enter the house number and the postcode or street, like 12 Mill Lane, AB1 2CD"
             ]
             return False
         return True
-
-    def birth_day(self) -> date | None:
-        try:
-            return datetime.strptime(self.date_of_birth.data or "", "%d/%m/%Y").date()
-        except ValueError:
-            return None

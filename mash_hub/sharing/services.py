@@ -383,6 +383,44 @@ def _question(access: firewall.Access, request: InfoRequest) -> str:
     return records.text_of(access, request, "question", agency=request.agency)
 
 
+def _open_own_request(
+    db: Session, principal: Principal, request_id: str, action: Action, now: datetime
+) -> records.Opened[InfoRequest]:
+    """The agency's own request, opened to answer it or to correct its answer.
+    RequestNotFound for a missing request or another agency's; RequestConflict, saying
+    why, for one of theirs that is no longer in a state for it."""
+    try:
+        return records.open(
+            db, principal, InfoRequest, request_id, action,
+            missing=RequestNotFound, refusal_shown=True,
+        )  # fmt: skip
+    except records.Denied as refused:
+        request = refused.record
+        if request.agency != principal.agency:
+            raise RequestNotFound(request_id) from refused
+        problem = _why_not(action, effective_status(request, now), now >= request.due_at)
+        if problem is None and request.contact_rag not in ("red", "amber"):
+            problem = "the contact is no longer Red or Amber"
+        if problem is not None:
+            raise RequestConflict(problem) from refused
+        raise RequestNotFound(request_id) from refused
+
+
+def _why_not(action: Action, status: str, late: bool) -> str | None:
+    """Why a request in this state cannot be answered (or its answer corrected)."""
+    if action is Action.REQUEST_ANSWER:
+        return (
+            None if status == "open" else f"the request is {status}: it can no longer be answered"
+        )
+    if status == "open":
+        return "the request has not been answered yet"
+    if status == "answered" and late:
+        return "the request's due time has passed: its answer can no longer be corrected"
+    if status != "answered":
+        return f"the request is {status}: its answer can no longer be corrected"
+    return None
+
+
 def _check_answer(outcome: str, items: tuple[ItemInput, ...]) -> None:
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
@@ -403,28 +441,7 @@ def answer_request(
     agency's; RequestConflict once expired, withdrawn or answered."""
     _check_answer(outcome, items)
     now = runtime.now()
-    try:
-        opened = records.open(
-            db,
-            principal,
-            InfoRequest,
-            request_id,
-            Action.REQUEST_ANSWER,
-            missing=RequestNotFound,
-            refusal_shown=True,
-        )
-    except records.Denied as refused:
-        request = refused.record
-        if request.agency != principal.agency:
-            raise RequestNotFound(request_id) from refused
-        status = effective_status(request, now)
-        if status != "open":
-            raise RequestConflict(
-                f"the request is {status}: it can no longer be answered"
-            ) from refused
-        if request.contact_rag not in ("red", "amber"):
-            raise RequestConflict("the contact is no longer Red or Amber") from refused
-        raise RequestNotFound(request_id) from refused
+    opened = _open_own_request(db, principal, request_id, Action.REQUEST_ANSWER, now)
     request = opened.record
     # Only one answer, even when two arrive at once or expiry runs in between.
     claimed = _changed(
@@ -486,34 +503,7 @@ def correct_answer(
     if len(reason) > REASON_MAX:
         raise ValueError(f"the reason must be {REASON_MAX} characters or fewer")
     now = runtime.now()
-    try:
-        opened = records.open(
-            db,
-            principal,
-            InfoRequest,
-            request_id,
-            Action.REQUEST_CORRECT,
-            missing=RequestNotFound,
-            refusal_shown=True,
-        )
-    except records.Denied as refused:
-        request = refused.record
-        if request.agency != principal.agency:
-            raise RequestNotFound(request_id) from refused
-        status = effective_status(request, now)
-        if status == "open":
-            raise RequestConflict("the request has not been answered yet") from refused
-        if status == "answered" and now >= request.due_at:
-            raise RequestConflict(
-                "the request's due time has passed: its answer can no longer be corrected"
-            ) from refused
-        if status != "answered":
-            raise RequestConflict(
-                f"the request is {status}: its answer can no longer be corrected"
-            ) from refused
-        if request.contact_rag not in ("red", "amber"):
-            raise RequestConflict("the contact is no longer Red or Amber") from refused
-        raise RequestNotFound(request_id) from refused
+    opened = _open_own_request(db, principal, request_id, Action.REQUEST_CORRECT, now)
     request = opened.record
     # One correction at a time: the answer row is locked until this unit of work ends.
     contribution = db.scalar(

@@ -88,15 +88,8 @@ def show(request_id: str) -> str | BaseResponse | tuple[str, int]:
     principal = acting_principal()
     form = AnswerForm()
     if request.method == "POST" and form.validate_on_submit():
-        outcome = form.outcome.data or ""
         try:
-            items = services.check_items(form.items())
-            if outcome == "information_held" and not items:
-                raise ValueError("Give at least one item of the information held")
-            if outcome != "information_held" and items:
-                # Typed information is never dropped: the researcher chooses (#13 D5).
-                form.outcome.errors = [_items_typed_message(outcome)]
-                raise _AskToChoose
+            outcome, items = _answer_of(form)
             services.answer_request(db.session(), principal, request_id, outcome, items)
         except services.RequestConflict as refused:
             return render_template(
@@ -129,14 +122,8 @@ def correct(request_id: str) -> str | BaseResponse | tuple[str, int]:
     principal = acting_principal()
     form = CorrectionForm()
     if request.method == "POST" and form.validate_on_submit():
-        outcome = form.outcome.data or ""
         try:
-            items = services.check_items(form.items())
-            if outcome == "information_held" and not items:
-                raise ValueError("Give at least one item of the information held")
-            if outcome != "information_held" and items:
-                form.outcome.errors = [_items_typed_message(outcome)]
-                raise _AskToChoose
+            outcome, items = _answer_of(form)
             services.correct_answer(
                 db.session(), principal, request_id, outcome, items, form.reason.data or ""
             )
@@ -190,6 +177,20 @@ def correct(request_id: str) -> str | BaseResponse | tuple[str, int]:
 
 class _AskToChoose(Exception):
     """The answer says nothing is held while items are typed: the form asks which is meant."""
+
+
+def _answer_of(form: AnswerForm) -> tuple[str, tuple[services.ItemInput, ...]]:
+    """The outcome and items as the researcher gave them; ValueError for a bad item or
+    none where information is held, _AskToChoose (the form marked) for items typed with
+    nothing held: typed information is never dropped, the researcher chooses (#13 D5)."""
+    outcome = form.outcome.data or ""
+    items = services.check_items(form.items())
+    if outcome == "information_held" and not items:
+        raise ValueError("Give at least one item of the information held")
+    if outcome != "information_held" and items:
+        form.outcome.errors = [_items_typed_message(outcome)]
+        raise _AskToChoose
+    return outcome, items
 
 
 def _items_typed_message(outcome: str) -> str:
