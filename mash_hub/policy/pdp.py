@@ -131,79 +131,51 @@ class ContributionResource:
 
 
 @dataclass(frozen=True, slots=True)
-class AuditLogResource:
+class _AgencyDuty:
+    """A duty of one agency as the policy sees it: the agency is its id and its one
+    attribute (its audit trail, its user accounts, its retention list...)."""
+
+    agency: str
+    entity_type: ClassVar[str] = ""
+
+    @property
+    def id(self) -> str:
+        return self.agency
+
+    def entity_json(self) -> str:
+        agency = _json_str(self.agency)
+        return (
+            f'{{"uid":{{"type":"{self.entity_type}","id":{agency}}},'
+            f'"attrs":{{"agency":{agency}}},"parents":[]}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLogResource(_AgencyDuty):
     """The audit trail of one agency."""
 
-    agency: str
     entity_type: ClassVar[str] = "AuditLog"
 
-    @property
-    def id(self) -> str:
-        return self.agency
-
-    def entity_json(self) -> str:
-        agency = _json_str(self.agency)
-        return (
-            f'{{"uid":{{"type":"AuditLog","id":{agency}}},'
-            f'"attrs":{{"agency":{agency}}},"parents":[]}}'
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class RetentionListResource:
+class RetentionListResource(_AgencyDuty):
     """The records of one agency listed for review when their retention periods run out."""
 
-    agency: str
     entity_type: ClassVar[str] = "RetentionList"
 
-    @property
-    def id(self) -> str:
-        return self.agency
-
-    def entity_json(self) -> str:
-        agency = _json_str(self.agency)
-        return (
-            f'{{"uid":{{"type":"RetentionList","id":{agency}}},'
-            f'"attrs":{{"agency":{agency}}},"parents":[]}}'
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class UserDirectoryResource:
+class UserDirectoryResource(_AgencyDuty):
     """The user accounts of one agency."""
 
-    agency: str
     entity_type: ClassVar[str] = "UserDirectory"
-
-    @property
-    def id(self) -> str:
-        return self.agency
-
-    def entity_json(self) -> str:
-        agency = _json_str(self.agency)
-        return (
-            f'{{"uid":{{"type":"UserDirectory","id":{agency}}},'
-            f'"attrs":{{"agency":{agency}}},"parents":[]}}'
-        )
 
 
 @dataclass(frozen=True, slots=True)
-class AgencyPerformanceResource:
+class AgencyPerformanceResource(_AgencyDuty):
     """The counts and times of the requests addressed to one agency (no case content)."""
 
-    agency: str
     entity_type: ClassVar[str] = "AgencyPerformance"
-
-    @property
-    def id(self) -> str:
-        return self.agency
-
-    def entity_json(self) -> str:
-        agency = _json_str(self.agency)
-        return (
-            f'{{"uid":{{"type":"AgencyPerformance","id":{agency}}},'
-            f'"attrs":{{"agency":{agency}}},"parents":[]}}'
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,22 +251,10 @@ class ScreeningQueueResource:
 
 
 @dataclass(frozen=True, slots=True)
-class BreachLogResource:
+class BreachLogResource(_AgencyDuty):
     """The breach log, as one agency records a breach into it."""
 
-    agency: str
     entity_type: ClassVar[str] = "BreachLog"
-
-    @property
-    def id(self) -> str:
-        return self.agency
-
-    def entity_json(self) -> str:
-        agency = _json_str(self.agency)
-        return (
-            f'{{"uid":{{"type":"BreachLog","id":{agency}}},'
-            f'"attrs":{{"agency":{agency}}},"parents":[]}}'
-        )
 
 
 @dataclass(frozen=True, slots=True)
