@@ -108,8 +108,10 @@ def _filters(form: AuditSearchForm) -> governance.AuditFilters | None:
 
 def _hiding_own_searches(form: AuditSearchForm) -> bool:
     """The lead's own searches are left out unless asked for, or searched for by action
-    or by actor."""
-    return request.args.get("own") != "1" and not form.action.data and not form.actor.data
+    or by actor. A search by contact or child has none of them to leave out: they name
+    no contact."""
+    asked = (form.action.data, form.actor.data, form.reference.data, form.person.data)
+    return request.args.get("own") != "1" and not any(asked) and not request.args.get("contact_id")
 
 
 def _search_form() -> AuditSearchForm:
