@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
@@ -152,25 +151,3 @@ def record_review(
     grant.review_outcome = outcome
     grant.review_notes = notes.strip() or None
     _audit(db, principal, grant, "break_glass.reviewed", "break_glass:review", outcome)
-
-
-def active_window(db: Session, principal: Principal, contact_id: str) -> BreakGlassGrant | None:
-    """This person's own emergency window on the contact, while it is open: for the
-    banner on the contact's page, which names it and its time left (usability review D3).
-    Their own grant only, which they opened with its reason."""
-    if principal.kind != "user" or Role.MASH_MANAGER not in principal.roles:
-        return None
-    try:
-        user_id, contact = uuid.UUID(principal.id), uuid.UUID(contact_id)
-    except ValueError:
-        return None
-    return db.scalar(
-        select(BreakGlassGrant)
-        .where(
-            BreakGlassGrant.user_id == user_id,
-            BreakGlassGrant.contact_id == contact,
-            BreakGlassGrant.expires_at > runtime.now(),
-        )
-        .order_by(BreakGlassGrant.expires_at.desc())
-        .limit(1)
-    )

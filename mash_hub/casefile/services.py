@@ -11,11 +11,10 @@ from sqlalchemy.orm import Session
 
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Permission, Role
-from mash_hub.break_glass import services as break_glass
-from mash_hub.break_glass.models import BreakGlassGrant
 from mash_hub.contacts import services as contacts
 from mash_hub.disclosure import services as disclosure
 from mash_hub.firewall import records
+from mash_hub.firewall.decisions import EmergencyWindow, emergency_window
 from mash_hub.people import services as people
 from mash_hub.policy import Action
 from mash_hub.sharing import services as sharing
@@ -39,7 +38,7 @@ class CaseFile:
     # A closed contact, opened read only: the page offers no change.
     read_only: bool = False
     # The manager's own open emergency window on this contact, for the page's banner.
-    emergency: BreakGlassGrant | None = None
+    emergency: EmergencyWindow | None = None
     # Screening staff may correct its people, add one, or add a case note (the firewall
     # decides each under contact:rate, which refuses a closed contact).
     can_amend: bool = False
@@ -77,7 +76,9 @@ def case_file(db: Session, principal: Principal, contact_id: str) -> CaseFile:
         ),
         can_decide_merges=principal.can(Permission.PERSONS_MERGE_DECIDE) and not read_only,
         read_only=read_only,
-        emergency=break_glass.active_window(db, principal, view.id),
+        emergency=(
+            emergency_window(principal, view.id) if Role.MASH_MANAGER in principal.roles else None
+        ),
         can_amend=principal.can(Permission.CONTACTS_AMEND) and not read_only,
     )
 

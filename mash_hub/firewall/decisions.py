@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
 
 from flask import g, has_request_context
-from sqlalchemy import Uuid, column, select, table
+from sqlalchemy import Text, Uuid, column, select, table
 from sqlalchemy.orm import Session, SessionTransaction
 
 from mash_hub import db, runtime
@@ -163,7 +164,43 @@ _GRANTS = table(
     column("user_id", Uuid()),
     column("contact_id", Uuid()),
     column("expires_at", UTCDateTime()),
+    column("reason", Text()),
 )
+
+
+@dataclass(frozen=True)
+class EmergencyWindow:
+    """A person's own open emergency-access window on one contact: what its page's banner
+    names (usability review D3)."""
+
+    reason: str
+    expires_at: datetime
+
+
+def emergency_window(principal: Principal, contact_id: str) -> EmergencyWindow | None:
+    """This person's own open emergency window on the contact, or None. Their own grant
+    only, which they opened with its reason."""
+    if principal.kind != "user":
+        return None
+    try:
+        user_id, contact = uuid.UUID(principal.id), uuid.UUID(contact_id)
+    except ValueError:
+        return None
+    row = (
+        db.session()
+        .execute(
+            select(_GRANTS.c.reason, _GRANTS.c.expires_at)
+            .where(
+                _GRANTS.c.user_id == user_id,
+                _GRANTS.c.contact_id == contact,
+                _GRANTS.c.expires_at > runtime.now(),
+            )
+            .order_by(_GRANTS.c.expires_at.desc())
+            .limit(1)
+        )
+        .first()
+    )
+    return EmergencyWindow(row.reason, row.expires_at) if row is not None else None
 
 
 def _break_glass_open(principal: Principal, contact_id: str | None) -> bool:

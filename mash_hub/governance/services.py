@@ -419,9 +419,9 @@ def find_contact(
 
 def find_child(db: Session, principal: Principal, found: people.IdentityFootprint) -> bool:
     """Whether the firewall lets the lead find this child (`audit:find_child`, clause 8.8):
-    core leads any child the MASH holds, a partner's lead only one whose contacts are in
-    their own trail. Audited under the identifier's keyed hash, never what was typed; a
-    child nobody may find answers as one the hub does not hold."""
+    the core agencies' leads, whose side holds the subjects' index. Audited under the
+    identifier's keyed hash, never what was typed; a child nobody may find answers as one
+    the hub does not hold."""
     in_trail = bool(contacts_in_trail(db, principal.agency, found.contact_ids))
     resource = duties.trail_contact(f"child:{found.key}", principal.agency, in_trail=in_trail)
     return decide_within(principal, Action.AUDIT_FIND_CHILD, resource) is not None

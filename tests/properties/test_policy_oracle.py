@@ -244,14 +244,14 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
         Action.AUDIT_LINKED_CHILDREN,
         Action.AUDIT_FIND_CHILD,
     ):
-        # Only in the lead's own trail; partners find only contacts (and children whose
-        # contacts are) already in it, and never see which children are linked to the
-        # register.
+        # Only in the lead's own trail; partners find only contacts already in it, find
+        # no child by identifier (the index is the MASH side's), and never see which
+        # children are linked to the register.
         lead = "governance_lead" in roles and resource.agency == agency
         core_lead = lead and agency in CORE_AGENCIES
         finds_in_own_trail = (
             lead
-            and action in (Action.AUDIT_FIND_CONTACT, Action.AUDIT_FIND_CHILD)
+            and action is Action.AUDIT_FIND_CONTACT
             and agency in HUB_AGENCIES
             and resource.in_trail
         )
