@@ -505,15 +505,27 @@ def correct_answer(
     now = runtime.now()
     opened = _open_own_request(db, principal, request_id, Action.REQUEST_CORRECT, now)
     request = opened.record
-    # One correction at a time: the answer row is locked until this unit of work ends.
-    contribution = db.scalar(
-        select(Contribution)
-        .where(Contribution.request_id == request.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    # The answer comes with the request the firewall opened, never loaded on its own.
+    contribution = request.contribution
     if contribution is None:  # pragma: no cover - an answered request has its answer
         raise RequestConflict("the request has not been answered yet")
+    # One correction at a time: the count is compared and set, so of two at once the
+    # second finds it moved and is refused rather than replacing the first unseen.
+    version = contribution.corrections + 1
+    claimed = _changed(
+        db,
+        update(Contribution)
+        .where(
+            Contribution.id == contribution.id,
+            Contribution.corrections == contribution.corrections,
+        )
+        .values(corrections=version, corrected_at=now)
+        .execution_options(synchronize_session=False),
+    )
+    if claimed != 1:
+        raise RequestConflict(
+            "the answer was corrected by someone else at the same moment: read it and retry"
+        )
     earlier = contribution.revisions if contribution.corrections else []
     authors = [contribution.answered_by, *(r.replaced_by for r in earlier)]
     revision_id = uuid.uuid4()
@@ -522,7 +534,7 @@ def correct_answer(
         contribution_id=contribution.id,
         contact_id=contribution.contact_id,
         agency=contribution.agency,
-        version=contribution.corrections + 1,
+        version=version,
         outcome=contribution.outcome,
         answered_at=contribution.corrected_at or contribution.answered_at,
         answered_by=authors[-1],
@@ -567,7 +579,7 @@ def correct_answer(
             )
         )
     contribution.outcome = outcome
-    contribution.corrections += 1
+    contribution.corrections = version
     contribution.corrected_at = now
     db.flush()
     db.refresh(contribution)
