@@ -565,6 +565,74 @@ def clients_revoke(hub: HubContext, client_id: str) -> None:
     click.echo(f"revoked client {client_id}; its tokens stop working on their next call")
 
 
+@clients.command("subscribe")
+@click.argument("client_id")
+@click.option("--url", required=True, help="The callback URL (on [notifications] webhook_allow).")
+@click.option(
+    "--kinds",
+    required=True,
+    multiple=True,
+    help="Kinds, space- or comma-separated, or repeated: request.sent, request.due_soon, "
+    "request.overdue (for a client with requests:read or contributions:write), "
+    "decision.returned, decision.approved (screening:read or screening:write).",
+)
+@pass_hub
+def clients_subscribe(hub: HubContext, client_id: str, url: str, kinds: tuple[str, ...]) -> None:
+    """Register a webhook for an agency system. Its signing secret is shown once."""
+    from mash_hub.identity import services as identity
+    from mash_hub.outbox import webhooks
+
+    wanted = [part for value in kinds for part in value.replace(",", " ").split()]
+    try:
+        with unit_of_work(hub) as db:
+            client = identity.client_by_client_id(db, client_id)
+            if client is None or client.revoked_at is not None:
+                raise click.ClickException(f"no active client {client_id!r}")
+            subscription, secret = webhooks.subscribe(
+                db,
+                webhooks.Subscriber(client.client_id, client.agency.code, client.scopes),
+                url,
+                wanted,
+                actor="mash-hub-cli",
+            )
+            ident, chosen = str(subscription.id), subscription.kinds
+    except webhooks.SubscriptionRefused as refused:
+        raise click.ClickException(str(refused)) from refused
+    click.echo(f"subscription: {ident}")
+    click.echo(f"kinds: {chosen}")
+    click.echo(f"signing secret (shown once): {secret}")
+
+
+@clients.command("subscriptions")
+@click.argument("client_id", required=False)
+@pass_hub
+def clients_subscriptions(hub: HubContext, client_id: str | None) -> None:
+    """List live webhook subscriptions (of one client, or all): id, client, URL, kinds."""
+    from mash_hub.outbox import webhooks
+
+    with unit_of_work(hub) as db:
+        for subscription in webhooks.active(db, client_id):
+            click.echo(
+                f"{subscription.id}\t{subscription.client_id}\t{subscription.url}\t"
+                f"{subscription.kinds}"
+            )
+
+
+@clients.command("unsubscribe")
+@click.argument("subscription_id")
+@pass_hub
+def clients_unsubscribe(hub: HubContext, subscription_id: str) -> None:
+    """End a webhook subscription; deliveries not yet made to it are not made."""
+    from mash_hub.outbox import webhooks
+
+    try:
+        with unit_of_work(hub) as db:
+            webhooks.end(db, subscription_id, actor="mash-hub-cli")
+    except webhooks.SubscriptionNotFound as err:
+        raise click.ClickException(f"no live subscription {subscription_id!r}") from err
+    click.echo(f"ended subscription {subscription_id}")
+
+
 cli.add_command(policies)
 cli.add_command(keys)
 cli.add_command(audit)

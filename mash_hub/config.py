@@ -252,6 +252,9 @@ class NotificationsSettings:
     # from the start); credentials in the URL (smtp://user:pass@host) or below.
     smtp_url: str = ""
     smtp_starttls: bool = False
+    # A PEM file of the certificate authorities to trust for the relay's TLS certificate
+    # (e.g. a council's own CA); empty: the system's.
+    smtp_ca_file: str = ""
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_timeout: Duration = field(default_factory=lambda: _d("30 seconds"))
@@ -278,6 +281,14 @@ class NotificationsSettings:
     # re-sends (under the same Message-ID) up to this many accepted, unrecorded messages.
     record_every: int = 1
     interval: Duration = field(default_factory=lambda: _d("5 seconds"))
+    # Webhooks to agency systems: a callback URL is accepted only when it starts with one
+    # of these (e.g. "https://ehm.council.example/mash/"); empty accepts none. https://
+    # only, save for this machine (http://127.0.0.1:PORT/...) in development.
+    webhook_allow: tuple[str, ...] = ()
+    webhook_timeout: Duration = field(default_factory=lambda: _d("10 seconds"))
+    # How a referrer told the outcome by email can reach the MASH to hear more (a phone
+    # number or an address); the email names it, and never the outcome itself.
+    referrer_reply_to: str = ""
 
     def link_base(self, public_url: str) -> str:
         return (self.base_url or public_url or "http://127.0.0.1:5000").rstrip("/")
@@ -727,3 +738,15 @@ def _check_notifications(
         ("https://", *_LOCAL_HOSTS)
     ):
         fail("base_url", "expected an https:// URL")
+    for allowed in notifications.webhook_allow:
+        if (
+            not allowed.startswith(("https://", *_LOCAL_HOSTS))
+            or "/" not in allowed.split("://", 1)[1]
+        ):
+            fail(
+                "webhook_allow",
+                f"{allowed!r}: expected https://host/path/ (http:// only for 127.0.0.1 or "
+                "localhost), ending with the path the callbacks are under",
+            )
+        if production and allowed.startswith(_LOCAL_HOSTS):
+            fail("webhook_allow", f"{allowed!r}: production calls agency systems over https")

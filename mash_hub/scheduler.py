@@ -40,6 +40,7 @@ from mash_hub.identity import throttle
 from mash_hub.operations.leadership import ADVISORY_LOCK_KEY, lock_path
 from mash_hub.outbox import delivery
 from mash_hub.retention import services as retention
+from mash_hub.screening import services as screening
 from mash_hub.sharing import services as sharing
 
 log = structlog.get_logger("mash_hub.scheduler")
@@ -91,6 +92,8 @@ JOBS: list[Job | DatabaseJob] = [
     Job("forget_sign_in_attempts", throttle.prune, _every_interval),
     # After the jobs that write messages, so `--once` sends what they wrote.
     DatabaseJob("deliver_notifications", delivery.deliver_job, _every_delivery_interval),
+    # After delivery: records the referrers' emails just sent (or tells of one that failed).
+    Job("record_referrer_emails", screening.record_referrer_emails, _every_delivery_interval),
 ]
 
 

@@ -679,6 +679,90 @@ OPERATIONS[("/api/v1/contacts/{id}/amendments", "post")] = {
 }
 
 
+# Webhook subscriptions (#14): the contract's 2026-12 addition.
+_SUBSCRIPTION_FIELDS: dict[str, Any] = {
+    "id": {"type": "string"},
+    "url": {"type": "string"},
+    "kinds": {"type": "array", "items": {"type": "string"}},
+    "created_at": {"type": "string", "format": "date-time"},
+}
+_SUBSCRIPTION: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "url", "kinds", "created_at"],
+    "properties": _SUBSCRIPTION_FIELDS,
+}
+OPERATIONS[("/api/v1/subscriptions", "post")] = {
+    "operationId": "subscribe",
+    "summary": "Register a callback URL (on the hub's allow-list) for some kinds of event; the "
+    "signing secret is in this answer only. Deliveries: CloudEvents 1.0 JSON, signed with "
+    "Webhook-Id, Webhook-Timestamp and Webhook-Signature (v1, HMAC-SHA-256)",
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["url", "kinds"],
+                    "properties": {
+                        "url": {"type": "string", "maxLength": 500},
+                        "kinds": {
+                            "type": "array",
+                            "items": {
+                                "type": "string",
+                                "enum": [
+                                    "request.sent",
+                                    "request.due_soon",
+                                    "request.overdue",
+                                    "decision.returned",
+                                    "decision.approved",
+                                ],
+                            },
+                        },
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "201": _ok(
+            "The subscription and its secret (shown once)",
+            {
+                "type": "object",
+                "required": ["id", "url", "kinds", "created_at", "secret"],
+                "properties": {**_SUBSCRIPTION_FIELDS, "secret": {"type": "string"}},
+            },
+        ),
+        "422": VALIDATION_ERROR,
+        **BEARER_ERRORS,
+    },
+}
+OPERATIONS[("/api/v1/subscriptions", "get")] = {
+    "operationId": "listSubscriptions",
+    "summary": "The calling client's live subscriptions (never their secrets)",
+    "responses": {
+        "200": _ok(
+            "The subscriptions",
+            {
+                "type": "object",
+                "required": ["subscriptions"],
+                "properties": {"subscriptions": {"type": "array", "items": _SUBSCRIPTION}},
+            },
+        ),
+        **BEARER_ERRORS,
+    },
+}
+OPERATIONS[("/api/v1/subscriptions/{id}", "delete")] = {
+    "operationId": "endSubscription",
+    "summary": "End one of the calling client's subscriptions; deliveries not yet made die",
+    "parameters": [ID_PARAMETER],
+    "responses": {
+        "204": {"description": "Ended"},
+        "404": _error("No such live subscription of this client"),
+        **BEARER_ERRORS,
+    },
+}
+
+
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for (path, method), operation in OPERATIONS.items():

@@ -13,9 +13,11 @@ from mash_hub import db
 from mash_hub.api import oauth
 from mash_hub.api.openapi import document
 from mash_hub.authz import Permission, acting_principal, public, requires
-from mash_hub.http.errors import token_refusal
+from mash_hub.http.body import json_body
+from mash_hub.http.errors import ApiError, token_refusal
 from mash_hub.identity import services as identity
 from mash_hub.identity import throttle
+from mash_hub.outbox import webhooks
 
 oauth_bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -130,3 +132,43 @@ def agencies() -> Response:
             "next_cursor": None,
         }
     )
+
+
+# --- webhook subscriptions ---------------------------------------------------------------
+
+
+@api_bp.route("/subscriptions", methods=["POST"])
+@requires(Permission.API_SUBSCRIPTIONS_MANAGE)
+def subscribe() -> tuple[Response, int]:
+    principal = acting_principal()
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ApiError(
+            422, "send a JSON object with url and kinds", fields={"body": "not an object"}
+        )
+    subscriber = webhooks.Subscriber(principal.id, principal.agency, principal.scopes)
+    try:
+        subscription, secret = webhooks.subscribe(
+            db.session(), subscriber, body.get("url"), body.get("kinds"), actor=principal.id
+        )
+    except webhooks.SubscriptionRefused as refused:
+        raise ApiError(422, "the subscription has problems", fields=refused.fields) from refused
+    return jsonify({**webhooks.as_json(subscription), "secret": secret}), 201
+
+
+@api_bp.route("/subscriptions")
+@requires(Permission.API_SUBSCRIPTIONS_MANAGE)
+def subscriptions() -> Response:
+    own = webhooks.active(db.session(), acting_principal().id)
+    return jsonify({"subscriptions": [webhooks.as_json(s) for s in own]})
+
+
+@api_bp.route("/subscriptions/<subscription_id>", methods=["DELETE"])
+@requires(Permission.API_SUBSCRIPTIONS_MANAGE)
+def unsubscribe(subscription_id: str) -> tuple[str, int]:
+    principal = acting_principal()
+    try:
+        webhooks.end(db.session(), subscription_id, actor=principal.id, client_id=principal.id)
+    except webhooks.SubscriptionNotFound as missing:
+        raise ApiError(404, "no such subscription of this client") from missing
+    return "", 204

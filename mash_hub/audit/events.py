@@ -64,6 +64,12 @@ _KINDS = (
         frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
     ),
     EventKind(
+        "referrer.email_queued",
+        "An approved outcome queued an email telling the referrer their contact was considered "
+        "(never the outcome); recorded as an acknowledgement once sent",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
         "referrer.acknowledged",
         "The referrer was told the outcome of their contact",
         frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
@@ -217,6 +223,18 @@ _KINDS = (
     EventKind(
         "breach.exported",
         "A breach's fields for the ICO's report were downloaded",
+        frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
+    ),
+    EventKind(
+        "webhook.subscribed",
+        "An agency system (or an operator for it) registered a webhook callback (reason: the "
+        "kinds it wants)",
+        frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
+    ),
+    EventKind(
+        "webhook.ended",
+        "A webhook subscription was ended, by its system, an operator, or the revocation of "
+        "its client",
         frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
     ),
     EventKind(

@@ -44,6 +44,8 @@ class Permission(StrEnum):
     API_CONTRIBUTIONS_READ = "api:contributions:read"
     API_REQUESTS_READ = "api:requests:read"
     API_RESPONSES_WRITE = "api:responses:write"
+    # A client's own webhook subscriptions (the kinds it may want follow its scopes).
+    API_SUBSCRIPTIONS_MANAGE = "api:subscriptions:manage"
 
 
 class Role(StrEnum):
@@ -122,7 +124,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: _EVERY_SIGNED_IN_USER | {Permission.USERS_READ},
 }
 
-_EVERY_CLIENT = frozenset({Permission.API_TOKEN_READ})
+_EVERY_CLIENT = frozenset({Permission.API_TOKEN_READ, Permission.API_SUBSCRIPTIONS_MANAGE})
 
 SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     Scope.CONTACTS_WRITE: _EVERY_CLIENT

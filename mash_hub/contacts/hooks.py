@@ -36,7 +36,8 @@ _KEY = "mash.contact_hooks"
 class ContactHooks:
     created: Callable[[Session, Access, Contact], object]
     rated: Callable[[Session, Contact, Principal], object]
-    closed: Callable[[Session, Contact, Principal], object]
+    # The principal is None when the hub closes it itself (the referrer's email was sent).
+    closed: Callable[[Session, Contact, Principal | None], object]
     requests: Callable[[Session, Principal, Access], Sequence[object]] | None = None
     amended: Callable[[Session, Access, Contact, ContactSubject, dict[str, Any]], object] | None = (
         None

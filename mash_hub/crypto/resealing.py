@@ -27,6 +27,11 @@ def register(name: str, resealer: Resealer) -> None:
     _RESEALERS[name] = resealer
 
 
+def registered() -> list[str]:
+    """The sealed columns registered (e.g. "users.totp_secret_sealed")."""
+    return sorted(_RESEALERS)
+
+
 def reseal_all(db: Session, old_master: bytes, new_master: bytes) -> int:
     """Re-seal every registered secret under `new_master`; returns how many were."""
     return sum(reseal(db, old_master, new_master) for reseal in _RESEALERS.values())

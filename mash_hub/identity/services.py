@@ -64,6 +64,7 @@ from mash_hub.identity.models import (
 )
 from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
+from mash_hub.outbox import webhooks
 from mash_hub.policy.types import Action
 
 TOTP_DIGITS = 6
@@ -765,6 +766,9 @@ def revoke_client(db: Session, client_id: str, *, actor_id: str = "operator") ->
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
+    # Its webhooks stop too: nothing more is delivered to a system that lost its access.
+    for subscription in webhooks.active(db, client.client_id):
+        webhooks.end(db, str(subscription.id), actor=actor_id)
     db.flush()
     return client
 

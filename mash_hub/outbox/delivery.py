@@ -21,9 +21,11 @@ permanent refusal) the message is "dead", listed by `mash-hub notifications list
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import structlog
 from sqlalchemy import and_, or_, select, update
@@ -32,11 +34,21 @@ from sqlalchemy.orm import Session
 from mash_hub import runtime
 from mash_hub.config import NotificationsSettings
 from mash_hub.db import Database
+from mash_hub.outbox import webhooks
 from mash_hub.outbox.channels import Channel, SendFailed, open_channel
-from mash_hub.outbox.messages import Email, write
-from mash_hub.outbox.models import OutboxMessage
+from mash_hub.outbox.messages import OUTSIDE_KINDS, Email, write
+from mash_hub.outbox.models import OutboxMessage, WebhookSubscription
+from mash_hub.outbox.webhooks import HttpSender, WebhookCall
 
 log = structlog.get_logger("mash_hub.outbox")
+
+
+class WebhookSender(Protocol):
+    def send(self, call: WebhookCall) -> None: ...
+
+
+# What a message to someone outside the hub keeps of their address once it is sent.
+FORGOTTEN = "(outside the hub: address not kept)"
 
 # A cycle stops after this many batches even if more are due (the next cycle goes on).
 MAX_BATCHES_PER_CYCLE = 100
@@ -49,6 +61,8 @@ class CycleResult:
     retried: int = 0
     dead: int = 0
     lost_claims: int = 0
+    # Events for agency systems turned into webhook deliveries.
+    expanded: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -60,7 +74,7 @@ class CycleResult:
 class Claimed:
     id: object
     attempts: int
-    email: Email
+    message: Email | WebhookCall
 
 
 def backoff(settings: NotificationsSettings, attempts: int) -> timedelta:
@@ -95,11 +109,12 @@ def _cas(db: Session, message: OutboxMessage, **values: object) -> bool:
 
 def claim(
     database: Database, settings: NotificationsSettings, base_url: str, now: datetime, limit: int
-) -> tuple[list[Claimed], int]:
-    """Claim up to `limit` due messages; returns them and how many were found dead (a lease
-    that ran out on the last attempt)."""
+) -> tuple[list[Claimed], int, int]:
+    """Claim up to `limit` due messages; returns them, how many were found dead (a lease
+    that ran out on the last attempt, or a webhook whose subscription has ended), and how
+    many events for agency systems were expanded into webhook deliveries (claimed next)."""
     claimed: list[Claimed] = []
-    dead = 0
+    dead = expanded = 0
     with database.transaction() as db:
         rows = db.scalars(
             select(OutboxMessage)
@@ -108,11 +123,41 @@ def claim(
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
+        subscriptions = _subscriptions(db, rows)
         for row in rows:
             if row.attempts >= settings.max_attempts:
                 if _cas(db, row, state="dead", lease_until=None, last_error=_last_words(row)):
                     dead += 1
                 continue
+            if row.channel == "systems":
+                expanded += _expand(db, row, now)
+                continue
+            message: Email | WebhookCall
+            if row.channel == "webhook":
+                subscription = subscriptions.get(row.recipient)
+                if subscription is None or subscription.ended_at is not None:
+                    if _cas(
+                        db, row, state="dead", lease_until=None,
+                        last_error="the subscription was ended before delivery",
+                    ):  # fmt: skip
+                        dead += 1
+                    continue
+                message = _webhook_call(row, subscription, base_url)
+            else:
+                message = write(
+                    idempotency_key=row.idempotency_key,
+                    to=row.recipient,
+                    kind=row.kind,
+                    object_type=row.object_type,
+                    object_id=row.object_id,
+                    contact_reference=row.contact_reference,
+                    about_agency=row.about_agency,
+                    recipient_agency=row.recipient_agency,
+                    recipient_kind=row.recipient_kind,
+                    reply_to=settings.referrer_reply_to,
+                    due_at=row.due_at,
+                    base_url=base_url,
+                )
             attempts = row.attempts + 1
             if not _cas(
                 db,
@@ -122,25 +167,83 @@ def claim(
                 lease_until=now + settings.lease.timedelta,
             ):
                 continue  # another process claimed it first
-            claimed.append(
-                Claimed(
-                    row.id,
-                    attempts,
-                    write(
-                        idempotency_key=row.idempotency_key,
-                        to=row.recipient,
-                        kind=row.kind,
-                        object_type=row.object_type,
-                        object_id=row.object_id,
-                        contact_reference=row.contact_reference,
-                        about_agency=row.about_agency,
-                        recipient_agency=row.recipient_agency,
-                        due_at=row.due_at,
-                        base_url=base_url,
-                    ),
-                )
+            claimed.append(Claimed(row.id, attempts, message))
+    return claimed, dead, expanded
+
+
+def _subscriptions(db: Session, rows: Sequence[OutboxMessage]) -> dict[str, WebhookSubscription]:
+    wanted = [uuid.UUID(r.recipient) for r in rows if r.channel == "webhook"]
+    if not wanted:
+        return {}
+    return {
+        str(s.id): s
+        for s in db.scalars(select(WebhookSubscription).where(WebhookSubscription.id.in_(wanted)))
+    }
+
+
+def _expand(db: Session, row: OutboxMessage, now: datetime) -> int:
+    """An event for an agency's systems becomes one webhook delivery per live subscription
+    of that agency wanting its kind; the event row is then done. Returns how many."""
+    if not _cas(db, row, state="sent", attempts=row.attempts + 1, sent_at=now, lease_until=None):
+        return 0
+    wanting = [
+        s
+        for s in db.scalars(
+            select(WebhookSubscription).where(
+                WebhookSubscription.agency == row.recipient_agency,
+                WebhookSubscription.ended_at.is_(None),
             )
-    return claimed, dead
+        )
+        if row.kind in s.kind_list
+    ]
+    for subscription in wanting:
+        db.add(
+            OutboxMessage(
+                # One key per event and subscription: the receiver's Webhook-Id, the same on
+                # every attempt.
+                idempotency_key=f"{row.id.hex}.{subscription.id.hex}@mash-hub",
+                channel="webhook",
+                recipient=str(subscription.id),
+                recipient_kind="webhook",
+                recipient_agency=row.recipient_agency,
+                recipient_role=None,
+                kind=row.kind,
+                object_type=row.object_type,
+                object_id=row.object_id,
+                contact_reference=row.contact_reference,
+                about_agency=row.about_agency,
+                due_at=row.due_at,
+                state="queued",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=row.created_at,
+            )
+        )
+    db.flush()
+    return len(wanting)
+
+
+def _webhook_call(
+    row: OutboxMessage, subscription: WebhookSubscription, base_url: str
+) -> WebhookCall:
+    return WebhookCall(
+        idempotency_key=row.idempotency_key,
+        subscription_id=str(subscription.id),
+        url=subscription.url,
+        secret=webhooks.secret_of(subscription),
+        kind=row.kind,
+        body=webhooks.event_body(
+            idempotency_key=row.idempotency_key,
+            kind=row.kind,
+            object_type=row.object_type,
+            object_id=row.object_id,
+            contact_reference=row.contact_reference,
+            agency=row.about_agency or row.recipient_agency,
+            due_at=row.due_at,
+            created_at=row.created_at,
+            source=base_url,
+        ),
+    )
 
 
 def _last_words(row: OutboxMessage) -> str:
@@ -174,7 +277,9 @@ def send_claimed(
     claimed: list[Claimed],
     now: Callable[[], datetime],
     result: CycleResult,
+    caller: WebhookSender | None = None,
 ) -> None:
+    caller = caller or HttpSender(max(1, settings.webhook_timeout.seconds), now)
     sent: list[tuple[Claimed, dict[str, object]]] = []
 
     def record_sent() -> None:
@@ -186,7 +291,10 @@ def send_claimed(
 
     for item in claimed:
         try:
-            channel.send(item.email)
+            if isinstance(item.message, WebhookCall):
+                caller.send(item.message)
+            else:
+                channel.send(item.message)
         except SendFailed as failed:
             record_sent()
             dead = failed.permanent or item.attempts >= settings.max_attempts
@@ -206,15 +314,21 @@ def send_claimed(
             log.warning(
                 "message_not_sent",
                 message=str(item.id),
-                kind=item.email.kind,
+                kind=item.message.kind,
                 attempts=item.attempts,
                 dead=dead,
                 error=failed.reason,
             )
             continue
-        sent.append(
-            (item, {"state": "sent", "sent_at": now(), "lease_until": None, "last_error": None})
-        )
+        done: dict[str, object] = {
+            "state": "sent",
+            "sent_at": now(),
+            "lease_until": None,
+            "last_error": None,
+        }
+        if item.message.kind in OUTSIDE_KINDS:
+            done["recipient"] = FORGOTTEN  # the address stays only in the sealed contact
+        sent.append((item, done))
         if len(sent) >= settings.record_every:
             record_sent()
     record_sent()
@@ -224,6 +338,7 @@ def deliver_once(
     database: Database,
     *,
     channel: Channel | None = None,
+    caller: WebhookSender | None = None,
     after_claim: Callable[[list[Claimed]], None] | None = None,
 ) -> CycleResult:
     """One delivery cycle: claim and send batches until nothing is due. Runs in the app
@@ -235,20 +350,22 @@ def deliver_once(
     result = CycleResult()
     owned = channel is None
     channel = channel or open_channel(notifications)
+    caller = caller or HttpSender(max(1, notifications.webhook_timeout.seconds), runtime.now)
     try:
         for _ in range(MAX_BATCHES_PER_CYCLE):
-            claimed, dead = claim(
+            claimed, dead, expanded = claim(
                 database, notifications, base_url, runtime.now(), notifications.batch_size
             )
             result.dead += dead
+            result.expanded += expanded
             if not claimed:
-                if not dead:
+                if not (dead or expanded):
                     break
                 continue
             result.claimed += len(claimed)
             if after_claim is not None:
                 after_claim(claimed)
-            send_claimed(database, notifications, channel, claimed, runtime.now, result)
+            send_claimed(database, notifications, channel, claimed, runtime.now, result, caller)
     finally:
         if owned:
             channel.close()

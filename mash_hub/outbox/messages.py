@@ -88,6 +88,15 @@ KINDS: dict[str, Kind] = {
         "The 72 hours to report a personal data breach to the Information Commissioner have "
         "run out",
     ),
+    "referrer.outcome": Kind(
+        "Your contact to the MASH has been considered",
+        "The MASH has looked at your contact and decided what happens next",
+    ),
+    "referrer.email_failed": Kind(
+        "Email to a referrer not sent: tell them another way",
+        "The email telling a referrer that their contact was considered could not be sent; "
+        "tell them another way and record it",
+    ),
     "sign_in.held_back": Kind(
         "Sign-ins held back",
         "Someone failed to sign in to the account of a person in your agency many times; "
@@ -97,6 +106,9 @@ KINDS: dict[str, Kind] = {
 
 # Kinds about a request to an agency: that agency's shared mailbox receives them too.
 REQUEST_KINDS = frozenset({"request.sent", "request.due_soon", "request.overdue"})
+
+# Kinds sent to someone outside the hub (the referrer), who cannot sign in: no link.
+OUTSIDE_KINDS = frozenset({"referrer.outcome"})
 
 # Where a link takes the reader, by the kind of thing the message is about (ids only).
 LINKS = {
@@ -139,7 +151,11 @@ def write(
     recipient_agency: str,
     due_at: datetime | None,
     base_url: str,
+    recipient_kind: str = "user",
+    reply_to: str = "",
 ) -> Email:
+    if kind in OUTSIDE_KINDS:
+        return _to_referrer(idempotency_key, to, kind, contact_reference, reply_to)
     what = KINDS[kind]
     agency = agency_name(about_agency or recipient_agency)
     due = f"{when(due_at)} (UK time)" if due_at is not None else ""
@@ -174,6 +190,49 @@ def write(
             "agency": agency,
             "due": due,
             "link": url,
+            "message_reference": idempotency_key,
+        },
+    )
+
+
+def _to_referrer(
+    idempotency_key: str, to: str, kind: str, contact_reference: str | None, reply_to: str
+) -> Email:
+    """The referrer's acknowledgement: their contact was considered. Never the outcome or
+    anything else about the child or family: the referrer hears that by asking the MASH,
+    who can check who they are."""
+    what = KINDS[kind]
+    reference = contact_reference or ""
+    lines = [
+        "Thank you for your contact to the Multi-Agency Safeguarding Hub (MASH).",
+        "",
+        f"{what.summary}.",
+        "",
+        f"Contact reference: {reference}",
+    ]
+    if reply_to:
+        lines += ["", f"To hear more, contact the MASH: {reply_to}. Quote the reference."]
+    lines += [
+        "",
+        "This message never holds details of the contact, the child or the family.",
+        f"Message reference: {idempotency_key}",
+        "",
+    ]
+    subject = f"{what.subject} ({reference})" if reference else what.subject
+    return Email(
+        idempotency_key=idempotency_key,
+        to=to,
+        kind=kind,
+        subject=subject,
+        body="\n".join(lines),
+        personalisation={
+            "subject": subject,
+            "summary": what.summary,
+            "reference": reference,
+            "agency": "",
+            "due": "",
+            "link": "",
+            "reply_to": reply_to,
             "message_reference": idempotency_key,
         },
     )

@@ -7,12 +7,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, Uuid
+from sqlalchemy import CheckConstraint, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mash_hub.db import Base, UTCDateTime, new_id
 
 STATES = ("queued", "sending", "sent", "dead")
+
+# channel: "email" (recipient an address), "webhook" (recipient a subscription id), or
+# "systems": one row per event for an agency's systems, which the delivery process
+# expands into a "webhook" row per subscription wanting the kind (the subscriptions are
+# read by the delivery process alone, never by the unit of work that queues the event).
+CHANNELS = ("email", "webhook", "systems")
 
 
 class OutboxMessage(Base):
@@ -47,3 +53,31 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WebhookSubscription(Base):
+    """An agency system's callback: the kinds it wants, where they go, and the secret the
+    deliveries are signed with (sealed under a key derived from the master key, bound to
+    its row; shown to the system once). Ended, never deleted: an ended subscription's
+    queued deliveries die with the reason."""
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (Index("ix_webhook_subscriptions_agency", "agency", "ended_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    # The API client's public id (api_clients.client_id) and its agency, copied so that
+    # the delivery process needs no directory read.
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    agency: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(500))
+    # The kinds wanted, space-separated (e.g. "request.sent request.due_soon").
+    kinds: Mapped[str] = mapped_column(String(500))
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    @property
+    def kind_list(self) -> list[str]:
+        return self.kinds.split()

@@ -15,8 +15,9 @@ from sqlalchemy import and_, column, func, select, table, update
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
-from mash_hub.outbox.messages import KINDS, REQUEST_KINDS
+from mash_hub.outbox.messages import KINDS, OUTSIDE_KINDS, REQUEST_KINDS
 from mash_hub.outbox.models import STATES, OutboxMessage
+from mash_hub.outbox.webhooks import KIND_SCOPES as WEBHOOK_KINDS
 
 _users = table("users", column("id"), column("email"), column("agency_id"), column("disabled_at"))
 _user_roles = table("user_roles", column("user_id"), column("role"))
@@ -97,9 +98,129 @@ def enqueue(
                 created_at=now,
             )
         )
+    systems = _for_systems(
+        db,
+        agency=agency,
+        kind=kind,
+        object_type=object_type,
+        object_id=object_id,
+        contact_reference=contact_reference,
+        about_agency=about_agency,
+        due_at=due_at,
+        now=now,
+    )
+    if systems is not None:
+        queued.append(systems)
     db.add_all(queued)
     db.flush()
     return queued
+
+
+def enqueue_outside(
+    db: Session,
+    *,
+    to: str,
+    agency: str,
+    kind: str,
+    object_type: str,
+    object_id: str,
+    contact_reference: str | None,
+) -> OutboxMessage:
+    """Queue one email to someone outside the hub (a referrer), on behalf of `agency`'s
+    screeners, in the caller's unit of work. Once sent, the row forgets the address."""
+    if kind not in OUTSIDE_KINDS:
+        raise ValueError(f"{kind!r} is not a message to someone outside the hub")
+    now = runtime.now()
+    message_id = uuid.uuid4()
+    message = OutboxMessage(
+        id=message_id,
+        idempotency_key=f"{message_id.hex}@mash-hub",
+        channel="email",
+        recipient=to,
+        recipient_kind="referrer",
+        recipient_agency=agency,
+        recipient_role=None,
+        kind=kind,
+        object_type=object_type,
+        object_id=object_id,
+        contact_reference=contact_reference,
+        state="queued",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    db.add(message)
+    db.flush()
+    return message
+
+
+def outside_messages(db: Session, kind: str, object_ids: list[str]) -> list[OutboxMessage]:
+    """The messages of `kind` to people outside the hub about these objects (for the job
+    that records what became of them)."""
+    if not object_ids:
+        return []
+    return list(
+        db.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.kind == kind,
+                OutboxMessage.recipient_kind == "referrer",
+                OutboxMessage.object_id.in_(object_ids),
+            )
+            .order_by(OutboxMessage.created_at)
+        )
+    )
+
+
+_SYSTEMS_QUEUED = "mash.outbox.systems_queued"
+
+
+def _for_systems(
+    db: Session,
+    *,
+    agency: str,
+    kind: str,
+    object_type: str,
+    object_id: str,
+    contact_reference: str | None,
+    about_agency: str | None,
+    due_at: datetime | None,
+    now: datetime,
+) -> OutboxMessage | None:
+    """The event once for the agency's systems (the delivery process finds the
+    subscriptions that want it): a kind a system may subscribe to, and only once per
+    unit of work however many roles of the agency are told of it."""
+    if kind not in WEBHOOK_KINDS:
+        return None
+    transaction = db.get_transaction()
+    held: tuple[object, set[tuple[str, str, str, str]]] | None = db.info.get(_SYSTEMS_QUEUED)
+    if held is None or held[0] is not transaction:
+        held = (transaction, set())
+        db.info[_SYSTEMS_QUEUED] = held
+    event = (agency, kind, object_type, object_id)
+    if event in held[1]:
+        return None
+    held[1].add(event)
+    message_id = uuid.uuid4()
+    return OutboxMessage(
+        id=message_id,
+        idempotency_key=f"{message_id.hex}@mash-hub",
+        channel="systems",
+        recipient=agency,
+        recipient_kind="systems",
+        recipient_agency=agency,
+        recipient_role=None,
+        kind=kind,
+        object_type=object_type,
+        object_id=object_id,
+        contact_reference=contact_reference,
+        about_agency=about_agency,
+        due_at=due_at,
+        state="queued",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 @dataclass(frozen=True)

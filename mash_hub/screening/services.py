@@ -14,6 +14,7 @@ Nothing here commits: the request owns the unit of work.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,10 +44,16 @@ from mash_hub.errors import Conflict, Refused
 from mash_hub.firewall import duties, records
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import Agency, ApiClient, User
+from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
+from mash_hub.outbox import services as outbox
 from mash_hub.policy import Action
 
 SCREENING_STATUSES = ("awaiting_screening", "in_progress")
+# Who the job that records the referrer's email acts as.
+SYSTEM_ACTOR = "scheduler"
+# The email telling a referrer their contact was considered (mash_hub.outbox.messages).
+REFERRER_EMAIL = "referrer.outcome"
 QUEUE_LIMIT = 200
 
 OUTCOME_LABELS = {
@@ -473,6 +480,8 @@ class DecisionsView:
     assignee: str | None
     # The firewall's answer for this read: proof for the page's other parts (requests).
     access: firewall.Access | None = None
+    # The referrer left an email address: the hub emails them once the outcome is approved.
+    referrer_by_email: bool = False
 
     @property
     def pending(self) -> DecisionView | None:
@@ -557,12 +566,15 @@ def decisions_for(db: Session, principal: Principal, contact_id: str) -> Decisio
             method=acknowledgement.method,
             told_at=acknowledgement.told_at,
             recorded_at=acknowledgement.recorded_at,
-            recorded_by=names.get(acknowledgement.recorded_by, acknowledgement.recorded_by),
+            recorded_by=names.get(acknowledgement.recorded_by, acknowledgement.recorded_by)
+            if acknowledgement.recorded_by != SYSTEM_ACTOR
+            else "the hub, when the email was sent",
         )
         if acknowledgement is not None
         else None,
         assignee=_assignee(db, contact),
         access=opened.access,
+        referrer_by_email=_referrer_email(opened) is not None,
     )
 
 
@@ -760,11 +772,34 @@ def review(
         # referrer has been told.
         contact.status = "decided"
     db.flush()
+    screeners = _agency_of(db, pending.proposed_by) or "csc"
+    email = _referrer_email(opened) if verdict == "approved" else None
+    if email is not None:
+        # Told by email, in this unit of work: the job `record_referrer_emails` records
+        # the acknowledgement (and closes the contact) once it is sent.
+        outbox.enqueue_outside(
+            db,
+            to=email,
+            agency=screeners,
+            kind=REFERRER_EMAIL,
+            object_type="Contact",
+            object_id=str(contact.id),
+            contact_reference=contact.reference,
+        )
+        _event(
+            db,
+            principal,
+            "referrer.email_queued",
+            Action.CONTACT_DECIDE,
+            str(contact.id),
+            contact,
+            "the referrer is emailed that their contact was considered",
+        )
     # The proposer's agency's screeners hear of it: to pass an approved outcome on to the
     # referrer, or to look again at a returned one.
     notify(
         db,
-        agency=_agency_of(db, pending.proposed_by) or "csc",
+        agency=screeners,
         role=Role.SCREENER,
         kind=f"decision.{verdict}",
         object_type="Contact",
@@ -776,6 +811,107 @@ def review(
         db, principal, "decision.reviewed", Action.CONTACT_DECIDE, str(pending.id), contact, verdict
     )
     return signed
+
+
+def _referrer_email(opened: records.Opened[Contact]) -> str | None:
+    """The address the referrer left, if any (read from the contact opened by the caller)."""
+    referrer = json.loads(opened.text("referrer"))
+    email = referrer.get("email") if isinstance(referrer, dict) else None
+    return email if isinstance(email, str) and "@" in email else None
+
+
+def record_referrer_emails(db: Session) -> int:
+    """Job: for each approved contact whose referrer was emailed, record what became of
+    the email. Sent: the acknowledgement is recorded ("email", at the time it was sent, by
+    the hub) and the contact closes, as when a screener records it. Could not be sent: the
+    screeners who proposed the outcome are told once, and the contact waits for them to
+    tell the referrer another way and record it. Returns how many contacts changed."""
+    decided = {
+        str(c.id): c
+        for c in db.scalars(
+            records.bookkeeping(Contact).where(Contact.status == "decided").limit(500)
+        )
+    }
+    changed = 0
+    for message in outbox.outside_messages(db, REFERRER_EMAIL, list(decided)):
+        contact = decided.get(message.object_id)
+        if contact is None or contact.status != "decided":
+            continue
+        if message.state == "sent" and message.sent_at is not None:
+            _told_by_email(db, contact, message.sent_at)
+            changed += 1
+        elif message.state == "dead" and not _failure_told(db, contact):
+            notify(
+                db,
+                agency=message.recipient_agency,
+                role=Role.SCREENER,
+                kind="referrer.email_failed",
+                object_type="Contact",
+                object_id=str(contact.id),
+                contact_reference=contact.reference,
+                due_at=_acknowledgement_due(db, contact),
+            )
+            changed += 1
+    return changed
+
+
+def _acknowledgement_due(db: Session, contact: Contact) -> datetime | None:
+    return db.scalar(
+        select(DecisionReview.acknowledgement_due_at).where(
+            DecisionReview.contact_id == contact.id, DecisionReview.verdict == "approved"
+        )
+    )
+
+
+def _failure_told(db: Session, contact: Contact) -> bool:
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(
+                Notification.kind == "referrer.email_failed",
+                Notification.object_id == str(contact.id),
+            )
+        )
+        or 0
+    ) > 0
+
+
+def _told_by_email(db: Session, contact: Contact, sent_at: datetime) -> None:
+    approved = db.execute(
+        select(DecisionReview.decision_id).where(
+            DecisionReview.contact_id == contact.id, DecisionReview.verdict == "approved"
+        )
+    ).one()
+    now = runtime.now()
+    told = ReferrerAcknowledgement(
+        contact_id=contact.id,
+        decision_id=approved.decision_id,
+        method="email",
+        told_at=sent_at,
+        recorded_at=now,
+        recorded_by=SYSTEM_ACTOR,
+    )
+    db.add(told)
+    contact.status = "closed"
+    contact.closed_at = now
+    db.flush()
+    hooks().closed(db, contact, None)  # its open requests end with it
+    record(
+        db,
+        EventDraft(
+            kind="referrer.acknowledged",
+            actor_type="system",
+            actor_id=SYSTEM_ACTOR,
+            agency=contact.source_agency.code,
+            action=Action.CONTACT_RATE.value,
+            object_type="Contact",
+            object_id=str(told.id),
+            contact_id=str(contact.id),
+            decision="allow",
+            reason="email sent",
+        ),
+    )
 
 
 def _agency_of(db: Session, actor_id: str) -> str | None:

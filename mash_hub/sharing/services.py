@@ -814,7 +814,7 @@ def contact_rated(db: Session, contact: Contact, principal: Principal) -> int:
     )
 
 
-def contact_closed(db: Session, contact: Contact, principal: Principal) -> int:
+def contact_closed(db: Session, contact: Contact, principal: Principal | None) -> int:
     """A contact that has left the MASH takes its open requests with it: each is withdrawn
     at once, so the partner's next read is refused. Returns how many were withdrawn."""
     return _withdraw(

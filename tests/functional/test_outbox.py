@@ -52,9 +52,13 @@ def _db(app) -> Database:
     return app.extensions["mash.db"]
 
 
-def messages(app, kind: str | None = None) -> list[OutboxMessage]:
+def messages(app, kind: str | None = None, channel: str = "email") -> list[OutboxMessage]:
     with _db(app).transaction() as session:
-        query = select(OutboxMessage).order_by(OutboxMessage.recipient)
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.channel == channel)
+            .order_by(OutboxMessage.recipient)
+        )
         if kind is not None:
             query = query.where(OutboxMessage.kind == kind)
         return list(session.scalars(query))
@@ -96,6 +100,10 @@ def test_a_red_request_is_mailed_to_the_agencys_researchers_and_its_mailbox(
         assert message.contact_reference == reference(app, sent.json["id"])
         assert message.due_at == clock.now() + timedelta(hours=2)  # Red: two hours
         assert message.idempotency_key.endswith("@mash-hub")
+    # Once for health's systems too: the delivery process sends it to their webhooks.
+    assert [(m.recipient, m.state) for m in messages(app, "request.sent", "systems")] == [
+        ("health", "queued")
+    ]
     keys = {m.idempotency_key for m in messages(app)}
     assert len(keys) == len(messages(app))  # one key per message
 
@@ -115,9 +123,10 @@ def test_a_rolled_back_unit_of_work_leaves_no_message_and_a_committed_one_keeps_
                 object_id=str(uuid.uuid4()),
                 contact_reference="MASH-2026-000001",
             )
-            assert len(session.scalars(select(OutboxMessage)).all()) == 2  # lead, mailbox
+            # The lead, the mailbox, and the event once for health's systems (webhooks).
+            assert len(session.scalars(select(OutboxMessage)).all()) == 3
             raise RuntimeError("the action failed after notifying")
-        assert messages(app) == []
+        assert messages(app) == [] and messages(app, channel="systems") == []
         with _db(app).transaction() as session:
             notify(
                 session,
@@ -258,7 +267,8 @@ def test_only_the_system_reads_the_outbox_on_postgresql(app, client, police, dat
     assert ask(client, police, contact_id, "health").status_code == 201  # police added it
     engine = create_engine(database_url)
     try:
-        assert visible(engine, "system", "outbox_messages") == 1
+        # health's mailbox, and the event once for health's systems
+        assert visible(engine, "system", "outbox_messages") == 2
         for agency in ("police", "csc", "health", None):
             assert visible(engine, agency, "outbox_messages") == 0
     finally:

@@ -62,12 +62,20 @@ def cycle(app, **kwargs) -> delivery.CycleResult:
 
 def states(app) -> dict[str, tuple[str, int]]:
     with _db(app).transaction() as session:
-        return {m.recipient: (m.state, m.attempts) for m in session.scalars(select(OutboxMessage))}
+        return {
+            m.recipient: (m.state, m.attempts)
+            for m in session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "email"))
+        }
 
 
 def keys(app) -> set[str]:
     with _db(app).transaction() as session:
-        return {f"<{k}>" for k in session.scalars(select(OutboxMessage.idempotency_key))}
+        return {
+            f"<{k}>"
+            for k in session.scalars(
+                select(OutboxMessage.idempotency_key).where(OutboxMessage.channel == "email")
+            )
+        }
 
 
 def test_a_red_request_reaches_healths_mailbox_within_one_cycle(

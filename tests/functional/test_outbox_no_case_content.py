@@ -5,6 +5,7 @@ or body of any kind holds any of the markers."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -18,12 +19,14 @@ from mash_hub.db import Database
 from mash_hub.notifications.services import notify
 from mash_hub.outbox import delivery
 from mash_hub.outbox.messages import KINDS
+from mash_hub.outbox.webhooks import KIND_SCOPES as WEBHOOK_KINDS
 from mash_hub.sharing.models import InfoRequest
 from tests.conftest import make_settings
 from tests.functional.screening.conftest import Person
 from tests.functional.test_contacts_api import token
 from tests.functional.test_requests import researcher
 from tests.smtp_sink import smtp_sink
+from tests.webhook_receiver import webhook_receiver
 
 MARKERS = {
     "referrer_name": "Brambleworth",
@@ -53,6 +56,7 @@ CONTACT = {
         "agency": "police",
         "referrer_name": f"Ofelia {MARKERS['referrer_name']}",
         "referrer_role": f"{MARKERS['referrer_role']} officer",
+        "email": "duty.desk@police.example",
     },
     "concern": f"Shouting heard late at night near {MARKERS['concern']} park.",
     "consent": {"status": "not_sought", "reason": f"risk of harm {MARKERS['consent_reason']}"},
@@ -77,9 +81,16 @@ def sink():
 
 
 @pytest.fixture
-def settings(test_db_url, tmp_path, sink):
+def receiver():
+    with webhook_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def settings(test_db_url, tmp_path, sink, receiver):
     return make_settings(
         test_db_url,
+        MASH_NOTIFICATIONS__WEBHOOK_ALLOW=receiver.url("hooks/"),
         MASH_APP__INSTANCE_PATH=str(tmp_path / "instance"),
         MASH_NOTIFICATIONS__SMTP_URL=sink.url,
         MASH_NOTIFICATIONS__MAILBOXES__HEALTH="mash-health@nhs.example",
@@ -92,7 +103,7 @@ def _db(app) -> Database:
 
 
 def test_no_message_of_any_kind_holds_case_content(
-    app, client, clock, make_client, make_account, sink
+    app, client, clock, make_client, make_account, sink, receiver
 ):
     for role, agency in [
         (Role.AGENCY_RESEARCHER, "health"),
@@ -109,6 +120,20 @@ def test_no_message_of_any_kind_holds_case_content(
         client, make_client, "police", Scope.CONTACTS_WRITE, Scope.SCREENING_READ,
         Scope.SCREENING_WRITE,
     )  # fmt: skip
+
+    # Agency systems subscribed to every kind they may have: their deliveries are checked too.
+    health_system = researcher(client, make_client, "health")
+    for headers, kinds in [
+        (health_system, ["request.sent", "request.due_soon", "request.overdue"]),
+        (researcher(client, make_client, "housing"), ["request.due_soon", "request.overdue"]),
+        (api, ["decision.returned", "decision.approved"]),
+    ]:
+        made = client.post(
+            "/api/v1/subscriptions",
+            json={"url": receiver.url("hooks/x"), "kinds": kinds},
+            headers=headers,
+        )
+        assert made.status_code == 201, made.json
 
     created = client.post("/api/v1/contacts", json=CONTACT, headers=api)
     assert created.status_code == 201, created.json
@@ -136,7 +161,7 @@ def test_no_message_of_any_kind_holds_case_content(
             "outcome": "information_held",
             "items": [{"kind": "fact", "text": f"Seen at clinic {MARKERS['answer']}"}],
         },
-        headers=researcher(client, make_client, "health"),
+        headers=health_system,
     )
     assert answered.status_code == 201, answered.json
     clock.advance(timedelta(minutes=100))
@@ -222,3 +247,12 @@ def test_no_message_of_any_kind_holds_case_content(
         for field, marker in MARKERS.items():
             assert marker not in text, (field, received.message["X-MASH-Kind"])
         assert created.json["reference"] in received.message["Subject"]
+    # The referrer's email went to the address they left (and holds no link).
+    assert [r.message["X-MASH-Kind"] for r in sink.handler.to("duty.desk@police.example")] == [
+        "referrer.outcome"
+    ]
+    hooks = receiver.received()
+    assert {json.loads(d.body)["data"]["kind"] for d in hooks} == set(WEBHOOK_KINDS)
+    for delivered in hooks:
+        for field, marker in MARKERS.items():
+            assert marker not in delivered.body.decode(), (field, delivered.body)

@@ -104,7 +104,7 @@ def cycle(app) -> delivery.CycleResult:
 def rows(app) -> list[OutboxMessage]:
     database: Database = app.extensions["mash.db"]
     with database.transaction() as session:
-        return list(session.scalars(select(OutboxMessage)))
+        return list(session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "email")))
 
 
 def test_each_message_is_one_notify_email_request_with_its_template_and_reference(

@@ -5,7 +5,8 @@ hierarchy to open or seal case content.
 
 "Protected" is worked out, not listed: every model that holds sealed case content (a
 `*_sealed` column) and every record type in the firewall's registry. Identity's own secrets
-(TOTP seeds) are not case content and are sealed by identity itself.
+(TOTP seeds) are not case content and are sealed by identity itself; nor are the other
+secrets registered with `crypto.resealing` (webhook signing secrets).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import mash_hub
 from mash_hub.db import Base
+from mash_hub.crypto import resealing
 from mash_hub.firewall import records
+from mash_hub.outbox import webhooks  # noqa: F401 - registers its secrets with resealing
 from mash_hub.models import firewall_tables
 
 PACKAGE = Path(mash_hub.__file__).parent
@@ -32,7 +35,14 @@ def protected_models() -> dict[str, type]:
         model = mapper.class_
         if model.__module__.startswith("mash_hub.identity"):
             continue
-        sealed = any(column.key.endswith("_sealed") for column in mapper.columns)
+        sealed = {
+            f"{mapper.local_table.name}.{column.key}"
+            for column in mapper.columns
+            if column.key.endswith("_sealed")
+        }
+        # A secret the hub seals under a key derived from the master key, registered to be
+        # re-sealed at a master rotation (a webhook's signing secret), is not case content.
+        sealed -= set(resealing.registered())
         if sealed or model in registered:
             found[model.__name__] = model
     return found
