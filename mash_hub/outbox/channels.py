@@ -63,6 +63,7 @@ class SmtpChannel:
         self._username = unquote(parts.username) if parts.username else settings.smtp_username
         self._password = unquote(parts.password) if parts.password else settings.smtp_password
         self._starttls = settings.smtp_starttls
+        self._ca_file = settings.smtp_ca_file or None
         self._timeout = max(1, settings.smtp_timeout.seconds)
         self._sender = settings.from_address
         self._connection: smtplib.SMTP | None = None
@@ -70,7 +71,7 @@ class SmtpChannel:
     def _connect(self) -> smtplib.SMTP:
         if self._connection is not None:
             return self._connection
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=self._ca_file)
         connection: smtplib.SMTP
         if self._tls:
             connection = smtplib.SMTP_SSL(
