@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mash_hub
-from mash_hub.db import Base
 from mash_hub.crypto import resealing
+from mash_hub.db import Base
 from mash_hub.firewall import records
-from mash_hub.outbox import webhooks  # noqa: F401 - registers its secrets with resealing
 from mash_hub.models import firewall_tables
+from mash_hub.outbox import webhooks  # noqa: F401 - registers its secrets with resealing
 
 PACKAGE = Path(mash_hub.__file__).parent
 # The key hierarchy itself (wrapping, rotation, shredding) is crypto's own work.
