@@ -299,7 +299,15 @@ def _run(bench: Bench, workdir: Path, args: argparse.Namespace) -> int:
                 [sys.executable, "-m", "mash_hub", "scheduler"], cwd=workdir, env=bench.env,
                 stdout=subprocess.DEVNULL, stderr=(workdir / "scheduler.log").open("a"),
             )  # fmt: skip
-            return _soak(bench, hub, hub_port, plans["mixed"], script, args)
+
+            def renewed() -> Path:
+                # As an agency system does, a fresh token before the last one runs out
+                # ([api] token_lifetime, 5 minutes): the plan is written again with it.
+                fresh = {name: token(hub_port, client) for name, client in creds.items()}
+                plans["mixed"].write_text(_plan("mixed", fresh, ids, requests))
+                return plans["mixed"]
+
+            return _soak(bench, hub, hub_port, renewed, script, args)
         return _compare(bench, hub_port, floor_port, plans, script, args)
     finally:
         for process in (scheduler, hub, floor):
@@ -348,15 +356,17 @@ def _compare(bench, hub_port, floor_port, plans, script, args) -> int:
     return 1 if failed else 0
 
 
-def _soak(bench, hub, hub_port, plan, script, args) -> int:
-    """The mixed workload for `--soak-minutes`, in one-minute stretches, with the
-    scheduler (and so the sealer) running; then the trail verified and counted."""
+def _soak(bench, hub, hub_port, renewed, script, args) -> int:
+    """The mixed workload for `--soak-minutes`, in one-minute stretches (each with fresh
+    tokens), with the scheduler (and so the sealer) running; then the trail verified and
+    counted."""
     decisions_before = _metric(hub_port, "mash_decisions_total")
     events_before = _decision_events(bench)
     start_rss = _workers_rss(hub)
     total = bad = errors = 0
     minutes = max(1, round(args.soak_minutes))
     for minute in range(minutes):
+        plan = renewed()
         result = _wrk(hub_port, plan, script, min(60.0, args.soak_minutes * 60), args.connections)
         total += result["requests"]
         bad += result["non_2xx"]
