@@ -247,3 +247,12 @@ def test_an_agency_reads_only_its_own_peoples_emails_on_postgresql(app, make_acc
             assert visible(engine, agency, "outbox_messages") == 0
     finally:
         engine.dispose()
+
+
+def test_every_kind_is_offered_to_some_role_and_no_role_is_offered_an_undeclared_one():
+    from mash_hub.notifications.services import RECEIVED_BY
+    from mash_hub.outbox.messages import KINDS
+
+    offered = set().union(*RECEIVED_BY.values())
+    assert offered == set(KINDS)
+    assert set(RECEIVED_BY) == set(Role)
