@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.http.confirm import confirmations
     from mash_hub.identity import views as identity_views
     from mash_hub.models import firewall_tables
+    from mash_hub.notifications import views as notification_views
     from mash_hub.operations import health, metrics
     from mash_hub.people import services as people
     from mash_hub.people import views as people_views
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     errors.init_app(app)
     identity_views.init_app(app)
     home_views.init_app(app)
+    notification_views.init_app(app)
     health.init_app(app, keys_verified)
     metrics.init_app(app)
     api_views.init_app(app, csrf)

@@ -34,7 +34,7 @@ from mash_hub.identity.models import (
     UserRole,
     WebSession,
 )
-from mash_hub.notifications.models import Notification
+from mash_hub.notifications.models import Notification, NotificationPreference
 from mash_hub.outbox.models import OutboxMessage
 from mash_hub.people.models import (
     Person,
@@ -95,6 +95,7 @@ __all__ = [
     "ContributionRevisionItem",
     "InfoRequest",
     "Notification",
+    "NotificationPreference",
     "OutboxMessage",
     "Person",
     "PersonCandidate",

@@ -204,6 +204,12 @@ _KINDS = (
         frozenset({"actor_id", "action", "decision", "reason", "agency", "object_id"}),
     ),
     EventKind(
+        "notifications.email_chosen",
+        "A person chose which kinds of message also reach them by email (object_id: their "
+        "user id; reason: the kinds turned on and off)",
+        frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
+    ),
+    EventKind(
         "breach.recorded",
         "A governance lead or MASH manager recorded a suspected personal data breach",
         frozenset({"actor_id", "agency", "action", "object_id", "reason"}),

@@ -7,7 +7,8 @@
 - `mash_decisions_total{action, outcome}`: every firewall decision, allowed or denied.
 - Read from the database when scraped: `mash_audit_events_unsealed` (events the sealer has
   not chained yet), `mash_audit_seconds_since_checkpoint`, `mash_scheduler_leader` (1 while
-  a scheduler holds the leader lock).
+  a scheduler holds the leader lock), `mash_outbox_messages{state}` (messages queued,
+  being sent, or dead: a growing queue means no delivery, dead ones need an operator).
 
 No label holds an id, a name or anything typed by a person: endpoint names, methods,
 status codes, policy action names and outcomes are fixed sets. Scraping shows no case
@@ -87,8 +88,26 @@ class DatabaseGauges(Collector):
         leader = GaugeMetricFamily(
             "mash_scheduler_leader", "1 while a scheduler holds the leader lock, else 0."
         )
+        outbox = GaugeMetricFamily(
+            "mash_outbox_messages",
+            "Messages leaving the hub not yet sent (queued or sending) or dead, by state.",
+            labels=["state"],
+        )
         try:
             with database.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    # The outbox is the system's to read (row-level security).
+                    conn.execute(text("SELECT set_config('app.agency_id', 'system', true)"))
+                waiting = dict.fromkeys(("queued", "sending", "dead"), 0)
+                for state, number in conn.execute(
+                    text(
+                        "SELECT state, count(*) FROM outbox_messages "
+                        "WHERE state IN ('queued', 'sending', 'dead') GROUP BY state"
+                    )
+                ):
+                    waiting[state] = int(number)
+                for state, number in waiting.items():
+                    outbox.add_metric([state], number)
                 newest = conn.execute(
                     text("SELECT seq, at FROM audit_checkpoints ORDER BY id DESC LIMIT 1")
                 ).first()
@@ -118,6 +137,7 @@ class DatabaseGauges(Collector):
         if newest is not None:
             yield since
         yield leader
+        yield outbox
 
 
 def _hub_metrics() -> HubMetrics:

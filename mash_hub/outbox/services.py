@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, column, func, select, table, update
+from sqlalchemy import and_, column, exists, false, func, select, table, update
 from sqlalchemy.orm import Session
 
 from mash_hub import runtime
@@ -22,14 +22,21 @@ from mash_hub.outbox.webhooks import KIND_SCOPES as WEBHOOK_KINDS
 _users = table("users", column("id"), column("email"), column("agency_id"), column("disabled_at"))
 _user_roles = table("user_roles", column("user_id"), column("role"))
 _agencies = table("agencies", column("id"), column("code"))
+_preferences = table("notification_preferences", column("user_id"), column("kind"), column("email"))
 
 
 class OutboxError(Exception):
     """The message asked for does not exist or cannot be retried."""
 
 
-def people(db: Session, agency: str, role: str) -> list[str]:
-    """The addresses of the active users holding `role` in `agency`."""
+def people(db: Session, agency: str, role: str, kind: str) -> list[str]:
+    """The addresses of the active users holding `role` in `agency` who have not turned
+    off email for `kind` (no choice recorded: they get it)."""
+    turned_off = exists().where(
+        _preferences.c.user_id == _users.c.id,
+        _preferences.c.kind == kind,
+        _preferences.c.email == false(),
+    )
     return list(
         db.scalars(
             select(_users.c.email)
@@ -39,6 +46,7 @@ def people(db: Session, agency: str, role: str) -> list[str]:
                 _agencies.c.code == agency,
                 _user_roles.c.role == role,
                 _users.c.disabled_at.is_(None),
+                ~turned_off,
             )
             .order_by(_users.c.email)
         )
@@ -69,7 +77,9 @@ def enqueue(
         raise ValueError(f"undeclared message kind {kind!r}")
     if to_mailbox is None:
         to_mailbox = kind in REQUEST_KINDS
-    recipients: list[tuple[str, str]] = [(email, "user") for email in people(db, agency, role)]
+    recipients: list[tuple[str, str]] = [
+        (email, "user") for email in people(db, agency, role, kind)
+    ]
     shared = mailbox(agency) if to_mailbox else None
     if shared and all(shared.lower() != email.lower() for email, _ in recipients):
         recipients.append((shared, "mailbox"))

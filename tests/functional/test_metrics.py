@@ -161,3 +161,29 @@ def test_two_workers_counts_are_summed(tmp_path: Path, clean_database: str) -> N
         status="200",
     ) == 1  # fmt: skip
     assert len(pids) >= 2, pids  # both workers counted, each in its own file
+
+
+def test_the_outbox_depth_is_read_when_scraped(app, client):
+    """Queued and dead messages are counted (on PostgreSQL too, where the outbox is the
+    system's to read); an operator's alert needs no SQL."""
+    from mash_hub.authz.permissions import Role
+    from mash_hub.db import Database
+    from mash_hub.notifications.services import notify
+
+    text = client.get("/metrics", headers=SCRAPE).text
+    assert value(text, "mash_outbox_messages", state="queued") == 0
+    database: Database = app.extensions["mash.db"]
+    with app.app_context(), database.transaction() as session:
+        notify(
+            session,
+            agency="health",
+            role=Role.AGENCY_RESEARCHER,
+            kind="request.sent",
+            object_type="InfoRequest",
+            object_id=str(uuid.uuid4()),
+            contact_reference="MASH-2026-000001",
+        )
+    text = client.get("/metrics", headers=SCRAPE).text
+    # No researcher or mailbox in health here: the event once for health's systems.
+    assert value(text, "mash_outbox_messages", state="queued") == 1
+    assert value(text, "mash_outbox_messages", state="dead") == 0

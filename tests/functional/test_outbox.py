@@ -256,7 +256,8 @@ def test_a_retention_review_due_is_mailed_to_the_mash_cores_governance_leads(
 @pytest.mark.postgres
 def test_only_the_system_reads_the_outbox_on_postgresql(app, client, police, database_url):
     """Anyone's unit of work may add a message; only delivery and operators' commands
-    (the system) read or change them: an agency's session sees none, not even its own."""
+    (the system) change them: an agency's session sees none to a mailbox, not even its own
+    (those to its own people it reads: tests/functional/test_messages_page.py)."""
     from sqlalchemy import create_engine
 
     from tests.functional.test_row_level_security import visible

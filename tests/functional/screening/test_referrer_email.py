@@ -182,6 +182,8 @@ def test_an_email_that_cannot_be_sent_tells_the_screeners_once_and_they_tell_the
             select(OutboxMessage.recipient).where(OutboxMessage.kind == "referrer.email_failed")
         ).all()
     assert emailed == [screener.account.email]  # and by email (refused here too)
+    messages = screener.get("/account/messages").text
+    assert "telling a referrer that their contact was considered could not be sent" in messages
     clock.advance(timedelta(minutes=10))
     recorded = screener.post_form(
         f"/contacts/{contact_id}/acknowledgement",
