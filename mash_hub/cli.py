@@ -280,8 +280,9 @@ def scheduler_command(hub: HubContext, once: bool) -> None:
         for name, changed in scheduler.run_all_once(hub.app).items():
             click.echo(f"{name}: {changed}")
         return
+    app = hub.app  # settings, policy set and database first: the banner means it is up
     click.echo("MASH Hub scheduler: waiting to lead, then running jobs (Ctrl-C stops)")
-    scheduler.serve(hub.app)
+    scheduler.serve(app)
 
 
 # ------------------------------------------------------------------------------- demo

@@ -5,6 +5,7 @@ jobs without the lock, and a second scheduler led beside it."""
 from __future__ import annotations
 
 import json
+import select
 import signal
 import time
 from pathlib import Path
@@ -78,14 +79,22 @@ def test_a_leader_whose_session_ends_stops_leading_and_leads_again(
         )
         assert len(again) == 1
         second = start_scheduler(settings, test_db_url)
-        time.sleep(3)  # a standby polls; it must not lead beside the leader
+        # Up (its banner printed once the app is built, which takes a while on a busy
+        # machine) and polling; it must not lead beside the leader.
+        second_start = _until_banner(second)
+        time.sleep(3)
         assert _advisory_holders(admin_database_url) == again
     finally:
-        outputs = []
-        for process in (first, second):
+        # The standby stops first: stopped after the leader, it would rightly take over.
+        outputs = {}
+        for name, process in (("second", second), ("first", first)):
             if process is not None:
                 process.send_signal(signal.SIGTERM)
-                outputs.append(process.communicate(timeout=30)[0])
+                outputs[name] = process.communicate(timeout=30)[0]
+        outputs = [
+            outputs.get("first", ""),
+            *([second_start + outputs["second"]] if second else []),
+        ]
     events = [_events(out) for out in outputs]
     assert events[0] == [
         "scheduler_leader",
@@ -94,6 +103,23 @@ def test_a_leader_whose_session_ends_stops_leading_and_leads_again(
         "scheduler_stopped",
     ], outputs[0]
     assert events[1] == ["scheduler_stopped"], outputs[1]
+
+
+def _until_banner(process, timeout: float = 90.0) -> str:
+    """What the process printed up to and including its banner."""
+    lines = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.5)
+        if not ready:
+            continue
+        line = process.stdout.readline()
+        if not line:
+            break  # it ended
+        lines.append(line)
+        if line.startswith("MASH Hub scheduler:"):
+            return "".join(lines)
+    raise AssertionError("the second scheduler did not start: " + "".join(lines))
 
 
 def _events(output: str) -> list[str]:
