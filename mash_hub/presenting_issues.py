@@ -92,7 +92,7 @@ PRESENTING_ISSUES: tuple[PresentingIssue, ...] = (
         "family_in_care", "A parent was in care, or a sibling is in care now", GROUPS[5]
     ),
     PresentingIssue("young_carer", "Young carer", GROUPS[5]),
-    PresentingIssue("other", "Something else (say what in the concern)", GROUPS[5]),
+    PresentingIssue("other", "Something not listed here", GROUPS[5]),
 )
 
 ISSUE_CODES: tuple[str, ...] = tuple(issue.code for issue in PRESENTING_ISSUES)

@@ -143,7 +143,7 @@ def _intake_body(form: IntakeForm, errors: dict[str, str]) -> dict[str, Any]:
     # contact recorded with none cannot be counted or checked against programme criteria.
     if not form.presenting_issues.data:
         errors["presenting_issues"] = (
-            "Select at least one presenting issue, or select Something else"
+            "Select at least one presenting issue, or select Something not listed here"
         )
     return {
         "received_at": received,

@@ -235,7 +235,7 @@ def test_the_page_asks_for_at_least_one_presenting_issue(app, screener):
     assert shown.status_code == 200
     summary = shown.text.split('class="govuk-error-summary"')[1].split("</div>")[0]
     assert 'href="#presenting_issues"' in summary
-    assert "Select at least one presenting issue, or select Something else" in summary
+    assert "Select at least one presenting issue, or select Something not listed here" in summary
     assert 'id="presenting_issues-error"' in shown.text
     with _db(app).transaction() as session:
         assert session.scalar(select(ContactSubject.id)) is None
