@@ -14,7 +14,7 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from mash_hub import agencies
+from mash_hub import agencies, presenting_issues
 from mash_hub.clock import Clock
 from mash_hub.config import ConfigError, Settings, load_settings
 from mash_hub.db import REPO_ROOT, Database, close_request, commit_request, rollback_request
@@ -116,6 +116,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Pages name agencies; codes are for the API and the policies.
     app.add_template_filter(agencies.agency_name, "agency_name")
     app.add_template_filter(agencies.agency_names, "agency_names")
+    # Presenting issues by their plain-English labels; codes are for the API and reports.
+    app.add_template_filter(presenting_issues.label, "issue_label")
     # NHS numbers in their 3-3-4 form, as people read them (review m13).
     app.add_template_filter(lambda text: format_nhs_number(text) or text, "nhs")
     # The layout shows each confirmation once, as a success banner (#13, review m2).

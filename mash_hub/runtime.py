@@ -14,6 +14,7 @@ from mash_hub.clock import Clock
 from mash_hub.config import Settings
 from mash_hub.deadlines import WorkingCalendar
 from mash_hub.policy.pdp import PolicyDecisionPoint
+from mash_hub.policy.programmes import Programme
 
 # The request id and client address of the request being served; (None, None) outside one.
 Origin = tuple[str | None, str | None]
@@ -46,6 +47,11 @@ def calendar() -> WorkingCalendar:
 def pdp() -> PolicyDecisionPoint:
     value: PolicyDecisionPoint = current_app.extensions["mash.pdp"]
     return value
+
+
+def programmes() -> tuple[Programme, ...]:
+    """The early-help programmes' criteria, loaded and checked with the policy set."""
+    return pdp().programmes
 
 
 def set_origin(app: Flask, provider: Callable[[], Origin]) -> None:

@@ -9,6 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from mash_hub.agencies import AGENCY_CODES, PROFESSIONS, REFERRER_TYPES
+from mash_hub.contacts.equality import (
+    DISABILITIES,
+    ETHNICITIES,
+    ETHNICITY_LABELS,
+    LANGUAGE_MAX,
+    SEXES,
+)
+from mash_hub.presenting_issues import ISSUE_CODES, PRESENTING_ISSUES
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -88,6 +96,47 @@ SUBJECT_SCHEMA: dict[str, Any] = {
     },
 }  # fmt: skip
 
+# The published list of presenting issues: the codes `presenting_issues` takes.
+PRESENTING_ISSUE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "enum": list(ISSUE_CODES),
+    "description": "A presenting issue, by code. The codes and what each means:\n"
+    + "\n".join(f"- `{issue.code}`: {issue.label}" for issue in PRESENTING_ISSUES),
+}
+
+EQUALITY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "Optional equality information for the Public Sector Equality Duty; every answer "
+        "may be left out. Sealed with the contact, shown to the MASH only, never to a "
+        "partner answering a request. `ethnicity` is one of the ONS 2021 census ethnic "
+        "groups (England and Wales):\n"
+        + "\n".join(f"- `{code}`: {label}" for code, label in ETHNICITY_LABELS.items())
+    ),
+    "properties": {
+        "sex": {"type": ["string", "null"], "enum": [*SEXES, None]},
+        "ethnicity": {"type": ["string", "null"], "enum": [*ETHNICITIES, None]},
+        "disability": {"type": ["string", "null"], "enum": [*DISABILITIES, None]},
+        "first_language": {"type": ["string", "null"], "maxLength": LANGUAGE_MAX},
+    },
+}
+
+# A subject as intake takes it and the contact shows it to the MASH: with its equality.
+CONTACT_SUBJECT_SCHEMA: dict[str, Any] = {
+    **SUBJECT_SCHEMA,
+    "properties": {
+        **SUBJECT_SCHEMA["properties"],
+        "equality": {"oneOf": [{"$ref": "#/components/schemas/Equality"}, {"type": "null"}]},
+    },
+}
+
+PRESENTING_ISSUES_LIST: dict[str, Any] = {
+    "type": "array",
+    "description": "Optional: the presenting issues the contact was recorded with.",
+    "maxItems": len(ISSUE_CODES),
+    "items": {"$ref": "#/components/schemas/PresentingIssue"},
+}
+
 CONTACT_BODY: dict[str, Any] = {
     "type": "object",
     "required": ["received_at", "source", "concern", "consent", "subjects"],
@@ -124,9 +173,10 @@ CONTACT_BODY: dict[str, Any] = {
             "type": "array",
             "minItems": 1,
             "maxItems": 30,
-            "items": SUBJECT_SCHEMA,
+            "items": CONTACT_SUBJECT_SCHEMA,
             "contains": {"type": "object", "properties": {"role": {"const": "child"}}},
         },
+        "presenting_issues": PRESENTING_ISSUES_LIST,
     },
 }
 
@@ -317,7 +367,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                 "source": CONTACT_BODY["properties"]["source"],
                                 "concern": {"type": "string"},
                                 "consent": CONTACT_BODY["properties"]["consent"],
-                                "subjects": {"type": "array", "items": SUBJECT_SCHEMA},
+                                "subjects": {
+                                    "type": "array", "items": CONTACT_SUBJECT_SCHEMA
+                                },
+                                "presenting_issues": PRESENTING_ISSUES_LIST,
                             },
                         }
                     }
@@ -783,6 +836,10 @@ def document() -> dict[str, Any]:
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "clientBasic": {"type": "http", "scheme": "basic"},
             },
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": {
+                "Error": ERROR_SCHEMA,
+                "PresentingIssue": PRESENTING_ISSUE_SCHEMA,
+                "Equality": EQUALITY_SCHEMA,
+            },
         },
     }

@@ -45,7 +45,15 @@ def contact_json(found: ApiContact) -> dict[str, Any]:
         "concern": view.concern,
         "warnings": found.warnings,
         "consent": {"status": view.consent_status, "reason": view.consent_reason},
-        "subjects": [{"id": s.id, **subject_json(s)} for s in view.subjects],
+        "subjects": [
+            {
+                "id": s.id,
+                **subject_json(s),
+                "equality": s.equality.as_document() if s.equality is not None else None,
+            }
+            for s in view.subjects
+        ],
+        "presenting_issues": list(view.presenting_issues),
         "requests": [summary_json(s) for s in found.requests],
         # Amendments during screening, oldest first (a case note's kind is "note").
         "amendments": [

@@ -71,6 +71,10 @@ class Contact(Base):
     amendments: Mapped[list[ContactAmendment]] = relationship(
         lazy="select", order_by="ContactAmendment.sequence", viewonly=True
     )
+    # Read only where shown (the contact page and the API's contact).
+    presenting_issues: Mapped[list[ContactPresentingIssue]] = relationship(
+        lazy="select", cascade="all, delete-orphan", order_by="ContactPresentingIssue.issue_code"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -90,6 +94,25 @@ class ContactSubject(Base):
     person_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("persons.id"), nullable=True, index=True
     )
+    # Optional equality information (sex, ethnicity, disability, first language) as one
+    # sealed JSON document, kept apart from `details` so that what a partner's request
+    # opens (the details) never includes it; None where none was given.
+    equality_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class ContactPresentingIssue(Base):
+    """One presenting issue recorded on a contact: a code of the published list
+    (mash_hub.presenting_issues), never free text. Kept in clear, one row per code, so
+    that reports can count them without opening every contact; on PostgreSQL row-level
+    security gives the rows to the MASH side only, as the contacts themselves. Removed
+    when a contact is deleted under retention, like its keys."""
+
+    __tablename__ = "contact_presenting_issues"
+
+    contact_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    issue_code: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
 
 
 AMENDMENT_KINDS = ("subject_corrected", "subject_added", "note_added")

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from mash_hub.agencies import AGENCY_CODES, PROFESSIONS, REFERRER_TYPES
+from mash_hub.contacts.equality import (
+    DISABILITIES,
+    ETHNICITIES,
+    LANGUAGE_MAX,
+    SEXES,
+    Equality,
+)
 from mash_hub.contacts.identifiers import normalise_nhs_number, upn_valid
 from mash_hub.contacts.models import CONSENT_STATUSES, SUBJECT_ROLES
 from mash_hub.http.validation import Reader
+from mash_hub.presenting_issues import ISSUE_CODES, in_list_order
 
 MAX_SUBJECTS = 30
 PHONE_RE = re.compile(r"\+?[0-9][0-9 ()-]{5,30}")
@@ -28,8 +36,11 @@ class SubjectInput:
     address: str | None
     nhs_number: str | None
     upn: str | None
+    # Optional equality information (intake only), sealed apart from the details.
+    equality: Equality | None = None
 
     def as_document(self) -> dict[str, Any]:
+        """The person's details as sealed: never their equality information."""
         return {
             "given_name": self.given_name,
             "family_name": self.family_name,
@@ -74,6 +85,8 @@ class ContactInput:
     consent_status: str
     consent_reason: str | None
     subjects: tuple[SubjectInput, ...]
+    # Codes of the published list (mash_hub.presenting_issues), each once, in list order.
+    presenting_issues: tuple[str, ...] = ()
 
 
 # Nobody on a contact was born this long before it: an older date of birth is a slip.
@@ -116,8 +129,10 @@ def read_contact(body: Any, now: datetime, go_live: date) -> ContactInput:
         raw_subjects = []
     for index, raw in enumerate(raw_subjects):
         subject = _read_subject(reader, raw, f"subjects[{index}]", now)
+        equality = _read_equality(reader, raw, f"subjects[{index}].equality")
         if subject is not None:
-            subjects.append(subject)
+            subjects.append(replace(subject, equality=equality))
+    presenting_issues = _read_presenting_issues(reader, root.get("presenting_issues"))
     if raw_subjects and not any(
         isinstance(s, dict) and s.get("role") == "child" for s in raw_subjects
     ):
@@ -131,7 +146,64 @@ def read_contact(body: Any, now: datetime, go_live: date) -> ContactInput:
         consent_status=consent_status,
         consent_reason=consent_reason,
         subjects=tuple(subjects),
+        presenting_issues=presenting_issues,
     )
+
+
+MAX_PRESENTING_ISSUES = len(ISSUE_CODES)
+
+
+def _read_presenting_issues(reader: Reader, raw: Any) -> tuple[str, ...]:
+    """`presenting_issues`: optional (v1 callers send none), else a list of codes of the
+    published list; each bad entry is named by its place (`presenting_issues[2]`)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        reader.fail("presenting_issues", "must be a list of presenting issue codes")
+        return ()
+    if len(raw) > MAX_PRESENTING_ISSUES:
+        reader.fail("presenting_issues", f"must list {MAX_PRESENTING_ISSUES} codes or fewer")
+        return ()
+    codes: list[str] = []
+    for index, code in enumerate(raw):
+        if not isinstance(code, str) or code not in ISSUE_CODES:
+            reader.fail(
+                f"presenting_issues[{index}]",
+                "must be a presenting issue code from the published list "
+                "(PresentingIssue in the OpenAPI document)",
+            )
+            continue
+        codes.append(code)
+    return in_list_order(codes)
+
+
+def _read_equality(reader: Reader, raw_subject: Any, path: str) -> Equality | None:
+    """A subject's optional `equality`: each answer optional; None if nothing was given."""
+    raw = raw_subject.get("equality") if isinstance(raw_subject, dict) else None
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        reader.fail(path, "must be a JSON object")
+        return None
+
+    def choice(key: str, options: tuple[str, ...]) -> str | None:
+        if raw.get(key) is None:
+            return None
+        return reader.choice(raw, key, f"{path}.{key}", options)
+
+    equality = Equality(
+        sex=choice("sex", SEXES),
+        ethnicity=choice("ethnicity", ETHNICITIES),
+        disability=choice("disability", DISABILITIES),
+        first_language=reader.text(
+            raw,
+            "first_language",
+            f"{path}.first_language",
+            max_length=LANGUAGE_MAX,
+            required=False,
+        ),
+    )
+    return None if equality.empty else equality
 
 
 def _read_referrer(reader: Reader, source: dict[str, Any]) -> Referrer | None:

@@ -20,10 +20,12 @@ from sqlalchemy.orm.attributes import flag_modified
 from mash_hub import firewall, runtime
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import corrections
+from mash_hub.contacts.equality import Equality
 from mash_hub.contacts.hooks import hooks
 from mash_hub.contacts.models import (
     RAG_RATINGS,
     Contact,
+    ContactPresentingIssue,
     ContactRating,
     ContactSubject,
     ReferenceCounter,
@@ -37,6 +39,7 @@ from mash_hub.firewall.release import seal
 from mash_hub.identity import services as identity
 from mash_hub.identity.models import User
 from mash_hub.policy import Action
+from mash_hub.presenting_issues import in_list_order
 
 
 class ContactNotFound(NotFound):
@@ -65,6 +68,8 @@ class SubjectView:
     address: str | None
     nhs_number: str | None
     upn: str | None
+    # Optional equality information, released for the MASH's own views of the contact only.
+    equality: Equality | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,8 @@ class ContactView:
     # (requests, people, disclosures) ask for instead of a bare contact id.
     access: firewall.Access = field(repr=False, compare=False)
     closed_at: datetime | None = None
+    # Codes of the published list (mash_hub.presenting_issues), in list order.
+    presenting_issues: tuple[str, ...] = ()
 
 
 def next_reference(db: Session, year: int) -> str:
@@ -210,8 +217,20 @@ def create_contact(db: Session, principal: Principal, data: ContactInput) -> Con
                     "details",
                     json.dumps(subject.as_document()),
                 ),
+                equality_sealed=(
+                    sealed(
+                        "contact_subjects",
+                        str(subject_id),
+                        "equality",
+                        json.dumps(subject.equality.as_document()),
+                    )
+                    if subject.equality is not None
+                    else None
+                ),
             )
         )
+    for code in data.presenting_issues:
+        contact.presenting_issues.append(ContactPresentingIssue(issue_code=code))
     db.add(contact)
     db.flush()
     hooks().created(db, access, contact)  # candidates for review; links nothing
@@ -241,7 +260,10 @@ def get_contact_for(
         lambda row, column: opened.text(column, row=row),
         notes=True,
     )
-    subjects = [subject_view(subject, documents[subject.id]) for subject in contact.subjects]
+    subjects = [
+        subject_view(subject, documents[subject.id], equality=_equality(opened, subject))
+        for subject in contact.subjects
+    ]
     ratings = tuple(
         RatingView(
             rag=rating.rag,
@@ -285,10 +307,20 @@ def get_contact_for(
         ratings=ratings,
         amendments=_amendment_views(db, contact, steps),
         access=opened.access,
+        presenting_issues=in_list_order([row.issue_code for row in contact.presenting_issues]),
     )
 
 
-def subject_view(subject: ContactSubject, details: dict[str, Any]) -> SubjectView:
+def _equality(opened: records.Opened[Contact], subject: ContactSubject) -> Equality | None:
+    """A subject's equality information, released under the contact's own read."""
+    if subject.equality_sealed is None:
+        return None
+    return Equality.from_document(json.loads(opened.text("equality", row=subject)))
+
+
+def subject_view(
+    subject: ContactSubject, details: dict[str, Any], *, equality: Equality | None = None
+) -> SubjectView:
     born = details.get("date_of_birth")
     return SubjectView(
         id=str(subject.id),
@@ -299,6 +331,7 @@ def subject_view(subject: ContactSubject, details: dict[str, Any]) -> SubjectVie
         address=details.get("address"),
         nhs_number=details.get("nhs_number"),
         upn=details.get("upn"),
+        equality=equality,
     )
 
 

@@ -1,4 +1,5 @@
-"""Load and check policies/: the ISA register, the Cedar schema and the Cedar rules.
+"""Load and check policies/: the ISA register, the Cedar schema, the Cedar rules and the
+early-help programmes' criteria (programmes/*.toml, `mash_hub.policy.programmes`).
 
 `inspect_policies` reads everything once and reports every problem as a `Finding`
 (file, line, error or warning). `check_policies` is what `mash-hub policies check` runs;
@@ -21,11 +22,13 @@ from typing import TextIO
 
 import cedarpy
 
+from mash_hub.policy import programmes as programme_files
 from mash_hub.policy.register import Finding, Register, Severity, read_register
 from mash_hub.policy.types import ACTION_RESOURCE_TYPES, PRINCIPAL_TYPE, PolicyInfo, PolicySources
 
 SCHEMA_FILE = "schema.cedarschema"
 REGISTER_DIR = "isa"
+PROGRAMMES_DIR = "programmes"
 KNOWN_ANNOTATIONS = frozenset({"id", "isa", "clause", "break_glass"})
 
 _END_OF_INPUT = "unexpected end of input"
@@ -60,8 +63,10 @@ def inspect_policies(policies_dir: Path, today: date) -> tuple[PolicySources, li
         policies.extend(_read_policy_file(path, schema, findings))
 
     findings.extend(_check_annotations(policies, register, today))
+    programmes, programme_findings = programme_files.read(policies_dir / PROGRAMMES_DIR)
+    findings.extend(programme_findings)
     findings.sort(key=lambda finding: (finding.file, finding.line))
-    return PolicySources(register, tuple(policies)), findings
+    return PolicySources(register, tuple(policies), tuple(programmes)), findings
 
 
 def main(policies_dir: Path, today: date | None = None, out: TextIO | None = None) -> int:

@@ -30,6 +30,7 @@ from cedarpy import pst
 
 from mash_hub.agencies import AGENCY_CODES
 from mash_hub.policy.check import inspect_policies
+from mash_hub.policy.programmes import Programme
 from mash_hub.policy.register import Finding, Register
 from mash_hub.policy.types import (
     ACTION_RESOURCE_TYPES,
@@ -348,6 +349,7 @@ class PolicyDecisionPoint:
 
     def __init__(self, sources: PolicySources) -> None:
         self._register = sources.register
+        self._programmes = sources.programmes
         self._policies: Mapping[str, PolicyInfo] = MappingProxyType(
             {policy.policy_id: policy for policy in sources.policies}
         )
@@ -379,6 +381,11 @@ class PolicyDecisionPoint:
     @property
     def register(self) -> Register:
         return self._register
+
+    @property
+    def programmes(self) -> tuple[Programme, ...]:
+        """The early-help programmes' criteria, checked with the rest of policies/."""
+        return self._programmes
 
     def policy(self, policy_id: str) -> PolicyInfo | None:
         return self._policies.get(policy_id)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from cedarpy import pst
 
+from mash_hub.policy.programmes import Programme
 from mash_hub.policy.register import Register
 
 PRINCIPAL_TYPE = "Actor"
@@ -101,3 +102,6 @@ class PolicySources:
 
     register: Register
     policies: tuple[PolicyInfo, ...]
+    # The early-help programmes' criteria (programmes/*.toml): not rules the decision
+    # point runs, but reviewed files loaded and refused like them.
+    programmes: tuple[Programme, ...] = ()

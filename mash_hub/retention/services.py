@@ -45,6 +45,7 @@ from mash_hub.authz.permissions import Role
 from mash_hub.contacts.models import (
     Contact,
     ContactDecision,
+    ContactPresentingIssue,
     ContactSubject,
     ReferrerAcknowledgement,
 )
@@ -414,6 +415,12 @@ def delete_contact(db: Session, principal: Principal, review_id: str, reason: st
     now = runtime.now()
     links, persons = _unlink_people(db, contact)
     shredded = keys.shred_contact(db, contact.id)
+    # The presenting issues are kept in clear (for counting): shredding leaves them, so
+    # they go with the keys, or the tombstone would still say what the contact was about.
+    db.execute(
+        delete(ContactPresentingIssue).where(ContactPresentingIssue.contact_id == contact.id)
+    )
+    db.expire(contact, ["presenting_issues"])
     contact.status = "deleted"
     review.status = "deleted"
     review.deleted_at = now

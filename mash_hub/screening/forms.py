@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
+    GovCheckboxesInput,
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
@@ -19,6 +20,7 @@ from wtforms import (
     HiddenField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -26,8 +28,10 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length
 
 from mash_hub.agencies import AGENCIES
+from mash_hub.contacts.equality import DISABILITY_LABELS, ETHNICITY_LABELS, SEX_LABELS
 from mash_hub.contacts.referrers import PROFESSION_LABELS, REFERRER_LABELS
 from mash_hub.contacts.schemas import MAX_SUBJECTS
+from mash_hub.presenting_issues import PRESENTING_ISSUES
 from mash_hub.screening.services import METHOD_LABELS, OUTCOME_LABELS
 
 ROLE_CHOICES = {
@@ -59,6 +63,22 @@ class SubjectForm(Form):
     address = StringField("Address (optional)", widget=GovTextInput())
     nhs_number = StringField("NHS number (optional)", widget=GovTextInput())
     upn = StringField("Unique pupil number (optional)", widget=GovTextInput())
+    # Equality information (optional): each question may be left unanswered.
+    sex = RadioField("Sex (optional)", widget=GovRadioInput(), choices=SEX_LABELS)
+    ethnicity = SelectField(
+        "Ethnic group (optional)",
+        widget=GovSelect(),
+        choices={"": "Not given", **ETHNICITY_LABELS},
+    )
+    disability = RadioField(
+        "Does the person have a disability? (optional)",
+        widget=GovRadioInput(),
+        choices=DISABILITY_LABELS,
+    )
+    first_language = StringField("First language (optional)", widget=GovTextInput())
+
+
+PRESENTING_ISSUE_CHOICES = {issue.code: issue.label for issue in PRESENTING_ISSUES}
 
 
 class IntakeForm(FlaskForm):
@@ -90,6 +110,9 @@ class IntakeForm(FlaskForm):
     referrer_phone = StringField("Referrer's telephone number (optional)", widget=GovTextInput())
     referrer_email = StringField("Referrer's email address (optional)", widget=GovTextInput())
     concern = TextAreaField("The concern", widget=GovCharacterCount())
+    presenting_issues = SelectMultipleField(
+        "Presenting issues", widget=GovCheckboxesInput(), choices=PRESENTING_ISSUE_CHOICES
+    )
     consent_status = RadioField(
         "Consent to share information", widget=GovRadioInput(), choices=CONSENT_CHOICES
     )

@@ -92,8 +92,11 @@ INTAKE_FIELDS = {
     "concern": "concern",
     "consent.status": "consent_status",
     "consent.reason": "consent_reason",
+    "presenting_issues": "presenting_issues",
 }
-SUBJECT_PATH = re.compile(r"^subjects\[(\d+)\]\.(\w+)$")
+# A subject's field, or one of their equality answers (`subjects[0].equality.sex`).
+SUBJECT_PATH = re.compile(r"^subjects\[(\d+)\]\.(?:equality\.)?(\w+)$")
+ISSUE_PATH = re.compile(r"^presenting_issues\[\d+\]$")
 
 
 def _intake_body(form: IntakeForm, errors: dict[str, str]) -> dict[str, Any]:
@@ -128,12 +131,25 @@ def _intake_body(form: IntakeForm, errors: dict[str, str]) -> dict[str, Any]:
                 "address": sub.address.data,
                 "nhs_number": sub.nhs_number.data,
                 "upn": sub.upn.data,
+                "equality": {
+                    "sex": sub.sex.data or None,
+                    "ethnicity": sub.ethnicity.data or None,
+                    "disability": sub.disability.data or None,
+                    "first_language": sub.first_language.data,
+                },
             }
+        )
+    # The page asks for at least one (the API keeps them optional, as v1 had none): a
+    # contact recorded with none cannot be counted or checked against programme criteria.
+    if not form.presenting_issues.data:
+        errors["presenting_issues"] = (
+            "Select at least one presenting issue, or select Something not listed here"
         )
     return {
         "received_at": received,
         "source": _source(form),
         "concern": form.concern.data,
+        "presenting_issues": form.presenting_issues.data or [],
         "consent": {"status": form.consent_status.data, "reason": form.consent_reason.data},
         "subjects": subjects,
     }
@@ -170,6 +186,8 @@ def _show_intake_errors(form: IntakeForm, errors: dict[str, str]) -> None:
                 field = form.subjects.entries[index].form[name]
                 field.errors = [_sentence(name, field.label.text, message)]
             continue
+        if ISSUE_PATH.match(path):
+            path = "presenting_issues"
         if path == "subjects":
             field = form.subjects.entries[0].form["role"]
             field.errors = [PEOPLE_PROBLEMS.get(message, f"People named: {message}")]
@@ -198,12 +216,18 @@ MISSING = {
     "role": "Select the person's role",
     "given_name": "Enter the person's given name",
     "family_name": "Enter the person's family name",
+    "presenting_issues": "Select presenting issues from the list",
+    "sex": "Select the person's sex, or Prefer not to say",
+    "ethnicity": "Select the person's ethnic group from the list",
+    "disability": "Select whether the person has a disability, or Prefer not to say",
 }
 PEOPLE_PROBLEMS = {
     "must include at least one child": "Name at least one child: choose Child as a role",
     "must list at least one subject": "Name at least one child",
 }
 REPHRASED = {
+    "must be a presenting issue code from the published list "
+    "(PresentingIssue in the OpenAPI document)": "Select presenting issues from the list",
     "must be a valid 10-digit NHS number": "Enter a 10-digit NHS number, like 943 476 5919",
     "must be a valid 13-character unique pupil number": (
         "Enter the unique pupil number as the school gives it: a letter and 12 more "

@@ -102,6 +102,7 @@ def test_d8_implausible_dates_are_refused_on_the_intake_page(live_hub, browser_p
     page.get_by_label("A member of the public").check()
     page.get_by_label("Referrer's name").fill("A neighbour")
     page.get_by_label("The concern").fill("A child left alone at night.")
+    page.get_by_label("Neglect", exact=True).check()
     page.get_by_label("Given", exact=True).check()
     page.get_by_label("Role", exact=True).select_option("child")
     page.get_by_label("Given name").fill("Ann")

@@ -45,6 +45,7 @@ def test_screener_records_rates_and_proposes_and_a_manager_approves(live_hub, br
     page.get_by_label("Referrer's name").fill("PC Ada Jones")
     page.get_by_label("Referrer's role (optional)").fill("PPD officer")
     page.get_by_label("The concern").fill("Neighbour reports shouting and a child crying.")
+    page.get_by_label("Domestic abuse", exact=True).check()
     # The reason is asked for only when consent was refused or not sought (review m25).
     reason = page.locator("#consent-reason-group")
     expect(reason).to_be_hidden()

@@ -19,6 +19,7 @@ from mash_hub.cli import cli
 from mash_hub.contacts.models import (
     Contact,
     ContactDecision,
+    ContactPresentingIssue,
     ContactRating,
     ContactSubject,
 )
@@ -82,8 +83,8 @@ class Hub:
         self.manager = person(Role.MASH_MANAGER, "csc")
         self.person = person
 
-    def closed_contact(self, outcome="no_further_action", *, register=False) -> str:
-        created = self.client.post("/api/v1/contacts", json=CONTACT, headers=self.api)
+    def closed_contact(self, outcome="no_further_action", *, register=False, body=None) -> str:
+        created = self.client.post("/api/v1/contacts", json=body or CONTACT, headers=self.api)
         assert created.status_code == 201, created.json
         cid = created.json["id"]
         rated = self.client.post(
@@ -454,6 +455,26 @@ def test_after_deletion_nothing_of_the_contact_can_be_read(
     assert (actor, contact) == (str(lead.account.user_id), cid)
     assert "data keys destroyed" in reason and "1 persons removed" in reason
     assert scalar(app, select(func.count()).where(AuditEvent.contact_id == cid)) > 5
+
+
+def test_deletion_takes_the_presenting_issues_with_the_keys(app, hub, clock):
+    body = {**CONTACT, "presenting_issues": ["sexual_abuse", "missing"]}
+    kept = hub.closed_contact(body=body)
+    cid = hub.closed_contact(body=body)
+    clock.advance(SIX_YEARS)
+    assert listed(app) == 2
+    lead = hub.lead("csc")
+
+    assert hub.delete(lead, cid, current_code(lead.account.seed, clock)).status_code == 302
+
+    def issues(contact_id):
+        return scalar(
+            app,
+            select(func.count()).where(ContactPresentingIssue.contact_id == uuid.UUID(contact_id)),
+        )
+
+    # Kept in clear for counting, so they must not outlive the contact's content.
+    assert (issues(cid), issues(kept)) == (0, 2)
 
 
 def test_the_tombstone_answers_cleanly_on_pages_and_api(app, hub, clock, client, make_client):

@@ -17,6 +17,7 @@ GOOD = {
     "referrer_name": "PC Ada Jones",
     "referrer_role": "PPD officer",
     "concern": "Neighbour reports shouting and a child crying late at night.",
+    "presenting_issues": ["domestic_abuse", "neglect"],
     "consent_status": "not_sought",
     "consent_reason": "Child at risk of significant harm",
     "subjects-0-role": "child",

@@ -124,6 +124,7 @@ def test_recording_a_contact_confirms_it_and_enter_records_it(screener):
             "referrer_name": "Head of year",
             "referrer_role": "Teacher",
             "concern": "Bruising seen on the child's arm",
+            "presenting_issues": ["physical_abuse"],
             "consent_status": "given",
             "subjects-0-role": "child",
             "subjects-0-given_name": "Maisie",

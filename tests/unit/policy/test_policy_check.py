@@ -291,6 +291,7 @@ def test_missing_pieces_are_errors(tmp_path: Path) -> None:
         "no agreements (*.toml) found",
         "schema file not found",
         "no policy files (*.cedar) found",
+        "no programme files (*.toml) found",
     }
 
 
