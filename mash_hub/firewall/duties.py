@@ -1,7 +1,8 @@
 """What the policy sees of the hub's duties that are not one record: an agency's audit
 trail, its user accounts, its request performance, a contact as a governance lead names
-it, the MASH's screening work, its performance reports, and the breach log. Built here, like every record's resource in
-`records`, so that the whole mapping to the policy is in the firewall.
+it, the MASH's screening work, its performance reports, and the breach log. Built here,
+like every record's resource in `records`, so that the whole mapping to the policy is in
+the firewall.
 """
 
 from __future__ import annotations

@@ -1055,7 +1055,7 @@ def response_performance_between(
         .subquery()
     )
     # The middle answer of an odd count, the two middle ones of an even count.
-    middle = numbered.c.n.in_([(numbered.c.total + 1) / 2, (numbered.c.total + 2) / 2])
+    middle = numbered.c.n.in_([(numbered.c.total + 1) // 2, (numbered.c.total + 2) // 2])
     medians = {
         agency: timedelta(seconds=round(float(value)))
         for agency, value in db.execute(
