@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, String, and_, case, cast, exists, func, literal, select
+from sqlalchemy import Select, String, and_, case, cast, exists, func, literal, select, text
 from sqlalchemy.orm import Session, aliased
 
 from mash_hub import runtime, uktime
@@ -765,6 +765,12 @@ def run(db: Session, principal: Principal, window: Window) -> list[Report]:
     """Every report over the window, for a principal allowed to see them: the decision
     is taken and audited here."""
     open_reports(principal)
+    if db.get_bind().dialect.name == "postgresql":
+        # Row-level security's predicates make the planner expect costly plans, so it
+        # compiles them with JIT, which takes longer than the queries themselves (0.9 s
+        # against 0.3 s for a year of a large authority's contacts). For this unit of work
+        # only.
+        db.execute(text("SET LOCAL jit = off"))
     inputs = Inputs(db, principal, window, buckets(window), runtime.now())
     return [definition.build(inputs, definition) for definition in REPORTS]
 
