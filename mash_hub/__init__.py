@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.operations import health, metrics
     from mash_hub.people import services as people
     from mash_hub.people import views as people_views
+    from mash_hub.reports import views as report_views
     from mash_hub.screening import views as screening_views
     from mash_hub.sharing import services as sharing
     from mash_hub.sharing import views as sharing_views
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     break_glass_views.init_app(app)
     breach_views.init_app(app)
     governance_views.init_app(app)
+    report_views.init_app(app)
     people_views.init_app(app)
     audit_views.init_app(app, csrf)
     sharing_views.init_app(app, csrf)

@@ -227,6 +227,12 @@ _KINDS = (
         frozenset({"actor_id", "action", "object_id", "reason"}),
     ),
     EventKind(
+        "report.exported",
+        "The MASH's performance figures were downloaded as CSV (reason: the range, the "
+        "period and the number of figures; aggregates only, small numbers suppressed)",
+        frozenset({"actor_id", "agency", "action", "object_id", "reason"}),
+    ),
+    EventKind(
         "breach.exported",
         "A breach's fields for the ICO's report were downloaded",
         frozenset({"actor_id", "agency", "action", "object_id", "reason"}),

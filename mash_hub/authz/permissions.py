@@ -32,6 +32,7 @@ class Permission(StrEnum):
     DISCLOSURES_MAKE = "web:disclosures:make"
     DISCLOSURES_APPROVE = "web:disclosures:approve"
     BREACHES_MANAGE = "governance:breaches:manage"
+    REPORTS_VIEW = "governance:reports:read"
     # JSON API for agency systems.
     API_TOKEN_READ = "api:token:read"  # noqa: S105 - a permission name, not a secret
     API_AGENCIES_READ = "api:agencies:read"
@@ -110,6 +111,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.PERSONS_MERGE_DECIDE,
         Permission.DISCLOSURES_MAKE,
         Permission.BREACHES_MANAGE,
+        # The MASH's performance figures; the firewall decides (core agencies only).
+        Permission.REPORTS_VIEW,
     },
     Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER | {Permission.REQUESTS_ANSWER},
     Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER
@@ -120,6 +123,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         # An originating agency's governance lead decides on releasing its restricted items.
         Permission.DISCLOSURES_APPROVE,
         Permission.BREACHES_MANAGE,
+        Permission.REPORTS_VIEW,
     },
     Role.ADMIN: _EVERY_SIGNED_IN_USER | {Permission.USERS_READ},
 }

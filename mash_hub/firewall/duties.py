@@ -1,7 +1,8 @@
 """What the policy sees of the hub's duties that are not one record: an agency's audit
 trail, its user accounts, its request performance, a contact as a governance lead names
-it, the MASH's screening work, and the breach log. Built here, like every record's resource in
-`records`, so that the whole mapping to the policy is in the firewall.
+it, the MASH's screening work, its performance reports, and the breach log. Built here,
+like every record's resource in `records`, so that the whole mapping to the policy is in
+the firewall.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from mash_hub.policy import (
     AuditLogResource,
     BreachLogResource,
     BreachResource,
+    MashReportsResource,
     RetentionListResource,
     ScreeningQueueResource,
     TrailContactResource,
@@ -48,6 +50,11 @@ def retention_list(agency: str) -> RetentionListResource:
 def screening_queue() -> ScreeningQueueResource:
     """The MASH's screening work: its queue, sign-offs and screening staff."""
     return ScreeningQueueResource()
+
+
+def mash_reports() -> MashReportsResource:
+    """The MASH's performance figures (aggregates by period, never case content)."""
+    return MashReportsResource()
 
 
 def breach_log(agency: str) -> BreachLogResource:

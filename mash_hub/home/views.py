@@ -16,6 +16,7 @@ from mash_hub.break_glass import services as break_glass
 from mash_hub.disclosure import services as disclosure
 from mash_hub.identity import services as identity
 from mash_hub.notifications.services import MESSAGES
+from mash_hub.reports import services as reports
 from mash_hub.screening import services as screening
 from mash_hub.sharing import services as sharing
 
@@ -69,6 +70,7 @@ def _section(role: Role, agency_name: str) -> Section:
                     "href": url_for("firewall.open_emergency_access"),
                     "text": "Open emergency access to a closed contact",
                 },
+                *_reports_link(),
             ],
         )
     if role is Role.AGENCY_RESEARCHER:
@@ -93,6 +95,7 @@ def _section(role: Role, agency_name: str) -> Section:
                 {"href": url_for("firewall.review_queue"), "text": "Review emergency access"},
                 {"href": url_for("governance.workspace"), "text": "Open the governance workspace"},
                 {"href": url_for("governance.audit_search"), "text": "Search the audit trail"},
+                *_reports_link(),
             ],
         )
     accounts = identity.user_counts_by_agency(db.session())
@@ -104,6 +107,13 @@ def _section(role: Role, agency_name: str) -> Section:
         rows=[[name, str(active), str(disabled)] for name, active, disabled in accounts],
         links=[{"href": url_for("identity.users"), "text": "See every user"}],
     )
+
+
+def _reports_link() -> list[dict[str, str]]:
+    """The MASH's performance reports, for those whose role and agency may see them."""
+    if not reports.may_read(acting_principal()):
+        return []
+    return [{"href": url_for("reports.index"), "text": "See the MASH's performance reports"}]
 
 
 def _escalations(principal: Principal) -> list[dict[str, Any]]:

@@ -252,6 +252,20 @@ class ScreeningQueueResource:
 
 
 @dataclass(frozen=True, slots=True)
+class MashReportsResource:
+    """The MASH's performance figures: aggregates by period, never case content."""
+
+    id: str = "mash"
+    entity_type: ClassVar[str] = "MashReports"
+
+    def entity_json(self) -> str:
+        return (
+            f'{{"uid":{{"type":"MashReports","id":{_json_str(self.id)}}},'
+            '"attrs":{},"parents":[]}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class BreachLogResource(_AgencyDuty):
     """The breach log, as one agency records a breach into it."""
 
@@ -288,6 +302,7 @@ Resource = (
     | BreakGlassGrantResource
     | DisclosureResource
     | ScreeningQueueResource
+    | MashReportsResource
     | BreachLogResource
     | BreachResource
 )

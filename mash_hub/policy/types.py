@@ -47,6 +47,7 @@ class Action(StrEnum):
     BREACH_RECORD = "breach:record"
     BREACH_READ = "breach:read"
     BREACH_UPDATE = "breach:update"
+    REPORT_READ = "report:read"
 
 
 # The one resource type each action applies to (the schema's `appliesTo`).
@@ -78,6 +79,7 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.BREACH_RECORD: "BreachLog",
         Action.BREACH_READ: "Breach",
         Action.BREACH_UPDATE: "Breach",
+        Action.REPORT_READ: "MashReports",
     }
 )
 

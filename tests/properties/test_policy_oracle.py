@@ -41,6 +41,7 @@ from mash_hub.policy import (
     Decision,
     DisclosureResource,
     InfoRequestResource,
+    MashReportsResource,
     PolicyDecisionPoint,
     Principal,
     RetentionListResource,
@@ -278,6 +279,16 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
             concerned = agency == resource.recorded_by or agency in resource.agencies
         return may and concerned and agreement_begun("ISA-MASH-CORE", now)
 
+    elif action is Action.REPORT_READ:
+        # The MASH's performance figures: the core agencies' managers and leads, people
+        # only (a partner's lead has its own agency's response figures, performance:read).
+        if (
+            principal.kind == "user"
+            and agency in CORE_AGENCIES
+            and roles & {"mash_manager", "governance_lead"}
+        ):
+            agreements.append("ISA-MASH-CORE")
+
     elif action is Action.SCREENING_READ:
         if agency in CORE_AGENCIES:  # the queue is the MASH side's, whatever the role
             agreements.append("ISA-MASH-CORE")
@@ -405,6 +416,8 @@ def resources_for(draw: st.DrawFn, action: Action, principal: Principal, now: da
         return BreachResource(draw(ids), draw(resource_agencies), agencies)
     if action is Action.SCREENING_READ:
         return ScreeningQueueResource(draw(st.sampled_from(["mash", 'quote"d'])))
+    if action is Action.REPORT_READ:
+        return MashReportsResource(draw(st.sampled_from(["mash", 'quote"d'])))
     if action in (Action.DISCLOSURE_MAKE, Action.DISCLOSURE_APPROVE):
         restricted_by = draw(st.frozensets(st.one_of(st.just(agency), resource_agencies)))
         return DisclosureResource(draw(st.one_of(st.just("new"), ids)), restricted_by)
@@ -599,6 +612,7 @@ GOVERNANCE_ACTIONS = [
     Action.BREACH_RECORD,
     Action.BREACH_READ,
     Action.BREACH_UPDATE,
+    Action.REPORT_READ,
 ]
 
 
