@@ -37,6 +37,7 @@ from mash_hub.breaches.models import Breach, BreachEntry
 from mash_hub.errors import NotFound
 from mash_hub.firewall import duties
 from mash_hub.firewall.decisions import AccessDenied, decide_many, require
+from mash_hub.http.spreadsheets import safe_cell
 from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
 from mash_hub.policy.register import Agreement
@@ -818,14 +819,9 @@ def ico_report(
     writer = csv.writer(out)
     writer.writerow(["Field", "Answer"])
     for key, value in rows:
-        writer.writerow([key, _safe_cell(value)])
+        writer.writerow([key, safe_cell(value)])
     _audit(db, principal, "breach.exported", "breach:export", breach, "ICO report fields")
     return f"{breach.reference}-ico-report.csv", out.getvalue()
-
-
-def _safe_cell(value: str) -> str:
-    """Spreadsheet programs run a cell starting with these as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,11 @@ from collections.abc import Iterable, Iterator
 
 from mash_hub.audit.chain import FIELDS
 from mash_hub.audit.models import AuditEvent
+from mash_hub.http.spreadsheets import safe_cell
 
 # Every column the hash chain covers, then the chain itself, so an investigator's copy can
 # be checked against the trail event by event.
 COLUMNS = (*FIELDS, "prev_hash", "hash")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_STARTS):
-        return "'" + text
-    return text
 
 
 def _cells(event: AuditEvent) -> list[str]:

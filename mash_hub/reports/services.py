@@ -54,6 +54,7 @@ from mash_hub.contacts.models import (
 from mash_hub.contacts.referrers import REFERRER_LABELS
 from mash_hub.firewall import duties, require
 from mash_hub.firewall.decisions import Access
+from mash_hub.http.spreadsheets import safe_cell
 from mash_hub.identity.models import Agency
 from mash_hub.policy import Action
 from mash_hub.screening.services import OUTCOME_LABELS
@@ -775,14 +776,6 @@ def run(db: Session, principal: Principal, window: Window) -> list[Report]:
     return [definition.build(inputs, definition) for definition in REPORTS]
 
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe_cell(text: str) -> str:
-    """Spreadsheet programs run a cell starting with these as a formula."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
 def csv_text(reports: Iterable[Report]) -> tuple[str, int]:
     """The figures as CSV, one line per report, period (or agency) and measure, as the
     page shows them (small numbers included as "fewer than 5"); and the line count."""
@@ -793,7 +786,7 @@ def csv_text(reports: Iterable[Report]) -> tuple[str, int]:
     for report in reports:
         for label, cells in report.rows:
             for column, cell in zip(report.columns, cells, strict=True):
-                writer.writerow([_safe_cell(v) for v in (report.title, label, column, cell)])
+                writer.writerow([safe_cell(v) for v in (report.title, label, column, cell)])
                 lines += 1
     return out.getvalue(), lines
 
