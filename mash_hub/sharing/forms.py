@@ -62,7 +62,7 @@ def parse_value(raw: str | None) -> float | None:
 
 def _measure_field(n: int) -> SelectField:
     return SelectField(
-        f"Measure in the {_ORDINALS[n]} item (optional)",
+        f"Measure in item {n} (optional)",
         widget=GovSelect(),
         choices=MEASURE_CHOICES,
         default="",
@@ -71,7 +71,7 @@ def _measure_field(n: int) -> SelectField:
 
 
 def _value_field(n: int) -> StringField:
-    return StringField(f"Value of the measure in the {_ORDINALS[n]} item", widget=GovTextInput())
+    return StringField(f"Value of the measure in item {n}", widget=GovTextInput())
 
 
 class SendRequestForm(FlaskForm):

@@ -273,7 +273,7 @@ def test_the_answer_page_explains_a_wrong_measure(
 ):
     _contact_id, request_id = _researcher_on_a_request(app, client, clock, police, make_account)
     page = client.get(f"/requests/{request_id}")
-    assert "Measure in the first item (optional)" in page.text
+    assert "Measure in item 1 (optional)" in page.text
     assert "from 0 to 100" in page.text  # the value's hint gives each range
     shown = post_form(client, f"/requests/{request_id}", {"outcome": "information_held", **typed})
     assert shown.status_code == 200
