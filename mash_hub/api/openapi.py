@@ -16,6 +16,7 @@ from mash_hub.contacts.equality import (
     LANGUAGE_MAX,
     SEXES,
 )
+from mash_hub.policy.programmes import MEASURES
 from mash_hub.presenting_issues import ISSUE_CODES, PRESENTING_ISSUES
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -561,6 +562,20 @@ _ITEM_SCHEMA: dict[str, Any] = {
         "kind": {"type": "string", "enum": ["fact", "opinion"]},
         "text": {"type": "string", "minLength": 1, "maxLength": 5000},
         "restricted": {"type": "boolean"},
+        "measure": {
+            "type": "object",
+            "description": "Optional: one measure the item carries and its value, such as "
+            "school attendance this year. The value is sealed like the item's text; a value "
+            "outside the measure's range is refused (422 naming items[n].measure.value). "
+            + "; ".join(
+                f"`{m.code}`: {m.label}, {m.lowest:g} to {m.highest:g}" for m in MEASURES.values()
+            ),
+            "required": ["code", "value"],
+            "properties": {
+                "code": {"type": "string", "enum": list(MEASURES)},
+                "value": {"type": "number"},
+            },
+        },
     },
 }
 

@@ -638,8 +638,10 @@ def open_contact(
     return open(db, principal, contact, contact_id, action, missing=missing)
 
 
-# The reads a contact page is opened under, whose parts may read under it in turn.
-_PAGE_READS = (Action.CONTACT_READ, Action.CONTACT_REVIEW)
+# The reads a contact page is opened under, whose parts may read under it in turn; and
+# `contact:decide`, a MASH manager's sign-off of an open contact, which weighs the same
+# parts (the partners' answers and the measures in them: the programme criteria check).
+_PAGE_READS = (Action.CONTACT_READ, Action.CONTACT_REVIEW, Action.CONTACT_DECIDE)
 
 
 def reopen(db: Session, principal: Principal, access: Access) -> Opened[Any]:

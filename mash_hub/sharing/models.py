@@ -115,6 +115,11 @@ class ContributionItem(Base):
     kind: Mapped[str] = mapped_column(String(8))
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     text_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # A measure the item carries (attendance 82% this year): which one in clear, a code of
+    # the fixed list in mash_hub.policy.programmes.MEASURES, never content; its value is
+    # the child's or family's own, so it is sealed like the text. Both or neither.
+    measure_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    measure_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class ContributionRevision(Base):
@@ -156,3 +161,8 @@ class ContributionRevisionItem(Base):
     kind: Mapped[str] = mapped_column(String(8))
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     text_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # A measure the item carries (attendance 82% this year): which one in clear, a code of
+    # the fixed list in mash_hub.policy.programmes.MEASURES, never content; its value is
+    # the child's or family's own, so it is sealed like the text. Both or neither.
+    measure_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    measure_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

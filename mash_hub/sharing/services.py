@@ -7,6 +7,7 @@ only keeps the stored status in step. Nothing here commits.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -31,6 +32,7 @@ from mash_hub.notifications.models import Notification
 from mash_hub.notifications.services import notify
 from mash_hub.policy import Action
 from mash_hub.policy.pdp import NO_POLICY, NOT_IN_FORCE
+from mash_hub.policy.programmes import MEASURES
 from mash_hub.sharing.models import (
     ITEM_KINDS,
     OUTCOMES,
@@ -59,10 +61,72 @@ class RequestConflict(Conflict):
 
 
 @dataclass(frozen=True)
+class MeasureInput:
+    """A measure an item carries, as given: a code of MEASURES and its value."""
+
+    code: str
+    value: float
+
+
+@dataclass(frozen=True)
 class ItemInput:
     kind: str
     text: str
     restricted: bool
+    measure: MeasureInput | None = None
+
+
+def measure_problem(code: str, value: object) -> str | None:
+    """What is wrong with the value given for the measure `code` (a MEASURES code), in
+    the API's words, or None: it must be a number within the measure's range."""
+    scale = MEASURES[code]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not math.isfinite(value))
+        or not scale.lowest <= value <= scale.highest
+    ):
+        return f"must be a number from {_number(scale.lowest)} to {_number(scale.highest)}"
+    return None
+
+
+def _number(value: float) -> str:
+    """A value as people write it: 82, not 82.0; 82.5 as it is."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+@dataclass(frozen=True)
+class MeasureView:
+    """A measure an item carries, released: its code, its label and its value."""
+
+    code: str
+    value: float
+
+    @property
+    def label(self) -> str:
+        return MEASURES[self.code].label if self.code in MEASURES else self.code
+
+    @property
+    def value_text(self) -> str:
+        return _number(self.value)
+
+    @property
+    def json_value(self) -> int | float:
+        return int(self.value) if self.value.is_integer() else self.value
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.value_text}"
+
+
+@dataclass(frozen=True)
+class MeasureGiven:
+    """A measure in a partner's latest answer on a contact, for the criteria check."""
+
+    agency: str  # the answering agency's code
+    code: str  # a MEASURES code
+    value: float
+    answered_at: datetime  # when the answer that carries it was given (or corrected)
+    request_id: str
 
 
 @dataclass(frozen=True)
@@ -82,6 +146,7 @@ class ItemView:
     restricted: bool
     withheld: bool
     text: str | None  # None when withheld
+    measure: MeasureView | None = None  # None when it has none, or is withheld
 
 
 @dataclass(frozen=True)
@@ -428,6 +493,14 @@ def _check_answer(outcome: str, items: tuple[ItemInput, ...]) -> None:
         raise ValueError("information held needs at least one item")
     if outcome != "information_held" and items:
         raise ValueError("only an answer of information held has items")
+    for item in items:
+        if item.measure is None:
+            continue
+        if item.measure.code not in MEASURES:
+            raise ValueError(f"each item's measure must be one of: {', '.join(MEASURES)}")
+        problem = measure_problem(item.measure.code, item.measure.value)
+        if problem is not None:
+            raise ValueError(f"the value of {MEASURES[item.measure.code].label.lower()} {problem}")
 
 
 def answer_request(
@@ -465,19 +538,7 @@ def answer_request(
         answered_by=principal.id,
     )
     for position, item in enumerate(items):
-        item_id = uuid.uuid4()
-        contribution.items.append(
-            ContributionItem(
-                id=item_id,
-                agency=request.agency,
-                position=position,
-                kind=item.kind,
-                restricted=item.restricted,
-                text_sealed=opened.seal(
-                    "text", item.text, table="contribution_items", row_id=item_id
-                ),
-            )
-        )
+        contribution.items.append(_new_item(opened, request, position, item))
     db.add(contribution)
     db.flush()
     return contribution
@@ -546,6 +607,7 @@ def correct_answer(
     )
     for item in contribution.items:
         item_id = uuid.uuid4()
+        kept = "contribution_revision_items"
         revision.items.append(
             ContributionRevisionItem(
                 id=item_id,
@@ -554,30 +616,23 @@ def correct_answer(
                 kind=item.kind,
                 restricted=item.restricted,
                 text_sealed=opened.seal(
-                    "text",
-                    opened.text("text", row=item),
-                    table="contribution_revision_items",
-                    row_id=item_id,
+                    "text", opened.text("text", row=item), table=kept, row_id=item_id
                 ),
+                # The measure goes with the text: its code as it was, its value sealed
+                # again for the revision's own row.
+                measure_code=item.measure_code,
+                measure_sealed=opened.seal(
+                    "measure", opened.text("measure", row=item), table=kept, row_id=item_id
+                )
+                if item.measure_sealed is not None
+                else None,
             )
         )
     db.add(revision)
     contribution.items.clear()
     db.flush()
     for position, new in enumerate(items):
-        item_id = uuid.uuid4()
-        contribution.items.append(
-            ContributionItem(
-                id=item_id,
-                agency=request.agency,
-                position=position,
-                kind=new.kind,
-                restricted=new.restricted,
-                text_sealed=opened.seal(
-                    "text", new.text, table="contribution_items", row_id=item_id
-                ),
-            )
-        )
+        contribution.items.append(_new_item(opened, request, position, new))
     contribution.outcome = outcome
     contribution.corrections = version
     contribution.corrected_at = now
@@ -586,17 +641,44 @@ def correct_answer(
     return contribution
 
 
-def check_items(raw_items: list[tuple[str, str, bool]]) -> tuple[ItemInput, ...]:
-    """Items as given: (kind, text, restricted); ValueError naming the first bad one."""
+def _new_item(
+    opened: records.Opened[InfoRequest], request: InfoRequest, position: int, item: ItemInput
+) -> ContributionItem:
+    """One item of the answer, its text and any measure's value sealed for its row."""
+    item_id = uuid.uuid4()
+    return ContributionItem(
+        id=item_id,
+        agency=request.agency,
+        position=position,
+        kind=item.kind,
+        restricted=item.restricted,
+        text_sealed=opened.seal("text", item.text, table="contribution_items", row_id=item_id),
+        measure_code=item.measure.code if item.measure is not None else None,
+        measure_sealed=opened.seal(
+            "measure",
+            _number(item.measure.value),
+            table="contribution_items",
+            row_id=item_id,
+        )
+        if item.measure is not None
+        else None,
+    )
+
+
+def check_items(
+    raw_items: list[tuple[str, str, bool, MeasureInput | None]],
+) -> tuple[ItemInput, ...]:
+    """Items as given: (kind, text, restricted, measure or None); ValueError naming the
+    first bad one."""
     if len(raw_items) > MAX_ITEMS:
         raise ValueError(f"give {MAX_ITEMS} items or fewer")
     items = []
-    for kind, text, restricted in raw_items:
+    for kind, text, restricted, measure in raw_items:
         if kind not in ITEM_KINDS:
             raise ValueError("each item is a fact or an opinion")
         if not text.strip():
             raise ValueError("each item needs its text")
-        items.append(ItemInput(kind, text.strip(), bool(restricted)))
+        items.append(ItemInput(kind, text.strip(), bool(restricted), measure))
     return tuple(items)
 
 
@@ -635,6 +717,16 @@ def _contribution_reads(
     return decided
 
 
+def _measure_of(
+    access: firewall.Access, item: ContributionItem | ContributionRevisionItem, agency: str
+) -> MeasureView | None:
+    """The measure an item carries, its value released under the item's own access."""
+    if item.measure_code is None or item.measure_sealed is None:
+        return None
+    value = records.text_of(access, item, "measure", agency=agency)
+    return MeasureView(item.measure_code, float(value))
+
+
 def _answer_view(
     principal: Principal,
     request: InfoRequest,
@@ -661,7 +753,8 @@ def _answer_view(
             items.append(ItemView(item.kind, item.restricted, True, None))
             continue
         text = records.text_of(access, item, "text", agency=contribution.agency)
-        items.append(ItemView(item.kind, item.restricted, False, text))
+        measure = _measure_of(access, item, contribution.agency)
+        items.append(ItemView(item.kind, item.restricted, False, text, measure))
 
     def access_for(restricted: bool) -> firewall.Access | None:
         if restricted not in accesses:
@@ -675,12 +768,11 @@ def _answer_view(
         shown = []
         for old in revision.items:
             access = access_for(old.restricted)
-            released = (
-                records.text_of(access, old, "text", agency=revision.agency)
-                if access is not None
-                else None
-            )
-            shown.append(ItemView(old.kind, old.restricted, access is None, released))
+            released, measure = None, None
+            if access is not None:
+                released = records.text_of(access, old, "text", agency=revision.agency)
+                measure = _measure_of(access, old, revision.agency)
+            shown.append(ItemView(old.kind, old.restricted, access is None, released, measure))
         reader = access_for(False)
         earlier.append(
             EarlierAnswer(
@@ -727,6 +819,37 @@ def requests_on_opened_contact(
     contact page and the API's contact): the page's own access is the proof, so there is no
     second contact decision, and each request is still decided on its own."""
     return _summaries(db, principal, records.reopen(db, principal, access))
+
+
+def measures_given(
+    db: Session, principal: Principal, access: firewall.Access
+) -> list[MeasureGiven]:
+    """The measures in the latest answers on the contact that `access` opened (the caller
+    opened it with contact:read or contact:decide), as `principal` may see them: an item
+    withheld from the principal (restricted by another agency) gives nothing.
+
+    Built on the answers the contact page shows this principal, so each request and each
+    answer's items are decided and audited as they are there. Only the answer as it
+    stands counts, never the earlier versions a correction replaced; `answered_at` is
+    when that version was given (its correction's time, for a corrected answer)."""
+    given = []
+    for summary in requests_on_opened_contact(db, principal, access):
+        answer = summary.answer
+        if answer is None:
+            continue
+        for item in answer.items:
+            if item.withheld or item.measure is None:
+                continue
+            given.append(
+                MeasureGiven(
+                    agency=answer.agency,
+                    code=item.measure.code,
+                    value=item.measure.value,
+                    answered_at=answer.corrected_at or answer.answered_at,
+                    request_id=summary.id,
+                )
+            )
+    return given
 
 
 def _summaries(

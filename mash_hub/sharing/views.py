@@ -26,7 +26,13 @@ from mash_hub.http.errors import ApiError
 from mash_hub.http.times import api_time
 from mash_hub.http.validation import ValidationFailed
 from mash_hub.sharing import services
-from mash_hub.sharing.forms import ITEM_SLOTS, AnswerForm, CorrectionForm, SendRequestForm
+from mash_hub.sharing.forms import (
+    ITEM_SLOTS,
+    VALUE_HINT,
+    AnswerForm,
+    CorrectionForm,
+    SendRequestForm,
+)
 from mash_hub.sharing.schemas import answer_json, read_request, read_response
 
 bp = Blueprint("sharing", __name__)
@@ -110,6 +116,7 @@ def show(request_id: str) -> str | BaseResponse | tuple[str, int]:
         "sharing/show.html",
         view=view,
         form=form,
+        value_hint=VALUE_HINT,
         left=view.due_at - runtime.now(),
         title="Information request",
     )
@@ -164,12 +171,16 @@ def correct(request_id: str) -> str | BaseResponse | tuple[str, int]:
     if request.method == "GET":
         form.fill_from(
             view.answer.outcome,
-            [(item.kind, item.text or "", item.restricted) for item in view.answer.items],
+            [
+                (item.kind, item.text or "", item.restricted, item.measure)
+                for item in view.answer.items
+            ],
         )
     return render_template(
         "sharing/correct.html",
         view=view,
         form=form,
+        value_hint=VALUE_HINT,
         left=view.due_at - runtime.now(),
         title="Correct your agency's answer",
     )

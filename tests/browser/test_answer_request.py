@@ -46,10 +46,23 @@ def test_health_researcher_answers_a_request(live_hub, browser_page):
     assert "Neighbour reports" not in page.content()  # never the concern
     page.get_by_label("Information held").check()
     page.get_by_label("First item").fill("Attended A&E in March with a wrist injury")
+    # An item may carry a measure: its value without a measure is explained, not lost.
+    page.get_by_label("Value of the measure in item 2").fill("82")
+    page.get_by_label("Second item").fill("School nurse notes on attendance this year")
+    page.get_by_role("button", name="Send the answer").click()
+    summary = page.locator(".govuk-error-summary").inner_text()
+    assert "Choose the measure of the second item's value, or clear the value" in summary
+    page.get_by_label("Measure in item 2 (optional)").select_option(
+        label="School attendance, as a percentage"
+    )
     page.get_by_role("button", name="Send the answer").click()
     # The answer page comes back after the redirect: wait for it (is_visible does not).
     expect(page.get_by_role("heading", name="Your agency's answer")).to_be_visible()
     assert "wrist injury" in page.locator("#answer-outcome + ul").inner_text()
+    assert (
+        "School attendance, as a percentage: 82"
+        in page.locator("#answer-outcome + ul").inner_text()
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "researcher-answered.png"), full_page=True)
 
@@ -58,6 +71,7 @@ def test_health_researcher_answers_a_request(live_hub, browser_page):
     assert (
         page.get_by_label("First item").input_value() == "Attended A&E in March with a wrist injury"
     )
+    assert page.get_by_label("Value of the measure in item 2").input_value() == "82"
     page.get_by_label("First item").fill("Attended A&E in May with a wrist injury")
     page.get_by_role("button", name="Send the corrected answer").click()
     assert (
