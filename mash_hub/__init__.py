@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.contacts import views as contact_views
     from mash_hub.contacts.hooks import ContactHooks, install
     from mash_hub.contacts.identifiers import format_nhs_number
+    from mash_hub.criteria import views as criteria_views
     from mash_hub.disclosure import views as disclosure_views
     from mash_hub.firewall import records
     from mash_hub.governance import views as governance_views
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     screening_views.init_app(app, csrf)
     break_glass_views.init_app(app)
     breach_views.init_app(app)
+    criteria_views.init_app(app, csrf)
     governance_views.init_app(app)
     report_views.init_app(app)
     people_views.init_app(app)

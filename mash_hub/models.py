@@ -15,6 +15,7 @@ from mash_hub.contacts.models import (
     ReferenceCounter,
     ReferrerAcknowledgement,
 )
+from mash_hub.criteria.models import CriteriaCheck
 from mash_hub.crypto.models import AgencyKey, DataKey
 from mash_hub.disclosure.models import (
     Disclosure,
@@ -80,6 +81,7 @@ __all__ = [
     "BreakGlassGrant",
     "Contact",
     "ContactAmendment",
+    "CriteriaCheck",
     "ContactClaim",
     "ContactDecision",
     "ContactPresentingIssue",

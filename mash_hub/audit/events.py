@@ -64,6 +64,12 @@ _KINDS = (
         frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
     ),
     EventKind(
+        "criteria.checked",
+        "A screener or manager recorded the early-help programme criteria check of a contact "
+        "(reason: each programme's result)",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
         "referrer.email_queued",
         "An approved outcome queued an email telling the referrer their contact was considered "
         "(never the outcome); recorded as an acknowledgement once sent",

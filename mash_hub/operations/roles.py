@@ -22,7 +22,7 @@ from sqlalchemy.exc import ProgrammingError
 AUDIT_TABLES = ("audit_events", "audit_checkpoints")
 # Case history kept like the trail: the hub only adds to it and reads it (a contact's
 # amendments during screening: who changed what, when and why).
-APPEND_ONLY_TABLES = ("contact_amendments",)
+APPEND_ONLY_TABLES = ("contact_amendments", "criteria_checks")
 # What the sealer may change in audit_events (the triggers refuse anything else).
 SEALER_COLUMNS = ("prev_hash", "hash")
 SEAL_LOCK = "audit_seal_lock()"
