@@ -46,6 +46,9 @@ class Action(StrEnum):
     BREACH_RECORD = "breach:record"
     BREACH_READ = "breach:read"
     BREACH_UPDATE = "breach:update"
+    REFERRAL_CREATE = "referral:create"
+    REFERRAL_READ = "referral:read"
+    REFERRAL_DECIDE = "referral:decide"
 
 
 # The one resource type each action applies to (the schema's `appliesTo`).
@@ -77,6 +80,9 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.BREACH_RECORD: "BreachLog",
         Action.BREACH_READ: "Breach",
         Action.BREACH_UPDATE: "Breach",
+        Action.REFERRAL_CREATE: "OnwardReferral",
+        Action.REFERRAL_READ: "OnwardReferral",
+        Action.REFERRAL_DECIDE: "OnwardReferral",
     }
 )
 
