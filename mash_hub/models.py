@@ -44,6 +44,7 @@ from mash_hub.people.models import (
     PossibleRepeat,
     SubjectKey,
 )
+from mash_hub.referrals.models import OnwardReferral
 from mash_hub.retention.models import RetentionReview
 from mash_hub.sharing.models import (
     Contribution,
@@ -65,6 +66,7 @@ def firewall_tables() -> Tables:
         disclosure=Disclosure,
         break_glass_grant=BreakGlassGrant,
         retention_review=RetentionReview,
+        onward_referral=OnwardReferral,
     )
 
 
@@ -96,6 +98,7 @@ __all__ = [
     "InfoRequest",
     "Notification",
     "NotificationPreference",
+    "OnwardReferral",
     "OutboxMessage",
     "Person",
     "PersonCandidate",

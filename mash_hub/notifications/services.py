@@ -98,6 +98,8 @@ RECEIVED_BY: dict[Role, frozenset[str]] = {
             "request.due_soon",
             "request.overdue",
             "disclosure.decided",
+            "referral.decided",
+            "referral.expired",
             "breach.recorded",
             "breach.partners_due_soon",
             "breach.partners_overdue",
@@ -105,7 +107,7 @@ RECEIVED_BY: dict[Role, frozenset[str]] = {
             "breach.ico_overdue",
         }
     ),
-    Role.AGENCY_RESEARCHER: frozenset({"request.sent"}),
+    Role.AGENCY_RESEARCHER: frozenset({"request.sent", "referral.sent"}),
     Role.GOVERNANCE_LEAD: frozenset(
         {
             "break_glass.opened",
