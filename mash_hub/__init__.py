@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.operations import health, metrics
     from mash_hub.people import services as people
     from mash_hub.people import views as people_views
+    from mash_hub.referrals import services as referrals
+    from mash_hub.referrals import views as referral_views
     from mash_hub.reports import views as report_views
     from mash_hub.screening import views as screening_views
     from mash_hub.sharing import services as sharing
@@ -91,7 +93,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.extensions["mash.pdp"] = PolicyDecisionPoint.from_dir(settings.firewall.policies_path())
     # The firewall guards tables owned by the packages built on it: it is handed them.
     records.install(firewall_tables())
-    # People and sharing build on contacts; contacts reaches them only through these.
+    # People, sharing and referrals build on contacts; contacts reaches them only through
+    # these.
     install(
         app,
         ContactHooks(
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             closed=sharing.contact_closed,
             requests=sharing.requests_on_opened_contact,
             amended=people.subject_amended,
+            approved=referrals.outcome_approved,
         ),
     )
 
@@ -149,6 +153,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     people_views.init_app(app)
     audit_views.init_app(app, csrf)
     sharing_views.init_app(app, csrf)
+    referral_views.init_app(app, csrf)
     disclosure_views.init_app(app)
     gate.init_app(app)
 

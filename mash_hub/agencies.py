@@ -1,6 +1,7 @@
 """The agencies of the MASH (shared/docs/domain.md): one list for configuration, the
 policy register, the database and the pages. Core agencies screen in the MASH; partners
-only answer requests addressed to them."""
+only answer requests addressed to them, or (a receiving service such as early help) take
+the families the MASH refers on to them."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ AGENCIES: tuple[AgencyInfo, ...] = (
     AgencyInfo("probation", "Probation", False),
     AgencyInfo("housing", "Housing", False),
     AgencyInfo("yos", "Youth offending service", False),
+    # A receiving service: the MASH steps families down to it (issue #15 item 4).
+    AgencyInfo("earlyhelp", "Early Help Family Support", False),
 )
 AGENCY_CODES = tuple(a.code for a in AGENCIES)
 

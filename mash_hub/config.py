@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from mash_hub.agencies import AGENCY_CODES
+from mash_hub.agencies import AGENCIES, AGENCY_CODES
 from mash_hub.authz.permissions import Role
 
 ENV_PREFIX = "MASH_"
@@ -233,6 +233,39 @@ class RequestsSettings:
     escalate_before_due: Duration = field(default_factory=lambda: _d("30 minutes"))
 
 
+# The outcomes a MASH decision may have (mash_hub.contacts.models.DECISION_OUTCOMES, which
+# the configuration cannot import; a unit test keeps the two the same).
+DECISION_OUTCOMES = (
+    "strategy_discussion",
+    "s17_assessment",
+    "early_help",
+    "signpost",
+    "no_further_action",
+    "pass_to_allocated_worker",
+)
+NO_RECEIVER = "none"
+
+
+@dataclass(frozen=True)
+class ReferralsSettings:
+    """Onward referrals (step-down): which service receives each approved outcome."""
+
+    # Outcome -> the agency code of the receiving service, or "none": an approved outcome
+    # with a receiver makes one referral to it. Outcomes not named refer nowhere.
+    receivers: dict[str, str] = field(
+        default_factory=lambda: {"early_help": "earlyhelp", "signpost": NO_RECEIVER}
+    )
+    # The receiving service accepts or declines by then (3 working days of 8 hours).
+    response_time: Duration = field(default_factory=lambda: _d("24 working hours"))
+    # How long after accepting a referral the service may still read the family's details.
+    read_after_acceptance: Duration = field(default_factory=lambda: _d("30 days"))
+
+    def receiver_for(self, outcome: str) -> str | None:
+        """The receiving agency's code for an approved outcome, or None."""
+        receiver = self.receivers.get(outcome, NO_RECEIVER)
+        return None if receiver == NO_RECEIVER else receiver
+
+
 @dataclass(frozen=True)
 class SchedulerSettings:
     # How often the scheduler's bookkeeping jobs run (expiry, escalation, withdrawal).
@@ -363,6 +396,7 @@ class Settings:
     timescales: TimescalesSettings = field(default_factory=TimescalesSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     requests: RequestsSettings = field(default_factory=RequestsSettings)
+    referrals: ReferralsSettings = field(default_factory=ReferralsSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
@@ -624,6 +658,7 @@ def _check(settings: Settings, where: _Locator, *, read_keys: bool = True) -> No
     for name, provider in settings.oidc.providers.items():
         _check_provider(name, provider, app.production, where)
     _check_notifications(settings.notifications, app.production, where)
+    _check_referrals(settings.referrals, where)
     if app.public_url and not app.public_url.startswith(("https://", *_LOCAL_HOSTS)):
         raise ConfigError(f"{where.describe(('app', 'public_url'))}: expected an https:// URL")
     if app.production and settings.oidc.providers and not app.public_url.startswith("https://"):
@@ -694,6 +729,23 @@ def _check_provider(
         fail("mfa_amr", "name the amr or acr values that prove MFA; sign-in requires MFA")
     if not provider.algorithms or any(a not in _SAFE_ALGORITHMS for a in provider.algorithms):
         fail("algorithms", f"expected some of {', '.join(_SAFE_ALGORITHMS)}")
+
+
+def _check_referrals(referrals: ReferralsSettings, where: _Locator) -> None:
+    core = {info.code for info in AGENCIES if info.mash_core}
+    receivers = [code for code in AGENCY_CODES if code not in core]
+    for outcome, receiver in referrals.receivers.items():
+        place = where.describe(("referrals", "receivers", outcome))
+        if outcome not in DECISION_OUTCOMES:
+            raise ConfigError(f"{place}: expected one of {', '.join(DECISION_OUTCOMES)}")
+        if receiver != NO_RECEIVER and receiver not in receivers:
+            raise ConfigError(
+                f"{place}: expected a receiving agency ({', '.join(receivers)}) or "
+                f'"{NO_RECEIVER}", got {receiver!r}'
+            )
+    for key in ("response_time", "read_after_acceptance"):
+        if getattr(referrals, key).seconds < 1:
+            raise ConfigError(f"{where.describe(('referrals', key))}: must be at least 1 second")
 
 
 _SMTP_SCHEMES = ("smtp://", "smtps://")

@@ -49,25 +49,32 @@ class Seeded:
 def accounts() -> list[tuple[str, Role]]:
     """One user per role, for each agency that holds that role in a MASH."""
     found = [("police", Role.SCREENER), ("csc", Role.SCREENER), ("csc", Role.MASH_MANAGER)]
+    # A researcher in each partner; in Early Help Family Support, the team member who
+    # accepts or declines the families the MASH refers to it.
     found += [
         (code, Role.AGENCY_RESEARCHER)
-        for code in ("health", "education", "probation", "housing", "yos")
+        for code in ("health", "education", "probation", "housing", "yos", "earlyhelp")
     ]
     found += [
         (code, Role.GOVERNANCE_LEAD)
-        for code in ("csc", "police", "health", "education", "probation", "housing", "yos")
-    ]
+        for code in (
+            "csc", "police", "health", "education", "probation", "housing", "yos", "earlyhelp"
+        )
+    ]  # fmt: skip
     found.append(("csc", Role.ADMIN))
     return found
 
 
 def systems() -> list[tuple[str, frozenset[Scope]]]:
     """One API client per agency system: police and CSC enter and screen contacts,
-    partners answer requests, and CSC's governance system reads the trail."""
+    partners answer requests, early help takes its referrals, and CSC's governance system
+    reads the trail."""
     screening = frozenset({Scope.CONTACTS_WRITE, Scope.SCREENING_READ, Scope.SCREENING_WRITE})
     partner = frozenset({Scope.REQUESTS_READ, Scope.CONTRIBUTIONS_WRITE})
     found = [("police", screening), ("csc", screening)]
     found += [(code, partner) for code in ("health", "education", "probation", "housing", "yos")]
+    # Early help's case system takes the families referred to it over the API.
+    found.append(("earlyhelp", frozenset({Scope.REFERRALS_READ, Scope.REFERRALS_WRITE})))
     found.append(("csc", frozenset({Scope.AUDIT_READ})))
     return found
 

@@ -46,6 +46,7 @@ from mash_hub.people.models import (
     PossibleRepeat,
     SubjectKey,
 )
+from mash_hub.referrals.models import OnwardReferral
 from mash_hub.retention.models import RetentionReview
 from mash_hub.sharing.models import (
     Contribution,
@@ -67,6 +68,7 @@ def firewall_tables() -> Tables:
         disclosure=Disclosure,
         break_glass_grant=BreakGlassGrant,
         retention_review=RetentionReview,
+        onward_referral=OnwardReferral,
     )
 
 
@@ -100,6 +102,7 @@ __all__ = [
     "InfoRequest",
     "Notification",
     "NotificationPreference",
+    "OnwardReferral",
     "OutboxMessage",
     "Person",
     "PersonCandidate",

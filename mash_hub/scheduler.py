@@ -39,6 +39,7 @@ from mash_hub.db import Database
 from mash_hub.identity import throttle
 from mash_hub.operations.leadership import ADVISORY_LOCK_KEY, lock_path
 from mash_hub.outbox import delivery
+from mash_hub.referrals import services as referrals
 from mash_hub.retention import services as retention
 from mash_hub.screening import services as screening
 from mash_hub.sharing import services as sharing
@@ -86,6 +87,7 @@ JOBS: list[Job | DatabaseJob] = [
     Job("expire_requests", sharing.expire_due_requests, _every_interval),
     Job("escalate_requests", sharing.escalate_due_soon, _every_interval),
     Job("withdraw_green_requests", sharing.withdraw_green_requests, _every_interval),
+    Job("expire_referrals", referrals.expire_due_referrals, _every_interval),
     Job("list_retention_due", retention.list_due, _every_interval),
     Job("escalate_breach_clocks", breaches.escalate_clocks, _every_interval),
     DatabaseJob("seal_audit", seal_audit, _every_seal_interval),

@@ -372,6 +372,27 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                     "type": "array", "items": CONTACT_SUBJECT_SCHEMA
                                 },
                                 "presenting_issues": PRESENTING_ISSUES_LIST,
+                                # Onward referrals made once its outcome was approved.
+                                "referrals": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["id", "agency", "status", "reason"],
+                                        "properties": {
+                                            "id": {"type": "string"},
+                                            "agency": {"type": "string"},
+                                            "outcome": {"type": "string"},
+                                            "status": {
+                                                "type": "string",
+                                                "enum": [
+                                                    "open", "accepted", "declined", "expired"
+                                                ],
+                                            },
+                                            "reason": {"type": "string"},
+                                            "decision_reason": {"type": ["string", "null"]},
+                                        },
+                                    },
+                                },
                             },
                         }
                     }
@@ -783,6 +804,7 @@ OPERATIONS[("/api/v1/subscriptions", "post")] = {
                                     "request.overdue",
                                     "decision.returned",
                                     "decision.approved",
+                                    "referral.sent",
                                 ],
                             },
                         },
@@ -826,6 +848,131 @@ OPERATIONS[("/api/v1/subscriptions/{id}", "delete")] = {
     "responses": {
         "204": {"description": "Ended"},
         "404": _error("No such live subscription of this client"),
+        **BEARER_ERRORS,
+    },
+}
+
+
+# Onward referrals (step-down) to a receiving service: the contract's 2026-12 addition.
+_FAMILY_MEMBER: dict[str, Any] = {
+    "type": "object",
+    "required": ["role", "given_name", "family_name", "date_of_birth", "address"],
+    "properties": {
+        "role": {"type": "string"},
+        "given_name": {"type": "string"},
+        "family_name": {"type": "string"},
+        "date_of_birth": {"type": ["string", "null"], "format": "date"},
+        "address": {"type": ["string", "null"]},
+    },
+}
+_REFERRAL_STATUS: dict[str, Any] = {
+    "type": "string",
+    "enum": ["open", "accepted", "declined", "expired"],
+}
+_REFERRAL_ROW: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "contact_reference", "status", "referred_at", "due_at", "decided_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "contact_reference": {"type": "string"},
+        "status": _REFERRAL_STATUS,
+        "referred_at": {"type": "string", "format": "date-time"},
+        "due_at": {"type": "string", "format": "date-time"},
+        "decided_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+OPERATIONS[("/api/v1/referrals", "get")] = {
+    "operationId": "listReferrals",
+    "summary": "Onward referrals addressed to the caller's service that it may still see: "
+    "open ones first, soonest due first, then accepted ones within their read window",
+    "parameters": PAGE_PARAMETERS,
+    "responses": {
+        "200": _ok(
+            "{referrals: [...], next_cursor}",
+            {
+                "type": "object",
+                "required": ["referrals", "next_cursor"],
+                "properties": {
+                    "referrals": {"type": "array", "items": _REFERRAL_ROW},
+                    "next_cursor": {"type": ["string", "null"]},
+                },
+            },
+        ),
+        "422": VALIDATION_ERROR,
+        **BEARER_ERRORS,
+    },
+}
+OPERATIONS[("/api/v1/referrals/{id}", "get")] = {
+    "operationId": "getReferral",
+    "summary": "What the receiving service's agreement allows: the family's subjects (names, "
+    "dates of birth, addresses, roles), the reason for the referral and the due time; never "
+    "the concern, rating or partners' answers",
+    "parameters": [ID_PARAMETER],
+    "responses": {
+        "200": _ok(
+            "The referral",
+            {
+                "type": "object",
+                "required": ["id", "contact_reference", "status", "reason", "subjects", "due_at"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "contact_reference": {"type": "string"},
+                    "agency": {"type": "string"},
+                    "outcome": {"type": "string"},
+                    "status": _REFERRAL_STATUS,
+                    "reason": {"type": "string"},
+                    "subjects": {"type": "array", "items": _FAMILY_MEMBER},
+                    "referred_at": {"type": "string", "format": "date-time"},
+                    "due_at": {"type": "string", "format": "date-time"},
+                    "decided_at": {"type": ["string", "null"], "format": "date-time"},
+                    "decision_reason": {"type": ["string", "null"]},
+                    "readable_until": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+        ),
+        "404": _error(
+            "No such referral, another service's, past its due time undecided, declined, or "
+            "past its read window"
+        ),
+        **BEARER_ERRORS,
+    },
+}
+OPERATIONS[("/api/v1/referrals/{id}/decision", "post")] = {
+    "operationId": "decideReferral",
+    "summary": "The receiving service accepts or declines its referral (a reason is required "
+    "to decline), while it is open and before its due time; the decision is final",
+    "parameters": [ID_PARAMETER],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["decision"],
+                    "properties": {
+                        "decision": {"type": "string", "enum": ["accepted", "declined"]},
+                        "reason": {"type": "string", "maxLength": 2000},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": _ok(
+            "The decision was recorded",
+            {
+                "type": "object",
+                "required": ["id", "status", "decided_at"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "status": {"type": "string", "enum": ["accepted", "declined"]},
+                    "decided_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        ),
+        "404": _error("No such referral, or another service's"),
+        "409": _error("The referral has already been decided, or its due time has passed"),
+        "422": VALIDATION_ERROR,
         **BEARER_ERRORS,
     },
 }

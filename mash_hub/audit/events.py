@@ -86,6 +86,21 @@ _KINDS = (
         frozenset({"actor_id", "action", "object_id", "contact_id", "reason"}),
     ),
     EventKind(
+        "referral.sent",
+        "An approved outcome referred a family on to a receiving service (step-down)",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "referral.decided",
+        "A receiving service accepted or declined an onward referral",
+        frozenset({"actor_id", "agency", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
+        "referral.expired",
+        "The scheduler closed an onward referral that reached its due time undecided",
+        frozenset({"actor_id", "action", "object_id", "contact_id", "reason"}),
+    ),
+    EventKind(
         "request.withdrawn",
         "An open information request was withdrawn because its contact was rated Green (in "
         "the acting MASH agency's trail; the agency asked gets a request.withdrawn_marker)",

@@ -33,6 +33,8 @@ class Permission(StrEnum):
     DISCLOSURES_APPROVE = "web:disclosures:approve"
     BREACHES_MANAGE = "governance:breaches:manage"
     REPORTS_VIEW = "governance:reports:read"
+    # A receiving service's staff: the onward referrals addressed to their agency.
+    REFERRALS_DECIDE = "web:referrals:decide"
     # JSON API for agency systems.
     API_TOKEN_READ = "api:token:read"  # noqa: S105 - a permission name, not a secret
     API_AGENCIES_READ = "api:agencies:read"
@@ -45,6 +47,8 @@ class Permission(StrEnum):
     API_CONTRIBUTIONS_READ = "api:contributions:read"
     API_REQUESTS_READ = "api:requests:read"
     API_RESPONSES_WRITE = "api:responses:write"
+    API_REFERRALS_READ = "api:referrals:read"
+    API_REFERRALS_DECIDE = "api:referrals:decide"
     # A client's own webhook subscriptions (the kinds it may want follow its scopes).
     API_SUBSCRIPTIONS_MANAGE = "api:subscriptions:manage"
 
@@ -79,6 +83,9 @@ class Scope(StrEnum):
     REQUESTS_READ = "requests:read"
     CONTRIBUTIONS_WRITE = "contributions:write"
     AUDIT_READ = "audit:read"
+    # A receiving service's system (an early-help case system): its onward referrals.
+    REFERRALS_READ = "referrals:read"
+    REFERRALS_WRITE = "referrals:write"
 
 
 _EVERY_SIGNED_IN_USER = frozenset({Permission.HOME_VIEW})
@@ -114,7 +121,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         # The MASH's performance figures; the firewall decides (core agencies only).
         Permission.REPORTS_VIEW,
     },
-    Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER | {Permission.REQUESTS_ANSWER},
+    # The staff of a partner agency: they answer its requests, and in a receiving service
+    # (early help) accept or decline the families referred to it.
+    Role.AGENCY_RESEARCHER: _EVERY_SIGNED_IN_USER
+    | {Permission.REQUESTS_ANSWER, Permission.REFERRALS_DECIDE},
     Role.GOVERNANCE_LEAD: _EVERY_SIGNED_IN_USER
     | {
         Permission.BREAK_GLASS_REVIEW,
@@ -149,6 +159,8 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     Scope.REQUESTS_READ: _EVERY_CLIENT | {Permission.API_REQUESTS_READ},
     Scope.CONTRIBUTIONS_WRITE: _EVERY_CLIENT | {Permission.API_RESPONSES_WRITE},
     Scope.AUDIT_READ: _EVERY_CLIENT | {Permission.API_AUDIT_READ},
+    Scope.REFERRALS_READ: _EVERY_CLIENT | {Permission.API_REFERRALS_READ},
+    Scope.REFERRALS_WRITE: _EVERY_CLIENT | {Permission.API_REFERRALS_DECIDE},
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from mash_hub.casefile.services import ApiContact
 from mash_hub.contacts.schemas import subject_json
 from mash_hub.http.times import api_time, api_time_or_none
+from mash_hub.referrals.schemas import summary_json as referral_json
 from mash_hub.sharing.schemas import summary_json
 
 
@@ -55,6 +56,8 @@ def contact_json(found: ApiContact) -> dict[str, Any]:
         ],
         "presenting_issues": list(view.presenting_issues),
         "requests": [summary_json(s) for s in found.requests],
+        # Onward referrals (step-down) made once its outcome was approved.
+        "referrals": [referral_json(r) for r in found.referrals],
         # Amendments during screening, oldest first (a case note's kind is "note").
         "amendments": [
             {

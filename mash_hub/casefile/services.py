@@ -17,6 +17,7 @@ from mash_hub.firewall import records
 from mash_hub.firewall.decisions import EmergencyWindow, emergency_window
 from mash_hub.people import services as people
 from mash_hub.policy import Action
+from mash_hub.referrals import services as onward
 from mash_hub.sharing import services as sharing
 
 # Raised for a contact that is missing or on the other side of the firewall (one answer),
@@ -42,6 +43,8 @@ class CaseFile:
     # Screening staff may correct its people, add one, or add a case note (the firewall
     # decides each under contact:rate, which refuses a closed contact).
     can_amend: bool = False
+    # Onward referrals made on it (step-down), each decided under referral:read.
+    referrals: list[onward.ReferralSummary] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class ApiContact:
     contact: contacts.ContactView
     warnings: list[dict[str, str | None]]
     requests: list[sharing.RequestSummary]
+    referrals: list[onward.ReferralSummary]
 
 
 def case_file(db: Session, principal: Principal, contact_id: str) -> CaseFile:
@@ -80,6 +84,11 @@ def case_file(db: Session, principal: Principal, contact_id: str) -> CaseFile:
             emergency_window(principal, view.id) if Role.MASH_MANAGER in principal.roles else None
         ),
         can_amend=principal.can(Permission.CONTACTS_AMEND) and not read_only,
+        referrals=(
+            onward.referrals_on_opened_contact(db, principal, view.access)
+            if principal.can(Permission.CONTACTS_VIEW)
+            else None
+        ),
     )
 
 
@@ -90,6 +99,7 @@ def api_contact(db: Session, principal: Principal, contact_id: str) -> ApiContac
         contact=view,
         warnings=people.repeat_contact_warnings(db, principal, view.access),
         requests=sharing.requests_on_opened_contact(db, principal, view.access),
+        referrals=onward.referrals_on_opened_contact(db, principal, view.access),
     )
 
 

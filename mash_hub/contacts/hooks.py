@@ -10,6 +10,9 @@ contacts cannot import them; the app factory plugs their parts in here at start.
 - `amended`: after a subject is corrected or a person added during screening, in its unit
   of work, with the subject's details as they now stand (people indexes them, so repeat
   warnings and the register's suggestions see the corrected details).
+- `approved`: after a MASH manager approves a proposed outcome, in its unit of work, with
+  the reason for a referral the manager wrote for the receiving service (referrals refers
+  the family on where `[referrals] receivers` names a service for the outcome).
 - `requests`: the contact's information requests and answers, for a page that has just
   opened the contact with `access` (the decision and sign-off page shows them).
 
@@ -26,7 +29,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from mash_hub.authz.gate import Principal
-from mash_hub.contacts.models import Contact, ContactSubject
+from mash_hub.contacts.models import Contact, ContactDecision, ContactSubject
 from mash_hub.firewall import Access
 
 _KEY = "mash.contact_hooks"
@@ -42,6 +45,9 @@ class ContactHooks:
     amended: Callable[[Session, Access, Contact, ContactSubject, dict[str, Any]], object] | None = (
         None
     )
+    approved: (
+        Callable[[Session, Principal, Contact, ContactDecision, str | None], object] | None
+    ) = None
 
 
 def install(app: Flask, hooks: ContactHooks) -> None:

@@ -55,6 +55,8 @@ SCOPE_ROLES: MappingProxyType[Scope, str] = MappingProxyType(
         Scope.REQUESTS_READ: "agency_researcher",
         Scope.CONTRIBUTIONS_WRITE: "agency_researcher",
         Scope.AUDIT_READ: "governance_lead",
+        Scope.REFERRALS_READ: "agency_researcher",
+        Scope.REFERRALS_WRITE: "agency_researcher",
     }
 )
 

@@ -62,6 +62,7 @@ from mash_hub.policy import (
     Decision,
     DisclosureResource,
     InfoRequestResource,
+    OnwardReferralResource,
 )
 from mash_hub.policy.pdp import Resource
 
@@ -205,6 +206,29 @@ def _missing_grant(typed: str) -> BreakGlassGrantResource:
     )
 
 
+def _missing_referral(typed: str) -> OnwardReferralResource:
+    return OnwardReferralResource(typed[:64], _NOWHERE, "expired", _LONG_AGO)
+
+
+def referral_resource(referral: Any) -> OnwardReferralResource:
+    """An onward referral: its receiving service, state, due time, and (once accepted) the
+    end of the time its service may still read it."""
+    return OnwardReferralResource(
+        str(referral.id),
+        referral.agency,
+        referral.status,
+        referral.due_at,
+        referral.readable_until if referral.status == "accepted" else None,
+    )
+
+
+def new_referral_resource(
+    referral_id: str, agency: str, due_at: datetime
+) -> OnwardReferralResource:
+    """A referral about to be made to the receiving service `agency`."""
+    return OnwardReferralResource(referral_id, agency, "open", due_at)
+
+
 def request_resource(request: Any) -> InfoRequestResource:
     return InfoRequestResource(
         str(request.id),
@@ -229,6 +253,7 @@ class Tables:
     disclosure: type[Any]
     break_glass_grant: type[Any]
     retention_review: type[Any]
+    onward_referral: type[Any]
 
 
 _installed: list[Tables] = []
@@ -295,6 +320,15 @@ def registry() -> dict[type[Any], RecordType[Any]]:
             resource=None,
             contact_of=lambda review: review.contact_id,
             agency_of=lambda _review: REGISTER_AGENCY,
+        ),
+        t.onward_referral: RecordType[Any](
+            object_type="OnwardReferral",
+            resource=referral_resource,
+            contact_of=lambda referral: referral.contact_id,
+            # Its reason and decision are sealed for the receiving service; the subjects
+            # stay the source's.
+            agency_of=lambda referral: referral.agency,
+            stand_in=_missing_referral,
         ),
     }
 
@@ -400,6 +434,7 @@ _READS = {
     Action.CONTACT_REVIEW: True,
     Action.REQUEST_READ: True,
     Action.CONTRIBUTION_READ: True,
+    Action.REFERRAL_READ: True,
 }
 
 
@@ -683,6 +718,11 @@ def _agency_asked(principal: Principal) -> ColumnElement[bool]:
     return agency
 
 
+def _referred_to(principal: Principal) -> ColumnElement[bool]:
+    agency: ColumnElement[bool] = _tables().onward_referral.agency == principal.agency
+    return agency
+
+
 def _scopes() -> dict[tuple[type[Any], Action], Callable[[Principal], ColumnElement[bool]] | None]:
     """The first cut of each list, by (record type, action): the same cut as PostgreSQL's
     row-level security. None: no cut here, and every row shown is decided on its own."""
@@ -696,6 +736,9 @@ def _scopes() -> dict[tuple[type[Any], Action], Callable[[Principal], ColumnElem
         (t.break_glass_grant, Action.BREAK_GLASS_REVIEW): None,
         (t.disclosure, Action.DISCLOSURE_APPROVE): None,
         (t.retention_review, Action.RETENTION_REVIEW): None,
+        # The receiving service's inbox: its own referrals only. The MASH side lists a
+        # contact's referrals through the contact it opened (`Opened.rows`).
+        (t.onward_referral, Action.REFERRAL_READ): _referred_to,
     }
 
 

@@ -16,6 +16,7 @@ from mash_hub.break_glass import services as break_glass
 from mash_hub.disclosure import services as disclosure
 from mash_hub.identity import services as identity
 from mash_hub.notifications.services import MESSAGES
+from mash_hub.referrals import services as referrals
 from mash_hub.reports import services as reports
 from mash_hub.screening import services as screening
 from mash_hub.sharing import services as sharing
@@ -72,6 +73,19 @@ def _section(role: Role, agency_name: str) -> Section:
                 },
                 *_reports_link(),
             ],
+        )
+    if role is Role.AGENCY_RESEARCHER and (
+        current_user.agency.code in runtime.settings().referrals.receivers.values()
+    ):
+        # A receiving service (early help): the families the MASH refers to it.
+        waiting = referrals.open_count(db.session(), acting_principal())
+        return Section(
+            role,
+            f"Families referred to {agency_name}",
+            f"{agency_name} has no referrals waiting for a decision.",
+            columns=["Referrals waiting for your decision"],
+            rows=[[str(waiting)]] if waiting else [],
+            links=[{"href": url_for("referrals.inbox"), "text": "Open your referrals"}],
         )
     if role is Role.AGENCY_RESEARCHER:
         waiting = sharing.open_request_count(db.session(), current_user.agency.code, runtime.now())

@@ -70,6 +70,12 @@ def init_app(app: Flask) -> None:
             items.append({"href": url_for("people.search"), "text": "Find a contact"})
         if principal is not None and principal.can(Permission.REQUESTS_ANSWER):
             items.append({"href": url_for("sharing.inbox"), "text": "Requests"})
+        if (
+            principal is not None
+            and principal.can(Permission.REFERRALS_DECIDE)
+            and principal.agency in runtime.settings().referrals.receivers.values()
+        ):
+            items.append({"href": url_for("referrals.inbox"), "text": "Referrals"})
         if principal is not None and principal.can(Permission.USERS_READ):
             items.append({"href": url_for("identity.users"), "text": "Users"})
         if principal is not None and principal.can(Permission.GOVERNANCE_VIEW):

@@ -98,6 +98,8 @@ RECEIVED_BY: dict[Role, frozenset[str]] = {
             "request.due_soon",
             "request.overdue",
             "disclosure.decided",
+            "referral.decided",
+            "referral.expired",
             "breach.recorded",
             "breach.partners_due_soon",
             "breach.partners_overdue",
@@ -105,7 +107,7 @@ RECEIVED_BY: dict[Role, frozenset[str]] = {
             "breach.ico_overdue",
         }
     ),
-    Role.AGENCY_RESEARCHER: frozenset({"request.sent"}),
+    Role.AGENCY_RESEARCHER: frozenset({"request.sent", "referral.sent"}),
     Role.GOVERNANCE_LEAD: frozenset(
         {
             "break_glass.opened",
@@ -142,16 +144,23 @@ OPENS = {
     "Disclosure": "Open the disclosure",
     "RetentionReview": "Open the retention list",
     "Breach": "Open the breach",
+    "OnwardReferral": "Open the referral",
 }
+# Kinds only a receiving service's team gets (`[referrals] receivers`): another partner's
+# researchers are never sent them, so they are not offered a choice about them.
+RECEIVING_SERVICE_KINDS = frozenset({"referral.sent"})
 
 
 class UnknownKind(ValueError):
     """A choice was posted for a kind of message the person does not receive."""
 
 
-def kinds_for(roles: frozenset[Role]) -> list[str]:
-    """The kinds of message people with `roles` receive, in the order KINDS lists them."""
+def kinds_for(roles: frozenset[Role], agency: str | None = None) -> list[str]:
+    """The kinds of message people with `roles` (in `agency`, where given) receive, in the
+    order KINDS lists them."""
     received = frozenset().union(*(RECEIVED_BY[role] for role in roles))
+    if agency is not None and agency not in runtime.settings().referrals.receivers.values():
+        received -= RECEIVING_SERVICE_KINDS
     return [kind for kind in KINDS if kind in received]
 
 
@@ -182,7 +191,7 @@ def email_choices(db: Session, principal: Principal) -> list[EmailChoice]:
             chosen.get(kind, True),
             kind in REQUEST_KINDS,
         )
-        for kind in kinds_for(principal.roles)
+        for kind in kinds_for(principal.roles, principal.agency)
     ]
 
 
@@ -190,7 +199,7 @@ def save_email_choices(db: Session, principal: Principal, wanted: Iterable[str])
     """Record the person's choice: email for the kinds in `wanted`, none for the other
     kinds they receive. Refuses (UnknownKind, nothing written) a kind they do not receive.
     Audited; returns the kinds whose choice changed."""
-    offered = kinds_for(principal.roles)
+    offered = kinds_for(principal.roles, principal.agency)
     wanted = set(wanted)
     unknown = sorted(wanted - set(offered))
     if unknown:

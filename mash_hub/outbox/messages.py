@@ -97,6 +97,20 @@ KINDS: dict[str, Kind] = {
         "The email telling a referrer that their contact was considered could not be sent; "
         "tell them another way and record it",
     ),
+    "referral.sent": Kind(
+        "Family referred to your service",
+        "The MASH has referred a family to your service; accept or decline the referral in "
+        "the hub before it is due",
+    ),
+    "referral.decided": Kind(
+        "Onward referral accepted or declined",
+        "The service a family was referred to has recorded its decision on the referral",
+    ),
+    "referral.expired": Kind(
+        "Onward referral ran out without a decision",
+        "The service a family was referred to did not accept or decline the referral by "
+        "its due time",
+    ),
     "sign_in.held_back": Kind(
         "Sign-ins held back",
         "Someone failed to sign in to the account of a person in your agency many times; "
@@ -104,8 +118,9 @@ KINDS: dict[str, Kind] = {
     ),
 }
 
-# Kinds about a request to an agency: that agency's shared mailbox receives them too.
-REQUEST_KINDS = frozenset({"request.sent", "request.due_soon", "request.overdue"})
+# Kinds about a request (or a referral) to an agency: that agency's shared mailbox
+# receives them too.
+REQUEST_KINDS = frozenset({"request.sent", "request.due_soon", "request.overdue", "referral.sent"})
 
 # Kinds sent to someone outside the hub (the referrer), who cannot sign in: no link.
 OUTSIDE_KINDS = frozenset({"referrer.outcome"})
@@ -113,6 +128,7 @@ OUTSIDE_KINDS = frozenset({"referrer.outcome"})
 # Where a link takes the reader, by the kind of thing the message is about (ids only).
 LINKS = {
     "InfoRequest": "/requests/{id}",
+    "OnwardReferral": "/referrals/{id}",
     "Contact": "/contacts/{id}",
     "BreakGlassGrant": "/governance/break-glass/{id}",
     "Disclosure": "/disclosures/{id}",

@@ -53,12 +53,15 @@ from mash_hub.outbox.models import WebhookSubscription
 # hears of its agency's decisions.
 _REQUESTS = frozenset({Scope.REQUESTS_READ, Scope.CONTRIBUTIONS_WRITE})
 _SCREENING = frozenset({Scope.SCREENING_READ, Scope.SCREENING_WRITE})
+# A receiving service's system (an early-help case system) hears of families referred to it.
+_REFERRALS = frozenset({Scope.REFERRALS_READ, Scope.REFERRALS_WRITE})
 KIND_SCOPES: dict[str, frozenset[Scope]] = {
     "request.sent": _REQUESTS,
     "request.due_soon": _REQUESTS,
     "request.overdue": _REQUESTS,
     "decision.returned": _SCREENING,
     "decision.approved": _SCREENING,
+    "referral.sent": _REFERRALS,
 }
 assert set(KIND_SCOPES) <= set(KINDS)  # noqa: S101 - a declaration checked at import
 

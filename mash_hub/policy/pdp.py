@@ -44,6 +44,7 @@ from mash_hub.policy.types import (
 Rag = Literal["none", "red", "amber", "green"]
 ContactStatus = Literal["open", "closed"]
 RequestStatus = Literal["open", "answered", "expired", "withdrawn"]
+ReferralStatus = Literal["open", "accepted", "declined", "expired"]
 ActorKind = Literal["user", "client"]
 
 
@@ -111,6 +112,29 @@ class InfoRequestResource:
             f'"attrs":{{"agency":{_json_str(self.agency)},"status":{_json_str(self.status)},'
             f'"due_at":{_epoch_seconds(self.due_at)},'
             f'"contact_rag":{_json_str(self.contact_rag)}}},"parents":[]}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OnwardReferralResource:
+    """A family referred on from the MASH to a receiving service."""
+
+    id: str
+    agency: str  # the receiving service's agency
+    status: ReferralStatus
+    due_at: datetime  # aware: the service decides by then
+    # Aware: until when an accepted referral stays readable to the service (None: not
+    # accepted, so not readable after its due time).
+    readable_until: datetime | None = None
+    entity_type: ClassVar[str] = "OnwardReferral"
+
+    def entity_json(self) -> str:
+        until = _epoch_seconds(self.readable_until) if self.readable_until is not None else 0
+        return (
+            f'{{"uid":{{"type":"OnwardReferral","id":{_json_str(self.id)}}},'
+            f'"attrs":{{"agency":{_json_str(self.agency)},"status":{_json_str(self.status)},'
+            f'"due_at":{_epoch_seconds(self.due_at)},"readable_until":{until}}},'
+            '"parents":[]}'
         )
 
 
@@ -293,6 +317,7 @@ class BreachResource:
 Resource = (
     ContactResource
     | InfoRequestResource
+    | OnwardReferralResource
     | ContributionResource
     | AuditLogResource
     | RetentionListResource

@@ -48,6 +48,9 @@ class Action(StrEnum):
     BREACH_READ = "breach:read"
     BREACH_UPDATE = "breach:update"
     REPORT_READ = "report:read"
+    REFERRAL_CREATE = "referral:create"
+    REFERRAL_READ = "referral:read"
+    REFERRAL_DECIDE = "referral:decide"
 
 
 # The one resource type each action applies to (the schema's `appliesTo`).
@@ -80,6 +83,9 @@ ACTION_RESOURCE_TYPES: Mapping[Action, str] = MappingProxyType(
         Action.BREACH_READ: "Breach",
         Action.BREACH_UPDATE: "Breach",
         Action.REPORT_READ: "MashReports",
+        Action.REFERRAL_CREATE: "OnwardReferral",
+        Action.REFERRAL_READ: "OnwardReferral",
+        Action.REFERRAL_DECIDE: "OnwardReferral",
     }
 )
 

@@ -184,6 +184,14 @@ class ReviewForm(FlaskForm):
         widget=GovTextArea(),
         validators=[Length(max=2000, message="The reason must be 2000 characters or fewer")],
     )
+    # Shown only when the proposed outcome is referred on to a receiving service.
+    referral_reason = TextAreaField(
+        "Reason for the referral",
+        widget=GovTextArea(),
+        validators=[
+            Length(max=2000, message="The reason for the referral must be 2000 characters or fewer")
+        ],
+    )
     submit = SubmitField("Record the sign-off", widget=GovSubmitInput())
 
 

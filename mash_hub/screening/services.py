@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from mash_hub import firewall, runtime
+from mash_hub.agencies import agency_name
 from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
@@ -55,6 +56,7 @@ SYSTEM_ACTOR = "scheduler"
 # The email telling a referrer their contact was considered (mash_hub.outbox.messages).
 REFERRER_EMAIL = "referrer.outcome"
 QUEUE_LIMIT = 200
+REFERRAL_REASON_MAX = 2000
 
 OUTCOME_LABELS = {
     "strategy_discussion": "Strategy discussion (Children Act 1989 s47)",
@@ -712,6 +714,12 @@ def acknowledgement_due(approved_at: datetime) -> datetime:
     return calendar.add_working(approved_at, calendar.day_ends - calendar.day_starts)
 
 
+def refers_onward(outcome: str) -> str | None:
+    """The receiving service an approved outcome is referred on to (`[referrals]
+    receivers`), or None: the sign-off asks the manager for the reason for the referral."""
+    return runtime.settings().referrals.receiver_for(outcome)
+
+
 def review(
     db: Session,
     principal: Principal,
@@ -719,8 +727,11 @@ def review(
     decision_id: str,
     verdict: str,
     reason: str | None,
+    referral_reason: str | None = None,
 ) -> DecisionReview:
-    """A MASH manager approves the pending proposal, or returns it with a reason.
+    """A MASH manager approves the pending proposal, or returns it with a reason. An
+    approved outcome with a receiving service is referred on to it in the same unit of work
+    (`hooks().approved`), with `referral_reason`, written for that service.
     Raises firewall.AccessDenied for anyone the policy does not let decide."""
     if verdict not in ("approved", "returned"):
         raise ScreeningRefused("verdict", "choose whether to approve or return the decision")
@@ -746,6 +757,20 @@ def review(
         raise StateConflict("that decision is no longer waiting for approval")
     if pending.proposed_by == principal.id:
         raise ScreeningRefused("verdict", "another manager must sign off a decision you proposed")
+    receiver = refers_onward(pending.outcome) if verdict == "approved" else None
+    referral_reason = (referral_reason or "").strip() or None
+    # Checked before anything is written: a page that shows this error commits its unit of
+    # work, which must then hold no half-made approval.
+    if receiver is not None and referral_reason is None:
+        raise ScreeningRefused(
+            "referral_reason",
+            f"write the reason for the referral to {agency_name(receiver)}",
+        )
+    if referral_reason is not None and len(referral_reason) > REFERRAL_REASON_MAX:
+        raise ScreeningRefused(
+            "referral_reason",
+            f"the reason for the referral must be {REFERRAL_REASON_MAX} characters or fewer",
+        )
     now = runtime.now()
     review_id = uuid.uuid4()
     signed = DecisionReview(
@@ -772,6 +797,12 @@ def review(
         # referrer has been told.
         contact.status = "decided"
     db.flush()
+    onward = hooks().approved
+    if verdict == "approved" and onward is not None:
+        try:
+            onward(db, principal, contact, pending, referral_reason)
+        except Conflict as clash:  # no agreement in force with the service: 409, rolled back
+            raise StateConflict(str(clash)) from clash
     screeners = _agency_of(db, pending.proposed_by) or "csc"
     email = _referrer_email(opened) if verdict == "approved" else None
     if email is not None:

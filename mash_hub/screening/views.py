@@ -23,7 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from mash_hub import db, firewall, runtime, uktime
-from mash_hub.agencies import AGENCIES, AGENCY_CODES
+from mash_hub.agencies import AGENCIES, AGENCY_CODES, agency_name
 from mash_hub.authz import Permission, Role, acting_principal, requires
 from mash_hub.contacts import amendments
 from mash_hub.contacts import services as contacts
@@ -640,6 +640,7 @@ def _decision_page(
         else None
     )
     form = next((f for f in (proposal, review, told) if f.errors), None)
+    receiver = services.refers_onward(view.pending.outcome) if view.pending else None
     # Requests still open and answers received, so a sign-off sees them (#13, review m23).
     requests = services.requests_shown(db.session(), principal, view)
     return render_template(
@@ -656,7 +657,14 @@ def _decision_page(
         requests=requests,
         conflict=conflict,
         now=runtime.now(),
+        receiver=receiver,
     ), status
+
+
+def _pending_outcome(contact_id: str) -> str:
+    """The outcome just approved: the latest decision on the contact."""
+    view = services.decisions_for(db.session(), acting_principal(), contact_id)
+    return view.decisions[-1].outcome if view.decisions else ""
 
 
 @bp.route("/contacts/<contact_id>/decision", methods=["GET"])
@@ -704,19 +712,28 @@ def review(contact_id: str) -> BaseResponse | tuple[str, int]:
                 form.decision_id.data or "",
                 form.verdict.data or "",
                 form.reason.data,
+                form.referral_reason.data,
             )
         except firewall.AccessDenied:
             abort(403)
         except services.ScreeningRefused as refused:
-            target = form.reason if refused.field == "reason" else form.verdict
-            target.errors = [str(refused).capitalize()]
+            fields = {"reason": form.reason, "referral_reason": form.referral_reason}
+            target = fields.get(refused.field, form.verdict)
+            message = str(refused)
+            target.errors = [message[:1].upper() + message[1:]]
         except services.StateConflict as clash:
             return _decision_page(contact_id, review=form, conflict=str(clash), status=409)
         else:
             if form.verdict.data == "approved":
+                receiver = services.refers_onward(_pending_outcome(contact_id))
                 confirm(
                     "Decision signed off",
-                    "Next, the referrer must be told the outcome by the time shown below.",
+                    "Next, the referrer must be told the outcome by the time shown below."
+                    + (
+                        f" The family has been referred to {agency_name(receiver)}."
+                        if receiver
+                        else ""
+                    ),
                 )
             else:
                 confirm(

@@ -23,6 +23,7 @@ from mash_hub.contacts.schemas import subject_json
 from mash_hub.http.body import json_body
 from mash_hub.http.confirm import confirm
 from mash_hub.http.errors import ApiError
+from mash_hub.http.paging import page_limit
 from mash_hub.http.times import api_time
 from mash_hub.http.validation import ValidationFailed
 from mash_hub.sharing import services
@@ -252,19 +253,7 @@ def api_contributions(contact_id: str) -> Response:
 
 def _page_limit() -> tuple[int, int]:
     api = runtime.settings().api
-    raw_limit = request.args.get("limit", str(api.page_limit_default))
-    raw_cursor = request.args.get("cursor", "0") or "0"
-    fields = {}
-    if not (raw_limit.isascii() and raw_limit.isdigit()) or not (
-        1 <= int(raw_limit) <= api.page_limit_max
-    ):
-        fields["limit"] = f"must be a whole number from 1 to {api.page_limit_max}"
-    if not (raw_cursor.isascii() and raw_cursor.isdigit()) or len(raw_cursor) > 12:
-        fields["cursor"] = "must be a next_cursor this list gave out"
-    if fields:
-        # The same answer as the audit list's: a validation failure naming each parameter.
-        raise ApiError(422, "the paging parameters have problems", fields=fields)
-    return int(raw_limit), int(raw_cursor)
+    return page_limit(request.args, api.page_limit_default, api.page_limit_max)
 
 
 @api_bp.route("/requests")

@@ -84,8 +84,10 @@ def test_demo_seeds_users_and_clients_and_writes_credentials(tmp_path, clean_dat
         ("probation", partner),
         ("housing", partner),
         ("yos", partner),
+        ("earlyhelp", "referrals:read referrals:write"),
         ("csc", "audit:read"),
     }
+    assert ("earlyhelp", "agency_researcher") in roles  # early help's team member
     listing = run(["users", "list"], tmp_path, clean_database)
     assert "screener.police@demo.mash.test\tpolice\tscreener\tactive\tmfa" in listing.stdout
     # Running it again keeps them: same sign-ins, no duplicates.
@@ -131,7 +133,7 @@ def test_demo_run_again_after_use_keeps_the_data_and_every_sign_in(
 
     again = run(["demo"], tmp_path, clean_database)
     assert again.returncode == 0, again.stderr
-    assert "16 users, 8 API clients (24 kept as they were, 0 new, 0 given new secrets)" in (
+    assert "18 users, 9 API clients (27 kept as they were, 0 new, 0 given new secrets)" in (
         again.stdout
     )
     assert "demo cases skipped: the hub already holds 3 contacts" in again.stdout
@@ -145,7 +147,7 @@ def test_demo_run_again_after_use_keeps_the_data_and_every_sign_in(
     path.unlink()
     lost = run(["demo", "--no-cases"], tmp_path, clean_database)
     assert lost.returncode == 0, lost.stderr
-    assert "(0 kept as they were, 0 new, 24 given new secrets)" in lost.stdout
+    assert "(0 kept as they were, 0 new, 27 given new secrets)" in lost.stdout
     renewed = json.loads(path.read_text())
     assert _demo_account(renewed, "police", "screener").password != screener.password
     app = _demo_app(tmp_path, clean_database, clock)
@@ -162,12 +164,12 @@ def test_demo_reset_starts_over_with_an_empty_hub(tmp_path, clean_database, admi
     (tmp_path / "instance" / "audit-checkpoints.jsonl").write_text("{}\n")
     reset = run(["demo", "--reset", "--no-cases"], tmp_path, clean_database)
     assert reset.returncode == 0, reset.stderr
-    assert "(0 kept as they were, 24 new, 0 given new secrets)" in reset.stdout
+    assert "(0 kept as they were, 27 new, 0 given new secrets)" in reset.stdout
     postgres = clean_database.startswith("postgresql")
     engine = create_engine(admin_database_url if postgres else clean_database)
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM contacts")) == 0
-        assert conn.scalar(text("SELECT count(*) FROM users")) == 16
+        assert conn.scalar(text("SELECT count(*) FROM users")) == 18
     engine.dispose()
     kept = list((tmp_path / "instance").glob("audit-checkpoints.jsonl.before-reset-*"))
     assert len(kept) == 1 and not (tmp_path / "instance" / "audit-checkpoints.jsonl").exists()

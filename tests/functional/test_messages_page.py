@@ -258,3 +258,13 @@ def test_every_kind_is_offered_to_some_role_and_no_role_is_offered_an_undeclared
     offered = set().union(*RECEIVED_BY.values())
     assert offered == set(KINDS) - OUTSIDE_KINDS  # the referrer's email is no one's choice
     assert set(RECEIVED_BY) == set(Role)
+
+
+def test_only_a_receiving_services_team_is_offered_the_referral_message(app):
+    """referral.sent goes to the team of a service the MASH refers families to (early
+    help); another partner's researchers never get it, so are not offered a choice."""
+    researchers = frozenset({Role.AGENCY_RESEARCHER})
+    with app.app_context():
+        assert "referral.sent" in kinds_for(researchers, "earlyhelp")
+        assert "referral.sent" not in kinds_for(researchers, "health")
+        assert "request.sent" in kinds_for(researchers, "health")

@@ -48,6 +48,8 @@ MARKERS = {
     "answer": "Frumiousband",
     "proposal": "Mimsyborogove",
     "returned": "Outgrabewise",
+    "referral_reason": "Jubjubhollow",
+    "referral_decision": "Bandersnatchley",
 }
 
 CONTACT = {
@@ -112,6 +114,7 @@ def test_no_message_of_any_kind_holds_case_content(
         (Role.GOVERNANCE_LEAD, "police"),
         (Role.GOVERNANCE_LEAD, "health"),
         (Role.GOVERNANCE_LEAD, "housing"),
+        (Role.AGENCY_RESEARCHER, "earlyhelp"),
     ]:
         make_account(role, agency)
     screener_account = make_account(Role.SCREENER, "police")
@@ -123,7 +126,11 @@ def test_no_message_of_any_kind_holds_case_content(
 
     # Agency systems subscribed to every kind they may have: their deliveries are checked too.
     health_system = researcher(client, make_client, "health")
+    early_help_system = token(
+        client, make_client, "earlyhelp", Scope.REFERRALS_READ, Scope.REFERRALS_WRITE
+    )
     for headers, kinds in [
+        (early_help_system, ["referral.sent"]),
         (health_system, ["request.sent", "request.due_soon", "request.overdue"]),
         (researcher(client, make_client, "housing"), ["request.due_soon", "request.overdue"]),
         (api, ["decision.returned", "decision.approved"]),
@@ -173,10 +180,8 @@ def test_no_message_of_any_kind_holds_case_content(
     screener = Person(app, screener_account, clock)
     manager = Person(app, manager_account, clock)
 
-    def propose():
-        proposed = screener.post_form(
-            path, {"outcome": "no_further_action", "rationale": MARKERS["proposal"]}
-        )
+    def propose(outcome="no_further_action"):
+        proposed = screener.post_form(path, {"outcome": outcome, "rationale": MARKERS["proposal"]})
         assert proposed.status_code == 302, proposed.text
         with _db(app).transaction() as session:
             return str(
@@ -193,10 +198,28 @@ def test_no_message_of_any_kind_holds_case_content(
         page=path,
     )
     assert returned.status_code == 302, returned.text
+    # Approved as early help: the family is referred on, and early help's system declines it.
     approved = manager.post_form(
-        f"{path}/review", {"decision_id": propose(), "verdict": "approved"}, page=path
+        f"{path}/review",
+        {
+            "decision_id": propose("early_help"),
+            "verdict": "approved",
+            "referral_reason": MARKERS["referral_reason"],
+        },
+        page=path,
     )
     assert approved.status_code == 302, approved.text
+    early_help_system = token(  # a fresh token: the clock has moved on
+        client, make_client, "earlyhelp", Scope.REFERRALS_READ, Scope.REFERRALS_WRITE
+    )
+    listed = client.get("/api/v1/referrals", headers=early_help_system)
+    assert listed.status_code == 200, listed.json
+    declined = client.post(
+        f"/api/v1/referrals/{listed.json['referrals'][0]['id']}/decision",
+        json={"decision": "declined", "reason": MARKERS["referral_decision"]},
+        headers=early_help_system,
+    )
+    assert declined.status_code == 200, declined.json
     clock.advance(timedelta(minutes=2))
     told = clock.now() - timedelta(minutes=1)
     acknowledged = screener.post_form(
@@ -223,6 +246,8 @@ def test_no_message_of_any_kind_holds_case_content(
         "decision.returned",
         "decision.approved",
         "retention.review_due",
+        "referral.sent",
+        "referral.decided",
     }
     # The kinds whose events are not driven here are written about the same contact, as
     # their hooks would, so that every kind's message is checked.

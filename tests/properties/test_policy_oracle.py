@@ -42,6 +42,7 @@ from mash_hub.policy import (
     DisclosureResource,
     InfoRequestResource,
     MashReportsResource,
+    OnwardReferralResource,
     PolicyDecisionPoint,
     Principal,
     RetentionListResource,
@@ -49,7 +50,7 @@ from mash_hub.policy import (
     TrailContactResource,
     UserDirectoryResource,
 )
-from mash_hub.policy.pdp import Rag, RequestStatus
+from mash_hub.policy.pdp import Rag, ReferralStatus, RequestStatus
 
 SHIPPED_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
@@ -67,7 +68,9 @@ LONDON = ZoneInfo("Europe/London")
 # ------------------------------------------------------------------ the rules, restated
 
 CORE_AGENCIES = frozenset({"csc", "police"})
-PARTNER_AGENCIES = frozenset({"health", "education", "probation", "housing", "yos"})
+PARTNER_AGENCIES = frozenset({"health", "education", "probation", "housing", "yos", "earlyhelp"})
+# The services the MASH refers families on to, each under its own agreement.
+RECEIVING_AGREEMENT_OF = {"earlyhelp": "ISA-MASH-EARLYHELP"}
 HUB_AGENCIES = CORE_AGENCIES | PARTNER_AGENCIES
 MASH_ROLES = frozenset({"screener", "mash_manager"})
 ROLES = ("screener", "mash_manager", "agency_researcher", "governance_lead", "admin")
@@ -84,6 +87,9 @@ CASE_CONTENT = frozenset(
         "request:answer",
         "request:correct",
         "contribution:read",
+        "referral:create",
+        "referral:read",
+        "referral:decide",
     }
 )
 
@@ -115,6 +121,7 @@ TERMS = {
     "ISA-MASH-PROBATION": Terms("active", date(2026, 10, 25), date(2026, 12, 31)),
     "ISA-MASH-HOUSING": Terms("active", date(2026, 1, 1), date(2026, 12, 31)),
     "ISA-MASH-YOS": Terms("active", date(2025, 6, 1), date(2026, 3, 29)),
+    "ISA-MASH-EARLYHELP": Terms("active", date(2026, 2, 1), date(2026, 11, 30)),
 }
 
 
@@ -208,6 +215,36 @@ def oracle(principal: Principal, action: Action, resource: Any, context: Context
             )
             if researcher and answerable and agency in AGREEMENT_OF:
                 agreements.append(AGREEMENT_OF[agency])
+
+    elif action in (Action.REFERRAL_CREATE, Action.REFERRAL_READ, Action.REFERRAL_DECIDE):
+        # Onward referrals: a MASH manager makes one to a receiving service with an
+        # agreement; MASH staff read every one; the service reads its own while open and
+        # before its due time, or accepted and within its read window, and decides its own
+        # while open and before its due time. Nobody else.
+        receiving = RECEIVING_AGREEMENT_OF.get(resource.agency)
+        own = resource.agency == agency
+        in_time = now.timestamp() < resource.due_at.timestamp()
+        until = resource.readable_until
+        if action is Action.REFERRAL_CREATE:
+            if mash_staff and "mash_manager" in roles and resource.status == "open" and receiving:
+                agreements.append(receiving)
+        elif action is Action.REFERRAL_READ:
+            if not own and not mash_staff:
+                return False
+            if mash_staff and receiving:
+                agreements.append(receiving)
+            readable = (resource.status == "open" and in_time) or (
+                resource.status == "accepted"
+                and until is not None
+                and now.timestamp() < until.timestamp()
+            )
+            if own and researcher and readable and receiving:
+                agreements.append(receiving)
+        else:
+            if not (own and resource.status == "open" and in_time):
+                return False
+            if researcher and receiving:
+                agreements.append(receiving)
 
     elif action is Action.CONTRIBUTION_READ:
         may_see_restricted = "mash_manager" in roles or agency == resource.agency
@@ -362,6 +399,7 @@ principal_agencies = st.sampled_from(sorted(HUB_AGENCIES) + ["adult_social_care"
 resource_agencies = st.sampled_from(sorted(HUB_AGENCIES) + ["early_help"])
 RAGS: list[Rag] = ["none", "red", "amber", "green"]
 REQUEST_STATUSES: list[RequestStatus] = ["open", "answered", "expired", "withdrawn"]
+REFERRAL_STATUSES: list[ReferralStatus] = ["open", "accepted", "declined", "expired"]
 rags = st.sampled_from(RAGS)
 ids = st.sampled_from(
     ["8f14e45f-ceea-467f-a0e6-1b1b2b1d7a3a", "u-2", 'quote"d', "back\\slash", 'Actor::"x"', "ünï"]
@@ -391,6 +429,14 @@ def resources_for(draw: st.DrawFn, action: Action, principal: Principal, now: da
         due = datetime.fromtimestamp(math.floor(now.timestamp()) + draw(due_offsets), UTC)
         status = draw(st.sampled_from(REQUEST_STATUSES))
         return InfoRequestResource(draw(ids), agency, status, due, draw(rags))
+    if action.value.startswith("referral:"):
+        base = math.floor(now.timestamp())
+        due = datetime.fromtimestamp(base + draw(due_offsets), UTC)
+        until = (
+            datetime.fromtimestamp(base + draw(due_offsets), UTC) if draw(st.booleans()) else None
+        )
+        status = draw(st.sampled_from(REFERRAL_STATUSES))
+        return OnwardReferralResource(draw(ids), agency, status, due, until)
     if action is Action.CONTRIBUTION_READ:
         return ContributionResource(draw(ids), agency, draw(st.booleans()), draw(rags))
     if action is Action.AUDIT_READ:
@@ -583,6 +629,36 @@ readers = st.builds(
 def test_contributions_and_restriction(
     pdp: PolicyDecisionPoint, scenario: tuple[Principal, Action, Any, Context]
 ) -> None:
+    check_against_oracle(pdp, scenario)
+
+
+receivers = st.builds(
+    Principal,
+    id=ids,
+    kind=st.sampled_from(["user", "client"]),
+    agency=st.sampled_from(["earlyhelp", "csc", "police", "health"]),
+    roles=st.frozensets(
+        st.sampled_from(["agency_researcher", "screener", "mash_manager", "admin"]),
+        min_size=1,
+        max_size=2,
+    ),
+)
+
+
+@settings(ORACLE, max_examples=1_500 * SCALE)
+@given(
+    scenarios(
+        actions=st.sampled_from(
+            [Action.REFERRAL_CREATE, Action.REFERRAL_READ, Action.REFERRAL_DECIDE]
+        ),
+        who=receivers,
+    )
+)
+def test_referrals_around_due_times_and_read_windows(
+    pdp: PolicyDecisionPoint, scenario: tuple[Principal, Action, Any, Context]
+) -> None:
+    """Onward referrals: the receiving service, the MASH and the other partners, around
+    due times and the read window after acceptance."""
     check_against_oracle(pdp, scenario)
 
 

@@ -256,3 +256,25 @@ def test_production_sends_mail_to_another_host_only_over_tls():
         {"MASH_NOTIFICATIONS__SMTP_URL": "smtp://127.0.0.1:25"},
     ):
         assert load_settings(None, _production(**safe)).notifications.chosen_channel() == "smtp"
+
+
+def test_referral_receivers_are_outcomes_and_receiving_agencies(tmp_path):
+    """[referrals] receivers maps decision outcomes to a receiving (non-core) agency or
+    "none"; anything else is refused at start with the line it is on."""
+    from mash_hub.config import DECISION_OUTCOMES as CONFIG_OUTCOMES
+    from mash_hub.contacts.models import DECISION_OUTCOMES
+
+    assert CONFIG_OUTCOMES == DECISION_OUTCOMES  # the config's copy is kept in step
+    settings = load_settings(environ={})
+    assert settings.referrals.receiver_for("early_help") == "earlyhelp"
+    assert settings.referrals.receiver_for("signpost") is None
+    assert settings.referrals.receiver_for("no_further_action") is None
+    for bad, message in (
+        ('early_help = "csc"', "expected a receiving agency"),
+        ('early_help = "nobody"', "expected a receiving agency"),
+        ('stepping = "earlyhelp"', "expected one of strategy_discussion"),
+    ):
+        path = tmp_path / "hub.toml"
+        path.write_text(f"[referrals.receivers]\n{bad}\n")
+        with pytest.raises(ConfigError, match=message):
+            load_settings(path, environ={})

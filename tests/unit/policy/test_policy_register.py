@@ -12,7 +12,7 @@ import pytest
 from mash_hub.policy.register import RegisterError, load_register, read_register
 
 LONDON = ZoneInfo("Europe/London")
-PARTNERS = ("health", "education", "probation", "housing", "yos")
+PARTNERS = ("health", "education", "probation", "housing", "yos", "earlyhelp")
 
 
 def test_shipped_register_has_a_core_agreement_and_one_per_partner(policies_copy: Path) -> None:
@@ -21,6 +21,7 @@ def test_shipped_register_has_a_core_agreement_and_one_per_partner(policies_copy
     assert findings == []
     assert sorted(register.agreements) == [
         "ISA-MASH-CORE",
+        "ISA-MASH-EARLYHELP",
         "ISA-MASH-EDUCATION",
         "ISA-MASH-HEALTH",
         "ISA-MASH-HOUSING",
@@ -38,8 +39,14 @@ def test_shipped_register_has_a_core_agreement_and_one_per_partner(policies_copy
         assert agreement.status == "active"
         assert {category.party for category in agreement.data_categories} == {partner, "csc"}
         assert agreement.in_force_from <= agreement.review_by <= agreement.in_force_until
+    # The receiving service's agreement sends it the family, never the MASH's case content.
+    early_help = register.agreements["ISA-MASH-EARLYHELP"]
+    assert "Children Act 2004 s10 (co-operation to improve the well-being of children)" in (
+        early_help.lawful_bases
+    )
+    assert "never sends the concern narrative" in early_help.clauses["3.1"]
     assert [a.id for a in register.for_agency("health")] == ["ISA-MASH-HEALTH"]
-    assert len(register.for_agency("csc")) == len(register.for_agency("police")) == 6
+    assert len(register.for_agency("csc")) == len(register.for_agency("police")) == 7
 
 
 def test_last_day_is_in_force_and_the_next_day_is_not(
