@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import structlog
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from mash_hub.contacts import views as contact_views
     from mash_hub.contacts.hooks import ContactHooks, install
     from mash_hub.contacts.identifiers import format_nhs_number
+    from mash_hub.criteria import services as criteria_services
     from mash_hub.criteria import views as criteria_views
     from mash_hub.disclosure import views as disclosure_views
     from mash_hub.firewall import records
@@ -103,7 +105,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             closed=sharing.contact_closed,
             requests=sharing.requests_on_opened_contact,
             amended=people.subject_amended,
-            approved=referrals.outcome_approved,
+            # An onward referral carries the criteria check recorded before the approval.
+            approved=functools.partial(
+                referrals.outcome_approved, criteria=criteria_services.latest_recorded
+            ),
         ),
     )
 

@@ -30,6 +30,7 @@ from mash_hub.contacts import services as contacts
 from mash_hub.contacts.models import Contact, ContactPresentingIssue
 from mash_hub.criteria.models import CriteriaCheck
 from mash_hub.firewall import records
+from mash_hub.http.times import api_time
 from mash_hub.policy import Action
 from mash_hub.policy.programmes import MEASURES, Programme, criteria_met, qualifies
 from mash_hub.presenting_issues import in_list_order, label
@@ -285,4 +286,22 @@ def _results_from(raw: list[dict[str, Any]]) -> tuple[ProgrammeResult, ...]:
             not_met=tuple(r["not_met"]),
         )
         for r in raw
+    )
+
+
+def latest_recorded(db: Session, principal: Principal, contact_id: str) -> str | None:
+    """The criteria check last recorded on the contact, as JSON (when, and each
+    programme's result with its evidence), for an onward referral to carry; None if none
+    was recorded. Read under its own decision (`contact:read`, audited)."""
+    opened = _open(db, principal, contact_id, Action.CONTACT_READ)
+    row = db.scalars(
+        opened.rows(CriteriaCheck).order_by(CriteriaCheck.checked_at.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    return json.dumps(
+        {
+            "checked_at": api_time(row.checked_at),
+            "programmes": json.loads(opened.text("result", row=row)),
+        }
     )

@@ -53,6 +53,10 @@ class OnwardReferral(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decision_reason_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The criteria check the MASH recorded last before approving (programmes, versions,
+    # criteria met with their evidence), as JSON sealed for the receiving service; none if
+    # no check was recorded.
+    criteria_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     readable_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def __repr__(self) -> str:

@@ -55,8 +55,9 @@ def inbox_row_json(row: InboxRow) -> dict[str, Any]:
 
 
 def referral_json(view: ReferralView) -> dict[str, Any]:
-    """What the receiving service's agreement allows. The criteria check (programme,
-    version, criteria met with evidence) joins this answer once the MASH records one."""
+    """What the receiving service's agreement allows, with the criteria check the MASH
+    recorded before approving (programme, version, whether the rule is met, and each
+    criterion met with its evidence), or null if none was recorded."""
     return {
         "id": view.id,
         "contact_reference": view.contact_reference,
@@ -70,6 +71,38 @@ def referral_json(view: ReferralView) -> dict[str, Any]:
         "decided_at": api_time_or_none(view.decided_at),
         "decision_reason": view.decision_reason,
         "readable_until": api_time_or_none(view.readable_until),
+        "criteria_check": _criteria_json(view.criteria),
+    }
+
+
+def _criteria_json(criteria: dict[str, Any] | None) -> dict[str, Any] | None:
+    if criteria is None:
+        return None
+    return {
+        "checked_at": criteria["checked_at"],
+        "programmes": [
+            {
+                "id": p["id"],
+                "name": p["name"],
+                "version": p["version"],
+                "meets_rule": p["qualifies"],
+                "rule": p["rule"],
+                "criteria_met": [
+                    {
+                        "code": m["code"],
+                        "label": m["label"],
+                        "presenting_issues": m["issues"],
+                        "measure": (
+                            {"label": m["measure"], "value": m["value"], "agency": m["agency"]}
+                            if m.get("measure")
+                            else None
+                        ),
+                    }
+                    for m in p["met"]
+                ],
+            }
+            for p in criteria["programmes"]
+        ],
     }
 
 

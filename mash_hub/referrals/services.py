@@ -17,7 +17,9 @@ here commits.
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -99,6 +101,8 @@ class ReferralView:
     decided_at: datetime | None
     decision_reason: str | None
     readable_until: datetime | None
+    # The MASH's criteria check: {"checked_at", "programmes": [...]}, or None.
+    criteria: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -161,12 +165,19 @@ def _event(
 # --- making one: the approval's hook ----------------------------------------------------
 
 
+# Given by the app factory: the criteria check last recorded on a contact, as JSON, read
+# under its own decision (the criteria package sits above this one).
+CriteriaSource = Callable[[Session, Principal, str], str | None]
+
+
 def outcome_approved(
     db: Session,
     principal: Principal,
     contact: Contact,
     decision: ContactDecision,
     reason: str | None,
+    *,
+    criteria: CriteriaSource | None = None,
 ) -> OnwardReferral | None:
     """Refer the family on where the approved outcome has a receiving service configured
     (`[referrals] receivers`); None where it has none. In the approval's unit of work, so
@@ -223,6 +234,17 @@ def outcome_approved(
         referring_agency=principal.agency,
         due_at=due,
     )
+    checked = criteria(db, principal, cid) if criteria is not None else None
+    if checked is not None:
+        referral.criteria_sealed = seal(
+            access,
+            contact_id=cid,
+            agency_code=receiver,
+            table="onward_referrals",
+            row_id=str(referral_id),
+            column="criteria",
+            text=checked,
+        )
     db.add(referral)
     db.flush()
     record(db, _event(principal, "referral.sent", Action.REFERRAL_CREATE, referral, receiver))
@@ -356,7 +378,14 @@ def get_referral_for(db: Session, principal: Principal, referral_id: str) -> Ref
             opened.text("decision_reason") if referral.decision_reason_sealed is not None else None
         ),
         readable_until=referral.readable_until,
+        criteria=_criteria(opened) if referral.criteria_sealed is not None else None,
     )
+
+
+def _criteria(opened: records.Opened[OnwardReferral]) -> dict[str, Any]:
+    checked: dict[str, Any] = json.loads(opened.text("criteria"))
+    checked["checked"] = datetime.fromisoformat(checked["checked_at"].replace("Z", "+00:00"))
+    return checked
 
 
 def _why_not(referral: OnwardReferral, now: datetime) -> str:

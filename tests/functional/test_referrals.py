@@ -383,3 +383,54 @@ def test_a_system_without_the_referral_scopes_is_refused(client, make_client, re
     partner = researcher(client, make_client, "earlyhelp")  # requests scopes only
     assert client.get("/api/v1/referrals", headers=partner).status_code == 403
     assert client.get(f"/api/v1/referrals/{referral_id}", headers=partner).status_code == 403
+
+
+def test_the_referral_carries_the_criteria_check_recorded_before_the_approval(
+    app, client, make_client, team, screening_api
+):
+    """#15 item 3 meets item 4: the MASH records the criteria check, approves early help,
+    and the service sees the check (programme, version, criteria met with their evidence)
+    on its page and over the API, sealed for it like the reason."""
+    import copy
+
+    body = copy.deepcopy(CONTACT)
+    body["presenting_issues"] = ["domestic_abuse", "debt", "school_attendance"]
+    created = client.post("/api/v1/contacts", json=body, headers=screening_api)
+    cid = created.json["id"]
+    client.post(
+        f"/api/v1/contacts/{cid}/rating",
+        json={"rag": "amber", "rationale": "Early help may fit"},
+        headers=screening_api,
+    )
+    recorded = team["screener"].post_form(f"/contacts/{cid}/criteria", {})
+    assert recorded.status_code == 302
+    assert _approve(app, team, cid).status_code == 302
+    (referral,) = _referrals(app)
+    assert (
+        referral.criteria_sealed is not None and b"Domestic abuse" not in referral.criteria_sealed
+    )
+
+    page = team["early_help"].get(f"/referrals/{referral.id}").text
+    assert "Supporting Families" in page and "appears to meet the criteria" in page
+    assert "presenting issues: Domestic abuse" in page
+    reader = token(client, make_client, "earlyhelp", Scope.REFERRALS_READ)
+    shown = client.get(f"/api/v1/referrals/{referral.id}", headers=reader).json
+    (programme,) = shown["criteria_check"]["programmes"]
+    assert programme["id"] == "supporting-families" and programme["meets_rule"] is True
+    assert {m["code"] for m in programme["criteria_met"]} == {
+        "good_education",
+        "safe_from_domestic_abuse",
+        "financial_stability",
+    }
+    assert shown["criteria_check"]["checked_at"].endswith("Z")
+
+
+def test_without_a_recorded_check_the_referral_says_so(app, referred, team, client, make_client):
+    _cid, referral_id = referred
+    page = team["early_help"].get(f"/referrals/{referral_id}").text
+    assert "The MASH recorded no criteria check for this family" in page
+    reader = token(client, make_client, "earlyhelp", Scope.REFERRALS_READ)
+    assert (
+        client.get(f"/api/v1/referrals/{referral_id}", headers=reader).json["criteria_check"]
+        is None
+    )
