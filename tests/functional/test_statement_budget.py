@@ -149,6 +149,8 @@ class World:
                         data={
                             "decision_id": proposed.json["id"],
                             "verdict": "approved",
+                            # Early help refers the family on: the reason for the service.
+                            "referral_reason": "Family asked for help with routines",
                             "csrf_token": csrf_token(page.text),
                         },
                     )
@@ -197,8 +199,10 @@ BUDGETS = {
     # their earlier contacts are decided in the chronology's batch.
     # One more each since amendments during screening (#13, D8): the contact's amendments,
     # read with it (a partner's request reads the subjects' corrections).
-    "contact_api": (21, 25),
-    "contact_page": (31, 35),
+    # Three more each since #15: the contact's presenting issues, its onward referrals, and
+    # one agency row read by id since the intake changes of #15 item 1.
+    "contact_api": (24, 28),
+    "contact_page": (34, 38),
     "queue": (18, 22),
     "inbox_api": (6, 10),
     "inbox_page": (9, 13),
