@@ -57,6 +57,21 @@ def mailbox(agency: str) -> str | None:
     return runtime.settings().notifications.mailboxes.get(agency) or None
 
 
+def _queued(**fields: object) -> OutboxMessage:
+    """A new message, due now, under an idempotency key of its own."""
+    now = runtime.now()
+    message_id = uuid.uuid4()
+    return OutboxMessage(
+        id=message_id,
+        idempotency_key=f"{message_id.hex}@mash-hub",
+        state="queued",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        **fields,
+    )
+
+
 def enqueue(
     db: Session,
     *,
@@ -83,31 +98,22 @@ def enqueue(
     shared = mailbox(agency) if to_mailbox else None
     if shared and all(shared.lower() != email.lower() for email, _ in recipients):
         recipients.append((shared, "mailbox"))
-    now = runtime.now()
-    queued = []
-    for address, recipient_kind in recipients:
-        message_id = uuid.uuid4()
-        queued.append(
-            OutboxMessage(
-                id=message_id,
-                idempotency_key=f"{message_id.hex}@mash-hub",
-                channel="email",
-                recipient=address,
-                recipient_kind=recipient_kind,
-                recipient_agency=agency,
-                recipient_role=role if recipient_kind == "user" else None,
-                kind=kind,
-                object_type=object_type,
-                object_id=object_id,
-                contact_reference=contact_reference,
-                about_agency=about_agency,
-                due_at=due_at,
-                state="queued",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+    queued = [
+        _queued(
+            channel="email",
+            recipient=address,
+            recipient_kind=recipient_kind,
+            recipient_agency=agency,
+            recipient_role=role if recipient_kind == "user" else None,
+            kind=kind,
+            object_type=object_type,
+            object_id=object_id,
+            contact_reference=contact_reference,
+            about_agency=about_agency,
+            due_at=due_at,
         )
+        for address, recipient_kind in recipients
+    ]
     systems = _for_systems(
         db,
         agency=agency,
@@ -117,7 +123,6 @@ def enqueue(
         contact_reference=contact_reference,
         about_agency=about_agency,
         due_at=due_at,
-        now=now,
     )
     if systems is not None:
         queued.append(systems)
@@ -140,11 +145,7 @@ def enqueue_outside(
     screeners, in the caller's unit of work. Once sent, the row forgets the address."""
     if kind not in OUTSIDE_KINDS:
         raise ValueError(f"{kind!r} is not a message to someone outside the hub")
-    now = runtime.now()
-    message_id = uuid.uuid4()
-    message = OutboxMessage(
-        id=message_id,
-        idempotency_key=f"{message_id.hex}@mash-hub",
+    message = _queued(
         channel="email",
         recipient=to,
         recipient_kind="referrer",
@@ -154,10 +155,6 @@ def enqueue_outside(
         object_type=object_type,
         object_id=object_id,
         contact_reference=contact_reference,
-        state="queued",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
     )
     db.add(message)
     db.flush()
@@ -195,7 +192,6 @@ def _for_systems(
     contact_reference: str | None,
     about_agency: str | None,
     due_at: datetime | None,
-    now: datetime,
 ) -> OutboxMessage | None:
     """The event once for the agency's systems (the delivery process finds the
     subscriptions that want it): a kind a system may subscribe to, and only once per
@@ -211,10 +207,7 @@ def _for_systems(
     if event in held[1]:
         return None
     held[1].add(event)
-    message_id = uuid.uuid4()
-    return OutboxMessage(
-        id=message_id,
-        idempotency_key=f"{message_id.hex}@mash-hub",
+    return _queued(
         channel="systems",
         recipient=agency,
         recipient_kind="systems",
@@ -226,10 +219,6 @@ def _for_systems(
         contact_reference=contact_reference,
         about_agency=about_agency,
         due_at=due_at,
-        state="queued",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
     )
 
 
