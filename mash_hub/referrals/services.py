@@ -211,6 +211,19 @@ def outcome_approved(
             f"the family cannot be referred to {agency_name(receiver)}: there is no "
             "information-sharing agreement in force that allows it"
         ) from refused
+
+    def for_service(column: str, text: str) -> bytes:
+        """Sealed so that the MASH and the receiving service can open it."""
+        return seal(
+            access,
+            contact_id=cid,
+            agency_code=receiver,
+            table="onward_referrals",
+            row_id=str(referral_id),
+            column=column,
+            text=text,
+        )
+
     referral = OnwardReferral(
         id=referral_id,
         contact_id=contact.id,
@@ -220,15 +233,7 @@ def outcome_approved(
         source_agency=contact.source_agency.code,
         outcome=decision.outcome,
         status="open",
-        reason_sealed=seal(
-            access,
-            contact_id=cid,
-            agency_code=receiver,
-            table="onward_referrals",
-            row_id=str(referral_id),
-            column="reason",
-            text=reason,
-        ),
+        reason_sealed=for_service("reason", reason),
         referred_at=now,
         referred_by=principal.id,
         referring_agency=principal.agency,
@@ -236,15 +241,7 @@ def outcome_approved(
     )
     checked = criteria(db, principal, cid) if criteria is not None else None
     if checked is not None:
-        referral.criteria_sealed = seal(
-            access,
-            contact_id=cid,
-            agency_code=receiver,
-            table="onward_referrals",
-            row_id=str(referral_id),
-            column="criteria",
-            text=checked,
-        )
+        referral.criteria_sealed = for_service("criteria", checked)
     db.add(referral)
     db.flush()
     record(db, _event(principal, "referral.sent", Action.REFERRAL_CREATE, referral, receiver))
