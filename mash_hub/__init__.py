@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             requests=sharing.requests_on_opened_contact,
             amended=people.subject_amended,
             # An onward referral carries the criteria check recorded before the approval.
+            stepped_up=referrals.step_up_from,
             approved=functools.partial(
                 referrals.outcome_approved, criteria=criteria_services.latest_recorded
             ),

@@ -178,6 +178,8 @@ CONTACT_BODY: dict[str, Any] = {
             "contains": {"type": "object", "properties": {"role": {"const": "child"}}},
         },
         "presenting_issues": PRESENTING_ISSUES_LIST,
+        # A step-up from a receiving service: the accepted onward referral it comes through.
+        "stepped_up_from_referral": {"type": "string", "format": "uuid"},
     },
 }
 
@@ -372,6 +374,13 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                     "type": "array", "items": CONTACT_SUBJECT_SCHEMA
                                 },
                                 "presenting_issues": PRESENTING_ISSUES_LIST,
+                                "stepped_up_from": {
+                                    "type": ["object", "null"],
+                                    "properties": {
+                                        "contact_id": {"type": "string"},
+                                        "reference": {"type": "string"},
+                                    },
+                                },
                                 # Onward referrals made once its outcome was approved.
                                 "referrals": {
                                     "type": "array",

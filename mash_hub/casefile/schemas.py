@@ -55,6 +55,12 @@ def contact_json(found: ApiContact) -> dict[str, Any]:
             for s in view.subjects
         ],
         "presenting_issues": list(view.presenting_issues),
+        # A step-up from a receiving service (early help): the earlier contact.
+        "stepped_up_from": (
+            {"contact_id": view.stepped_up_from[0], "reference": view.stepped_up_from[1]}
+            if view.stepped_up_from is not None
+            else None
+        ),
         "requests": [summary_json(s) for s in found.requests],
         # Onward referrals (step-down) made once its outcome was approved.
         "referrals": [referral_json(r) for r in found.referrals],

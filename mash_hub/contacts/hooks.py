@@ -13,6 +13,9 @@ contacts cannot import them; the app factory plugs their parts in here at start.
 - `approved`: after a MASH manager approves a proposed outcome, in its unit of work, with
   the reason for a referral the manager wrote for the receiving service (referrals refers
   the family on where `[referrals] receivers` names a service for the outcome).
+- `stepped_up`: a new contact coming back from a receiving service names the onward
+  referral it comes through; referrals checks it is the service's own, accepted, and
+  gives the earlier contact (a step-up links the two).
 - `requests`: the contact's information requests and answers, for a page that has just
   opened the contact with `access` (the decision and sign-off page shows them).
 
@@ -35,6 +38,11 @@ from mash_hub.firewall import Access
 _KEY = "mash.contact_hooks"
 
 
+class StepUpRefused(Exception):
+    """The referral named for a step-up is not one the creating agency may step up from;
+    the message says why (the API's 422 on `stepped_up_from_referral`)."""
+
+
 @dataclass(frozen=True)
 class ContactHooks:
     created: Callable[[Session, Access, Contact], object]
@@ -48,6 +56,10 @@ class ContactHooks:
     approved: (
         Callable[[Session, Principal, Contact, ContactDecision, str | None], object] | None
     ) = None
+    # A step-up: the onward referral (by id) a new contact comes back through, checked as
+    # the creating agency's own (read under its own decision); returns the earlier
+    # contact's (id, reference), or raises StepUpRefused.
+    stepped_up: Callable[[Session, Principal, str], tuple[str, str]] | None = None
 
 
 def install(app: Flask, hooks: ContactHooks) -> None:

@@ -58,6 +58,12 @@ class Contact(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # When the case was closed (status "closed"); repeat-contact warnings look back to it.
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A step-up back to the MASH from a receiving service (early help): the onward
+    # referral it came through, and the earlier contact (its id and reference, copied, as
+    # the service may no longer read that contact).
+    stepped_up_from_referral_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    stepped_up_from_contact_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    stepped_up_from_reference: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
     source_agency: Mapped[Agency] = relationship(lazy="joined")
     subjects: Mapped[list[ContactSubject]] = relationship(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -87,6 +88,8 @@ class ContactInput:
     subjects: tuple[SubjectInput, ...]
     # Codes of the published list (mash_hub.presenting_issues), each once, in list order.
     presenting_issues: tuple[str, ...] = ()
+    # A step-up from a receiving service: the id of the onward referral it comes through.
+    stepped_up_from_referral: str | None = None
 
 
 # Nobody on a contact was born this long before it: an older date of birth is a slip.
@@ -133,6 +136,9 @@ def read_contact(body: Any, now: datetime, go_live: date) -> ContactInput:
         if subject is not None:
             subjects.append(replace(subject, equality=equality))
     presenting_issues = _read_presenting_issues(reader, root.get("presenting_issues"))
+    stepped_up = root.get("stepped_up_from_referral")
+    if stepped_up is not None and not _is_uuid(stepped_up):
+        reader.fail("stepped_up_from_referral", "must be the id of an onward referral")
     if raw_subjects and not any(
         isinstance(s, dict) and s.get("role") == "child" for s in raw_subjects
     ):
@@ -147,7 +153,18 @@ def read_contact(body: Any, now: datetime, go_live: date) -> ContactInput:
         consent_reason=consent_reason,
         subjects=tuple(subjects),
         presenting_issues=presenting_issues,
+        stepped_up_from_referral=stepped_up,
     )
+
+
+def _is_uuid(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) > 40:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 MAX_PRESENTING_ISSUES = len(ISSUE_CODES)

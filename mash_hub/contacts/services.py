@@ -21,7 +21,7 @@ from mash_hub import firewall, runtime
 from mash_hub.authz.gate import Principal
 from mash_hub.contacts import corrections
 from mash_hub.contacts.equality import Equality
-from mash_hub.contacts.hooks import hooks
+from mash_hub.contacts.hooks import StepUpRefused, hooks
 from mash_hub.contacts.models import (
     RAG_RATINGS,
     Contact,
@@ -144,6 +144,8 @@ class ContactView:
     closed_at: datetime | None = None
     # Codes of the published list (mash_hub.presenting_issues), in list order.
     presenting_issues: tuple[str, ...] = ()
+    # A step-up from a receiving service: the earlier contact's (id, reference).
+    stepped_up_from: tuple[str, str] | None = None
 
 
 def next_reference(db: Session, year: int) -> str:
@@ -185,6 +187,12 @@ def create_contact(db: Session, principal: Principal, data: ContactInput) -> Con
             text=text,
         )
 
+    earlier: tuple[str, str] | None = None
+    if data.stepped_up_from_referral is not None:
+        step_up = hooks().stepped_up
+        if step_up is None:
+            raise StepUpRefused("this hub takes no step-ups")
+        earlier = step_up(db, principal, data.stepped_up_from_referral)
     referrer = json.dumps(data.referrer.as_document())
     contact = Contact(
         id=contact_id,
@@ -203,6 +211,11 @@ def create_contact(db: Session, principal: Principal, data: ContactInput) -> Con
         ),
         created_at=now,
         created_by=principal.id,
+        stepped_up_from_referral_id=(
+            uuid.UUID(data.stepped_up_from_referral) if earlier is not None else None
+        ),
+        stepped_up_from_contact_id=uuid.UUID(earlier[0]) if earlier is not None else None,
+        stepped_up_from_reference=earlier[1] if earlier is not None else None,
     )
     for position, subject in enumerate(data.subjects):
         subject_id = uuid.uuid4()
@@ -308,6 +321,11 @@ def get_contact_for(
         amendments=_amendment_views(db, contact, steps),
         access=opened.access,
         presenting_issues=in_list_order([row.issue_code for row in contact.presenting_issues]),
+        stepped_up_from=(
+            (str(contact.stepped_up_from_contact_id), contact.stepped_up_from_reference or "")
+            if contact.stepped_up_from_contact_id is not None
+            else None
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from mash_hub import db, runtime
 from mash_hub.authz import Permission, acting_principal, requires
 from mash_hub.contacts import amendments, services
+from mash_hub.contacts.hooks import StepUpRefused
 from mash_hub.contacts.schemas import read_contact
 from mash_hub.deadlines import RAG_RATINGS
 from mash_hub.http.body import json_body
@@ -31,7 +32,12 @@ def api_create() -> tuple[Response, int]:
         data = read_contact(json_body(), runtime.now(), runtime.settings().app.go_live_date)
     except ValidationFailed as failed:
         raise ApiError(422, "the contact has problems", fields=failed.fields) from failed
-    contact = services.create_contact(db.session(), acting_principal(), data)
+    try:
+        contact = services.create_contact(db.session(), acting_principal(), data)
+    except StepUpRefused as refused:
+        raise ApiError(
+            422, "the contact has problems", fields={"stepped_up_from_referral": str(refused)}
+        ) from refused
     return jsonify(
         {"id": str(contact.id), "reference": contact.reference, "status": contact.status}
     ), 201

@@ -33,6 +33,7 @@ from mash_hub.audit.services import EventDraft, record
 from mash_hub.authz.gate import Principal
 from mash_hub.authz.permissions import Role
 from mash_hub.contacts import corrections
+from mash_hub.contacts.hooks import StepUpRefused
 from mash_hub.contacts.models import Contact, ContactAmendment, ContactDecision, ContactSubject
 from mash_hub.errors import Conflict, NotFound
 from mash_hub.firewall import records
@@ -377,6 +378,29 @@ def get_referral_for(db: Session, principal: Principal, referral_id: str) -> Ref
         readable_until=referral.readable_until,
         criteria=_criteria(opened) if referral.criteria_sealed is not None else None,
     )
+
+
+def step_up_from(db: Session, principal: Principal, referral_id: str) -> tuple[str, str]:
+    """For a new contact stepped up to the MASH from the receiving service (recorded, like
+    every contact, by the MASH's own staff or systems: the hard line 6.1): the referral
+    must be one the recorder may read and the service accepted, so the family was with
+    it (read under its own decision, `referral:read`, audited). Returns the earlier
+    contact's (id, reference); StepUpRefused otherwise."""
+    try:
+        opened = records.open(
+            db,
+            principal,
+            OnwardReferral,
+            referral_id,
+            Action.REFERRAL_READ,
+            missing=ReferralNotFound,
+        )
+    except (ReferralNotFound, firewall.AccessDenied) as missing:
+        raise StepUpRefused("there is no onward referral with that id") from missing
+    referral = opened.record
+    if effective_status(referral, runtime.now()) != "accepted":
+        raise StepUpRefused("only a referral the service accepted can be stepped up from")
+    return str(referral.contact_id), referral.contact_reference
 
 
 def _criteria(opened: records.Opened[OnwardReferral]) -> dict[str, Any]:

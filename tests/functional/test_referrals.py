@@ -434,3 +434,63 @@ def test_without_a_recorded_check_the_referral_says_so(app, referred, team, clie
         client.get(f"/api/v1/referrals/{referral_id}", headers=reader).json["criteria_check"]
         is None
     )
+
+
+# --- step-up ---------------------------------------------------------------------------
+
+
+def _step_up(client, headers, referral_id):
+    import copy
+
+    body = copy.deepcopy(CONTACT)
+    body["source"] = {
+        "agency": "earlyhelp",
+        "referrer_name": "Jo Keyworker",
+        "referrer_role": "Family support worker",
+    }
+    body["concern"] = "Since the support began, the children have said they are afraid at home."
+    body["stepped_up_from_referral"] = referral_id
+    return client.post("/api/v1/contacts", json=body, headers=headers)
+
+
+def test_a_family_stepped_up_from_early_help_is_a_new_contact_linked_to_the_earlier_one(
+    app, client, make_client, referred, team, screening_api
+):
+    """Early help tells the MASH things have got worse; the MASH records the new contact
+    (contacts stay with the MASH's own staff and systems, hard line 6.1), naming the
+    referral the family came through."""
+    cid, referral_id = referred
+    # Not yet accepted: the family never reached the service, so no step-up through it.
+    early = _step_up(client, screening_api, referral_id)
+    assert early.status_code == 422
+    assert "accepted" in early.json["fields"]["stepped_up_from_referral"]
+    service = token(client, make_client, "earlyhelp", Scope.REFERRALS_READ, Scope.REFERRALS_WRITE)
+    accepted = client.post(
+        f"/api/v1/referrals/{referral_id}/decision",
+        json={"decision": "accepted", "reason": "Family support worker allocated"},
+        headers=service,
+    )
+    assert accepted.status_code == 200, accepted.json
+    made = _step_up(client, screening_api, referral_id)
+    assert made.status_code == 201, made.json
+    new_id = made.json["id"]
+
+    shown = client.get(f"/api/v1/contacts/{new_id}", headers=screening_api).json
+    assert shown["stepped_up_from"] == {"contact_id": cid, "reference": "MASH-2026-000001"}
+    assert shown["source"]["agency"] == "earlyhelp"
+    page = team["screener"].get(f"/contacts/{new_id}").text
+    assert "Stepped up to the MASH from early help" in page and "MASH-2026-000001" in page
+
+
+def test_a_step_up_through_an_unknown_or_unreadable_referral_is_refused(
+    client, make_client, referred, screening_api
+):
+    _cid, referral_id = referred
+    # Early help itself records no contact: that stays with the MASH (hard line 6.1).
+    service = token(client, make_client, "earlyhelp", Scope.CONTACTS_WRITE, Scope.REFERRALS_READ)
+    assert _step_up(client, service, referral_id).status_code == 403
+    unknown = _step_up(client, screening_api, str(uuid.uuid4()))
+    assert unknown.status_code == 422
+    assert "no onward referral" in unknown.json["fields"]["stepped_up_from_referral"]
+    bad = _step_up(client, screening_api, "not-an-id")
+    assert bad.status_code == 422 and "stepped_up_from_referral" in bad.json["fields"]

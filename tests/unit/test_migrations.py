@@ -12,7 +12,7 @@ from mash_hub.db import Base, alembic_config, make_engine
 
 def test_one_head_and_numbered_revisions():
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    assert script.get_heads() == ["0038"]
+    assert script.get_heads() == ["0039"]
     for revision in script.walk_revisions():
         assert revision.module.__file__.split("/")[-1].startswith(revision.revision + "_")
 
