@@ -149,6 +149,8 @@ class World:
                         data={
                             "decision_id": proposed.json["id"],
                             "verdict": "approved",
+                            # Early help is referred on to the receiving service.
+                            "referral_reason": "Family asked for help with routines",
                             "csrf_token": csrf_token(page.text),
                         },
                     )
@@ -197,8 +199,10 @@ BUDGETS = {
     # their earlier contacts are decided in the chronology's batch.
     # One more each since amendments during screening (#13, D8): the contact's amendments,
     # read with it (a partner's request reads the subjects' corrections).
-    "contact_api": (21, 25),
-    "contact_page": (31, 35),
+    # One more each since onward referrals (#15 item 4): the contact's referrals, each
+    # decided in one batch.
+    "contact_api": (22, 26),
+    "contact_page": (32, 36),
     "queue": (18, 22),
     "inbox_api": (6, 10),
     "inbox_page": (9, 13),
