@@ -383,3 +383,27 @@ def test_a_system_without_the_referral_scopes_is_refused(client, make_client, re
     partner = researcher(client, make_client, "earlyhelp")  # requests scopes only
     assert client.get("/api/v1/referrals", headers=partner).status_code == 403
     assert client.get(f"/api/v1/referrals/{referral_id}", headers=partner).status_code == 403
+
+
+def test_a_closed_contact_still_shows_its_referral_read_only(app, clock, referred, team):
+    """Once the referrer is told the contact closes; its page, read only under
+    contact:review, still shows where the family went and what became of it."""
+    cid, _referral_id = referred
+    path = f"/contacts/{cid}/decision"
+    told = clock.now()
+    acknowledged = team["screener"].post_form(
+        f"/contacts/{cid}/acknowledgement",
+        {
+            "method": "phone",
+            "told_date": told.strftime("%d/%m/%Y"),
+            "told_time": told.strftime("%H:%M"),
+        },
+        page=path,
+    )
+    assert acknowledged.status_code == 302, acknowledged.text
+    page = team["manager"].get(f"/contacts/{cid}")
+    assert page.status_code == 200
+    assert 'id="read-only"' in page.text
+    assert "Onward referrals" in page.text and REASON in page.text
+    reads = _events(app, action="referral:read", actor_id=str(team["manager"].account.user_id))
+    assert reads and {(e.decision, e.clauses) for e in reads} == {("allow", "4.2")}
