@@ -407,3 +407,21 @@ def test_a_closed_contact_still_shows_its_referral_read_only(app, clock, referre
     assert "Onward referrals" in page.text and REASON in page.text
     reads = _events(app, action="referral:read", actor_id=str(team["manager"].account.user_id))
     assert reads and {(e.decision, e.clauses) for e in reads} == {("allow", "4.2")}
+
+
+def test_the_mash_is_not_offered_early_help_as_an_agency_to_ask(
+    client, make_client, app, team, screening_api
+):
+    """Early help takes referrals, not information requests: the "Ask an agency" form does
+    not offer it (its agreement has no request clauses, so a request would be refused)."""
+    cid = _contact_with_health_answer(client, make_client, app, screening_api)
+    page = team["screener"].get(f"/contacts/{cid}/requests/new")
+    assert page.status_code == 200
+    assert 'value="health"' in page.text
+    assert 'value="earlyhelp"' not in page.text
+    asked = client.post(
+        f"/api/v1/contacts/{cid}/requests",
+        json={"agency": "earlyhelp", "question": "Known to you?"},
+        headers=screening_api,
+    )
+    assert asked.status_code == 409
