@@ -14,6 +14,9 @@ class AgencyInfo:
     code: str
     name: str
     mash_core: bool
+    # Whether the MASH sends it information requests (a receiving service such as early
+    # help takes referrals instead, under an agreement that has no request clauses).
+    answers_requests: bool = True
 
 
 AGENCIES: tuple[AgencyInfo, ...] = (
@@ -25,7 +28,7 @@ AGENCIES: tuple[AgencyInfo, ...] = (
     AgencyInfo("housing", "Housing", False),
     AgencyInfo("yos", "Youth offending service", False),
     # A receiving service: the MASH steps families down to it (issue #15 item 4).
-    AgencyInfo("earlyhelp", "Early Help Family Support", False),
+    AgencyInfo("earlyhelp", "Early Help Family Support", False, answers_requests=False),
 )
 AGENCY_CODES = tuple(a.code for a in AGENCIES)
 

@@ -82,7 +82,11 @@ class SendRequestForm(FlaskForm):
         # mis-send (#13, usability review m15).
         choices={
             "": "Choose an agency",
-            **{agency.code: agency.name for agency in AGENCIES if not agency.mash_core},
+            **{
+                agency.code: agency.name
+                for agency in AGENCIES
+                if not agency.mash_core and agency.answers_requests
+            },
         },
         validators=[InputRequired(message="Choose the agency to ask")],
     )

@@ -98,7 +98,9 @@ def test_scope_that_allows_it_lists_the_agencies(client, make_client):
     response = client.get("/api/v1/agencies", headers=bearer(token))
     assert response.status_code == 200
     codes = [a["code"] for a in response.json["agencies"]]
-    assert codes == sorted(["csc", "police", "health", "education", "probation", "housing", "yos"])
+    assert codes == sorted(
+        ["csc", "police", "health", "education", "probation", "housing", "yos", "earlyhelp"]
+    )
     assert response.json["next_cursor"] is None
 
 

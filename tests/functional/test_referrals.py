@@ -494,3 +494,45 @@ def test_a_step_up_through_an_unknown_or_unreadable_referral_is_refused(
     assert "no onward referral" in unknown.json["fields"]["stepped_up_from_referral"]
     bad = _step_up(client, screening_api, "not-an-id")
     assert bad.status_code == 422 and "stepped_up_from_referral" in bad.json["fields"]
+
+
+def test_a_closed_contact_still_shows_its_referral_read_only(app, clock, referred, team):
+    """Once the referrer is told the contact closes; its page, read only under
+    contact:review, still shows where the family went and what became of it."""
+    cid, _referral_id = referred
+    path = f"/contacts/{cid}/decision"
+    told = clock.now()
+    acknowledged = team["screener"].post_form(
+        f"/contacts/{cid}/acknowledgement",
+        {
+            "method": "phone",
+            "told_date": told.strftime("%d/%m/%Y"),
+            "told_time": told.strftime("%H:%M"),
+        },
+        page=path,
+    )
+    assert acknowledged.status_code == 302, acknowledged.text
+    page = team["manager"].get(f"/contacts/{cid}")
+    assert page.status_code == 200
+    assert 'id="read-only"' in page.text
+    assert "Onward referrals" in page.text and REASON in page.text
+    reads = _events(app, action="referral:read", actor_id=str(team["manager"].account.user_id))
+    assert reads and {(e.decision, e.clauses) for e in reads} == {("allow", "4.2")}
+
+
+def test_the_mash_is_not_offered_early_help_as_an_agency_to_ask(
+    client, make_client, app, team, screening_api
+):
+    """Early help takes referrals, not information requests: the "Ask an agency" form does
+    not offer it (its agreement has no request clauses, so a request would be refused)."""
+    cid = _contact_with_health_answer(client, make_client, app, screening_api)
+    page = team["screener"].get(f"/contacts/{cid}/requests/new")
+    assert page.status_code == 200
+    assert 'value="health"' in page.text
+    assert 'value="earlyhelp"' not in page.text
+    asked = client.post(
+        f"/api/v1/contacts/{cid}/requests",
+        json={"agency": "earlyhelp", "question": "Known to you?"},
+        headers=screening_api,
+    )
+    assert asked.status_code == 409

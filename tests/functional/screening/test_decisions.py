@@ -77,7 +77,13 @@ def test_propose_approve_and_tell_the_referrer(
     assert "Child and family assessment (s17)" in queue
 
     approved = manager.post_form(
-        f"{path}/review", {"decision_id": pending_id(app), "verdict": "approved"}, page=path
+        f"{path}/review",
+        {
+            "decision_id": pending_id(app),
+            "verdict": "approved",
+            "referral_reason": "Help with routines",
+        },
+        page=path,
     )
     assert approved.status_code == 302
     assert contact_status(app) == "decided"
@@ -161,7 +167,13 @@ def test_a_screener_cannot_approve(app, client, api, screener, person, contact_i
     screener.post_form(path, {"outcome": "signpost", "rationale": "Universal services"})
     other = person(Role.SCREENER, "csc")
     refused = other.post_form(
-        f"{path}/review", {"decision_id": pending_id(app), "verdict": "approved"}, page=path
+        f"{path}/review",
+        {
+            "decision_id": pending_id(app),
+            "verdict": "approved",
+            "referral_reason": "Help with routines",
+        },
+        page=path,
     )
     assert refused.status_code == 403
     assert contact_status(app) == "in_progress"
@@ -172,7 +184,13 @@ def test_a_manager_cannot_approve_their_own_proposal(app, client, api, manager, 
     path = f"/contacts/{contact_id}/decision"
     manager.post_form(path, {"outcome": "signpost", "rationale": "Universal services"})
     refused = manager.post_form(
-        f"{path}/review", {"decision_id": pending_id(app), "verdict": "approved"}, page=path
+        f"{path}/review",
+        {
+            "decision_id": pending_id(app),
+            "verdict": "approved",
+            "referral_reason": "Help with routines",
+        },
+        page=path,
     )
     assert refused.status_code == 200
     assert "Another manager must sign off" in refused.text
@@ -261,7 +279,13 @@ def test_decisions_and_reviews_cannot_be_edited(app, client, api, screener, mana
     path = f"/contacts/{contact_id}/decision"
     screener.post_form(path, {"outcome": "signpost", "rationale": "Universal services"})
     manager.post_form(
-        f"{path}/review", {"decision_id": pending_id(app), "verdict": "approved"}, page=path
+        f"{path}/review",
+        {
+            "decision_id": pending_id(app),
+            "verdict": "approved",
+            "referral_reason": "Help with routines",
+        },
+        page=path,
     )
     database: Database = app.extensions["mash.db"]
     for model, column, value in (

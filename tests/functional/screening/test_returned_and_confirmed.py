@@ -82,7 +82,13 @@ def test_each_decision_step_ends_in_a_success_banner_shown_once(
     clock.advance(timedelta(minutes=5))
     screener.post_form(path, {"outcome": "early_help", "rationale": "Support again"})
     approved = manager.post_form(
-        f"{path}/review", {"decision_id": pending_id(app), "verdict": "approved"}, page=path
+        f"{path}/review",
+        {
+            "decision_id": pending_id(app),
+            "verdict": "approved",
+            "referral_reason": "Help with routines",
+        },
+        page=path,
     )
     banner = manager.get(approved.headers["Location"]).text
     assert "Decision signed off" in banner and "the referrer must be told" in banner

@@ -41,9 +41,7 @@ def test_shipped_register_has_a_core_agreement_and_one_per_partner(policies_copy
         assert agreement.in_force_from <= agreement.review_by <= agreement.in_force_until
     # The receiving service's agreement sends it the family, never the MASH's case content.
     early_help = register.agreements["ISA-MASH-EARLYHELP"]
-    assert "Children Act 2004 s10 (co-operation to improve the well-being of children)" in (
-        early_help.lawful_bases
-    )
+    assert "Children Act 2004 s10 (co-operation to improve well-being)" in (early_help.lawful_bases)
     assert "never sends the concern narrative" in early_help.clauses["3.1"]
     assert [a.id for a in register.for_agency("health")] == ["ISA-MASH-HEALTH"]
     assert len(register.for_agency("csc")) == len(register.for_agency("police")) == 7
