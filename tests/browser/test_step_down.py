@@ -33,6 +33,7 @@ def test_a_family_is_stepped_down_and_early_help_accepts_the_referral(live_hub, 
     page.get_by_label("Source agency").select_option("education")
     page.get_by_label("Referrer's name").fill("Ms Priya Shah")
     page.get_by_label("The concern").fill(CONCERN)
+    page.get_by_label("Poor or inconsistent parenting", exact=True).check()
     page.get_by_label("Given", exact=True).check()
     page.get_by_label("Role", exact=True).select_option("child")
     page.get_by_label("Given name").fill("Lily")
