@@ -52,7 +52,11 @@ def test_killed_workers_lose_only_their_own_calls(tmp_path: Path, clean_database
         stop.set()
         for driver in drivers:
             driver.join(timeout=60)
-        assert len(hub.workers()) == 2  # replaced
+        # Replaced: a new worker builds the app first, which takes a while on a busy machine.
+        deadline = time.monotonic() + 60
+        while len(hub.workers()) != 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(hub.workers()) == 2
     assert others == []  # no error answers: a call either succeeded or was cut off
     assert len(cut_off) <= 3 and len(answered) > 10, (len(cut_off), len(answered))
     check_whole(clean_database, answered, cut_off)
