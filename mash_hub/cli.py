@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,8 +124,15 @@ def serve(
 
     # Every worker counts for /metrics in files of this run's own: set before the app,
     # and so the metrics library, loads (it reads the setting once, when imported).
-    metrics_dir = Path(hub.settings.app.instance_path) / "metrics"
-    metrics_dir.mkdir(parents=True, exist_ok=True)
+    # Off the database's disk (memory, by default): see [metrics] directory.
+    metrics_dir = hub.settings.metrics.directory_for(hub.settings.app.instance_path)
+    metrics_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    held = metrics_dir.lstat()
+    if stat.S_ISLNK(held.st_mode) or held.st_uid != os.getuid() or held.st_mode & 0o022:
+        # A shared folder (/dev/shm) where someone else made the name first.
+        raise click.ClickException(
+            f"{metrics_dir} is not this user's own folder: remove it, or set [metrics] directory"
+        )
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()  # an earlier run's counts
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
@@ -132,15 +140,23 @@ def serve(
     # fails now, with one line.
     app = hub.app
     click.echo(f"MASH Hub on http://{host}:{port} ({hub.settings.app.mode} mode)")
-    server.serve(
-        app,
-        host=host,
-        port=port,
-        workers=workers,
-        threads=threads,
-        timeout=timeout,
-        read_timeout=read_timeout,
-    )
+    master = os.getpid()
+    try:
+        server.serve(
+            app,
+            host=host,
+            port=port,
+            workers=workers,
+            threads=threads,
+            timeout=timeout,
+            read_timeout=read_timeout,
+        )
+    finally:
+        # A worker leaving passes through here too (it was forked inside serve): only the
+        # master, once the server has stopped, gives the memory back.
+        if os.getpid() == master:
+            for counts in metrics_dir.glob("*.db"):
+                counts.unlink(missing_ok=True)
 
 
 @cli.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import os
 import re
 import tomllib
@@ -342,6 +343,21 @@ class MetricsSettings:
     # The bearer token a Prometheus scraper sends to GET /metrics (at least 32 characters,
     # from the environment: MASH_METRICS__TOKEN). Empty: /metrics is off (404).
     token: str = ""
+    # Where each worker of `mash-hub serve` keeps its counts, in memory-mapped files. Empty:
+    # a folder of this instance's own in /dev/shm (memory), or <instance_path>/metrics
+    # where there is no /dev/shm. Keep it off the database's disk: a worker that touches a
+    # mapped page of a full filesystem is killed (SIGBUS), so a full disk would stop every
+    # worker rather than fail its calls (fault review, scenario 10).
+    directory: str = ""
+
+    def directory_for(self, instance_path: str) -> Path:
+        if self.directory:
+            return Path(self.directory)
+        shm = Path("/dev/shm")  # noqa: S108 - a folder of our own, made 0700
+        if shm.is_dir() and os.access(shm, os.W_OK):
+            instance = str(Path(instance_path).resolve()).encode()
+            return shm / f"mash-hub-metrics-{hashlib.sha256(instance).hexdigest()[:16]}"
+        return Path(instance_path) / "metrics"
 
 
 METRICS_TOKEN_MIN = 32

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from tests.audit_trail import write_events
 from tests.conftest import make_settings
 from tests.faults.load import token as served_token
 from tests.functional.test_contacts_api import CONTACT, token
-from tests.served import run_command, served
+from tests.served import hub_env, run_command, served
 
 TOKEN = "m" * 40
 SCRAPE = {"Authorization": f"Bearer {TOKEN}"}
@@ -143,7 +145,11 @@ def test_two_workers_counts_are_summed(tmp_path: Path, clean_database: str) -> N
     run_command(tmp_path, clean_database, "demo", "--no-cases")
     credentials = json.loads((tmp_path / "instance" / "demo-credentials.json").read_text())
     police = next(c for c in credentials["clients"] if c["agency"] == "police")
-    with served(tmp_path, clean_database, workers=2, MASH_METRICS__TOKEN=TOKEN) as hub:
+    counts = tmp_path / "counts"
+    with served(
+        tmp_path, clean_database, workers=2, MASH_METRICS__TOKEN=TOKEN,
+        MASH_METRICS__DIRECTORY=str(counts),
+    ) as hub:  # fmt: skip
         hub.get("/healthz")
         served_token(hub, police)
         for _ in range(29):
@@ -151,7 +157,7 @@ def test_two_workers_counts_are_summed(tmp_path: Path, clean_database: str) -> N
         answer, body = hub.get("/metrics", **SCRAPE)
         assert answer.status == 200
         text = body.decode()
-        pids = {p.stem.rsplit("_", 1)[-1] for p in (tmp_path / "instance" / "metrics").glob("*.db")}
+        pids = {p.stem.rsplit("_", 1)[-1] for p in counts.glob("*.db")}
     assert value(
         text, "mash_http_requests_total", endpoint="operations.healthz", method="GET",
         status="200",
@@ -161,6 +167,7 @@ def test_two_workers_counts_are_summed(tmp_path: Path, clean_database: str) -> N
         status="200",
     ) == 1  # fmt: skip
     assert len(pids) >= 2, pids  # both workers counted, each in its own file
+    assert not list(counts.glob("*.db"))  # given back when the server stopped
 
 
 def test_the_outbox_depth_is_read_when_scraped(app, client):
@@ -187,3 +194,22 @@ def test_the_outbox_depth_is_read_when_scraped(app, client):
     # No researcher or mailbox in health here: the event once for health's systems.
     assert value(text, "mash_outbox_messages", state="queued") == 1
     assert value(text, "mash_outbox_messages", state="dead") == 0
+
+
+def test_a_counts_folder_others_can_write_is_refused(tmp_path: Path, clean_database: str) -> None:
+    """The default folder is in /dev/shm, shared by every user of the machine: one made
+    first by someone else (or opened to them) is not used to hold the workers' counts."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    done = subprocess.run(  # noqa: S603 - our own command
+        [sys.executable, "-m", "mash_hub", "serve", "--port", "1"],
+        cwd=tmp_path,
+        env=hub_env(tmp_path, clean_database, MASH_METRICS__DIRECTORY=str(shared)),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert f"{shared} is not this user's own folder" in done.stderr

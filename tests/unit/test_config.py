@@ -14,6 +14,7 @@ from mash_hub.config import (
     DEVELOPMENT_SECRET_KEY,
     ConfigError,
     Duration,
+    MetricsSettings,
     load_settings,
 )
 
@@ -278,3 +279,18 @@ def test_referral_receivers_are_outcomes_and_receiving_agencies(tmp_path):
         path.write_text(f"[referrals.receivers]\n{bad}\n")
         with pytest.raises(ConfigError, match=message):
             load_settings(path, environ={})
+
+
+def test_the_workers_counts_stay_off_the_instances_disk(tmp_path: Path) -> None:
+    """A full data disk must not kill workers through their memory-mapped counts (fault
+    review, scenario 10): by default they live in memory, a folder per instance."""
+    settings = MetricsSettings()
+    one = settings.directory_for(str(tmp_path / "one"))
+    shm = Path("/dev/shm")  # noqa: S108 - where the hub is expected to put them
+    if shm.is_dir():
+        assert one.parent == shm
+        assert one != settings.directory_for(str(tmp_path / "two"))
+        assert one == settings.directory_for(str(tmp_path / "one"))
+    else:
+        assert one == tmp_path / "one" / "metrics"
+    assert MetricsSettings(directory=str(tmp_path / "m")).directory_for("x") == tmp_path / "m"
