@@ -4,7 +4,6 @@ worker is replaced and the rest of the hub never notices."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -33,7 +32,7 @@ def test_killed_workers_lose_only_their_own_calls(tmp_path: Path, clean_database
             while not stop.is_set():
                 try:
                     status, body = intake(hub, bearer, n)
-                except (http.client.RemoteDisconnected, ConnectionResetError):
+                except ConnectionError:  # reset, refused half-way, or closed unanswered
                     cut_off.add(n)
                 else:
                     if status == 201:
@@ -58,7 +57,8 @@ def test_killed_workers_lose_only_their_own_calls(tmp_path: Path, clean_database
             time.sleep(0.2)
         assert len(hub.workers()) == 2
     assert others == []  # no error answers: a call either succeeded or was cut off
-    assert len(cut_off) <= 3 and len(answered) > 10, (len(cut_off), len(answered))
+    # A worker serves both drivers at once (threads): each kill may cut one call of each.
+    assert len(cut_off) <= 3 * len(drivers) and len(answered) > 10, (len(cut_off), len(answered))
     check_whole(clean_database, answered, cut_off)
     run_command(tmp_path, clean_database, "audit", "seal")
     assert run_command(tmp_path, clean_database, "audit", "verify").startswith("OK")
