@@ -27,6 +27,8 @@ non-2xx. Exit 1 if a target is missed.
 from __future__ import annotations
 
 import argparse
+import calendar
+import itertools
 import json
 import os
 import re
@@ -39,7 +41,17 @@ import time
 from pathlib import Path
 
 import psycopg
-from served_hub import CONTACT, call, free_port, token, wait_up
+from served_hub import (
+    BIRTH_DAYS,
+    BIRTHS_FROM,
+    CONTACT,
+    FAMILY_NAMES,
+    call,
+    contact_about,
+    free_port,
+    token,
+    wait_up,
+)
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,8 +59,16 @@ TARGETS = {"read": 0.50, "mixed": 0.30}
 METRICS_TOKEN = "bench-" + "t" * 40
 APP_ROLE = "mash_bench_app"
 WRK_SCRIPT = """
-local requests = {}
-local n = 0
+-- One request a line of the plan (method, path, token, body). An intake's body names its
+-- child by @FAMILY@, @DOB@ and @ADDRESS@: each intake is about a child of its own (number
+-- base + the thread's count), as at a real front door, not one child again and again.
+local requests, templates = {}, {}
+local n, made, threads = 0, 0, 0
+local families = {__FAMILIES__}
+function setup(thread)
+  threads = threads + 1
+  thread:set("first", threads)
+end
 function init(args)
   local f = io.open(args[1], "r")
   for line in f:lines() do
@@ -57,13 +77,29 @@ function init(args)
     if auth ~= "" then headers["Authorization"] = "Bearer " .. auth end
     if body ~= "" then headers["Content-Type"] = "application/json" else body = nil end
     table.insert(requests, wrk.format(method, path, headers, body))
+    if body ~= nil and body:find("@DOB@", 1, true) then
+      templates[#requests] = {method, path, headers, body}
+    else
+      templates[#requests] = false
+    end
   end
   f:close()
+  base = tonumber(args[2])
   n = math.random(#requests)
 end
 function request()
   n = n % #requests + 1
-  return requests[n]
+  local t = templates[n]
+  if not t then return requests[n] end
+  made = made + 1
+  local k = base + made * 2 + (first or 1)
+  local days = k % __BIRTH_DAYS__
+  local family = families[math.floor(k / __BIRTH_DAYS__) % #families + 1]
+  local dob = os.date("!%Y-%m-%d", __BIRTHS_FROM__ + days * 86400)
+  local street = families[math.floor(k / 997) % #families + 1]
+  local home = string.format("%d %s Road", k % 997 + 1, street)
+  local body = t[4]:gsub("@DOB@", dob):gsub("@FAMILY@", family):gsub("@ADDRESS@", home)
+  return wrk.format(t[1], t[2], t[3], body)
 end
 done = function(summary, latency, requests)
   local codes = summary.errors
@@ -158,8 +194,11 @@ def _seed(port: int, tokens: dict[str, str], contacts: int) -> tuple[list[str], 
     police = {"Authorization": f"Bearer {tokens['police']}", "Content-Type": "application/json"}
     ids, requests = [], []
     for n in range(contacts):
+        # One contact in five is about the child of the one before: a repeat contact, which
+        # the read then warns of (a chronology of two).
+        about = contact_about(n - 1 if n % 5 == 4 else n)
         status, _headers, body = call(
-            port, "POST", "/api/v1/contacts", json.dumps(CONTACT).encode(), police
+            port, "POST", "/api/v1/contacts", json.dumps(about).encode(), police
         )
         assert status == 201, body
         ids.append(json.loads(body)["id"])
@@ -183,7 +222,16 @@ def _plan(workload: str, tokens: dict[str, str], ids: list[str], requests: list[
     read = [f"GET\t/api/v1/contacts/{i}\t{tokens['police']}\t" for i in ids]
     if workload == "read":
         return "\n".join(read) + "\n"
-    intake = f"POST\t/api/v1/contacts\t{tokens['police']}\t{json.dumps(CONTACT)}"
+    child = {
+        **CONTACT["subjects"][0],
+        "family_name": "@FAMILY@",
+        "date_of_birth": "@DOB@",
+        "address": "@ADDRESS@",
+    }
+    intake = (
+        f"POST\t/api/v1/contacts\t{tokens['police']}\t"
+        f"{json.dumps({**CONTACT, 'subjects': [child]})}"
+    )
     lines: list[str] = []
     for n in range(200):
         slot = n % 20
@@ -204,10 +252,17 @@ def _plan(workload: str, tokens: dict[str, str], ids: list[str], requests: list[
     return "\n".join(lines) + "\n"
 
 
+RUNS = itertools.count()
+
+
 def _wrk(port: int, plan: Path, script: Path, duration: float, connections: int) -> dict:
+    # Each run's intakes are about children of its own (numbers from `first`, past the
+    # seeded ones), so no child piles up contacts over the runs.
+    first = 1000 + next(RUNS) * 30000
     done = subprocess.run(  # noqa: S603 - wrk, fixed arguments
         [str(shutil.which("wrk")), "-t", "2", "-c", str(connections), "-d", f"{duration:.0f}s",
-         "--latency", "-s", str(script), f"http://127.0.0.1:{port}", "--", str(plan)],
+         "--latency", "-s", str(script), f"http://127.0.0.1:{port}", "--", str(plan),
+         str(first)],
         capture_output=True, text=True, check=False, timeout=duration + 120,
     )  # fmt: skip
     found = re.search(r"RESULT (\d+) ([\d.]+) (\d+) (\d+) (\d+) (\d+) (\d+)", done.stdout)
@@ -289,7 +344,11 @@ def _run(bench: Bench, workdir: Path, args: argparse.Namespace) -> int:
         tokens = {name: token(hub_port, client) for name, client in creds.items()}
         ids, requests = _seed(hub_port, tokens, args.contacts)
         script = workdir / "plan.lua"
-        script.write_text(WRK_SCRIPT)
+        script.write_text(
+            WRK_SCRIPT.replace("__FAMILIES__", ", ".join(f'"{name}"' for name in FAMILY_NAMES))
+            .replace("__BIRTH_DAYS__", str(BIRTH_DAYS))
+            .replace("__BIRTHS_FROM__", str(calendar.timegm(BIRTHS_FROM.timetuple())))
+        )
         plans = {}
         for workload in ("read", "mixed"):
             plans[workload] = workdir / f"{workload}.tsv"

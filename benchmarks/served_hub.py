@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from base64 import b64encode
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 CONTACT = {
@@ -25,6 +26,41 @@ CONTACT = {
          "date_of_birth": "2015-04-02", "address": "1 High St"},
     ],
 }  # fmt: skip
+
+
+FAMILY_NAMES = (
+    "Adams", "Baker", "Clarke", "Davies", "Evans", "Foster", "Green", "Hughes", "Iqbal",
+    "Jones", "Khan", "Lewis", "Morgan", "Nowak", "Owen", "Patel", "Quinn", "Roberts",
+    "Shah", "Taylor", "Usman", "Vaughan", "Walker", "Young",
+)  # fmt: skip
+BIRTHS_FROM = date(2008, 1, 1)
+BIRTH_DAYS = 17 * 365  # children up to 17
+
+
+def child(n: int) -> tuple[str, str]:
+    """The family name and date of birth of invented child number n: distinct for the first
+    24 x 17 x 365 numbers, so contacts about different numbers are about different children."""
+    born = BIRTHS_FROM + timedelta(days=n % BIRTH_DAYS)
+    return FAMILY_NAMES[(n // BIRTH_DAYS) % len(FAMILY_NAMES)], born.isoformat()
+
+
+def address(n: int) -> str:
+    """Invented child number n's home: one house in a thousand streets' worth, so that
+    households do not all share one address (which makes every contact a possible repeat
+    of every other, as a refuge's or a children's home's would)."""
+    return f"{n % 997 + 1} {FAMILY_NAMES[(n // 997) % len(FAMILY_NAMES)]} Road"
+
+
+def contact_about(n: int) -> dict:
+    """CONTACT, about invented child number n."""
+    family_name, date_of_birth = child(n)
+    subject = {
+        **CONTACT["subjects"][0],
+        "family_name": family_name,
+        "date_of_birth": date_of_birth,
+        "address": address(n),
+    }
+    return {**CONTACT, "subjects": [subject]}
 
 
 def free_port() -> int:
