@@ -43,6 +43,7 @@ from pathlib import Path
 import psycopg
 from served_hub import (
     BIRTH_DAYS,
+    BIRTH_STRIDE,
     BIRTHS_FROM,
     CONTACT,
     FAMILY_NAMES,
@@ -93,7 +94,7 @@ function request()
   if not t then return requests[n] end
   made = made + 1
   local k = base + made * 2 + (first or 1)
-  local days = k % __BIRTH_DAYS__
+  local days = k * __BIRTH_STRIDE__ % __BIRTH_DAYS__
   local family = families[math.floor(k / __BIRTH_DAYS__) % #families + 1]
   local dob = os.date("!%Y-%m-%d", __BIRTHS_FROM__ + days * 86400)
   local street = families[math.floor(k / 997) % #families + 1]
@@ -347,6 +348,7 @@ def _run(bench: Bench, workdir: Path, args: argparse.Namespace) -> int:
         script.write_text(
             WRK_SCRIPT.replace("__FAMILIES__", ", ".join(f'"{name}"' for name in FAMILY_NAMES))
             .replace("__BIRTH_DAYS__", str(BIRTH_DAYS))
+            .replace("__BIRTH_STRIDE__", str(BIRTH_STRIDE))
             .replace("__BIRTHS_FROM__", str(calendar.timegm(BIRTHS_FROM.timetuple())))
         )
         plans = {}

@@ -37,10 +37,14 @@ BIRTHS_FROM = date(2008, 1, 1)
 BIRTH_DAYS = 17 * 365  # children up to 17
 
 
+BIRTH_STRIDE = 389  # prime, so n -> n * 389 mod BIRTH_DAYS visits every day once
+
+
 def child(n: int) -> tuple[str, str]:
     """The family name and date of birth of invented child number n: distinct for the first
-    24 x 17 x 365 numbers, so contacts about different numbers are about different children."""
-    born = BIRTHS_FROM + timedelta(days=n % BIRTH_DAYS)
+    24 x 17 x 365 numbers, and children numbered one apart are born more than a year apart
+    (the person register takes the same name born a day apart for a close match)."""
+    born = BIRTHS_FROM + timedelta(days=n * BIRTH_STRIDE % BIRTH_DAYS)
     return FAMILY_NAMES[(n // BIRTH_DAYS) % len(FAMILY_NAMES)], born.isoformat()
 
 
