@@ -6,6 +6,8 @@ owns the unit of work commits once at the end, or rolls everything back.
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,9 +18,11 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import current_app, g, has_request_context
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +103,10 @@ def _discard_stale_sessions(context: ExceptionContext) -> None:
         context.is_disconnect = True
 
 
+def _note_opened(_dbapi: Any, record: ConnectionPoolEntry) -> None:
+    record.info["opened"] = time.monotonic()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -135,9 +143,50 @@ class Database:
 
     def __init__(self, url: str, echo: bool = False) -> None:
         self.url = url
+        self.echo = echo
         self.engine = make_engine(url, echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessionmaker, "after_begin", _scope_transaction)
+        self._counting: tuple[int, Engine] | None = None
+        # Pooled sessions opened before the counting pool found the database's sessions
+        # stale are not handed out again (see _stale_counting_session).
+        self._stale_before = 0.0
+        self._limits: dict[str, str] = {}  # PostgreSQL settings of every session
+        if self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "connect", _note_opened)
+            event.listen(self.engine, "checkout", self._refuse_stale)
+
+    @contextmanager
+    def counting(self) -> Iterator[Connection]:
+        """A connection for a counter of no agency's data (an API client's calls in the
+        current window), each statement committed on its own at once, without waiting for
+        the disk. On PostgreSQL that is one round trip a statement on a small pool of its
+        own (autocommit, synchronous_commit off: a crash may lose the last few counts),
+        where a transaction of its own took five; on SQLite, a transaction."""
+        if self.engine.dialect.name != "postgresql":
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        if self._counting is None or self._counting[0] != os.getpid():
+            # Made in the process that uses it: a forked worker never shares its sockets.
+            engine = create_engine(
+                make_url(self.url),
+                echo=self.echo,
+                pool_pre_ping=True,  # as the main pool: a restarted database is met
+                pool_size=2,  # held for one statement at a time
+                max_overflow=8,
+                isolation_level="AUTOCOMMIT",
+                connect_args={
+                    "options": " ".join(
+                        f"-c {name}={value}"
+                        for name, value in {**self._limits, "synchronous_commit": "off"}.items()
+                    )
+                },
+            )
+            event.listen(engine, "handle_error", self._stale_counting_session)
+            self._counting = (os.getpid(), engine)
+        with self._counting[1].connect() as connection:
+            yield connection
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -156,8 +205,43 @@ class Database:
         finally:
             session.close()
 
+    def bound_waits(self, seconds: int) -> None:
+        """Every PostgreSQL session opened from now on ends a statement, or a wait for a
+        lock, after `seconds` (a served worker's timeout)."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        milliseconds = str(max(1, seconds) * 1000)
+        first = not self._limits
+        self._limits = {"statement_timeout": milliseconds, "lock_timeout": milliseconds}
+        if first:
+            event.listen(self.engine, "connect", self._apply_limits)
+        self._counting = None  # made again, with them
+
+    def _apply_limits(self, dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            for name, value in self._limits.items():
+                cursor.execute(f"SET {name} = {int(value)}")
+        dbapi_connection.commit()
+
+    def _stale_counting_session(self, context: ExceptionContext) -> None:
+        """A counting session found stale (the database read-only, or ending sessions): so
+        are the main pool's, opened under the same setting, though a request that stops
+        at the count never uses them to find out. The counting pool starts afresh (the
+        error says so); the main pool's sessions are opened again as they are next taken,
+        including the one the failing request holds."""
+        _discard_stale_sessions(context)
+        if context.is_disconnect:
+            self._stale_before = time.monotonic()
+
+    def _refuse_stale(self, _dbapi: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if record.info.get("opened", 0.0) < self._stale_before:
+            raise DisconnectionError("opened before the database's sessions were stale")
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._counting is not None and self._counting[0] == os.getpid():
+            self._counting[1].dispose()
+        self._counting = None
 
 
 def database() -> Database:

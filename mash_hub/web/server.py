@@ -23,7 +23,6 @@ from flask import Flask
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.http import wsgi
-from sqlalchemy import event
 
 from mash_hub.web.worker import HubWorker, write_error
 
@@ -103,17 +102,7 @@ def _bounded_statements(app: Flask, seconds: int) -> None:
     """Every PostgreSQL session the served app opens ends a statement, or a wait for a
     lock, after `seconds`: a thread is never held by the database for longer (the
     synchronous worker was killed instead, and its client got gunicorn's page)."""
-    engine = app.extensions["mash.db"].engine
-    if engine.dialect.name != "postgresql":
-        return
-    milliseconds = max(1, seconds) * 1000
-
-    @event.listens_for(engine, "connect")
-    def _limit(dbapi_connection: Any, _record: Any) -> None:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(f"SET statement_timeout = {milliseconds}")
-            cursor.execute(f"SET lock_timeout = {milliseconds}")
-        dbapi_connection.commit()
+    app.extensions["mash.db"].bound_waits(seconds)
 
 
 def serve(
