@@ -7,6 +7,7 @@ owns the unit of work commits once at the end, or rolls everything back.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -148,6 +149,7 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessionmaker, "after_begin", _scope_transaction)
         self._counting: tuple[int, Engine] | None = None
+        self._counting_lock = threading.Lock()
         # Pooled sessions opened before the counting pool found the database's sessions
         # stale are not handed out again (see _stale_counting_session).
         self._stale_before = 0.0
@@ -167,25 +169,7 @@ class Database:
             with self.engine.begin() as connection:
                 yield connection
             return
-        if self._counting is None or self._counting[0] != os.getpid():
-            # Made in the process that uses it: a forked worker never shares its sockets.
-            engine = create_engine(
-                make_url(self.url),
-                echo=self.echo,
-                pool_pre_ping=True,  # as the main pool: a restarted database is met
-                pool_size=2,  # held for one statement at a time
-                max_overflow=8,
-                isolation_level="AUTOCOMMIT",
-                connect_args={
-                    "options": " ".join(
-                        f"-c {name}={value}"
-                        for name, value in {**self._limits, "synchronous_commit": "off"}.items()
-                    )
-                },
-            )
-            event.listen(engine, "handle_error", self._stale_counting_session)
-            self._counting = (os.getpid(), engine)
-        with self._counting[1].connect() as connection:
+        with self._counting_engine().connect() as connection:
             yield connection
 
     @contextmanager
@@ -204,6 +188,28 @@ class Database:
             raise
         finally:
             session.close()
+
+    def _counting_engine(self) -> Engine:
+        with self._counting_lock:  # a worker's threads make one between them
+            if self._counting is None or self._counting[0] != os.getpid():
+                # Made in the process that uses it: a forked worker never shares sockets.
+                engine = create_engine(
+                    make_url(self.url),
+                    echo=self.echo,
+                    pool_pre_ping=True,  # as the main pool: a restarted database is met
+                    pool_size=2,  # held for one statement at a time
+                    max_overflow=8,
+                    isolation_level="AUTOCOMMIT",
+                    connect_args={
+                        "options": " ".join(
+                            f"-c {name}={value}"
+                            for name, value in {**self._limits, "synchronous_commit": "off"}.items()
+                        )
+                    },
+                )
+                event.listen(engine, "handle_error", self._stale_counting_session)
+                self._counting = (os.getpid(), engine)
+            return self._counting[1]
 
     def bound_waits(self, seconds: int) -> None:
         """Every PostgreSQL session opened from now on ends a statement, or a wait for a
