@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -157,6 +158,9 @@ def serve(
         if os.getpid() == master:
             for counts in metrics_dir.glob("*.db"):
                 counts.unlink(missing_ok=True)
+            if not hub.settings.metrics.directory:
+                with contextlib.suppress(OSError):  # not empty: someone else's files stay
+                    metrics_dir.rmdir()  # the default folder, made at start
 
 
 @cli.command()

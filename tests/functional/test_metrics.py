@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mash_hub.authz.permissions import Scope
-from mash_hub.config import ConfigError, Settings
+from mash_hub.config import ConfigError, MetricsSettings, Settings
 from tests.audit_trail import write_events
 from tests.conftest import make_settings
 from tests.faults.load import token as served_token
@@ -194,6 +194,16 @@ def test_the_outbox_depth_is_read_when_scraped(app, client):
     # No researcher or mailbox in health here: the event once for health's systems.
     assert value(text, "mash_outbox_messages", state="queued") == 1
     assert value(text, "mash_outbox_messages", state="dead") == 0
+
+
+def test_the_default_counts_folder_is_given_back(tmp_path: Path, clean_database: str) -> None:
+    """Off the database's disk by default, in memory (/dev/shm): the folder goes when the
+    server stops, so memory is not left holding one per instance ever served."""
+    folder = MetricsSettings().directory_for(str(tmp_path / "instance"))
+    with served(tmp_path, clean_database, MASH_METRICS__TOKEN=TOKEN) as hub:
+        assert hub.get("/healthz")[0].status == 200
+        assert folder.is_dir()
+    assert not folder.exists()
 
 
 def test_a_counts_folder_others_can_write_is_refused(tmp_path: Path, clean_database: str) -> None:
